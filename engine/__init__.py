@@ -1,0 +1,44 @@
+"""ConvScope's engine: conv-pool-fc networks trained by mini-batch SGD on NumPy or CuPy.
+
+Pure array code: nothing here imports Qt, so notebooks, the CLI and the window share it."""
+
+from engine.backend import Backend, DeviceError, get_backend
+from engine.data import DataError, Dataset, load_dataset
+from engine.network import Network
+from engine.optim import SGD, Adam, Optimizer
+from engine.spec import SpecError, default_spec, infer, normalize, summary, validate
+from engine.training import (
+    BatchInfo,
+    Callback,
+    EpochInfo,
+    History,
+    Schedule,
+    TrainingControl,
+    TrainingDiverged,
+)
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "Backend",
+    "BatchInfo",
+    "Callback",
+    "DataError",
+    "Dataset",
+    "DeviceError",
+    "EpochInfo",
+    "History",
+    "Network",
+    "Optimizer",
+    "Schedule",
+    "SpecError",
+    "TrainingControl",
+    "TrainingDiverged",
+    "default_spec",
+    "get_backend",
+    "infer",
+    "load_dataset",
+    "normalize",
+    "summary",
+    "validate",
+]

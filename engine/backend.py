@@ -1,0 +1,119 @@
+"""The one place that chooses the array module: CuPy on a working CUDA device, NumPy otherwise.
+
+Every piece of engine math takes its array functions from a :class:`Backend`, so the same code
+runs on the host and on the GPU, and host/device copies happen only where the backend is asked
+for them (data in, numbers and images out, weights to disk).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+DEVICES = ("auto", "cpu", "gpu")
+ENV_VAR = "CONVSCOPE_DEVICE"
+
+
+class DeviceError(RuntimeError):
+    """The device asked for cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module plus the two explicit edges between it and the host."""
+
+    name: str
+    xp: Any
+
+    def to_device(self, a: Any, dtype: Any = None) -> Any:
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_host(self, a: Any) -> np.ndarray:
+        if isinstance(a, np.ndarray):
+            return a
+        return self.xp.asnumpy(a)
+
+    def as_strided(self, a: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+        return self.xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+    def rng(self, seed: int) -> Any:
+        """A device-side generator, so dropout masks never cross to the host."""
+        return self.xp.random.RandomState(seed)
+
+    def synchronize(self) -> None:
+        if self.name == "gpu":
+            self.xp.cuda.Stream.null.synchronize()
+
+    @property
+    def description(self) -> str:
+        if self.name != "gpu":
+            return "CPU (NumPy)"
+        device = self.xp.cuda.Device()
+        props = self.xp.cuda.runtime.getDeviceProperties(device.id)
+        return f"GPU {device.id}: {props['name'].decode()} (CuPy {self.xp.__version__})"
+
+
+class _NumPyModule:
+    """NumPy with CuPy's `asnumpy`, so callers never branch on the backend."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+    @staticmethod
+    def asnumpy(a: Any) -> np.ndarray:
+        return np.asarray(a)
+
+
+NUMPY = Backend("cpu", _NumPyModule())
+
+
+@cache
+def gpu_unavailable_reason() -> str | None:
+    """Why CuPy cannot be used here, or None when a CUDA device answers."""
+    try:
+        import cupy
+    except ImportError as exc:
+        return f"CuPy is not installed ({exc.msg}); install it with: pip install '.[gpu]'"
+    except Exception as exc:  # a broken CUDA install raises all sorts at import
+        return f"CuPy failed to import: {exc}"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+        if count == 0:
+            return "CuPy found no CUDA device"
+        cupy.zeros(1).sum().item()
+    except Exception as exc:
+        return f"CuPy found no working CUDA device: {exc}"
+    return None
+
+
+@cache
+def _gpu_backend() -> Backend:
+    import cupy
+
+    return Backend("gpu", cupy)
+
+
+def get_backend(device: str | Backend | None = None) -> Backend:
+    """Resolve `device` ("auto", "cpu", "gpu", a Backend, or None for $CONVSCOPE_DEVICE / auto).
+
+    Asking for "gpu" where none works raises :class:`DeviceError`; "auto" falls back to NumPy.
+    """
+    if isinstance(device, Backend):
+        return device
+    if device is None:
+        device = os.environ.get(ENV_VAR, "auto") or "auto"
+    device = device.lower()
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return NUMPY
+    reason = gpu_unavailable_reason()
+    if reason is None:
+        return _gpu_backend()
+    if device == "gpu":
+        raise DeviceError(f"GPU requested but unavailable: {reason}")
+    return NUMPY

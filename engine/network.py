@@ -1,0 +1,268 @@
+"""A conv-pool-fc network built from a spec: parameters, forward, backward, feature maps."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.backend import Backend, get_backend
+from engine.layers import Layer, make_layer
+from engine.spec import default_spec, infer, normalize
+
+if TYPE_CHECKING:
+    from engine.optim import Optimizer
+    from engine.training import Callback, History, Schedule, TrainingControl
+
+INITS = ("network3", "he")
+
+
+class Network:
+    """A network of conv, pool, dense and softmax layers on one backend.
+
+    `params` is the live dict name -> array (``layers.{i}.weight`` / ``layers.{i}.bias``, with
+    PyTorch's layouts), so writing into an array changes the network.
+    """
+
+    def __init__(
+        self,
+        spec: dict[str, Any] | None = None,
+        *,
+        seed: int = 0,
+        device: str | Backend | None = None,
+        init: str = "network3",
+        dtype: Any = np.float32,
+    ):
+        self.spec = normalize(default_spec() if spec is None else spec)
+        self.infos = infer(self.spec)
+        self.backend = get_backend(device)
+        self.xp = self.backend.xp
+        self.dtype = np.dtype(dtype)
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r} (choose one of {', '.join(INITS)})")
+        self.init = init
+        self.seed = seed
+        self.layers: list[Layer] = [make_layer(info, self.backend) for info in self.infos]
+        self.params: dict[str, Any] = {}
+        #: What the weight file records beside the tensors (epochs, metrics, class names, ...).
+        self.metadata: dict[str, Any] = {}
+        self.reset_parameters(seed)
+
+    # -- parameters --------------------------------------------------------------------------
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.spec["input"])
+
+    @property
+    def classes(self) -> int:
+        return self.spec["classes"]
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {
+            f"layers.{layer.info.index}.{key}": shape
+            for layer in self.layers
+            for key, shape in layer.param_shapes().items()
+        }
+
+    def _initial_values(self, layer: Layer, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """network3's scheme (weights N(0, 1/n_out), biases N(0, 1), softmax zeros) or He's."""
+        shapes = layer.param_shapes()
+        if not shapes:
+            return {}
+        kind = layer.info.type
+        if kind == "softmax":
+            return {k: np.zeros(s) for k, s in shapes.items()}
+        w_shape = shapes["weight"]
+        if self.init == "he":
+            fan_in = int(np.prod(w_shape[1:]))
+            return {
+                "weight": rng.normal(0.0, np.sqrt(2.0 / fan_in), w_shape),
+                "bias": np.zeros(shapes["bias"]),
+            }
+        if kind == "conv":
+            nxt = self.infos[layer.info.index + 1] if layer.info.index + 1 < len(self.infos) else None
+            pool_area = nxt.layer["size"] ** 2 if nxt is not None and nxt.type == "pool" else 1
+            n_out = w_shape[0] * w_shape[2] * w_shape[3] / pool_area
+        else:
+            n_out = w_shape[0]
+        return {
+            "weight": rng.normal(0.0, np.sqrt(1.0 / n_out), w_shape),
+            "bias": rng.normal(0.0, 1.0, shapes["bias"]),
+        }
+
+    def reset_parameters(self, seed: int | None = None, layers: Sequence[int] | None = None) -> None:
+        """(Re)initialise the given layer indices, or all; drawn on the host so every device
+        starts from the same weights for a given seed."""
+        self.seed = self.seed if seed is None else seed
+        rng = np.random.default_rng(self.seed)
+        for layer in self.layers:
+            values = self._initial_values(layer, rng)
+            if layers is not None and layer.info.index not in layers:
+                continue
+            for key, value in values.items():
+                name = f"layers.{layer.info.index}.{key}"
+                self.params[name] = self.backend.to_device(value, dtype=self.dtype)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host copies of every parameter."""
+        return {k: self.backend.to_host(v).copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        expected = self.param_shapes()
+        problems = [f"missing tensor {k}" for k in expected if k not in state]
+        problems += [f"unexpected tensor {k}" for k in state if k not in expected]
+        problems += [
+            f"tensor {k} has shape {tuple(state[k].shape)}, the network needs {expected[k]}"
+            for k in expected
+            if k in state and tuple(state[k].shape) != expected[k]
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        for k, v in state.items():
+            self.params[k] = self.backend.to_device(v, dtype=self.dtype)
+
+    # -- forward and backward ----------------------------------------------------------------
+
+    def _input(self, x: Any) -> Any:
+        if tuple(x.shape[1:]) != self.input_shape:
+            got = "×".join(map(str, x.shape[1:]))
+            want = "×".join(map(str, self.input_shape))
+            raise ValueError(f"the network expects inputs of shape {want}, got {got}")
+        if isinstance(x, np.ndarray) or x.dtype != self.dtype:
+            return self.backend.to_device(x, dtype=self.dtype)
+        return x
+
+    def _layer_params(self, layer: Layer) -> dict[str, Any]:
+        i = layer.info.index
+        return {k: self.params[f"layers.{i}.{k}"] for k in layer.param_shapes()}
+
+    def forward(self, x: Any, *, train: bool = False, rng: Any = None) -> tuple[Any, list[Any]]:
+        """Class probabilities on the device, and each layer's cache for `backward`."""
+        a = self._input(x)
+        caches = []
+        for layer in self.layers:
+            a, cache = layer.forward(a, self._layer_params(layer), train, rng)
+            caches.append(cache)
+        return a, caches
+
+    def loss(self, probs: Any, y: Any) -> Any:
+        """Mean log-likelihood cost, as a device scalar (no host synchronisation)."""
+        xp = self.xp
+        picked = probs[xp.arange(probs.shape[0]), y]
+        return -xp.log(xp.maximum(picked, np.finfo(self.dtype).tiny)).mean()
+
+    def backward(self, probs: Any, y: Any, caches: list[Any]) -> dict[str, Any]:
+        """dL/dparam for every parameter, given the forward pass's probabilities and caches."""
+        xp = self.xp
+        n = probs.shape[0]
+        grad = probs.copy()
+        grad[xp.arange(n), y] -= 1
+        grad *= 1.0 / n
+        grads: dict[str, Any] = {}
+        for layer, cache in zip(reversed(self.layers), reversed(caches), strict=True):
+            i = layer.info.index
+            grad, layer_grads = layer.backward(grad, cache, self._layer_params(layer), i > 0)
+            for k, g in layer_grads.items():
+                grads[f"layers.{i}.{k}"] = g
+        return grads
+
+    def labels(self, y: Any) -> Any:
+        if isinstance(y, np.ndarray):
+            return self.backend.to_device(y.astype(np.int64, copy=False))
+        return y
+
+    def loss_and_grads(
+        self, x: Any, y: Any, *, train: bool = True, rng: Any = None
+    ) -> tuple[float, dict[str, Any]]:
+        """The cost on one batch and its gradient for every parameter (same keys as `params`).
+
+        Dropout is active when `train` is true; pass `rng` (a backend generator) to fix its masks.
+        """
+        if rng is None:
+            rng = self.backend.rng(self.seed)
+        y = self.labels(y)
+        probs, caches = self.forward(x, train=train, rng=rng)
+        grads = self.backward(probs, y, caches)
+        return float(self.loss(probs, y)), grads
+
+    # -- inference and inspection ------------------------------------------------------------
+
+    def predict_proba(self, x: Any, batch_size: int = 500) -> np.ndarray:
+        """Class probabilities (N, classes) on the host."""
+        out = [
+            self.backend.to_host(self.forward(x[i : i + batch_size])[0]) for i in range(0, len(x), batch_size)
+        ]
+        if not out:
+            return np.zeros((0, self.classes), dtype=self.dtype)
+        return np.concatenate(out)
+
+    def predict(self, x: Any, batch_size: int = 500) -> np.ndarray:
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def evaluate(self, data: Any, batch_size: int = 500) -> tuple[float, float]:
+        """(mean loss, accuracy) over an (x, y) pair or a data set's test split."""
+        from engine.training import as_split
+
+        x, y = as_split(data, test=True)
+        probs = self.predict_proba(x, batch_size)
+        picked = probs[np.arange(len(y)), y]
+        loss = float(-np.log(np.maximum(picked, np.finfo(probs.dtype).tiny)).mean())
+        return loss, float((probs.argmax(axis=1) == y).mean())
+
+    def feature_maps(self, x: Any) -> list[np.ndarray]:
+        """Every layer's output for a few inputs, on the host: conv outputs after activation,
+        pooled maps, dense activations, and the class probabilities last."""
+        a = self._input(x)
+        maps = []
+        for layer in self.layers:
+            a, _ = layer.forward(a, self._layer_params(layer), False, None)
+            maps.append(self.backend.to_host(a).copy())
+        return maps
+
+    # -- training and files ------------------------------------------------------------------
+
+    def fit(
+        self,
+        train: Any,
+        *,
+        epochs: int = 1,
+        batch_size: int = 64,
+        optimizer: Optimizer | None = None,
+        validation: Any = None,
+        callbacks: Sequence[Callback] = (),
+        schedule: Schedule | str = "constant",
+        control: TrainingControl | None = None,
+    ) -> History:
+        """Mini-batch training; see :func:`engine.training.fit`."""
+        from engine.training import fit
+
+        return fit(
+            self,
+            train,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            validation=validation,
+            callbacks=callbacks,
+            schedule=schedule,
+            control=control,
+        )
+
+    def save(self, path: str | os.PathLike[str], optimizer: Optimizer | None = None) -> None:
+        from engine.weights import save
+
+        save(self, path, optimizer=optimizer)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | Backend | None = None) -> Network:
+        from engine.weights import load
+
+        return load(path, device=device)
+
+    def summary(self) -> str:
+        from engine.spec import summary
+
+        return summary(self.spec)

@@ -1,0 +1,123 @@
+"""Optimizers: SGD with momentum and Adam, both with L2 weight decay on weights (not biases).
+
+The learning rate is passed to each step, so a schedule or the window can change it between
+batches without touching the optimizer's state."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from engine.backend import Backend
+
+
+def _decays(name: str) -> bool:
+    return name.endswith(".weight")
+
+
+class Optimizer(ABC):
+    """Holds per-parameter state on the parameters' device and updates them in place."""
+
+    name = "optimizer"
+
+    def __init__(self, lr: float, l2: float = 0.0):
+        self.lr = float(lr)
+        self.l2 = float(l2)
+        self.steps = 0
+        self.state: dict[str, Any] = {}
+
+    def _grad(self, name: str, param: Any, grad: Any) -> Any:
+        if self.l2 and _decays(name):
+            return grad + self.l2 * param
+        return grad
+
+    def step(self, params: dict[str, Any], grads: dict[str, Any], lr: float | None = None) -> None:
+        lr = self.lr if lr is None else lr
+        self.steps += 1
+        for name, param in params.items():
+            self._update(name, param, self._grad(name, param, grads[name]), lr)
+
+    @abstractmethod
+    def _update(self, name: str, param: Any, grad: Any, lr: float) -> None:
+        """Update `param` in place from its (decayed) gradient."""
+
+    def config(self) -> dict[str, Any]:
+        """What recreates this optimizer (its state aside)."""
+        return {"name": self.name, "lr": self.lr, "l2": self.l2}
+
+    def state_dict(self, backend: Backend) -> dict[str, np.ndarray]:
+        """Host copies of the per-parameter state, keyed `{param}.{slot}`, for weight files."""
+        return {k: backend.to_host(v).copy() for k, v in self.state.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], steps: int, backend: Backend) -> None:
+        self.state = {k: backend.to_device(v) for k, v in state.items()}
+        self.steps = steps
+
+
+class SGD(Optimizer):
+    """Mini-batch stochastic gradient descent, optionally with (heavy-ball) momentum."""
+
+    name = "sgd"
+
+    def __init__(self, lr: float = 0.03, momentum: float = 0.0, l2: float = 0.0):
+        super().__init__(lr, l2)
+        self.momentum = float(momentum)
+
+    def _update(self, name, param, grad, lr):
+        if not self.momentum:
+            param -= lr * grad
+            return
+        key = f"{name}.velocity"
+        v = self.state.get(key)
+        if v is None:
+            v = self.state[key] = grad.copy()
+        else:
+            v *= self.momentum
+            v += grad
+        param -= lr * v
+
+    def config(self):
+        return {**super().config(), "momentum": self.momentum}
+
+
+class Adam(Optimizer):
+    name = "adam"
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        l2: float = 0.0,
+    ):
+        super().__init__(lr, l2)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def _update(self, name, param, grad, lr):
+        m = self.state.setdefault(f"{name}.m", param * 0)
+        v = self.state.setdefault(f"{name}.v", param * 0)
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        v += (1 - self.beta2) * grad * grad
+        t = self.steps
+        step = lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        param -= step * m / (v**0.5 + self.eps)
+
+    def config(self):
+        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+
+
+def make_optimizer(config: dict[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from its `config()`."""
+    config = dict(config)
+    kind = config.pop("name")
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {kind!r} (choose one of {', '.join(OPTIMIZERS)})")
+    return OPTIMIZERS[kind](**config)

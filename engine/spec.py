@@ -1,0 +1,340 @@
+"""The network spec: one JSON-serialisable description shared by the CLI, the window, the weight
+files and the tests, with validation and shape inference that run before any array is made."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
+POOL_MODES = ("max", "mean")
+LAYER_TYPES = ("conv", "pool", "dense", "softmax")
+_REQUIRED = object()
+
+#: Each layer type's fields and their defaults; `_REQUIRED` fields have none.
+FIELDS: dict[str, dict[str, Any]] = {
+    "conv": {
+        "filters": _REQUIRED,
+        "kernel": _REQUIRED,
+        "stride": 1,
+        "padding": 0,
+        "activation": "relu",
+    },
+    "pool": {"mode": "max", "size": _REQUIRED, "stride": None},
+    "dense": {"units": _REQUIRED, "activation": "relu", "dropout": 0.0},
+    "softmax": {"dropout": 0.0},
+}
+
+DEFAULT_SPEC: dict[str, Any] = {
+    "input": [1, 28, 28],
+    "classes": 10,
+    "layers": [
+        {
+            "type": "conv",
+            "filters": 20,
+            "kernel": 5,
+            "stride": 1,
+            "padding": 0,
+            "activation": "relu",
+        },
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "conv", "filters": 40, "kernel": 5, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "dense", "units": 100, "activation": "relu", "dropout": 0.0},
+        {"type": "softmax"},
+    ],
+}
+
+
+class SpecError(ValueError):
+    """A spec that cannot build a network; `problems` lists every reason at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer's place in the network, as a summary or an editor shows it."""
+
+    index: int
+    type: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    params: int
+    layer: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"layers.{self.index}"
+
+
+def default_spec() -> dict[str, Any]:
+    return copy.deepcopy(DEFAULT_SPEC)
+
+
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a spec from JSON and check it, so a bad file fails here and not mid-build."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+    except OSError as exc:
+        raise SpecError([f"{os.fspath(path)}: cannot read the file ({exc.strerror})"]) from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError([f"{os.fspath(path)}: not valid JSON ({exc.msg}, line {exc.lineno})"]) from exc
+    return normalize(spec)
+
+
+def save_spec(spec: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(normalize(spec), f, indent=2)
+        f.write("\n")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _pair(v: Any) -> tuple[int, int] | None:
+    if _is_int(v):
+        return (v, v)
+    if isinstance(v, list | tuple) and len(v) == 2 and all(_is_int(e) for e in v):
+        return (v[0], v[1])
+    return None
+
+
+def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
+    """Fill defaults and check one layer's fields; returns None when its shape can't be known."""
+    if not isinstance(raw, dict):
+        problems.append(f"layer {i}: must be an object with a 'type', got {raw!r}")
+        return None
+    kind = raw.get("type")
+    if kind not in FIELDS:
+        problems.append(f"layer {i}: unknown type {kind!r} (choose one of {', '.join(LAYER_TYPES)})")
+        return None
+    where = f"layer {i} ({kind})"
+    fields = FIELDS[kind]
+    layer: dict[str, Any] = {"type": kind}
+    ok = True
+    for key in raw:
+        if key == "type" or key in fields:
+            continue
+        if key == "dropout":
+            problems.append(f"{where}: dropout is offered on dense and softmax layers only")
+        else:
+            problems.append(f"{where}: unknown field {key!r} (fields: {', '.join(fields)})")
+        ok = False
+    for key, default in fields.items():
+        if key not in raw:
+            if default is _REQUIRED:
+                problems.append(f"{where}: {key} is required")
+                ok = False
+                continue
+            layer[key] = default
+            continue
+        layer[key] = raw[key]
+
+    def bad(message: str) -> None:
+        nonlocal ok
+        problems.append(f"{where}: {message}")
+        ok = False
+
+    def positive_int(key: str) -> None:
+        v = layer.get(key)
+        if key in layer and not (_is_int(v) and v >= 1):
+            bad(f"{key} must be a whole number ≥ 1, got {v!r}")
+
+    if kind == "conv":
+        positive_int("filters")
+        positive_int("stride")
+        if "kernel" in layer:
+            k = _pair(layer["kernel"])
+            if k is None or min(k) < 1:
+                bad(f"kernel must be a whole number ≥ 1 or [height, width], got {layer['kernel']!r}")
+            else:
+                layer["kernel"] = list(k)
+        p = layer["padding"]
+        if p == "same":
+            if layer["stride"] != 1:
+                bad("padding 'same' needs stride 1")
+        elif not (_is_int(p) and p >= 0):
+            bad(f"padding must be a whole number ≥ 0 or 'same', got {p!r}")
+    elif kind == "pool":
+        positive_int("size")
+        if layer["stride"] is None:
+            layer["stride"] = layer.get("size")
+        if layer["stride"] is not layer.get("size"):
+            positive_int("stride")
+        if layer["mode"] not in POOL_MODES:
+            bad(f"mode must be one of {', '.join(POOL_MODES)}, got {layer['mode']!r}")
+    elif kind == "dense":
+        positive_int("units")
+    if "activation" in layer and layer["activation"] not in ACTIVATIONS:
+        bad(f"unknown activation {layer['activation']!r} (choose one of {', '.join(ACTIVATIONS)})")
+    if "dropout" in layer:
+        d = layer["dropout"]
+        if isinstance(d, bool) or not isinstance(d, int | float) or not 0 <= d < 1:
+            bad(f"dropout must be a probability in [0, 1), got {d!r}")
+        else:
+            layer["dropout"] = float(d)
+    return layer if ok else None
+
+
+def conv_padding(layer: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right); 'same' puts any odd pixel at the bottom/right, like PyTorch."""
+    kh, kw = layer["kernel"]
+    if layer["padding"] == "same":
+        return ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+    p = layer["padding"]
+    return (p, p, p, p)
+
+
+def _output_shape(
+    where: str, layer: dict[str, Any], shape: tuple[int, ...], classes: int
+) -> tuple[tuple[int, ...], int] | str:
+    """The layer's output shape and parameter count, or the reason it has none."""
+    kind = layer["type"]
+    if kind in ("dense", "softmax"):
+        n_in = math.prod(shape)
+        n_out = layer["units"] if kind == "dense" else classes
+        return (n_out,), n_in * n_out + n_out
+    if len(shape) != 3:
+        return f"{where}: needs feature maps as input, but follows a layer with a flat output"
+    c, h, w = shape
+    if kind == "conv":
+        kh, kw = layer["kernel"]
+        top, bottom, left, right = conv_padding(layer)
+        hp, wp = h + top + bottom, w + left + right
+        if kh > hp or kw > wp:
+            pad = f" (padding {layer['padding']})" if layer["padding"] else ""
+            return f"{where}: kernel {kh}×{kw} does not fit its {h}×{w} input{pad}"
+        s = layer["stride"]
+        out = (layer["filters"], (hp - kh) // s + 1, (wp - kw) // s + 1)
+        return out, layer["filters"] * (c * kh * kw + 1)
+    size, s = layer["size"], layer["stride"]
+    if size > h or size > w:
+        return f"{where}: pool window {size}×{size} does not fit its {h}×{w} input"
+    return (c, (h - size) // s + 1, (w - size) // s + 1), 0
+
+
+def check(spec: Any) -> tuple[dict[str, Any] | None, list[LayerInfo], list[str]]:
+    """Normalise `spec`, infer every layer it can, and collect every problem at once."""
+    problems: list[str] = []
+    if not isinstance(spec, dict):
+        return None, [], [f"a network spec must be an object, got {type(spec).__name__}"]
+    for key in spec:
+        if key not in ("input", "classes", "layers"):
+            problems.append(f"unknown top-level field {key!r} (fields: input, classes, layers)")
+    shape_in = spec.get("input")
+    if not (
+        isinstance(shape_in, list | tuple)
+        and len(shape_in) == 3
+        and all(_is_int(v) and v >= 1 for v in shape_in)
+    ):
+        problems.append(f"input must be [channels, height, width], each ≥ 1, got {shape_in!r}")
+        shape_in = None
+    classes = spec.get("classes")
+    if not (_is_int(classes) and classes >= 2):
+        problems.append(f"classes must be a whole number ≥ 2, got {classes!r}")
+        classes = None
+    raw_layers = spec.get("layers")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        problems.append("layers must be a non-empty list ending in a softmax layer")
+        raw_layers = []
+
+    layers = [_check_layer(i, raw, problems) for i, raw in enumerate(raw_layers)]
+    for i, raw in enumerate(raw_layers):
+        is_softmax = isinstance(raw, dict) and raw.get("type") == "softmax"
+        if is_softmax and i != len(raw_layers) - 1:
+            problems.append(f"layer {i} (softmax): softmax must be the last layer")
+    if raw_layers and not (isinstance(raw_layers[-1], dict) and raw_layers[-1].get("type") == "softmax"):
+        problems.append(f"layer {len(raw_layers) - 1}: the last layer must be softmax")
+
+    infos: list[LayerInfo] = []
+    shape = tuple(shape_in) if shape_in else None
+    for i, layer in enumerate(layers):
+        if layer is None or shape is None or classes is None:
+            break
+        result = _output_shape(f"layer {i} ({layer['type']})", layer, shape, classes)
+        if isinstance(result, str):
+            problems.append(result)
+            break
+        out, n_params = result
+        infos.append(LayerInfo(i, layer["type"], shape, out, n_params, layer))
+        shape = out
+    if problems:
+        return None, infos, problems
+    normal = {"input": list(shape_in), "classes": classes, "layers": layers}
+    return normal, infos, []
+
+
+def validate(spec: Any) -> list[str]:
+    """Every problem with `spec`, each naming the layer and field; empty when it builds."""
+    return check(spec)[2]
+
+
+def normalize(spec: Any) -> dict[str, Any]:
+    """The spec with every default filled in; raises :class:`SpecError` listing all problems."""
+    normal, _, problems = check(spec)
+    if problems:
+        raise SpecError(problems)
+    return normal
+
+
+def infer(spec: Any) -> list[LayerInfo]:
+    """Every layer's input/output shape and parameter count; raises :class:`SpecError`."""
+    _, infos, problems = check(spec)
+    if problems:
+        raise SpecError(problems)
+    return infos
+
+
+def describe(layer: dict[str, Any]) -> str:
+    """A one-line description of a layer's settings, as the summary and the editor list show."""
+    kind = layer["type"]
+    if kind == "conv":
+        kh, kw = layer["kernel"]
+        return (
+            f"{layer['filters']} filters {kh}×{kw}, stride {layer['stride']}, "
+            f"padding {layer['padding']}, {layer['activation']}"
+        )
+    if kind == "pool":
+        return f"{layer['mode']} {layer['size']}×{layer['size']}, stride {layer['stride']}"
+    drop = f", dropout {layer['dropout']:g}" if layer.get("dropout") else ""
+    if kind == "dense":
+        return f"{layer['units']} units, {layer['activation']}{drop}"
+    return f"log-likelihood cost{drop}"
+
+
+def summary(spec: Any) -> str:
+    """A Keras-style table of layers, output shapes and parameter counts."""
+    normal = normalize(spec)
+    infos = infer(normal)
+    rows = [("#", "layer", "settings", "output shape", "params")]
+    rows.append(("", "input", "", "×".join(map(str, normal["input"])), ""))
+    for info in infos:
+        rows.append(
+            (
+                str(info.index),
+                info.type,
+                describe(info.layer),
+                "×".join(map(str, info.output_shape)),
+                f"{info.params:,}",
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(5)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[c].ljust(widths[c]) if c < 4 else row[c].rjust(widths[c]) for c in range(5)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("-" * len(lines[0]))
+    total = sum(i.params for i in infos)
+    lines.append("-" * len(lines[0]))
+    lines.append(f"total parameters: {total:,}")
+    return "\n".join(lines)

@@ -1,0 +1,287 @@
+"""The mini-batch training loop, and the thread-safe control the window uses to steer it.
+
+The loop runs wherever it is called (the CLI's main thread, the window's worker thread) and
+reports through callbacks; between batches it honours pause, resume, stop and a new learning
+rate, so nothing outside it ever touches the network mid-step."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.optim import SGD, Optimizer
+
+if TYPE_CHECKING:
+    from engine.network import Network
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or a gradient stopped being finite; the weights of the last good step remain."""
+
+
+def as_split(data: Any, *, test: bool = False) -> tuple[Any, Any]:
+    """An (x, y) pair from a pair or from a data set (its train split, or test when `test`)."""
+    if hasattr(data, "train") and hasattr(data, "test"):
+        data = data.test if test else data.train
+    x, y = data
+    return x, y
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Learning rate over the run: constant, step (× gamma every `step_epochs`) or cosine."""
+
+    kind: str = "constant"
+    step_epochs: int = 5
+    gamma: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.kind!r} (choose one of {', '.join(SCHEDULES)})")
+
+    def lr(self, base: float, progress: float, epochs: int) -> float:
+        """The rate at `progress` epochs into a run of `epochs`."""
+        if self.kind == "step":
+            return base * self.gamma ** int(progress // self.step_epochs)
+        if self.kind == "cosine":
+            return base * 0.5 * (1 + math.cos(math.pi * min(progress / max(epochs, 1), 1.0)))
+        return base
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    epoch: int  # 1-based, counting epochs the network trained before this run
+    epochs: int
+    batch: int  # 1-based within the epoch
+    batches: int
+    loss: float
+    lr: float
+    step: int  # optimizer steps so far
+    images_per_s: float
+    eta_s: float
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    lr: float
+    seconds: float
+    images_per_s: float
+
+
+@dataclass
+class History:
+    batch_loss: list[float] = field(default_factory=list)
+    epochs: list[EpochInfo] = field(default_factory=list)
+    #: Why the run ended early ("stopped"), or None when it ran every epoch.
+    stopped: str | None = None
+
+
+class Callback:
+    """Override the hooks you need; they run on the training thread."""
+
+    def on_train_begin(self, net: Network, epochs: int, batches: int) -> None:
+        """Called once before the first batch."""
+
+    def on_batch_end(self, info: BatchInfo) -> None:
+        """Called after every optimizer step."""
+
+    def on_epoch_end(self, info: EpochInfo) -> None:
+        """Called after each epoch's validation."""
+
+    def on_train_end(self, history: History) -> None:
+        """Called when the run ends, also when it ends early."""
+
+
+class TrainingControl:
+    """Pause, resume, stop and a new learning rate, requested from any thread and applied by
+    the training loop between batches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = False
+        self._lr: float | None = None
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+        self._running.set()
+
+    def set_lr(self, lr: float) -> None:
+        with self._lock:
+            self._lr = float(lr)
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        with self._lock:
+            return self._stop
+
+    def checkpoint(self, optimizer: Optimizer) -> float:
+        """Apply a pending learning rate and wait out a pause; returns seconds spent paused."""
+        with self._lock:
+            if self._lr is not None:
+                optimizer.lr, self._lr = self._lr, None
+        if self._running.is_set():
+            return 0.0
+        t = time.perf_counter()
+        self._running.wait()
+        return time.perf_counter() - t
+
+
+def _check_data(net: Network, x: Any, y: Any, what: str) -> None:
+    if x.ndim != 4 or tuple(x.shape[1:]) != net.input_shape:
+        want = "×".join(map(str, net.input_shape))
+        got = "×".join(map(str, x.shape[1:]))
+        raise ValueError(f"the {what} images are {got} but the network expects {want}")
+    if len(x) != len(y):
+        raise ValueError(f"the {what} set has {len(x)} images but {len(y)} labels")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= net.classes):
+        raise ValueError(
+            f"the {what} labels run from {int(y.min())} to {int(y.max())}, "
+            f"but the network has {net.classes} classes"
+        )
+
+
+def _seed(*words: int) -> int:
+    return int(np.random.SeedSequence(list(words)).generate_state(1)[0])
+
+
+def fit(
+    net: Network,
+    train: Any,
+    *,
+    epochs: int = 1,
+    batch_size: int = 64,
+    optimizer: Optimizer | None = None,
+    validation: Any = None,
+    callbacks: Sequence[Callback] = (),
+    schedule: Schedule | str = "constant",
+    control: TrainingControl | None = None,
+) -> History:
+    """Train `net` by mini-batch backpropagation for `epochs` more epochs.
+
+    Shuffling and dropout are seeded from the network's seed and the epoch number, so a run is
+    reproducible and a resumed run sees the batches the uninterrupted one would have.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("epochs and batch size must be at least 1")
+    x, y = as_split(train)
+    _check_data(net, x, y, "training")
+    if validation is not None:
+        _check_data(net, *as_split(validation, test=True), "validation")
+    schedule = Schedule(schedule) if isinstance(schedule, str) else schedule
+    optimizer = optimizer or SGD()
+    backend, xp = net.backend, net.xp
+    x_dev = backend.to_device(x, dtype=net.dtype)
+    y_dev = backend.to_device(np.asarray(y, dtype=np.int64))
+    n = len(x)
+    batches = math.ceil(n / batch_size)
+    first = int(net.metadata.get("epochs", 0))
+    last = first + epochs
+    history = History()
+    for cb in callbacks:
+        cb.on_train_begin(net, epochs, batches)
+    busy = 0.0  # seconds spent training, pauses excluded
+    done = 0  # images trained on in this run
+    total = epochs * n
+    lr = optimizer.lr
+    try:
+        for epoch in range(first, last):
+            started = time.perf_counter()
+            order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
+            dropout_rng = backend.rng(_seed(net.seed, epoch, 1))
+            loss_sum = xp.zeros((), dtype=net.dtype)
+            correct = xp.zeros((), dtype=xp.int64)
+            for b in range(batches):
+                if control is not None:
+                    started += control.checkpoint(optimizer)
+                    if control.stop_requested:
+                        history.stopped = "stopped"
+                        return history
+                t = time.perf_counter()
+                idx = order[b * batch_size : (b + 1) * batch_size]
+                xb, yb = x_dev[idx], y_dev[idx]
+                probs, caches = net.forward(xb, train=True, rng=dropout_rng)
+                loss = net.loss(probs, yb)
+                grads = net.backward(probs, yb, caches)
+                # One host sync checks the loss and every gradient: NaN/inf survive `* 0`.
+                health = float(loss + sum(g.sum() * 0 for g in grads.values()))
+                if not math.isfinite(health):
+                    raise TrainingDiverged(
+                        f"the loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
+                        "training stopped and the weights of the last good step were kept "
+                        "(try a smaller learning rate)"
+                    )
+                lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
+                optimizer.step(net.params, grads, lr)
+                loss_f = float(loss)
+                loss_sum += loss * len(idx)
+                correct += (probs.argmax(axis=1) == yb).sum()
+                history.batch_loss.append(loss_f)
+                done += len(idx)
+                busy += time.perf_counter() - t
+                rate = done / busy if busy > 0 else 0.0
+                info = BatchInfo(
+                    epoch=epoch + 1,
+                    epochs=last,
+                    batch=b + 1,
+                    batches=batches,
+                    loss=loss_f,
+                    lr=lr,
+                    step=optimizer.steps,
+                    images_per_s=rate,
+                    eta_s=(total - done) / rate if rate > 0 else math.inf,
+                )
+                for cb in callbacks:
+                    cb.on_batch_end(info)
+            val_loss = val_acc = None
+            if validation is not None:
+                val_loss, val_acc = net.evaluate(validation)
+            net.metadata["epochs"] = epoch + 1
+            seconds = time.perf_counter() - started
+            epoch_info = EpochInfo(
+                epoch=epoch + 1,
+                epochs=last,
+                train_loss=float(loss_sum) / n,
+                train_acc=float(correct) / n,
+                val_loss=val_loss,
+                val_acc=val_acc,
+                lr=lr,
+                seconds=seconds,
+                images_per_s=n / seconds if seconds > 0 else 0.0,
+            )
+            history.epochs.append(epoch_info)
+            net.metadata["metrics"] = {
+                k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
+            }
+            for cb in callbacks:
+                cb.on_epoch_end(epoch_info)
+        return history
+    finally:
+        for cb in callbacks:
+            cb.on_train_end(history)
