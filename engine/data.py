@@ -1,0 +1,465 @@
+"""Image-classification data: the built-in MNIST sample, folders of IDX files and .npz archives.
+
+Every source becomes the same :class:`Dataset` of float32 (N, C, H, W) images and int64 labels, so
+the trainer never needs to know where the data came from.  Anything wrong with a file raises
+:class:`DataError`, whose message names the file and the problem, because it is read by someone who
+just picked that file in a dialog, not by a programmer reading a traceback.
+
+Pixel scaling is deliberately simple: whole-number pixels are 8-bit intensities and are divided by
+255 (uint16 pixels by 65535); floating-point pixels are used as they are.
+"""
+
+import gzip
+import math
+import os
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+BUILTIN = "mnist-5k"
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# A label this large is far more likely to be a wrong array than a real class, and building that
+# many class names would exhaust memory.
+_MAX_CLASSES = 10_000
+
+# IDX type codes from the format's specification; multi-byte values are stored big-endian.
+_IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+# Matches the official names (train-images-idx3-ubyte), the dotted variant some mirrors use
+# (train-images.idx3-ubyte) and prefixed sets such as EMNIST's (emnist-digits-test-labels-...).
+_IDX_NAME = re.compile(
+    r"(?:^|[-_.])(train|t10k|test)[-_.](images|labels)[-_.]idx\d[-_.]ubyte(?:\.gz)?$",
+    re.IGNORECASE,
+)
+_ROLE_WORDS = {
+    ("train", "images"): ("training images", "train-images-idx3-ubyte"),
+    ("train", "labels"): ("training labels", "train-labels-idx1-ubyte"),
+    ("test", "images"): ("test images", "t10k-images-idx3-ubyte"),
+    ("test", "labels"): ("test labels", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DataError(ValueError):
+    """A data file cannot be used; the message is written to be shown to the user as it is."""
+
+
+class Split(NamedTuple):
+    """Images and the labels that belong to them, kept together so they cannot drift apart."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing array fields element-wise would raise
+class Dataset:
+    """A loaded data set in the one layout the trainer understands, whatever the source was."""
+
+    name: str
+    train: Split
+    test: Split
+    class_names: tuple[str, ...]
+    normalization: tuple[tuple[float, ...], tuple[float, ...]] | None
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image: what the network's first layer must accept."""
+        channels, height, width = self.train.x.shape[1:]
+        return int(channels), int(height), int(width)
+
+    @property
+    def classes(self) -> int:
+        """Width of the network's output layer."""
+        return len(self.class_names)
+
+
+class _Arrays(NamedTuple):
+    """Raw images and labels plus words naming where each came from, for error messages."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_src: str
+    y_src: str
+
+
+class _Raw(NamedTuple):
+    train: _Arrays
+    test: _Arrays | None
+    class_names: tuple[str, ...] | None
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one IDX file, gzipped or not, as a writable native-byte-order array of its type.
+
+    Gzip is recognised by content rather than by a ``.gz`` suffix, because browsers often unpack a
+    download but keep its name.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise DataError(f"{path} could not be read: {exc.strerror or exc}.") from exc
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(
+                f"{path} is a damaged gzip file ({exc}); try downloading it again."
+            ) from exc
+    if len(data) < 4:
+        raise DataError(f"{path} is too short to be an IDX file ({len(data)} bytes).")
+    if data[0] or data[1]:
+        raise DataError(
+            f"{path} has the wrong magic number (0x{data[:4].hex()}) for an IDX file; "
+            "it is not an MNIST-format images or labels file."
+        )
+    if data[2] not in _IDX_TYPES:
+        raise DataError(f"{path} uses an unknown IDX data type code (0x{data[2]:02x}).")
+    dtype, ndim = _IDX_TYPES[data[2]], data[3]
+    if ndim == 0:
+        raise DataError(f"{path} declares no dimensions in its IDX header.")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path} is truncated: it ends inside its IDX header.")
+    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    count = math.prod(dims)
+    expected, actual = count * dtype.itemsize, len(data) - header
+    shape = "×".join(map(str, dims))
+    if actual < expected:
+        raise DataError(
+            f"{path} is truncated: its header promises {shape} values ({expected:,} bytes) "
+            f"but only {actual:,} bytes follow."
+        )
+    if actual > expected:
+        raise DataError(
+            f"{path} has {actual - expected:,} bytes of extra data after the {shape} values its "
+            "header describes; the file is damaged or not an IDX file."
+        )
+    array = np.frombuffer(data, dtype, count=count, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def load_dataset(
+    source: str | os.PathLike[str] = BUILTIN,
+    *,
+    normalize: bool = False,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    limit: int | None = None,
+) -> Dataset:
+    """Load the built-in set, a folder of MNIST-format IDX files or an ``.npz`` archive.
+
+    An ``.npz`` needs images ``x`` and labels ``y``; ``x_test``/``y_test`` and ``class_names`` are
+    optional.  A source without a test split gets a stratified, ``seed``-ed validation split of
+    ``validation_fraction`` of its training images instead, so accuracy is never measured on
+    images the network trained on.  ``normalize`` standardises each channel with the training
+    split's statistics (recorded in ``normalization``).  ``limit`` keeps only the first ``limit``
+    training images, for quick runs; classes are still counted over the whole source.
+    """
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be between 0 and 1, not {validation_fraction}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    if isinstance(source, str) and source == BUILTIN:
+        path, name = _ASSETS / BUILTIN, BUILTIN
+    else:
+        path = Path(source)
+        name = path.resolve().name
+    if path.is_dir():
+        raw = _read_idx_folder(path)
+    elif path.exists():
+        raw = _read_npz(path)
+    else:
+        raise DataError(f"{path} does not exist.")
+
+    train = _checked(raw.train)
+    test = _checked(raw.test) if raw.test is not None else None
+    if test is not None and test.x.shape[1:] != train.x.shape[1:]:
+        raise DataError(
+            f"{test.x_src} holds images of shape {_shape(test.x)} but {train.x_src} holds "
+            f"{_shape(train.x)}; training and test images must be the same size."
+        )
+    class_names = _class_names(train, test, raw.class_names)
+
+    if test is None:
+        keep, held_out = _hold_out(train, validation_fraction, seed)
+        test_x, test_y = train.x[held_out], train.y[held_out]
+        train_x, train_y = train.x[keep[:limit]], train.y[keep[:limit]]
+    else:
+        train_x, train_y = train.x[:limit], train.y[:limit]
+        test_x, test_y = test.x, test.y
+    train_x, test_x = _to_float(train_x), _to_float(test_x)
+    normalization = _normalize(train_x, test_x) if normalize else None
+    return Dataset(
+        name=name,
+        train=Split(train_x, np.ascontiguousarray(train_y)),
+        test=Split(test_x, np.ascontiguousarray(test_y)),
+        class_names=class_names,
+        normalization=normalization,
+    )
+
+
+def _read_idx_folder(folder: Path) -> _Raw:
+    files = _find_idx_files(folder)
+    if not files:
+        raise DataError(
+            f"{folder} holds no MNIST-format IDX files (looked for names such as "
+            "train-images-idx3-ubyte and train-labels-idx1-ubyte, optionally ending in .gz)."
+        )
+    for role in (("train", "images"), ("train", "labels")):
+        if role not in files:
+            words, example = _ROLE_WORDS[role]
+            raise DataError(f"{folder} has no {words} file ({example} or {example}.gz).")
+    test_roles = [role for role in (("test", "images"), ("test", "labels")) if role in files]
+    if len(test_roles) == 1:
+        (present,) = test_roles
+        missing = ("test", "labels" if present[1] == "images" else "images")
+        words, example = _ROLE_WORDS[missing]
+        raise DataError(
+            f"{folder} has {files[present].name} but no matching {words} file "
+            f"({example} or {example}.gz)."
+        )
+
+    def arrays(split: str) -> _Arrays:
+        images, labels = files[(split, "images")], files[(split, "labels")]
+        return _Arrays(read_idx(images), read_idx(labels), str(images), str(labels))
+
+    return _Raw(arrays("train"), arrays("test") if test_roles else None, None)
+
+
+def _find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
+    found: dict[tuple[str, str], list[Path]] = {}
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder} could not be read: {exc.strerror or exc}.") from exc
+    for entry in entries:
+        match = _IDX_NAME.search(entry.name)
+        if match and not entry.name.startswith(".") and entry.is_file():
+            split = "train" if match[1].lower() == "train" else "test"
+            found.setdefault((split, match[2].lower()), []).append(entry)
+    chosen = {}
+    for role, paths in found.items():
+        variants = sorted({re.sub(r"\.gz$", "", p.name, flags=re.IGNORECASE) for p in paths})
+        if len(variants) > 1:
+            raise DataError(
+                f"{folder} holds several {_ROLE_WORDS[role][0]} files ({', '.join(variants)}); "
+                "keep one set of IDX files per folder."
+            )
+        # An unpacked copy beside its .gz is the same data and quicker to read.
+        chosen[role] = min(paths, key=lambda p: p.name.lower().endswith(".gz"))
+    return chosen
+
+
+def _read_npz(path: Path) -> _Raw:
+    not_npz = (
+        f"{path} is not an .npz archive (NumPy's savez format); choose an .npz file with arrays "
+        "'x' and 'y', or a folder of MNIST-format IDX files."
+    )
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(not_npz) from exc
+    except OSError as exc:
+        raise DataError(f"{path} could not be read: {exc.strerror or exc}.") from exc
+    if isinstance(archive, np.ndarray):
+        raise DataError(not_npz)
+    with archive:
+        keys = set(archive.files)
+        for key in ("x", "y"):
+            if key not in keys:
+                holds = ", ".join(sorted(keys)) or "nothing"
+                raise DataError(
+                    f"{path} has no array named '{key}' (it holds: {holds}); an .npz data set "
+                    "needs its images in 'x' and its labels in 'y'."
+                )
+        if ("x_test" in keys) != ("y_test" in keys):
+            present, absent = ("x_test", "y_test") if "x_test" in keys else ("y_test", "x_test")
+            raise DataError(f"{path} has '{present}' but no '{absent}'; a test split needs both.")
+
+        def arrays(x_key: str, y_key: str) -> _Arrays:
+            return _Arrays(
+                _npz_array(archive, x_key, path),
+                _npz_array(archive, y_key, path),
+                f"array '{x_key}' in {path}",
+                f"array '{y_key}' in {path}",
+            )
+
+        names = None
+        if "class_names" in keys:
+            names = _npz_class_names(_npz_array(archive, "class_names", path), path)
+        test = arrays("x_test", "y_test") if "x_test" in keys else None
+        return _Raw(arrays("x", "y"), test, names)
+
+
+def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    try:
+        return archive[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(
+            f"array '{key}' in {path} could not be read ({exc}); the file may be damaged, or the "
+            "array may hold Python objects, which are not loaded for safety."
+        ) from exc
+
+
+def _npz_class_names(names: np.ndarray, path: Path) -> tuple[str, ...]:
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(
+            f"array 'class_names' in {path} must be a 1-D array of strings, "
+            f"not a {names.ndim}-D {names.dtype} array."
+        )
+    return tuple(
+        n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist()
+    )
+
+
+def _checked(part: _Arrays) -> _Arrays:
+    """Catch every problem with one split's arrays now, with words, before any arithmetic."""
+    x, y = part.x, part.y
+    if x.ndim == 3:
+        x = x[:, np.newaxis]
+    elif x.ndim != 4:
+        hint = ", which looks like labels rather than images" if x.ndim == 1 else ""
+        raise DataError(
+            f"{part.x_src} holds {x.ndim}-D data{hint}; images must be (N, H, W) or (N, C, H, W)."
+        )
+    if x.dtype.kind not in "uif":
+        raise DataError(f"{part.x_src} holds {x.dtype} values; pixels must be numbers.")
+    if x.size == 0:
+        raise DataError(f"{part.x_src} holds no images.")
+    if x.dtype.kind == "f":
+        if not np.isfinite(x).all():
+            raise DataError(f"{part.x_src} holds NaN or infinite pixel values.")
+    elif x.dtype != np.uint8:
+        low, high, top = x.min(), x.max(), _pixel_scale(x.dtype)
+        if low < 0 or high > top:
+            raise DataError(
+                f"{part.x_src} holds whole-number pixels from {low} to {high}; these are read as "
+                f"8-bit intensities, so they must lie between 0 and {top} "
+                "(use uint16 for 16-bit images, or floats)."
+            )
+
+    if y.ndim != 1:
+        hint = ", which looks like images rather than labels" if y.ndim >= 3 else ""
+        raise DataError(
+            f"{part.y_src} holds {y.ndim}-D data{hint}; labels must be a 1-D list of class "
+            "numbers, one per image."
+        )
+    if y.dtype.kind not in "ui":
+        raise DataError(
+            f"{part.y_src} holds {y.dtype} labels; labels must be whole numbers "
+            "(an integer array of class numbers 0, 1, 2, ...)."
+        )
+    if len(y) != len(x):
+        raise DataError(
+            f"{part.x_src} has {len(x)} images but {part.y_src} has {len(y)} labels; "
+            "there must be exactly one label per image."
+        )
+    if y.min() < 0:
+        raise DataError(
+            f"{part.y_src} holds negative labels (the smallest is {y.min()}); labels must be "
+            "class numbers 0, 1, 2, ..."
+        )
+    if y.max() >= _MAX_CLASSES:
+        raise DataError(
+            f"{part.y_src} holds the label {y.max()}; labels must be class numbers 0, 1, 2, ... "
+            f"(at most {_MAX_CLASSES:,} classes)."
+        )
+    return part._replace(x=x, y=y.astype(np.int64, copy=False))
+
+
+def _class_names(
+    train: _Arrays, test: _Arrays | None, given: tuple[str, ...] | None
+) -> tuple[str, ...]:
+    parts = [train] if test is None else [train, test]
+    if given is not None:
+        for part in parts:
+            if part.y.max() >= len(given):
+                raise DataError(
+                    f"{part.y_src} holds the label {part.y.max()}, but 'class_names' lists only "
+                    f"{len(given)} classes; labels must be below the number of class names."
+                )
+        return given
+    top = int(train.y.max())
+    if test is not None and test.y.max() > top:
+        raise DataError(
+            f"{test.y_src} holds the label {test.y.max()}, but the training labels "
+            f"({train.y_src}) only go up to {top}; every class must appear in training."
+        )
+    return tuple(str(i) for i in range(top + 1))
+
+
+def _hold_out(train: _Arrays, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split off a validation set with each class in proportion, the same for the same seed."""
+    n = len(train.y)
+    n_held = round(n * fraction)
+    if not 0 < n_held < n:
+        raise DataError(
+            f"{train.x_src} has only {n} images, too few to hold out {fraction:.0%} of them for "
+            "validation; add a test split or more images."
+        )
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(train.y)
+    shuffled = rng.permutation(n)
+    by_class = shuffled[np.argsort(train.y[shuffled], kind="stable")]
+    first_of_class = np.cumsum(counts) - counts
+    rank = np.empty(n)
+    rank[by_class] = np.arange(n) - first_of_class[train.y[by_class]]
+    # Taking the images that come earliest within their own (shuffled) class, measured as a
+    # fraction of that class, gives every class its share; random keys break ties between classes.
+    spread = (rank + 0.5) / counts[train.y]
+    held = np.sort(np.lexsort((rng.random(n), spread))[:n_held])
+    keep = np.ones(n, dtype=bool)
+    keep[held] = False
+    return np.flatnonzero(keep), held
+
+
+def _pixel_scale(dtype: np.dtype) -> int:
+    return 65535 if dtype == np.uint16 else 255
+
+
+def _to_float(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "f":
+        return np.ascontiguousarray(x, dtype=np.float32)
+    out = x.astype(np.float32, order="C")
+    out /= _pixel_scale(x.dtype)  # divide rather than multiply, so 255 maps to exactly 1.0
+    return out
+
+
+def _normalize(
+    train_x: np.ndarray, test_x: np.ndarray
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Standardise both splits in place with the training split's per-channel statistics.
+
+    Test statistics are never used: they would leak information about the test images.
+    """
+    means, stds = [], []
+    for c in range(train_x.shape[1]):
+        mean = float(train_x[:, c].mean(dtype=np.float64))
+        train_x[:, c] -= np.float32(mean)
+        test_x[:, c] -= np.float32(mean)
+        # A constant channel has nothing to scale, and dividing by 0 would fill it with NaN.
+        std = float(np.sqrt(np.square(train_x[:, c]).mean(dtype=np.float64))) or 1.0
+        train_x[:, c] /= np.float32(std)
+        test_x[:, c] /= np.float32(std)
+        means.append(mean)
+        stds.append(std)
+    return tuple(means), tuple(stds)
+
+
+def _shape(x: np.ndarray) -> str:
+    return "×".join(map(str, x.shape[1:]))
