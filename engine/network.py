@@ -13,6 +13,7 @@ from engine.layers import Layer, make_layer
 from engine.spec import default_spec, infer, normalize
 
 if TYPE_CHECKING:
+    from engine.data import Dataset
     from engine.optim import Optimizer
     from engine.training import Callback, History, Schedule, TrainingControl
 
@@ -251,10 +252,13 @@ class Network:
             control=control,
         )
 
-    def save(self, path: str | os.PathLike[str], optimizer: Optimizer | None = None) -> None:
+    def save(
+        self, path: str | os.PathLike[str], optimizer: Optimizer | None = None, dataset: Dataset | None = None
+    ) -> None:
+        """Write a `.safetensors` weight file; see :func:`engine.weights.save`."""
         from engine.weights import save
 
-        save(self, path, optimizer=optimizer)
+        save(self, path, optimizer=optimizer, dataset=dataset)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str | Backend | None = None) -> Network:
