@@ -67,6 +67,8 @@ class BatchInfo:
     step: int  # optimizer steps so far
     images_per_s: float
     eta_s: float
+    #: Accuracy on the epoch's batches so far, for progress bars.
+    train_acc: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ def fit(
                 loss_f = float(loss)
                 loss_sum += loss * len(idx)
                 correct += (probs.argmax(axis=1) == yb).sum()
+                seen = min((b + 1) * batch_size, n)
                 history.batch_loss.append(loss_f)
                 done += len(idx)
                 busy += time.perf_counter() - t
@@ -256,6 +259,7 @@ def fit(
                     step=optimizer.steps,
                     images_per_s=rate,
                     eta_s=(total - done) / rate if rate > 0 else math.inf,
+                    train_acc=int(correct) / seen,
                 )
                 for cb in callbacks:
                     cb.on_batch_end(info)
