@@ -1,0 +1,194 @@
+"""Layer math: finite-difference gradient checks in float64, convolution against SciPy, pooling
+against a direct loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.signal import correlate
+
+from engine import SGD, Adam, Network
+from engine.backend import NUMPY
+from engine.layers import make_layer
+from engine.spec import infer
+
+
+def _spec(input_shape, *layers, classes=3):
+    return {"input": list(input_shape), "classes": classes, "layers": [*layers, {"type": "softmax"}]}
+
+
+GRADIENT_SPECS = {
+    "conv-relu-maxpool-dense-sigmoid": _spec(
+        (1, 8, 8),
+        {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "dense", "units": 5, "activation": "sigmoid"},
+    ),
+    "stride2-padding1-tanh-meanpool-stride-ne-size": _spec(
+        (2, 9, 9),
+        {"type": "conv", "filters": 3, "kernel": 3, "stride": 2, "padding": 1, "activation": "tanh"},
+        {"type": "pool", "mode": "mean", "size": 3, "stride": 2},
+    ),
+    "same-even-kernel-sigmoid-overlapping-maxpool-dropout": _spec(
+        (1, 7, 7),
+        {"type": "conv", "filters": 2, "kernel": 4, "padding": "same", "activation": "sigmoid"},
+        {"type": "pool", "mode": "max", "size": 3, "stride": 1},
+        {"type": "dense", "units": 6, "activation": "linear", "dropout": 0.3},
+        {"type": "dense", "units": 4, "activation": "relu", "dropout": 0.2},
+    ),
+    "rect-kernel-conv-on-conv-linear": _spec(
+        (2, 6, 7),
+        {"type": "conv", "filters": 3, "kernel": [3, 2], "stride": 2, "activation": "linear"},
+        {"type": "conv", "filters": 2, "kernel": 2, "padding": 2, "activation": "relu"},
+    ),
+}
+
+
+def _numeric_check(loss_at, param, analytic, rng, checks=12, eps=1e-6):
+    """Compare `analytic` to central differences of `loss_at()` at a few entries of `param`."""
+    for flat in rng.choice(param.size, size=min(checks, param.size), replace=False):
+        idx = np.unravel_index(flat, param.shape)
+        old = param[idx]
+        param[idx] = old + eps
+        plus = loss_at()
+        param[idx] = old - eps
+        minus = loss_at()
+        param[idx] = old
+        numeric = (plus - minus) / (2 * eps)
+        assert analytic[idx] == pytest.approx(numeric, rel=1e-5, abs=1e-8), idx
+
+
+@pytest.mark.parametrize("name", GRADIENT_SPECS)
+def test_gradients_match_finite_differences(name):
+    spec = GRADIENT_SPECS[name]
+    rng = np.random.default_rng(1)
+    net = Network(spec, seed=3, device="cpu", init="he", dtype=np.float64)
+    for key in net.params:  # non-zero softmax weights, so earlier layers get real gradients
+        net.params[key][...] = rng.normal(0, 0.5, net.params[key].shape)
+    x = rng.random((4, *spec["input"]))
+    y = rng.integers(0, spec["classes"], 4)
+    _, grads = net.loss_and_grads(x, y)
+    assert grads.keys() == net.params.keys()
+    for key, param in net.params.items():
+        _numeric_check(lambda: net.loss_and_grads(x, y)[0], param, grads[key], rng)
+
+
+@pytest.mark.parametrize("optimizer", [SGD(lr=0.1, l2=0.3), Adam(l2=0.3)])
+def test_l2_gradient_is_that_of_the_decayed_cost(optimizer):
+    """L2 λ adds ½λ‖w‖² to the cost for weights, not biases."""
+    spec = GRADIENT_SPECS["conv-relu-maxpool-dense-sigmoid"]
+    rng = np.random.default_rng(2)
+    net = Network(spec, seed=0, device="cpu", dtype=np.float64)
+    x, y = rng.random((3, *spec["input"])), rng.integers(0, 3, 3)
+
+    def cost():
+        decay = sum((w**2).sum() for k, w in net.params.items() if k.endswith(".weight"))
+        return net.loss_and_grads(x, y)[0] + 0.5 * optimizer.l2 * decay
+
+    _, grads = net.loss_and_grads(x, y)
+    for key, param in net.params.items():
+        _numeric_check(cost, param, optimizer._grad(key, param, grads[key]), rng, checks=5)
+
+
+def _layer(spec_layer, input_shape, dtype=np.float64):
+    info = infer(_spec(input_shape, spec_layer))[0]
+    return make_layer(info, NUMPY), info
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    channels=st.integers(1, 3),
+    filters=st.integers(1, 3),
+    size=st.integers(4, 10),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.integers(1, 3),
+    padding=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_conv_forward_agrees_with_scipy_correlate(channels, filters, size, kernel, stride, padding, seed):
+    rng = np.random.default_rng(seed)
+    layer_spec = {
+        "type": "conv",
+        "filters": filters,
+        "kernel": list(kernel),
+        "stride": stride,
+        "padding": padding,
+        "activation": "linear",
+    }
+    layer, info = _layer(layer_spec, (channels, size, size))
+    w = rng.normal(size=layer.param_shapes()["weight"])
+    b = rng.normal(size=filters)
+    x = rng.normal(size=(2, channels, size, size))
+    out, _ = layer.forward(x, {"weight": w, "bias": b}, False, None)
+    assert out.shape == (2, *info.output_shape)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    for n in range(2):
+        for f in range(filters):
+            full = sum(correlate(xp[n, c], w[f, c], mode="valid") for c in range(channels))
+            np.testing.assert_allclose(out[n, f], full[::stride, ::stride] + b[f], rtol=1e-10, atol=1e-10)
+
+
+def test_same_padding_keeps_the_size_for_even_and_odd_kernels():
+    for k in (1, 2, 3, 4, 5):
+        _, info = _layer({"type": "conv", "filters": 1, "kernel": k, "padding": "same"}, (1, 9, 9))
+        assert info.output_shape == (1, 9, 9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mode=st.sampled_from(["max", "mean"]),
+    size=st.integers(1, 4),
+    stride=st.integers(1, 4),
+    height=st.integers(4, 9),
+    width=st.integers(4, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
+    rng = np.random.default_rng(seed)
+    layer, info = _layer({"type": "pool", "mode": mode, "size": size, "stride": stride}, (2, height, width))
+    x = rng.normal(size=(2, 2, height, width))
+    out, _ = layer.forward(x, {}, False, None)
+    _, out_h, out_w = info.output_shape
+    assert out_h == (height - size) // stride + 1  # floor: windows that don't fit are dropped
+    reduce = np.max if mode == "max" else np.mean
+    expected = np.empty((2, 2, out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size]
+            expected[:, :, i, j] = reduce(window, axis=(2, 3))
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_max_pool_sends_a_tied_window_gradient_to_one_input_only():
+    layer, _ = _layer({"type": "pool", "mode": "max", "size": 2}, (1, 2, 2))
+    x = np.ones((1, 1, 2, 2))
+    out, cache = layer.forward(x, {}, False, None)
+    dx, _ = layer.backward(np.full_like(out, 3.0), cache, {}, True)
+    assert dx.sum() == 3.0 and np.count_nonzero(dx) == 1
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "linear"])
+def test_activations_forward(activation):
+    layer, _ = _layer({"type": "dense", "units": 3, "activation": activation}, (1, 1, 2))
+    w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    x = np.array([[[[-2.0, 0.5]]]])
+    out, _ = layer.forward(x, {"weight": w, "bias": np.zeros(3)}, False, None)
+    z = np.array([[-2.0, 0.5, -1.5]])
+    expected = {
+        "relu": np.maximum(z, 0),
+        "sigmoid": 1 / (1 + np.exp(-z)),
+        "tanh": np.tanh(z),
+        "linear": z,
+    }[activation]
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_dropout_is_inverted_and_only_active_in_training():
+    layer, _ = _layer({"type": "dense", "units": 1, "activation": "linear", "dropout": 0.5}, (1, 1, 4000))
+    params = {"weight": np.ones((1, 4000)), "bias": np.zeros(1)}
+    x = np.ones((1, 1, 1, 4000))
+    assert layer.forward(x, params, False, None)[0][0, 0] == 4000
+    trained, _ = layer.forward(x, params, True, np.random.RandomState(0))
+    assert trained[0, 0] == pytest.approx(4000, rel=0.1)  # kept inputs are scaled by 1 / (1 - p)
