@@ -1,0 +1,330 @@
+"""The headless command line: `convscope train`, `convscope evaluate`, `convscope summary`.
+
+Every failure a user can cause (a bad spec, data or weight file, a missing GPU, a diverging run,
+a bad argument) ends in one line on stderr and a non-zero exit status, never a traceback.
+The defaults of `train` are the recipe the test suite checks: the default network reaches ≥ 97%
+test accuracy on the built-in mnist-5k within those epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.backend import DEVICES, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
+from engine.data import BUILTIN, DataError, Dataset, load_dataset
+from engine.network import INITS, Network
+from engine.optim import SGD, Adam, Optimizer
+from engine.spec import SpecError, default_spec, load_spec, normalize, summary
+from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged
+from engine.weights import WeightFileError, load, load_with_optimizer, save
+
+#: The recipe: SGD with momentum on the default network and the built-in data, seeded.
+DEFAULTS: dict[str, Any] = {
+    "epochs": 10,
+    "batch_size": 64,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "l2": 0.0,
+    "seed": 0,
+    "schedule": "constant",
+}
+_ADAM_LR = 1e-3
+
+
+class UsageError(Exception):
+    """A bad command line; reported as one line like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit(2)
+        raise UsageError(message)
+
+
+def _number(kind: Callable[[str], Any], low: float, low_ok: bool = True, high: float | None = None):
+    """An argparse type that says what range it wants, instead of a bare 'invalid value'."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (not low_ok and value == low) or (high is not None and value >= high):
+            where = f"≥ {low}" if low_ok else f"> {low}"
+            where += f" and < {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"{text} must be {where}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary}")
+    d = DEFAULTS
+
+    train = sub.add_parser("train", help="train a network (defaults: the ≥97%% mnist-5k recipe)")
+    train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
+    train.add_argument("--data", default=BUILTIN, help=f"{BUILTIN}, an IDX folder or an .npz file")
+    train.add_argument("--epochs", type=_number(int, 1), default=d["epochs"], help=f"default {d['epochs']}")
+    train.add_argument("--batch-size", type=_number(int, 1), default=d["batch_size"])
+    train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d['optimizer']}")
+    train.add_argument(
+        "--lr", type=_number(float, 0, low_ok=False), help=f"default {d['lr']} (adam {_ADAM_LR})"
+    )
+    train.add_argument(
+        "--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d['momentum']}"
+    )
+    train.add_argument("--l2", type=_number(float, 0), help="L2 weight decay λ, default 0")
+    train.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"])
+    train.add_argument("--seed", type=int, help=f"default {d['seed']}")
+    train.add_argument("--init", choices=INITS, default="network3")
+    train.add_argument("--normalize", action="store_true", help="standardise each channel")
+    train.add_argument("--limit", type=_number(int, 1), help="train on the first N images only")
+    train.add_argument("--device", choices=DEVICES, help="default $CONVSCOPE_DEVICE or auto")
+    train.add_argument("--save", metavar="PATH", help="write the trained network to a .safetensors file")
+    train.add_argument("--resume", metavar="PATH", help="continue training a saved network exactly")
+
+    evaluate = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
+    evaluate.add_argument("model", help="a .safetensors weight file")
+    evaluate.add_argument("--data", default=BUILTIN, help="data set whose test split is evaluated")
+    evaluate.add_argument("--device", choices=DEVICES)
+
+    summ = sub.add_parser("summary", help="layers, output shapes and parameter counts")
+    summ.add_argument("--spec", help="network spec JSON (default: the built-in network)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run one command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return {"train": train, "evaluate": evaluate, "summary": show_summary}[args.command](args)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("convscope: interrupted", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        _error(f"{exc} (see convscope --help)")
+        return 2
+    except (SpecError, DataError, DeviceError, WeightFileError, TrainingDiverged, ValueError, OSError) as exc:
+        _error(str(exc))
+        return 1
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _error(message: str) -> None:
+    print(f"convscope: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+# -- train -------------------------------------------------------------------------------------
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch (loss, running accuracy, images/s, ETA) and a line per epoch."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def on_batch_end(self, info: BatchInfo) -> None:
+        if self.bar is None:
+            self.bar = tqdm(
+                total=info.batches,
+                desc=f"epoch {info.epoch}/{info.epochs}",
+                unit="batch",
+                leave=False,
+                disable=None,  # no bar when stderr is not a terminal (logs, pipes, tests)
+            )
+        self.bar.set_postfix_str(
+            f"loss {info.loss:.4f}, acc {info.train_acc:.1%}, {info.images_per_s:,.0f} img/s", refresh=False
+        )
+        self.bar.update(1)
+
+    def on_epoch_end(self, info: EpochInfo) -> None:
+        self._close()
+        val = ""
+        if info.val_loss is not None:
+            val = f"  val loss {info.val_loss:.4f} acc {info.val_acc:.2%}"
+        print(
+            f"epoch {info.epoch}/{info.epochs}  train loss {info.train_loss:.4f} acc {info.train_acc:.2%}"
+            f"{val}  {info.seconds:.1f} s  {info.images_per_s:,.0f} images/s",
+            flush=True,
+        )
+
+    def on_train_end(self, history: Any) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _pick_device(device: str | None):
+    backend = get_backend(device)
+    note = ""
+    if backend is NUMPY and (device or "auto") == "auto" and gpu_unavailable_reason() is not None:
+        note = f" (auto: no GPU, {gpu_unavailable_reason()})"
+    print(f"device: {backend.description}{note}", flush=True)
+    return backend
+
+
+def normalized(dataset: Dataset, stats: Any) -> Dataset:
+    """`dataset` standardised with recorded (means, stds), as the network was trained on it."""
+    if stats is None:
+        return dataset
+    means, stds = (np.asarray(s, dtype=np.float32).reshape(1, -1, 1, 1) for s in stats)
+    if means.shape[1] != dataset.input_shape[0]:
+        raise DataError(
+            f"the network was trained on {means.shape[1]}-channel data but {dataset.name} has "
+            f"{dataset.input_shape[0]} channels"
+        )
+    split = type(dataset.train)
+    return dataclasses.replace(
+        dataset,
+        train=split((dataset.train.x - means) / stds, dataset.train.y),
+        test=split((dataset.test.x - means) / stds, dataset.test.y),
+        normalization=tuple(tuple(float(v) for v in s) for s in stats),
+    )
+
+
+def check_fits(net: Network, dataset: Dataset) -> None:
+    """Say in words when a data set cannot feed a network, before any training starts."""
+    if dataset.input_shape != net.input_shape:
+        got, want = ("×".join(map(str, s)) for s in (dataset.input_shape, net.input_shape))
+        raise DataError(f"{dataset.name} has {got} images but the network expects {want}")
+    if dataset.classes > net.classes:
+        raise DataError(f"{dataset.name} has {dataset.classes} classes but the network has {net.classes}")
+
+
+def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:
+    """The file's optimizer when resuming (explicit options override its settings), else a new one."""
+    kind = args.optimizer or (saved.name if saved is not None else DEFAULTS["optimizer"])
+    if saved is not None and saved.name == kind:
+        for key in ("lr", "l2", "momentum"):
+            if getattr(args, key) is not None and hasattr(saved, key):
+                setattr(saved, key, getattr(args, key))
+        return saved
+    l2 = DEFAULTS["l2"] if args.l2 is None else args.l2
+    if kind == "adam":
+        if args.momentum is not None:
+            raise UsageError("--momentum applies to sgd only")
+        return Adam(lr=args.lr or _ADAM_LR, l2=l2)
+    momentum = DEFAULTS["momentum"] if args.momentum is None else args.momentum
+    return SGD(lr=args.lr or DEFAULTS["lr"], momentum=momentum, l2=l2)
+
+
+def train(args: argparse.Namespace) -> int:
+    backend = _pick_device(args.device)
+    seed = DEFAULTS["seed"] if args.seed is None else args.seed
+    saved_opt = None
+    if args.resume:
+        if args.spec or args.normalize:
+            raise UsageError("--resume takes the network and its normalisation from the weight file")
+        net, saved_opt = load_with_optimizer(args.resume, device=backend)
+        if args.seed is not None and args.seed != net.seed:
+            raise UsageError(f"--seed {args.seed} differs from the resumed network's seed {net.seed}")
+        recorded = net.metadata.get("dataset") or {}
+        data = normalized(
+            load_dataset(args.data, seed=net.seed, limit=args.limit), recorded.get("normalization")
+        )
+        print(f"resuming {args.resume} after {_plural(net.metadata.get('epochs', 0), 'epoch')}", flush=True)
+    else:
+        data = load_dataset(args.data, normalize=args.normalize, seed=seed, limit=args.limit)
+        if args.spec:
+            spec = load_spec(args.spec)
+        else:  # the default network, sized to the data
+            spec = {**default_spec(), "input": list(data.input_shape), "classes": data.classes}
+        net = Network(normalize(spec), seed=seed, device=backend, init=args.init)
+    check_fits(net, data)
+    optimizer = _optimizer(args, saved_opt)
+    params = sum(int(np.prod(s)) for s in net.param_shapes().values())
+    print(
+        f"data: {data.name}, {len(data.train.x):,} training and {len(data.test.x):,} test images, "
+        f"{data.classes} classes",
+        flush=True,
+    )
+    settings = ", ".join(f"{k} {v:g}" for k, v in optimizer.config().items() if k != "name")
+    print(
+        f"network: {len(net.layers)} layers, {params:,} parameters; {optimizer.name} ({settings}), "
+        f"batch {args.batch_size}, {_plural(args.epochs, 'epoch')}, {args.schedule} schedule, "
+        f"seed {net.seed}",
+        flush=True,
+    )
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as TrainingDiverged
+        net.fit(
+            data.train,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=optimizer,
+            validation=data.test,
+            callbacks=[ProgressBar()],
+            schedule=args.schedule,
+        )
+    if args.save:
+        save(net, args.save, optimizer=optimizer, dataset=data)
+        print(f"saved {args.save}", flush=True)
+    return 0
+
+
+# -- evaluate ----------------------------------------------------------------------------------
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, classes: int) -> np.ndarray:
+    """counts[true, predicted]."""
+    return np.bincount(y * classes + pred, minlength=classes * classes).reshape(classes, classes)
+
+
+def format_confusion(counts: np.ndarray, names: list[str]) -> str:
+    width = max(max(len(n) for n in names), len(str(counts.max())))
+    lines = [" " * width + "  " + " ".join(n.rjust(width) for n in names)]
+    for name, row in zip(names, counts, strict=True):
+        lines.append(name.rjust(width) + "  " + " ".join(str(c).rjust(width) for c in row))
+    return "\n".join(lines)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    backend = _pick_device(args.device)
+    net = load(args.model, device=backend)
+    recorded = net.metadata.get("dataset") or {}
+    data = normalized(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
+    check_fits(net, data)
+    x, y = data.test
+    pred = net.predict(x)
+    loss, acc = net.evaluate(data.test)
+    names = recorded.get("class_names") or list(data.class_names)
+    names = [str(n) for n in names] + [str(i) for i in range(len(names), net.classes)]
+    counts = confusion_matrix(y, pred, net.classes)
+
+    trained = f"trained {_plural(net.metadata.get('epochs', 0), 'epoch')}"
+    if recorded.get("name"):
+        trained += f" on {recorded['name']}"
+    print(f"model: {args.model} ({trained})")
+    print(f"data: {data.name} test split, {len(y):,} images")
+    print(f"accuracy: {acc:.2%} ({int((pred == y).sum()):,}/{len(y):,}), loss {loss:.4f}")
+    print("per-class accuracy:")
+    width = max(len(n) for n in names)
+    for i, name in enumerate(names):
+        total = int(counts[i].sum())
+        if total:
+            print(f"  {name.rjust(width)}  {counts[i, i] / total:7.2%}  ({counts[i, i]}/{total})")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(format_confusion(counts, names))
+    return 0
+
+
+def show_summary(args: argparse.Namespace) -> int:
+    print(summary(load_spec(args.spec) if args.spec else default_spec()))
+    return 0

@@ -1,0 +1,211 @@
+"""The headless CLI: train → save → evaluate, summary, and one clear line for every error."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.cli import DEFAULTS, confusion_matrix, main
+from engine.spec import default_spec, summary
+from engine.weights import load
+
+#: Small enough to train in a second or two on a loaded CPU; 28×28 input like mnist-5k.
+TINY = {
+    "input": [1, 28, 28],
+    "classes": 10,
+    "layers": [
+        {"type": "conv", "filters": 8, "kernel": 5, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "dense", "units": 32, "activation": "relu"},
+        {"type": "softmax"},
+    ],
+}
+
+
+@pytest.fixture
+def tiny_spec(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(TINY))
+    return str(path)
+
+
+def _one_error_line(capsys, *phrases):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("convscope: error: ")
+    for phrase in phrases:
+        assert phrase in lines[0]
+    return lines[0]
+
+
+def test_train_saves_a_file_that_evaluate_loads(tmp_path, tiny_spec, capsys):
+    model = tmp_path / "m.safetensors"
+    argv = [
+        "train",
+        "--spec",
+        tiny_spec,
+        "--epochs",
+        "3",
+        "--limit",
+        "500",
+        "--lr",
+        "0.03",
+        "--device",
+        "cpu",
+    ]
+    assert main([*argv, "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "device: CPU (NumPy)" in out
+    assert "data: mnist-5k, 500 training and 1,000 test images, 10 classes" in out
+    assert "epoch 1/3  train loss" in out and "epoch 3/3  train loss" in out
+    assert "val loss" in out and "images/s" in out and f"saved {model}" in out
+
+    net = load(model)
+    assert net.metadata["epochs"] == 3
+    assert net.metadata["dataset"]["name"] == "mnist-5k"
+    assert net.metadata["dataset"]["class_names"] == [str(i) for i in range(10)]
+
+    assert main(["evaluate", str(model), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("accuracy: ")[1].split("%")[0]) / 100
+    assert accuracy > 0.4  # far above chance (0.1) after 3 epochs on 500 images
+    assert accuracy == pytest.approx(net.metadata["metrics"]["val_acc"], abs=1e-4)
+    assert "per-class accuracy:" in out and "confusion matrix (rows: true class" in out
+    matrix = out.split("columns: predicted):\n")[1].splitlines()
+    assert len(matrix) == 11 and sum(int(v) for row in matrix[1:] for v in row.split()[1:]) == 1000
+
+
+def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
+    common = ["--spec", tiny_spec, "--limit", "200", "--device", "cpu", "--batch-size", "50"]
+    straight, first, resumed = (tmp_path / f"{n}.safetensors" for n in ("straight", "first", "resumed"))
+    assert main(["train", *common, "--epochs", "2", "--save", str(straight)]) == 0
+    assert main(["train", *common, "--epochs", "1", "--save", str(first)]) == 0
+    resume = ["train", "--limit", "200", "--device", "cpu", "--batch-size", "50", "--epochs", "1"]
+    assert main([*resume, "--resume", str(first), "--save", str(resumed)]) == 0
+    assert "resuming" in capsys.readouterr().out
+    a, b = load(straight), load(resumed)
+    assert b.metadata["epochs"] == 2
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_normalization_is_recorded_and_reused(tmp_path, tiny_spec, capsys):
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--spec", tiny_spec, "--epochs", "1", "--limit", "100", "--normalize", "--device", "cpu"]
+    assert main([*argv, "--save", str(model)]) == 0
+    means, stds = load(model).metadata["dataset"]["normalization"]
+    assert len(means) == 1 and 0.05 < means[0] < 0.3 and 0.2 < stds[0] < 0.5
+    assert main(["evaluate", str(model), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.split("accuracy: ")[1]
+    assert float(out.split("%")[0]) / 100 == pytest.approx(
+        load(model).metadata["metrics"]["val_acc"], abs=1e-4
+    )
+
+
+def test_summary_prints_the_spec_summary(tiny_spec, capsys):
+    assert main(["summary"]) == 0
+    assert capsys.readouterr().out.strip() == summary(default_spec())
+    assert main(["summary", "--spec", tiny_spec]) == 0
+    assert "total parameters: 37,434" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "phrases"),
+    [
+        (["train", "--epochs", "0"], ["argument --epochs: 0 must be ≥ 1"]),
+        (["train", "--lr", "abc"], ["'abc' is not a number"]),
+        (["train", "--optimizer", "rmsprop"], ["invalid choice: 'rmsprop'"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+        ([], ["arguments are required: {train,evaluate,summary}"]),
+        (["train", "--spec", "missing.json", "--device", "cpu"], ["missing.json: cannot read the file"]),
+        (["train", "--data", "missing-data", "--device", "cpu"], ["missing-data does not exist"]),
+        (
+            ["evaluate", "missing.safetensors", "--device", "cpu"],
+            ["missing.safetensors: no such weight file"],
+        ),
+        (["train", "--optimizer", "adam", "--momentum", "0.5", "--device", "cpu"], ["sgd only"]),
+    ],
+)
+def test_errors_exit_non_zero_with_one_line(argv, phrases, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) != 0
+    _one_error_line(capsys, *phrases)
+
+
+def test_bad_spec_names_every_problem(tmp_path, capsys):
+    spec = default_spec()
+    spec["layers"][0]["kernel"] = 40
+    spec["layers"][4]["dropout"] = 1.5
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(spec))
+    assert main(["summary", "--spec", str(path)]) == 1
+    _one_error_line(capsys, "layer 0 (conv): kernel 40×40 does not fit", "layer 4 (dense): dropout")
+
+
+def test_garbage_weight_file(tmp_path, capsys):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"\x00" * 50)
+    assert main(["evaluate", str(path), "--device", "cpu"]) == 1
+    _one_error_line(capsys, str(path), "not a readable .safetensors file")
+
+
+def test_gpu_request_without_gpu_is_an_error(capsys, monkeypatch):
+    monkeypatch.setattr("engine.backend.gpu_unavailable_reason", lambda: "no CUDA device here")
+    assert main(["summary"]) == 0  # summary needs no device
+    capsys.readouterr()
+    assert main(["train", "--device", "gpu"]) == 1
+    _one_error_line(capsys, "GPU requested but unavailable: no CUDA device here")
+
+
+def test_data_that_does_not_fit_the_spec(tmp_path, tiny_spec, capsys):
+    data = tmp_path / "small.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.random((40, 12, 12), dtype=np.float32), y=np.arange(40) % 3)
+    assert main(["train", "--spec", tiny_spec, "--data", str(data), "--device", "cpu"]) == 1
+    _one_error_line(capsys, "1×12×12 images but the network expects 1×28×28")
+
+
+def test_divergence_is_one_line(tiny_spec, capsys):
+    argv = [
+        "train",
+        "--spec",
+        tiny_spec,
+        "--limit",
+        "128",
+        "--batch-size",
+        "16",
+        "--lr",
+        "1e10",
+        "--device",
+        "cpu",
+    ]
+    assert main([*argv, "--epochs", "1"]) == 1
+    _one_error_line(capsys, "the loss became nan at epoch 1", "training stopped")
+
+
+def test_confusion_matrix_counts():
+    counts = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
+
+
+def test_python_dash_m_engine_runs_the_cli():
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "summary"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "total parameters" in result.stdout
+
+
+@pytest.mark.slow
+def test_default_recipe_reaches_97_percent(tmp_path, capsys):
+    """The recipe is the CLI's defaults: the default network on mnist-5k's 4,000 training images,
+    SGD with momentum, evaluated on its 1,000 test images, seeded."""
+    assert DEFAULTS["epochs"] <= 10
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--device", "cpu", "--save", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--device", "cpu"]) == 0
+    accuracy = float(capsys.readouterr().out.split("accuracy: ")[1].split("%")[0]) / 100
+    assert accuracy >= 0.97
