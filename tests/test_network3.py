@@ -1,0 +1,178 @@
+"""engine.network3: network3.py scripts run on the engine, and translate to the expected spec."""
+
+import numpy as np
+import pytest
+
+from engine import Network as EngineNetwork
+from engine.network3 import (
+    ConvPoolLayer,
+    FullyConnectedLayer,
+    Network,
+    ReLU,
+    SoftmaxLayer,
+    linear,
+    load_data_shared,
+    sigmoid,
+    tanh,
+    to_spec,
+)
+from engine.spec import default_spec, normalize
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_data_shared()
+
+
+def test_load_data_shared_gives_flat_network3_tuples(mnist):
+    (tx, ty), (vx, vy), (sx, sy) = mnist
+    assert tx.shape == (3500, 784) and vx.shape == (500, 784) and sx.shape == (1000, 784)
+    assert tx.dtype == np.float32 and 0 <= tx.min() and tx.max() <= 1
+    assert ty.shape == (3500,) and vy.shape == (500,) and sy.shape == (1000,)
+
+
+def test_network3_script_trains(mnist, capsys):
+    training_data, validation_data, test_data = mnist
+    mini_batch_size = 10
+    net = Network(
+        [
+            ConvPoolLayer(
+                image_shape=(mini_batch_size, 1, 28, 28),
+                filter_shape=(8, 1, 5, 5),
+                poolsize=(2, 2),
+                activation_fn=ReLU,
+            ),
+            FullyConnectedLayer(n_in=8 * 12 * 12, n_out=30, activation_fn=ReLU),
+            SoftmaxLayer(n_in=30, n_out=10),
+        ],
+        mini_batch_size,
+    )
+    validation = (validation_data[0][:300], validation_data[1][:300])
+    before = net.accuracy(validation)
+    training = (training_data[0][:600], training_data[1][:600])
+    best = net.SGD(training, 2, mini_batch_size, 0.03, validation, (test_data[0][:300], test_data[1][:300]))
+
+    out = capsys.readouterr().out
+    assert "Epoch 0: validation accuracy" in out and "Epoch 1: validation accuracy" in out
+    assert "This is the best validation accuracy to date." in out
+    assert "The corresponding test accuracy is" in out and "Finished training network." in out
+    assert f"Best validation accuracy of {best:.2%} obtained at iteration" in out
+    assert best > 0.4 and best > before + 0.25  # chance is 0.1
+
+
+def test_chapter_6_network_translates_to_the_default_spec():
+    mbs = 10
+    layers = [
+        ConvPoolLayer(image_shape=(mbs, 1, 28, 28), filter_shape=(20, 1, 5, 5), activation_fn=ReLU),
+        ConvPoolLayer(image_shape=(mbs, 20, 12, 12), filter_shape=(40, 20, 5, 5), activation_fn=ReLU),
+        FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
+        SoftmaxLayer(n_in=100, n_out=10),
+    ]
+    assert normalize(to_spec(layers)) == normalize(default_spec())
+    net = Network(layers, mbs)
+    assert net.net.init == "network3"
+    assert net.params.keys() == EngineNetwork(default_spec()).params.keys()
+
+
+def test_activations_dropout_and_pool_size_translate():
+    spec = to_spec(
+        [
+            ConvPoolLayer((6, 3, 3, 5), (1, 3, 16, 16), poolsize=(3, 3)),
+            FullyConnectedLayer(6 * 4 * 4, 20, activation_fn=tanh, p_dropout=0.5),
+            FullyConnectedLayer(20, 10, activation_fn=linear),
+            SoftmaxLayer(10, 4, p_dropout=0.25),
+        ]
+    )
+    assert spec == {
+        "input": [3, 16, 16],
+        "classes": 4,
+        "layers": [
+            {"type": "conv", "filters": 6, "kernel": [3, 5], "activation": "sigmoid"},
+            {"type": "pool", "mode": "max", "size": 3},
+            {"type": "dense", "units": 20, "activation": "tanh", "dropout": 0.5},
+            {"type": "dense", "units": 10, "activation": "linear", "dropout": 0.0},
+            {"type": "softmax", "dropout": 0.25},
+        ],
+    }
+
+
+def test_fully_connected_first_network_takes_flat_inputs(mnist):
+    net = Network([FullyConnectedLayer(784, 30), SoftmaxLayer(30, 10)], 10)
+    assert net.spec["input"] == [1, 1, 784]
+    training, validation, _ = mnist
+    assert net.SGD((training[0][:50], training[1][:50]), 1, 10, 0.5, validation) is not None
+
+
+def test_lmbda_becomes_l2_per_training_batch(mnist, capsys):
+    training, _, _ = mnist
+    net = Network([FullyConnectedLayer(784, 10), SoftmaxLayer(10, 10)], 10)
+    assert net.SGD((training[0][:60], training[1][:60]), 1, 10, 0.1, lmbda=3.0) is None
+    assert net.optimizer.lr == 0.1 and net.optimizer.l2 == pytest.approx(3.0 / 6)
+    assert net.optimizer.momentum == 0.0
+
+
+@pytest.mark.parametrize("act", [sigmoid, ReLU, tanh])
+def test_bias_after_pooling_equals_bias_before_activation(act):
+    """network3's act(maxpool(w∗x) + b) equals the engine's maxpool(act(w∗x + b))."""
+    layer = ConvPoolLayer((4, 2, 3, 3), (1, 2, 9, 9), activation_fn=act)
+    net = Network([layer, FullyConnectedLayer(4 * 3 * 3, 5), SoftmaxLayer(5, 3)], 1, seed=1)
+    plain = EngineNetwork(
+        {**net.spec, "layers": [dict(net.spec["layers"][0], activation="linear")] + net.spec["layers"][1:]}
+    )
+    plain.params["layers.0.weight"][...] = net.params["layers.0.weight"]
+    plain.params["layers.0.bias"][...] = 0
+    x = np.random.default_rng(0).normal(size=(3, 2, 9, 9)).astype(np.float32)
+    pooled = plain.feature_maps(x)[1]
+    b = net.params["layers.0.bias"].reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(net.net.feature_maps(x)[1], act(pooled + b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        (
+            [
+                ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28)),
+                FullyConnectedLayer(20 * 13 * 13, 10),
+                SoftmaxLayer(10, 10),
+            ],
+            "layer 1 (FullyConnectedLayer) has n_in=3380 but its input is 20×12×12 = 2880 values",
+        ),
+        (
+            [ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28)), ConvPoolLayer((40, 20, 5, 5), (10, 20, 14, 14))],
+            "the last layer must be a SoftmaxLayer",
+        ),
+        (
+            [
+                ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28)),
+                ConvPoolLayer((40, 20, 5, 5), (10, 20, 14, 14)),
+                SoftmaxLayer(40 * 5 * 5, 10),
+            ],
+            "layer 1 (ConvPoolLayer) has image_shape maps×height×width 20×14×14 = 3920 but the previous "
+            "layer outputs 20×12×12 = 2880",
+        ),
+        ([FullyConnectedLayer(784, 30), SoftmaxLayer(31, 10)], "layer 1 (SoftmaxLayer) has n_in=31"),
+        ([SoftmaxLayer(784, 10), SoftmaxLayer(10, 10)], "layer 0 (SoftmaxLayer) must be the last layer"),
+    ],
+)
+def test_shape_mistakes_are_named(layers, message):
+    with pytest.raises(ValueError, match="network3 Network: ") as info:
+        Network(layers, 10)
+    assert message in str(info.value)
+
+
+def test_layer_argument_mistakes():
+    with pytest.raises(ValueError, match="filter_shape has 3 input maps but image_shape has 1"):
+        ConvPoolLayer((20, 3, 5, 5), (10, 1, 28, 28))
+    with pytest.raises(ValueError, match="square windows"):
+        ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), poolsize=(2, 3))
+    with pytest.raises(ValueError, match="activation_fn must be one of"):
+        to_spec([FullyConnectedLayer(784, 30, activation_fn=np.exp), SoftmaxLayer(30, 10)])
+
+
+def test_activation_functions_compute_like_network3s():
+    z = np.array([-2.0, 0.0, 3.0])
+    np.testing.assert_allclose(ReLU(z), [0, 0, 3])
+    np.testing.assert_allclose(sigmoid(z), 1 / (1 + np.exp(-z)))
+    np.testing.assert_allclose(tanh(z), np.tanh(z))
+    np.testing.assert_allclose(linear(z), z)
