@@ -255,3 +255,18 @@ def test_optimizer_state_with_wrong_shape(tmp_path):
     _rewrite(path, lambda t, m: t.update({"optimizer.layers.0.bias.velocity": np.zeros(2, np.float32)}))
     with pytest.raises(WeightFileError, match="optimizer state does not match.*layers.0.bias.velocity is 2"):
         load_with_optimizer(path)
+
+
+def test_save_and_resume_on_a_strict_device_backend(tmp_path, data):
+    """Weights and optimizer state cross to the host and back only through the backend's edges."""
+    from strict_backend import STRICT
+
+    net = Network(SPEC, seed=2, device=STRICT)
+    opt = SGD(lr=0.05, momentum=0.9)
+    net.fit(data, epochs=1, batch_size=32, optimizer=opt)
+    save(net, tmp_path / "m.safetensors", optimizer=opt)
+    resumed, opt2 = load_with_optimizer(tmp_path / "m.safetensors", device=STRICT)
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(STRICT.to_host(resumed.params[k]), STRICT.to_host(v))
+    resumed.fit(data, epochs=1, batch_size=32, optimizer=opt2)
+    assert resumed.metadata["epochs"] == 2
