@@ -9,7 +9,9 @@ test accuracy on the built-in mnist-5k within those epochs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from engine.backend import DEVICES, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
+from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, DataError, Dataset, load_dataset
 from engine.network import INITS, Network
 from engine.optim import SGD, Adam, Optimizer
@@ -113,6 +115,10 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("convscope: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `convscope evaluate m.safetensors | head`: the reader left early
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except UsageError as exc:
         _error(f"{exc} (see convscope --help)")
         return 2
@@ -175,8 +181,9 @@ class ProgressBar(Callback):
 def _pick_device(device: str | None):
     backend = get_backend(device)
     note = ""
-    if backend is NUMPY and (device or "auto") == "auto" and gpu_unavailable_reason() is not None:
-        note = f" (auto: no GPU, {gpu_unavailable_reason()})"
+    requested = (device or os.environ.get(ENV_VAR) or "auto").lower()
+    if backend is NUMPY and requested == "auto" and gpu_unavailable_reason() is not None:
+        note = f", picked by auto because no GPU works here: {gpu_unavailable_reason()}"
     print(f"device: {backend.description}{note}", flush=True)
     return backend
 
