@@ -1,0 +1,187 @@
+"""One test image travelling through the network: the input, every layer's feature maps as a
+mosaic, and the predicted class probabilities with the true label marked.
+
+The view only draws; which image to show (and the misclassified list) comes from the window,
+which gets the maps from the worker while training and from the idle network otherwise."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from engine.spec import LayerInfo
+from gui import theme
+from gui.filters_view import image_plot
+from gui.mosaic import map_mosaic
+from gui.network_editor import shape_text
+
+COLUMNS = 4
+
+
+class FeatureMapsView(QWidget):
+    """Sample picker on top, one panel per layer below."""
+
+    sampleChanged = Signal(int)
+    misclassifiedToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("featureMapView")
+        self.setAccessibleName("Feature maps")
+        self._images: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
+        self._class_names: tuple[str, ...] = ()
+        self._misclassified: np.ndarray | None = None
+        self.map_images: list[pg.ImageItem] = []
+        self.shown_maps: list[np.ndarray] = []
+
+        self.index_spin = QSpinBox()
+        self.index_spin.setObjectName("sampleIndexSpin")
+        self.index_spin.setAccessibleName("Test image index")
+        self.index_spin.setToolTip("Index of the test image to show")
+        self.index_spin.setPrefix("test image ")
+        self.index_spin.valueChanged.connect(self.sampleChanged)
+        self.prev_button = self._button(
+            "◀", "previousSampleButton", "Previous image (misclassified only when ticked)"
+        )
+        self.next_button = self._button(
+            "▶", "nextSampleButton", "Next image (misclassified only when ticked)"
+        )
+        self.random_button = self._button("Random", "randomSampleButton", "Pick a random test image")
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.random_button.clicked.connect(self.pick_random)
+        self.misclassified_check = QCheckBox("Misclassified only")
+        self.misclassified_check.setObjectName("misclassifiedCheck")
+        self.misclassified_check.setToolTip("Step and pick only among test images the network gets wrong")
+        self.misclassified_check.toggled.connect(self.misclassifiedToggled)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("sampleStatusLabel")
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
+
+        picker = QHBoxLayout()
+        for widget in (self.index_spin, self.prev_button, self.next_button, self.random_button):
+            picker.addWidget(widget)
+        picker.addWidget(self.misclassified_check)
+        picker.addStretch(1)
+        picker.addWidget(self.status_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(picker)
+        layout.addWidget(self.graphics, 1)
+
+    @property
+    def index(self) -> int:
+        return self.index_spin.value()
+
+    def set_data(self, images: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]) -> None:
+        self._images, self._labels, self._class_names = images, labels, class_names
+        self._misclassified = None
+        self.index_spin.blockSignals(True)
+        self.index_spin.setRange(0, max(0, len(images) - 1))
+        self.index_spin.setSuffix(f" of {len(images):,}")
+        self.index_spin.blockSignals(False)
+
+    def set_layers(self, infos: list[LayerInfo]) -> None:
+        """Build one panel per layer of a (new) network."""
+        self.graphics.clear()
+        self.map_images = []
+        self.shown_maps = []
+        panels = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
+        for n, title in enumerate(panels):
+            plot, image = image_plot(title)
+            self.graphics.addItem(plot, row=n // COLUMNS, col=n % COLUMNS)
+            self.map_images.append(image)
+        n = len(panels)
+        self.prob_plot = self.graphics.addPlot(row=n // COLUMNS, col=n % COLUMNS)
+        self.prob_plot.setMenuEnabled(False)
+        self.prob_plot.setMouseEnabled(x=False, y=False)
+        self.prob_plot.hideButtons()
+        self.prob_plot.setYRange(0, 1, padding=0.02)
+        self.prob_plot.showGrid(y=True, alpha=0.15)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
+        self.prob_plot.addItem(self.bars)
+        self.true_marker = pg.TextItem("true", color=theme.FOREGROUND, anchor=(0.5, 1.0))
+        self.prob_plot.addItem(self.true_marker)
+
+    def set_misclassified(self, predictions: np.ndarray) -> None:
+        """Remember which test images the network gets wrong, from its predicted labels."""
+        self._misclassified = np.flatnonzero(predictions != self._labels)
+        self._update_status()
+
+    @property
+    def misclassified(self) -> np.ndarray | None:
+        return self._misclassified
+
+    def step(self, direction: int) -> None:
+        if self.misclassified_check.isChecked() and self._misclassified is not None:
+            wrong = self._misclassified
+            if len(wrong):
+                at = np.searchsorted(wrong, self.index, side="right" if direction > 0 else "left")
+                self.index_spin.setValue(int(wrong[(at if direction > 0 else at - 1) % len(wrong)]))
+            return
+        self.index_spin.setValue((self.index + direction) % (self.index_spin.maximum() + 1))
+
+    def pick_random(self) -> None:
+        if (
+            self.misclassified_check.isChecked()
+            and self._misclassified is not None
+            and len(self._misclassified)
+        ):
+            self.index_spin.setValue(int(random.choice(self._misclassified)))
+        else:
+            self.index_spin.setValue(random.randint(0, self.index_spin.maximum()))
+
+    def show_maps(self, index: int, maps: list[np.ndarray]) -> None:
+        """Draw one test image's feature maps (one array per layer, probabilities last)."""
+        if self._images is None or index != self.index or len(maps) != len(self.map_images):
+            return
+        self.shown_maps = maps
+        image = self._images[index]
+        self.map_images[0].setImage(
+            image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), autoLevels=True
+        )
+        for item, maps_of_layer in zip(self.map_images[1:], maps[:-1], strict=True):
+            mosaic = map_mosaic(maps_of_layer)
+            low, high = float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image))
+            item.setImage(mosaic.image, levels=(low, high if high > low else low + 1))
+            item.setColorMap(theme.MAP_COLORMAP)
+        self._draw_probabilities(maps[-1], int(self._labels[index]))
+        self._update_status()
+
+    def _draw_probabilities(self, probs: np.ndarray, true: int) -> None:
+        predicted = int(np.argmax(probs))
+        brushes = [pg.mkBrush(theme.NEUTRAL) for _ in probs]
+        brushes[predicted] = pg.mkBrush(theme.CORRECT if predicted == true else theme.WRONG)
+        pens = [pg.mkPen(None) for _ in probs]
+        pens[true] = pg.mkPen(theme.FOREGROUND, width=2)
+        self.bars.setOpts(x=np.arange(len(probs)), height=probs, width=0.7, brushes=brushes, pens=pens)
+        self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))
+        names = self._class_names or tuple(map(str, range(len(probs))))
+        step = max(1, math.ceil(len(probs) / 12))
+        self.prob_plot.getAxis("bottom").setTicks([[(i, names[i]) for i in range(0, len(probs), step)]])
+        self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
+        self.prob_plot.setTitle(
+            f"predicted <b>{names[predicted]}</b> ({100 * probs[predicted]:.0f}%), true <b>{names[true]}</b>",
+            size="9pt",
+        )
+
+    def _update_status(self) -> None:
+        if self._misclassified is None or self._images is None:
+            self.status_label.setText("")
+            return
+        self.status_label.setText(f"{len(self._misclassified):,} of {len(self._images):,} misclassified")
+
+    def _button(self, text: str, name: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setAccessibleName(tip)
+        button.setToolTip(tip)
+        return button

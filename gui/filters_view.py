@@ -1,0 +1,123 @@
+"""The learned filters of one conv layer as a single mosaic image.
+
+Each tile is one filter's kernel for one input channel (or one colour tile for an RGB filter),
+drawn with a diverging colour map whose levels are symmetric around zero, so the sign of a weight
+reads the same in every tile and every update."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.spec import LayerInfo
+from gui import theme
+from gui.mosaic import Mosaic, filter_mosaic
+
+
+def image_plot(title: str = "") -> tuple[pg.PlotItem, pg.ImageItem]:
+    """A plot with no axes showing one row-major image, top row at the top, square pixels."""
+    plot = pg.PlotItem()
+    plot.setTitle(title, size="9pt")
+    for axis in ("left", "bottom"):
+        plot.hideAxis(axis)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.invertY(True)
+    plot.setAspectLocked(True)
+    image = pg.ImageItem(axisOrder="row-major")
+    plot.addItem(image)
+    return plot, image
+
+
+class FiltersView(QWidget):
+    """Layer selector, kernel mosaic and colour bar; hovering a tile names it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("filterView")
+        self.setAccessibleName("Learned filters")
+        self._kernels: dict[int, np.ndarray] = {}
+        self._rgb_input = False
+        self.mosaic: Mosaic | None = None
+        self._channels = 1
+
+        self.layer_combo = QComboBox()
+        self.layer_combo.setObjectName("filterLayerCombo")
+        self.layer_combo.setAccessibleName("Filter layer")
+        self.layer_combo.setToolTip("Which conv layer's filters to show")
+        self.layer_combo.currentIndexChanged.connect(lambda _: self._draw())
+        self.hover_label = QLabel("Hover a tile to see which filter it is")
+        self.hover_label.setObjectName("filterHoverLabel")
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setToolTip("Each tile is one filter's kernel for one input channel")
+        self.plot, self.image = image_plot()
+        self.graphics.addItem(self.plot)
+        self.color_bar = pg.ColorBarItem(
+            colorMap=theme.FILTER_COLORMAP, interactive=False, width=14, label="weight", colorMapMenu=False
+        )
+        self.color_bar.setImageItem(self.image, insert_in=self.plot)
+        self.plot.scene().sigMouseMoved.connect(self._hover)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Layer"))
+        top.addWidget(self.layer_combo, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.hover_label)
+
+    def set_layers(self, infos: list[LayerInfo], input_channels: int) -> None:
+        """List the conv layers of a (new) network; the selection stays when the layer does."""
+        self._rgb_input = input_channels == 3
+        current = self.layer_combo.currentData()
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        for info in infos:
+            if info.type == "conv":
+                c = info.input_shape[0]
+                kh, kw = info.layer["kernel"]
+                self.layer_combo.addItem(
+                    f"layer {info.index} · {info.layer['filters']} filters × {c} channels, {kh}×{kw}",
+                    info.index,
+                )
+        self.layer_combo.setCurrentIndex(max(0, self.layer_combo.findData(current)))
+        self.layer_combo.blockSignals(False)
+
+    def show_kernels(self, kernels: dict[int, np.ndarray]) -> None:
+        self._kernels = kernels
+        self._draw()
+
+    def _draw(self) -> None:
+        weight = self._kernels.get(self.layer_combo.currentData())
+        if weight is None:
+            self.image.clear()
+            self.mosaic = None
+            return
+        rgb = self._rgb_input and self.layer_combo.currentIndex() == 0
+        self.mosaic, self._channels = filter_mosaic(weight, rgb)
+        limit = float(np.abs(weight).max()) or 1.0
+        self.image.setImage(self.mosaic.image, autoLevels=False)
+        self.color_bar.setLevels((-limit, limit))
+        self.color_bar.setVisible(self.mosaic.image.ndim == 2)
+        if self.mosaic.image.ndim == 3:
+            self.image.setLookupTable(None)
+            self.image.setLevels((-limit, limit))
+
+    def _hover(self, pos: QPointF) -> None:
+        if self.mosaic is None or not self.plot.sceneBoundingRect().contains(pos):
+            return
+        point = self.image.mapFromScene(pos)
+        index = self.mosaic.tile_at(point.x(), point.y())
+        if index is None:
+            return
+        f, c = divmod(index, self._channels)
+        tile = self.mosaic.tile(index)
+        where = f"filter {f}" if self._channels == 1 else f"filter {f}, input channel {c}"
+        text = f"{where}: weights from {np.nanmin(tile):+.3f} to {np.nanmax(tile):+.3f}"
+        self.hover_label.setText(text)
+        self.graphics.setToolTip(text)

@@ -1,0 +1,163 @@
+"""The live loss and accuracy plots.
+
+Batch losses arrive in bundles and are redrawn by a timer at most ~20 times a second; the curves
+downsample by peak and clip to the view, so a long run stays as fast to draw as a short one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWidget
+
+from engine import EpochInfo
+from gui import theme
+
+REDRAW_MS = 50
+SMOOTHING = 0.95
+
+
+class _Series:
+    """A growable float64 buffer of (x, y) points."""
+
+    def __init__(self) -> None:
+        self._data = np.empty((2, 1024), dtype=np.float64)
+        self.size = 0
+
+    def extend(self, x: list[float], y: list[float]) -> None:
+        n = len(x)
+        if self.size + n > self._data.shape[1]:
+            grown = np.empty((2, max(2 * self._data.shape[1], self.size + n)), dtype=np.float64)
+            grown[:, : self.size] = self._data[:, : self.size]
+            self._data = grown
+        self._data[0, self.size : self.size + n] = x
+        self._data[1, self.size : self.size + n] = y
+        self.size += n
+
+    def keep(self, n: int) -> None:
+        self.size = min(self.size, n)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._data[0, : self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._data[1, : self.size]
+
+
+def _styled(widget: pg.PlotWidget, title: str, x_label: str, y_label: str) -> pg.PlotItem:
+    item = widget.getPlotItem()
+    item.setTitle(title)
+    item.setLabel("bottom", x_label)
+    item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.15)
+    item.addLegend(offset=(-10, 10))
+    return item
+
+
+class LossPlot(pg.PlotWidget):
+    """Per-batch training loss, its smoothed trend, and per-epoch validation loss."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("lossPlot")
+        self.setAccessibleName("Loss plot")
+        self.setToolTip("Training loss per batch (faint), its smoothed trend, and validation loss per epoch")
+        item = _styled(self, "Loss", "epoch", "cross-entropy loss")
+        self.raw_curve = item.plot(pen=pg.mkPen(theme.TRAIN_FAINT, width=1), name="batch loss")
+        self.smooth_curve = item.plot(pen=pg.mkPen(theme.TRAIN, width=2), name="smoothed")
+        self.val_curve = item.plot(
+            pen=pg.mkPen(theme.VALIDATION, width=2),
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=theme.VALIDATION,
+            name="validation loss",
+        )
+        for curve in (self.raw_curve, self.smooth_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self.batches = _Series()
+        self.smoothed = _Series()
+        self.validation = _Series()
+        self._ema = 0.0
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+
+    def append(self, x: list[float], loss: list[float]) -> None:
+        """Queue batch losses; the timer draws them."""
+        smoothed = []
+        for value in loss:
+            self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * value
+            # Dividing by (1 - SMOOTHING**n) undoes the pull towards the initial 0.
+            smoothed.append(self._ema / (1 - SMOOTHING ** (self.batches.size + len(smoothed) + 1)))
+        self.batches.extend(x, loss)
+        self.smoothed.extend(x, smoothed)
+        self._dirty = True
+
+    def add_validation(self, epoch: float, loss: float) -> None:
+        self.validation.extend([epoch], [loss])
+        self._dirty = True
+
+    def rewind(self, epoch: float) -> None:
+        """Forget points after `epoch`: a run restarts an epoch that a stop cut short."""
+        n = int(np.searchsorted(self.batches.x, epoch, side="right"))
+        self.batches.keep(n)
+        self.smoothed.keep(n)
+        self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
+        self._ema = self.smoothed.y[-1] * (1 - SMOOTHING**n) if n else 0.0
+        self._dirty = True
+
+    def clear_data(self) -> None:
+        self.rewind(-1.0)
+
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.raw_curve.setData(self.batches.x, self.batches.y)
+        self.smooth_curve.setData(self.smoothed.x, self.smoothed.y)
+        self.val_curve.setData(self.validation.x, self.validation.y)
+
+
+class AccuracyPlot(pg.PlotWidget):
+    """Training and validation accuracy per epoch."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("accuracyPlot")
+        self.setAccessibleName("Accuracy plot")
+        self.setToolTip("Training and validation accuracy at the end of each epoch")
+        item = _styled(self, "Accuracy", "epoch", "accuracy (%)")
+        item.setYRange(0, 100, padding=0.02)
+        symbols = {"symbol": "o", "symbolSize": 7}
+        self.train_curve = item.plot(
+            pen=pg.mkPen(theme.TRAIN, width=2), symbolBrush=theme.TRAIN, name="train", **symbols
+        )
+        self.val_curve = item.plot(
+            pen=pg.mkPen(theme.VALIDATION, width=2),
+            symbolBrush=theme.VALIDATION,
+            name="validation",
+            **symbols,
+        )
+        self.train = _Series()
+        self.validation = _Series()
+
+    def add_epoch(self, info: EpochInfo) -> None:
+        self.train.extend([info.epoch], [100 * info.train_acc])
+        if info.val_acc is not None:
+            self.validation.extend([info.epoch], [100 * info.val_acc])
+        self.train_curve.setData(self.train.x, self.train.y)
+        self.val_curve.setData(self.validation.x, self.validation.y)
+
+    def rewind(self, epoch: float) -> None:
+        self.train.keep(int(np.searchsorted(self.train.x, epoch, side="right")))
+        self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
+        self.train_curve.setData(self.train.x, self.train.y)
+        self.val_curve.setData(self.validation.x, self.validation.y)
+
+    def clear_data(self) -> None:
+        self.rewind(-1.0)

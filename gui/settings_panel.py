@@ -1,0 +1,177 @@
+"""Training settings: optimizer, learning rate, batch size, epochs, L2, schedule, seed and device.
+
+Only the learning rate stays editable during a run (the trainer applies it at the next batch);
+the values are remembered between sessions in QSettings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+
+from engine.backend import gpu_unavailable_reason
+from engine.training import SCHEDULES
+from gui.config import TrainingConfig
+
+DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
+OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
+GROUP = "training"
+
+
+class SettingsPanel(QWidget):
+    """The form the user sets a run up with; `config()` reads it as one value."""
+
+    learningRateChanged = Signal(float)
+    deviceChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        defaults = TrainingConfig()
+        self.optimizer_combo = self._combo("optimizerCombo", OPTIMIZER_LABELS, "How the weights are updated")
+        self.lr_spin = self._double(
+            "learningRateSpin", 1e-5, 10.0, 5, defaults.lr, "Step size; can be changed while training"
+        )
+        self.lr_spin.setSingleStep(0.005)
+        self.momentum_spin = self._double(
+            "momentumSpin",
+            0.0,
+            0.999,
+            3,
+            defaults.momentum,
+            "SGD momentum: how much of the last step carries on",
+        )
+        self.momentum_spin.setSingleStep(0.05)
+        self.batch_spin = self._int("batchSizeSpin", 1, 4096, defaults.batch_size, "Images per weight update")
+        self.epochs_spin = self._int("epochsSpin", 1, 1000, defaults.epochs, "Passes over the training set")
+        self.l2_spin = self._double(
+            "l2Spin", 0.0, 1.0, 6, defaults.l2, "L2 weight decay on the weights (not the biases)"
+        )
+        self.l2_spin.setSingleStep(1e-4)
+        self.schedule_combo = self._combo(
+            "scheduleCombo",
+            tuple((s, s.capitalize()) for s in SCHEDULES),
+            "Learning rate over the run: constant, halved every 5 epochs (step), or cosine decay to zero",
+        )
+        self.seed_spin = self._int("seedSpin", 0, 2**31 - 1, 0, "Seed for the initial weights and shuffling")
+        self.device_combo = self._combo("deviceCombo", DEVICES, "Where the arrays live and the math runs")
+        reason = gpu_unavailable_reason()
+        if reason is not None:
+            gpu = self.device_combo.model().item(2)
+            gpu.setEnabled(False)
+            gpu.setToolTip(reason)
+            self.device_combo.setItemData(2, reason, Qt.ItemDataRole.ToolTipRole)
+            self.device_combo.setToolTip(
+                f"Where the arrays live and the math runs. GPU unavailable: {reason}"
+            )
+
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        for label, widget in (
+            ("Optimizer", self.optimizer_combo),
+            ("Learning rate", self.lr_spin),
+            ("Momentum", self.momentum_spin),
+            ("Batch size", self.batch_spin),
+            ("Epochs", self.epochs_spin),
+            ("L2", self.l2_spin),
+            ("Schedule", self.schedule_combo),
+            ("Seed", self.seed_spin),
+            ("Device", self.device_combo),
+        ):
+            widget.setAccessibleName(label)
+            form.addRow(label, widget)
+
+        self.optimizer_combo.currentIndexChanged.connect(self._optimizer_changed)
+        self.lr_spin.valueChanged.connect(self.learningRateChanged)
+        self.device_combo.currentIndexChanged.connect(lambda _: self.deviceChanged.emit(self.device()))
+
+    def config(self) -> TrainingConfig:
+        return TrainingConfig(
+            epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(),
+            optimizer=self.optimizer_combo.currentData(),
+            lr=self.lr_spin.value(),
+            momentum=self.momentum_spin.value(),
+            l2=self.l2_spin.value(),
+            schedule=self.schedule_combo.currentData(),
+        )
+
+    def seed(self) -> int:
+        return self.seed_spin.value()
+
+    def device(self) -> str:
+        return self.device_combo.currentData()
+
+    def set_device(self, device: str) -> None:
+        self.device_combo.blockSignals(True)
+        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(device)))
+        self.device_combo.blockSignals(False)
+
+    def set_training(self, training: bool) -> None:
+        """Lock everything but the learning rate while a run is in progress."""
+        for widget in self.findChildren(QWidget):
+            if widget is not self.lr_spin and isinstance(widget, QComboBox | QSpinBox | QDoubleSpinBox):
+                widget.setEnabled(not training)
+        if not training:
+            self._optimizer_changed()
+
+    def save(self, settings: QSettings) -> None:
+        settings.beginGroup(GROUP)
+        config = self.config()
+        for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "l2", "schedule"):
+            settings.setValue(key, getattr(config, key))
+        settings.setValue("seed", self.seed())
+        settings.setValue("device", self.device())
+        settings.endGroup()
+
+    def restore(self, settings: QSettings) -> None:
+        settings.beginGroup(GROUP)
+        for key, spin, kind in (
+            ("epochs", self.epochs_spin, int),
+            ("batch_size", self.batch_spin, int),
+            ("lr", self.lr_spin, float),
+            ("momentum", self.momentum_spin, float),
+            ("l2", self.l2_spin, float),
+            ("seed", self.seed_spin, int),
+        ):
+            if settings.contains(key):
+                spin.setValue(kind(settings.value(key)))
+        for key, combo in (("optimizer", self.optimizer_combo), ("schedule", self.schedule_combo)):
+            index = combo.findData(settings.value(key))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        device = settings.value("device")
+        index = self.device_combo.findData(device)
+        if index >= 0 and self.device_combo.model().item(index).isEnabled():
+            self.set_device(device)
+        settings.endGroup()
+        self._optimizer_changed()
+
+    def _optimizer_changed(self, _index: int = 0) -> None:
+        self.momentum_spin.setEnabled(self.optimizer_combo.currentData() == "sgd")
+
+    def _named(self, widget: QWidget, name: str, tip: str) -> None:
+        widget.setObjectName(name)
+        widget.setToolTip(tip)
+
+    def _combo(self, name: str, items: tuple[tuple[str, str], ...], tip: str) -> QComboBox:
+        combo = QComboBox()
+        for data, label in items:
+            combo.addItem(label, data)
+        self._named(combo, name, tip)
+        return combo
+
+    def _int(self, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        self._named(spin, name, tip)
+        return spin
+
+    def _double(
+        self, name: str, low: float, high: float, decimals: int, value: float, tip: str
+    ) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(decimals)
+        spin.setRange(low, high)
+        spin.setValue(value)
+        self._named(spin, name, tip)
+        return spin

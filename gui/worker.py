@@ -1,0 +1,147 @@
+"""The training worker: the one object that touches the network while it trains.
+
+It lives in its own QThread and runs `Network.fit` there.  The GUI thread only ever sees host
+copies it sends through signals, throttled so drawing never slows training down: loss points at
+most ~20 times a second, filters and feature maps a few times a second."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl
+from gui.config import TrainingConfig
+
+LOSS_INTERVAL_S = 0.05
+SNAPSHOT_INTERVAL_S = 0.3
+
+
+@dataclass(frozen=True)
+class LossUpdate:
+    """Batch losses since the last update, at fractional epochs, and the newest batch's info."""
+
+    x: list[float]
+    loss: list[float]
+    info: BatchInfo
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Host copies of every conv layer's kernels and one test image's feature maps."""
+
+    kernels: dict[int, np.ndarray]
+    sample_index: int
+    maps: list[np.ndarray]
+
+
+def take_snapshot(net: Network, images: np.ndarray, index: int) -> Snapshot:
+    """Copy what the live views draw; only call it where nothing else is using `net`."""
+    kernels = {
+        info.index: net.backend.to_host(net.params[f"layers.{info.index}.weight"]).copy()
+        for info in net.infos
+        if info.type == "conv"
+    }
+    maps = [m[0] for m in net.feature_maps(images[index : index + 1])]
+    return Snapshot(kernels, index, maps)
+
+
+class TrainingWorker(QObject):
+    """Trains on its thread and reports; `run` always ends with `finished`, even after an error."""
+
+    lossUpdated = Signal(object)  # LossUpdate
+    epochEnded = Signal(object)  # EpochInfo
+    snapshotReady = Signal(object)  # Snapshot
+    predictionsReady = Signal(object)  # np.ndarray of predicted test labels
+    failed = Signal(str)
+    finished = Signal(object)  # History, or None after an error
+
+    def __init__(
+        self,
+        net: Network,
+        dataset: Dataset,
+        config: TrainingConfig,
+        control: TrainingControl,
+        sample_index: int = 0,
+    ):
+        super().__init__()
+        self.net = net
+        self.dataset = dataset
+        self.config = config
+        self.control = control
+        self.optimizer = config.make_optimizer()
+        #: Which test image the feature maps show; the GUI thread sets it at any time.
+        self.sample_index = sample_index
+        self._predictions_wanted = threading.Event()
+
+    def request_predictions(self) -> None:
+        """Ask for the test set's predicted labels at the next batch boundary."""
+        self._predictions_wanted.set()
+
+    @Slot()
+    def run(self) -> None:
+        history: History | None = None
+        try:
+            history = self.net.fit(
+                self.dataset.train,
+                epochs=self.config.epochs,
+                batch_size=self.config.batch_size,
+                optimizer=self.optimizer,
+                validation=self.dataset.test,
+                callbacks=[_Reporter(self)],
+                schedule=self.config.schedule,
+                control=self.control,
+            )
+        except Exception as exc:  # any failure ends the run with a message, never the process
+            self.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+        finally:
+            self.finished.emit(history)
+
+    def send_snapshot(self) -> None:
+        self.snapshotReady.emit(take_snapshot(self.net, self.dataset.test.x, self.sample_index))
+
+    def send_predictions_if_wanted(self) -> None:
+        if self._predictions_wanted.is_set():
+            self._predictions_wanted.clear()
+            self.predictionsReady.emit(self.net.predict(self.dataset.test.x))
+
+
+class _Reporter(Callback):
+    """Collects every batch's loss and forwards it in throttled bundles."""
+
+    def __init__(self, worker: TrainingWorker):
+        self.worker = worker
+        self.x: list[float] = []
+        self.loss: list[float] = []
+        self.latest: BatchInfo | None = None
+        self.last_loss = self.last_snapshot = time.perf_counter()
+
+    def flush(self) -> None:
+        if self.latest is not None and self.x:
+            self.worker.lossUpdated.emit(LossUpdate(self.x, self.loss, self.latest))
+            self.x, self.loss = [], []
+        self.last_loss = time.perf_counter()
+
+    def on_batch_end(self, info: BatchInfo) -> None:
+        self.x.append(info.epoch - 1 + info.batch / info.batches)
+        self.loss.append(info.loss)
+        self.latest = info
+        now = time.perf_counter()
+        if now - self.last_loss >= LOSS_INTERVAL_S:
+            self.flush()
+        if now - self.last_snapshot >= SNAPSHOT_INTERVAL_S:
+            self.worker.send_snapshot()
+            self.last_snapshot = time.perf_counter()
+        self.worker.send_predictions_if_wanted()
+
+    def on_epoch_end(self, info: EpochInfo) -> None:
+        self.flush()
+        self.worker.epochEnded.emit(info)
+        self.worker.send_snapshot()
+        self.worker.send_predictions_if_wanted()
+
+    def on_train_end(self, history: History) -> None:
+        self.flush()

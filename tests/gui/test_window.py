@@ -1,0 +1,512 @@
+"""The window: editing, training in the worker thread, live views, files, settings, shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QWidget,
+)
+
+from engine import BatchInfo, Network
+from engine import weights as weight_files
+from engine.backend import gpu_unavailable_reason
+from gui.worker import LossUpdate
+
+NAMES = (
+    "trainButton",
+    "pauseButton",
+    "stopButton",
+    "layerList",
+    "learningRateSpin",
+    "batchSizeSpin",
+    "epochsSpin",
+    "deviceCombo",
+    "progressBar",
+    "lossPlot",
+    "accuracyPlot",
+    "filterView",
+    "featureMapView",
+    "sampleIndexSpin",
+)
+
+
+def wait_until_finished(qtbot, win, timeout=60_000):
+    qtbot.waitUntil(lambda: not win.trainer.running, timeout=timeout)
+
+
+def wait_for_batches(qtbot, win, timeout=30_000):
+    qtbot.waitUntil(lambda: win.last_batch is not None, timeout=timeout)
+
+
+def predictions(win):
+    return win.net.predict_proba(win.dataset.test.x)
+
+
+def start(win, epochs=1, batch=32):
+    win.settings_panel.epochs_spin.setValue(epochs)
+    win.settings_panel.batch_spin.setValue(batch)
+    win.train_button.click()
+    assert win.trainer.running
+
+
+# -- opening and editing -----------------------------------------------------------------------
+
+
+def test_window_opens_with_default_network(window):
+    for name in NAMES:
+        widget = window.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+    assert window.editor.layer_list.topLevelItemCount() == 6
+    assert window.train_button.isEnabled()
+    assert not window.pause_button.isEnabled() and not window.stop_button.isEnabled()
+    assert "85,670" in window.editor.total_label.text()
+    assert window.device_label.text() == "CPU (NumPy)"
+    assert "mnist-small" in window.data_label.text()
+    assert window.filters_view.mosaic is not None
+    assert len(window.feature_maps_view.shown_maps) == 6
+
+
+def test_every_control_has_a_tooltip(window):
+    kinds = (QPushButton, QSpinBox, QDoubleSpinBox, QComboBox, QCheckBox)
+    for widget in window.findChildren(QWidget):
+        if isinstance(widget, kinds) and widget.objectName() != "qt_spinbox_lineedit":
+            assert widget.toolTip(), f"{type(widget).__name__} {widget.objectName()!r} has no tooltip"
+    shortcuts = {a.objectName(): a.shortcut().toString() for a in window.actions()}
+    assert shortcuts["trainAction"] == "F5"
+    assert shortcuts["pauseAction"] == "F6"
+    assert shortcuts["stopAction"] == "Shift+F5"
+    assert shortcuts["saveWeightsAction"] == "Ctrl+S"
+
+
+def test_editing_a_layer_updates_shapes_and_params(window):
+    editor = window.editor
+    editor.select_layer(0)
+    editor.findChild(QSpinBox, "convFiltersEditor").setValue(8)
+    row0 = editor.layer_list.topLevelItem(0)
+    assert row0.text(1) == "8×24×24"
+    assert row0.text(2) == f"{8 * 25 + 8:,}"
+    assert window.net.params["layers.0.weight"].shape == (8, 1, 5, 5)
+    editor.findChild(QSpinBox, "convPaddingEditor").setValue(-1)  # "same"
+    assert editor.layer_list.topLevelItem(0).text(1) == "8×28×28"
+    assert window.filters_view.layer_combo.count() == 2
+
+
+def test_impossible_edit_disables_train_and_marks_the_row(window):
+    editor = window.editor
+    editor.select_layer(0)
+    kernel = editor.findChild(QSpinBox, "convKernelEditor")
+    kernel.setValue(29)
+    assert not window.train_button.isEnabled()
+    assert not window.train_action.isEnabled()
+    assert "does not fit its 28×28 input" in editor.problem_label.text()
+    assert editor.problem_label.isVisible()
+    assert "does not fit" in editor.layer_list.topLevelItem(0).toolTip(0)
+    assert editor.layer_list.topLevelItem(5).text(1) == "—"
+    window.train_action.trigger()  # the shortcut's action does nothing either
+    assert not window.trainer.running
+    kernel.setValue(5)
+    assert window.train_button.isEnabled()
+    assert not editor.problem_label.isVisible()
+
+
+def test_add_reorder_and_remove_layers(window):
+    editor = window.editor
+    editor.select_layer(1)
+    editor.add_buttons["conv"].click()
+    assert editor.layer_list.topLevelItemCount() == 7
+    assert editor.spec()["layers"][2]["type"] == "conv"
+    assert editor.layer_list.topLevelItem(2).text(1) == "8×12×12"
+    editor.findChild(QPushButton, "moveUpButton").click()
+    assert editor.spec()["layers"][1]["type"] == "conv" and editor.current_row() == 1
+    editor.findChild(QPushButton, "moveDownButton").click()
+    ids = editor.layer_ids()
+    editor.layer_list.reordered.emit([ids[1], ids[0], *ids[2:]])  # what a drag and drop reports
+    assert [layer["type"] for layer in editor.spec()["layers"][:2]] == ["pool", "conv"]
+    assert editor.is_valid()
+    editor.select_layer(0)
+    editor.findChild(QPushButton, "removeLayerButton").click()
+    assert editor.layer_list.topLevelItemCount() == 6
+    editor.select_layer(5)
+    editor.findChild(QPushButton, "removeLayerButton").click()  # the output layer
+    assert not window.train_button.isEnabled()
+    assert "softmax" in editor.problem_label.text()
+
+
+def test_wrong_class_count_is_shown_and_blocks_training(window):
+    window.editor.select_layer(5)
+    window.editor.findChild(QSpinBox, "softmaxClassesEditor").setValue(5)
+    assert not window.train_button.isEnabled()
+    assert "has 5 classes but the data set has 10" in window.editor.problem_label.text()
+
+
+def test_edit_after_training_keeps_unchanged_layers(window):
+    for value in window.net.params.values():
+        value += 0.5  # stands in for learned weights
+    window.trained = True
+    before = window.net.state_dict()
+    window.editor.select_layer(4)
+    window.editor.findChild(QSpinBox, "denseUnitsEditor").setValue(50)
+    after = window.net.state_dict()
+    for key in ("layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"):
+        np.testing.assert_array_equal(after[key], before[key])
+    assert after["layers.4.weight"].shape == (50, 640)
+    assert "4 (dense)" in window.last_notice and "5 (softmax)" in window.last_notice
+    assert "0 (conv)" not in window.last_notice
+    # moving a pool layer changes no weight shape: nothing is reset
+    window.editor.select_layer(3)
+    window.editor.findChild(QComboBox, "poolModeEditor").setCurrentText("mean")
+    np.testing.assert_array_equal(window.net.state_dict()["layers.2.weight"], before["layers.2.weight"])
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+def test_short_training_run_updates_loss_filters_and_feature_maps(window, qtbot):
+    filters_before = window.filters_view.graphics.grab().toImage()
+    kernels_before = window.net.state_dict()["layers.0.weight"]
+    maps_before = [m.copy() for m in window.feature_maps_view.shown_maps]
+    window.settings_panel.lr_spin.setValue(0.1)
+    start(window, epochs=2)
+    assert not window.editor.isEnabled() and window.stop_button.isEnabled()
+    wait_until_finished(qtbot, window)
+    assert window.loss_plot.batches.size == 8  # 2 epochs × 4 batches
+    assert window.loss_plot.validation.size == 2
+    assert window.accuracy_plot.train.size == 2
+    window.loss_plot.redraw()
+    x, y = window.loss_plot.raw_curve.getOriginalDataset()
+    assert len(x) == 8 and x.dtype == np.float64
+    assert window.progress_bar.value() == 1000
+    assert window.last_error == ""
+    assert not np.allclose(window.net.state_dict()["layers.0.weight"], kernels_before)
+    assert any(
+        not np.allclose(a, b) for a, b in zip(maps_before, window.feature_maps_view.shown_maps, strict=True)
+    )
+    qtbot.wait(50)
+    filters_after = window.filters_view.graphics.grab().toImage()
+    assert filters_after != filters_before, "the filter mosaic's pixels did not change"
+    assert window.editor.isEnabled() and window.train_button.isEnabled()
+
+
+def test_live_snapshots_arrive_while_training(window, qtbot):
+    received = []
+    window.trainer.snapshotReady.connect(received.append)
+    start(window, epochs=3)
+    wait_until_finished(qtbot, window)
+    assert received, "no filters/feature-map snapshot reached the GUI thread"
+    snap = received[-1]
+    assert all(isinstance(k, np.ndarray) for k in snap.kernels.values())
+    assert snap.kernels[0] is not window.net.params["layers.0.weight"]  # a host copy
+
+
+def test_pause_resume_and_stop(window, qtbot):
+    start(window, epochs=200)
+    wait_for_batches(qtbot, window)
+    window.pause_button.click()
+    assert window.pause_button.text() == "Resume"
+    qtbot.wait(400)  # let batches already in flight arrive
+    step = window.last_batch.step
+    qtbot.wait(600)
+    assert window.last_batch.step == step, "training went on while paused"
+    window.pause_button.click()
+    assert window.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: window.last_batch.step > step, timeout=10_000)
+    for _ in range(200):  # hammering pause/resume never deadlocks
+        window.pause_action.trigger()
+    t = time.perf_counter()
+    window.stop_button.click()
+    wait_until_finished(qtbot, window, timeout=5_000)
+    assert time.perf_counter() - t < 2.0
+    assert window.progress_bar.format() == "stopped"
+    assert window.train_button.isEnabled()
+
+
+def test_learning_rate_change_mid_run_reaches_the_trainer(window, qtbot):
+    window.settings_panel.lr_spin.setValue(0.03)
+    start(window, epochs=200)
+    wait_for_batches(qtbot, window)
+    assert window.settings_panel.lr_spin.isEnabled()
+    assert not window.settings_panel.batch_spin.isEnabled()
+    window.settings_panel.lr_spin.setValue(0.0123)
+    qtbot.waitUntil(lambda: abs(window.last_batch.lr - 0.0123) < 1e-9, timeout=10_000)
+    window.stop_training()
+    wait_until_finished(qtbot, window)
+    assert window.trainer.worker is None
+
+
+def test_an_exception_in_the_worker_shows_an_error_and_keeps_the_last_good_weights(
+    window, qtbot, monkeypatch
+):
+    net = window.net
+    calls = {"n": 0}
+    backward = net.backward
+    good = {}
+
+    def failing_backward(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            good.update(net.state_dict())
+            raise RuntimeError("simulated failure in backward")
+        return backward(*args, **kwargs)
+
+    monkeypatch.setattr(net, "backward", failing_backward)
+    start(window, epochs=2)
+    wait_until_finished(qtbot, window)
+    assert "simulated failure in backward" in window.last_error
+    dialog = window.findChild(QMessageBox, "errorDialog")
+    assert dialog is not None and dialog.isVisible()
+    for key, value in window.net.state_dict().items():
+        np.testing.assert_array_equal(value, good[key])
+    assert window.train_button.isEnabled() and window.editor.isEnabled()
+    assert window.progress_bar.format() == "failed"
+
+
+def test_divergence_is_reported_and_the_last_good_weights_stay(window, qtbot, monkeypatch):
+    net = window.net
+    loss = net.loss
+    calls = {"n": 0}
+    good = {}
+
+    def diverging_loss(probs, y):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            good.update(net.state_dict())
+            return loss(probs, y) * np.nan
+        return loss(probs, y)
+
+    monkeypatch.setattr(net, "loss", diverging_loss)
+    start(window, epochs=2)
+    wait_until_finished(qtbot, window)
+    assert "the loss became nan" in window.last_error
+    for key, value in window.net.state_dict().items():
+        np.testing.assert_array_equal(value, good[key])
+
+
+def test_a_burst_of_fifty_thousand_worker_signals_is_survived(window, qtbot):
+    """The batch signal crossing threads tens of thousands of times must not crash PySide6."""
+    n = 50_000
+    infos = [
+        BatchInfo(
+            epoch=1,
+            epochs=1,
+            batch=i + 1,
+            batches=n,
+            loss=2.0 - i / n,
+            lr=0.1,
+            step=i + 1,
+            images_per_s=1000.0,
+            eta_s=1.0,
+        )
+        for i in range(0, n, 1000)
+    ]
+
+    def emit_all():
+        for i in range(n):
+            window.trainer.lossUpdated.emit(LossUpdate([i / n], [2.0 - i / n], infos[i // 1000]))
+
+    sender = threading.Thread(target=emit_all)
+    sender.start()
+    qtbot.waitUntil(lambda: window.loss_plot.batches.size == n, timeout=60_000)
+    sender.join()
+    window.loss_plot.redraw()
+    assert window.loss_plot.raw_curve.getOriginalDataset()[0].size == n
+    assert window.progress_bar.value() > 0
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def test_save_and_load_weights_through_the_window_give_identical_predictions(
+    window, qtbot, tmp_path, monkeypatch
+):
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    trained = predictions(window)
+    path = str(tmp_path / "net.safetensors")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (path[: -len(".safetensors")], ""))
+    window.save_weights_action.trigger()  # the first Ctrl+S asks where
+    assert window.weights_path == path
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: pytest.fail("asked again"))
+    window.save_weights_action.trigger()  # and then saves again silently
+    window.reset_action.trigger()
+    assert not np.allclose(predictions(window), trained)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (path, ""))
+    window.open_weights_action.trigger()
+    np.testing.assert_array_equal(predictions(window), trained)
+    assert window.recent.paths()[0] == path
+    assert window.last_error == ""
+
+
+def test_loading_weights_restores_their_network_into_the_editor(window, tmp_path):
+    spec = window.editor.spec()
+    spec["layers"][4]["units"] = 33
+    path = tmp_path / "other.safetensors"
+    weight_files.save(Network(spec, seed=3), path)
+    window.open_weights(str(path))
+    assert window.editor.spec()["layers"][4]["units"] == 33
+    assert window.editor.layer_list.topLevelItem(4).text(1) == "33"
+    assert window.net.params["layers.4.weight"].shape == (33, 640)
+
+
+def test_a_bad_weight_file_shows_an_error_and_changes_nothing(window, tmp_path):
+    before_net, before = window.net, predictions(window)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"this is not a weight file")
+    window.open_weights(str(bad))
+    assert str(bad) in window.last_error
+    assert window.findChild(QMessageBox, "errorDialog").isVisible()
+    assert window.net is before_net
+    np.testing.assert_array_equal(predictions(window), before)
+    assert window.weights_path is None
+
+
+def test_weights_for_other_images_are_refused(window, tmp_path):
+    spec = {
+        "input": [3, 32, 32],
+        "classes": 10,
+        "layers": [{"type": "conv", "filters": 4, "kernel": 3}, {"type": "softmax"}],
+    }
+    path = tmp_path / "rgb.safetensors"
+    weight_files.save(Network(spec), path)
+    before_net = window.net
+    window.open_weights(str(path))
+    assert "3×32×32" in window.last_error and "1×28×28" in window.last_error
+    assert window.net is before_net
+    assert window.editor.layer_list.topLevelItemCount() == 6
+
+
+def test_network_json_round_trip(window, tmp_path, monkeypatch):
+    path = str(tmp_path / "net.json")
+    window.editor.select_layer(4)
+    window.editor.findChild(QSpinBox, "denseUnitsEditor").setValue(42)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (path, ""))
+    window.save_network_action.trigger()
+    window.editor.findChild(QSpinBox, "denseUnitsEditor").setValue(7)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (path, ""))
+    window.open_network_action.trigger()
+    assert window.editor.spec()["layers"][4]["units"] == 42
+    (tmp_path / "broken.json").write_text("{not json")
+    window.open_network(str(tmp_path / "broken.json"))
+    assert "not valid JSON" in window.last_error
+    assert window.editor.spec()["layers"][4]["units"] == 42
+
+
+def test_opening_a_data_set_fits_the_network_or_refuses(window, tmp_path, qtbot):
+    rng = np.random.default_rng(0)
+    rgb = tmp_path / "rgb.npz"
+    np.savez(rgb, x=rng.integers(0, 255, (60, 3, 16, 16), dtype=np.uint8), y=np.arange(60) % 4)
+    window.open_dataset(str(rgb))
+    assert window.last_error == ""
+    assert window.net.input_shape == (3, 16, 16) and window.net.classes == 4
+    assert window.filters_view.mosaic.image.ndim == 3  # colour tiles for RGB filters
+    assert str(rgb) in window.recent.paths()
+    start(window, epochs=1, batch=16)
+    wait_until_finished(qtbot, window)
+    assert window.last_error == ""
+
+    tiny = tmp_path / "tiny.npz"
+    np.savez(tiny, x=rng.random((40, 1, 6, 6), dtype=np.float32), y=np.arange(40) % 2)
+    window.open_dataset(str(tiny))
+    assert "does not fit" in window.last_error
+    assert window.dataset.name == "rgb.npz"
+
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"nope")
+    window.last_error = ""
+    window.open_dataset(str(garbage))
+    assert window.last_error and window.dataset.name == "rgb.npz"
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+def test_sample_navigation_and_misclassified_images(window):
+    view = window.feature_maps_view
+    view.next_button.click()
+    assert view.index == 1
+    view.prev_button.click()
+    view.prev_button.click()
+    assert view.index == 99
+    view.misclassified_check.setChecked(True)
+    wrong = view.misclassified
+    assert wrong is not None and "misclassified" in view.status_label.text()
+    if len(wrong):
+        view.next_button.click()
+        assert view.index in wrong
+        view.random_button.click()
+        assert view.index in wrong
+    assert len(view.shown_maps) == 6
+    np.testing.assert_allclose(
+        view.shown_maps[-1], window.net.predict_proba(window.dataset.test.x[view.index : view.index + 1])[0]
+    )
+
+
+def test_hovering_a_filter_tile_names_it(window):
+    view = window.filters_view
+    mosaic = view.mosaic
+    th, tw = mosaic.tile_shape
+    col, row = 3 % mosaic.cols, 3 // mosaic.cols
+    point = QPointF(col * (tw + 1) + tw / 2, row * (th + 1) + th / 2)
+    view._hover(view.image.mapToScene(point))
+    assert view.hover_label.text().startswith("filter 3:")
+    assert "weights from" in view.graphics.toolTip()
+
+
+def test_gpu_choice_is_greyed_out_with_the_reason(window):
+    combo = window.settings_panel.device_combo
+    reason = gpu_unavailable_reason()
+    gpu = combo.model().item(combo.findData("gpu"))
+    if reason is None:
+        assert gpu.isEnabled()
+    else:
+        assert not gpu.isEnabled()
+        assert gpu.toolTip() == reason
+
+
+def test_settings_and_layout_are_remembered(qtbot, settings, small_data):
+    from gui.main_window import MainWindow
+
+    first = MainWindow(settings=settings, dataset=small_data)
+    qtbot.addWidget(first)
+    first.settings_panel.lr_spin.setValue(0.0456)
+    first.settings_panel.batch_spin.setValue(17)
+    first.settings_panel.optimizer_combo.setCurrentIndex(1)
+    first.resize(1200, 800)
+    first.show()
+    first.main_splitter.setSizes([300, 900])
+    sizes = first.main_splitter.sizes()
+    first.close()
+    second = MainWindow(
+        settings=QSettings(settings.fileName(), QSettings.Format.IniFormat), dataset=small_data
+    )
+    qtbot.addWidget(second)
+    second.show()
+    assert second.settings_panel.lr_spin.value() == pytest.approx(0.0456)
+    assert second.settings_panel.batch_spin.value() == 17
+    assert second.settings_panel.config().optimizer == "adam"
+    assert not second.settings_panel.momentum_spin.isEnabled()
+    assert second.findChild(QSplitter, "mainSplitter").sizes() == sizes
+
+
+def test_closing_during_training_stops_the_worker_quickly(window, qtbot):
+    start(window, epochs=200)
+    wait_for_batches(qtbot, window)
+    thread = window.trainer._thread
+    t = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t < 2.0
+    assert not window.trainer.running
+    assert thread is None or not thread.isRunning()
