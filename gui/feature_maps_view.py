@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from engine.spec import LayerInfo
 from gui import theme
@@ -44,7 +44,6 @@ class FeatureMapsView(QWidget):
         self.index_spin.setObjectName("sampleIndexSpin")
         self.index_spin.setAccessibleName("Test image index")
         self.index_spin.setToolTip("Index of the test image to show")
-        self.index_spin.setPrefix("test image ")
         self.index_spin.valueChanged.connect(self.sampleChanged)
         self.prev_button = self._button(
             "◀", "previousSampleButton", "Previous image (misclassified only when ticked)"
@@ -67,15 +66,16 @@ class FeatureMapsView(QWidget):
         self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
 
         picker = QHBoxLayout()
+        picker.addWidget(QLabel("Test image"))
         for widget in (self.index_spin, self.prev_button, self.next_button, self.random_button):
             picker.addWidget(widget)
         picker.addWidget(self.misclassified_check)
         picker.addStretch(1)
-        picker.addWidget(self.status_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(picker)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.status_label)
 
     @property
     def index(self) -> int:
@@ -179,8 +179,9 @@ class FeatureMapsView(QWidget):
             return
         self.status_label.setText(f"{len(self._misclassified):,} of {len(self._images):,} misclassified")
 
-    def _button(self, text: str, name: str, tip: str) -> QPushButton:
-        button = QPushButton(text)
+    def _button(self, text: str, name: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
         button.setObjectName(name)
         button.setAccessibleName(tip)
         button.setToolTip(tip)

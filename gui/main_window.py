@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.last_batch: Any = None
         self._run_start_epoch = 0
         self._run_epochs = 1
+        self._splitters_restored = False
 
         self.editor = NetworkEditor()
         self.settings_panel = SettingsPanel()
@@ -654,11 +655,16 @@ class MainWindow(QMainWindow):
 
     def _restore_window(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1440, 900)
-            self.main_splitter.setSizes([400, 1040])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Splitter sizes are restored once the window has its real size, or they get squeezed."""
+        super().showEvent(event)
+        if self._splitters_restored:
+            return
+        self._splitters_restored = True
+        self.main_splitter.setSizes([self.width() * 3 // 10, self.width() * 7 // 10])
         for name in SPLITTERS:
             state = self.settings.value(f"splitters/{name}")
             if state is not None:

@@ -100,8 +100,10 @@ class NetworkEditor(QWidget):
         self.layer_list.currentItemChanged.connect(self._show_fields)
         self.layer_list.reordered.connect(self._reorder)
 
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
+        add_row = QHBoxLayout()
+        add_row.setSpacing(4)
+        edit_row = QHBoxLayout()
+        edit_row.setSpacing(4)
         self.add_buttons: dict[str, QPushButton] = {}
         for kind, tip in (
             ("conv", "Add a convolutional layer after the selected one"),
@@ -111,8 +113,7 @@ class NetworkEditor(QWidget):
             button = self._button(f"+ {kind.capitalize()}", f"add{kind.capitalize()}Button", tip)
             button.clicked.connect(lambda _=False, k=kind: self.add_layer(k))
             self.add_buttons[kind] = button
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+            add_row.addWidget(button)
         self.up_button = self._button("▲", "moveUpButton", "Move the selected layer up")
         self.down_button = self._button("▼", "moveDownButton", "Move the selected layer down")
         self.remove_button = self._button("Remove", "removeLayerButton", "Remove the selected layer")
@@ -120,7 +121,7 @@ class NetworkEditor(QWidget):
         self.down_button.clicked.connect(lambda: self.move_layer(1))
         self.remove_button.clicked.connect(self.remove_layer)
         for button in (self.up_button, self.down_button, self.remove_button):
-            buttons.addWidget(button)
+            edit_row.addWidget(button)
 
         self.total_label = QLabel()
         self.total_label.setObjectName("totalParamsLabel")
@@ -148,7 +149,8 @@ class NetworkEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.input_label)
         layout.addWidget(self.layer_list, 1)
-        layout.addLayout(buttons)
+        layout.addLayout(add_row)
+        layout.addLayout(edit_row)
         layout.addWidget(self.total_label)
         layout.addWidget(self.problem_label)
         layout.addWidget(fields_box)

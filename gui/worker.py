@@ -130,7 +130,7 @@ class _Reporter(Callback):
         self.loss.append(info.loss)
         self.latest = info
         now = time.perf_counter()
-        if now - self.last_loss >= LOSS_INTERVAL_S:
+        if now - self.last_loss >= LOSS_INTERVAL_S or self.worker.control.paused:
             self.flush()
         if now - self.last_snapshot >= SNAPSHOT_INTERVAL_S:
             self.worker.send_snapshot()

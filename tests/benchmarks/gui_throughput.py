@@ -1,0 +1,97 @@
+"""Training throughput with every live view open versus headless `Network.fit`.
+
+    python tests/benchmarks/gui_throughput.py [--images 2000] [--epochs 1] [--reps 2]
+
+Both train the same default network on the same images with the same settings (SGD, batch 32,
+validation on the test split each epoch); the window run is timed from Train to the worker's
+`finished`, including its throttled loss, filter and feature-map updates. Runs alternate so a
+busy machine slows both alike."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtWidgets import QApplication
+
+from engine import Network, load_dataset
+from gui.config import TrainingConfig
+
+
+def headless(dataset, config: TrainingConfig) -> float:
+    net = Network(seed=0, device="cpu")
+    t = time.perf_counter()
+    net.fit(
+        dataset.train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        optimizer=config.make_optimizer(),
+        validation=dataset.test,
+        schedule=config.schedule,
+    )
+    return time.perf_counter() - t
+
+
+def windowed(app: QApplication, dataset, config: TrainingConfig, settings_dir: str) -> float:
+    from gui.main_window import MainWindow
+
+    window = MainWindow(
+        QSettings(os.path.join(settings_dir, "bench.ini"), QSettings.Format.IniFormat), dataset
+    )
+    window.resize(1440, 900)
+    window.show()
+    panel = window.settings_panel
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.epochs_spin.setValue(config.epochs)
+    panel.batch_spin.setValue(config.batch_size)
+    panel.lr_spin.setValue(config.lr)
+    app.processEvents()
+    t = time.perf_counter()
+    window.start_training()
+    while window.trainer.running:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    seconds = time.perf_counter() - t
+    assert window.loss_plot.batches.size > 0 and window.last_error == ""
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=2)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    dataset = load_dataset(limit=args.images)
+    config = TrainingConfig(epochs=args.epochs, batch_size=32)
+    images = args.images * args.epochs
+    plain, gui = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.reps):
+            plain.append(images / headless(dataset, config))
+            gui.append(images / windowed(app, dataset, config, tmp))
+            print(f"headless {plain[-1]:7.0f} images/s   window {gui[-1]:7.0f} images/s", flush=True)
+    ratio = statistics.median(gui) / statistics.median(plain)
+    print(
+        f"median: headless {statistics.median(plain):.0f} images/s, window {statistics.median(gui):.0f} "
+        f"images/s, window/headless = {100 * ratio:.1f}%"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
