@@ -1,0 +1,222 @@
+"""The network and its training loop: backends, reproducibility, control, divergence."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from strict_backend import STRICT, HostDeviceMixup
+
+from engine import (
+    SGD,
+    Adam,
+    Callback,
+    DeviceError,
+    Network,
+    Schedule,
+    TrainingControl,
+    TrainingDiverged,
+    get_backend,
+    load_dataset,
+)
+from engine import backend as backend_module
+
+SMALL = {
+    "input": [1, 28, 28],
+    "classes": 10,
+    "layers": [
+        {"type": "conv", "filters": 4, "kernel": 5, "padding": "same"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "conv", "filters": 6, "kernel": 3, "stride": 2, "activation": "tanh"},
+        {"type": "pool", "mode": "mean", "size": 3, "stride": 2},
+        {"type": "dense", "units": 16, "dropout": 0.3},
+        {"type": "softmax", "dropout": 0.1},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_dataset("mnist-5k")
+
+
+@pytest.fixture(scope="module")
+def small_train(mnist):
+    return mnist.train.x[:300], mnist.train.y[:300]
+
+
+class Recorder(Callback):
+    def __init__(self, on_batch=None):
+        self.batches, self.epochs, self.ended = [], [], None
+        self.on_batch = on_batch
+
+    def on_batch_end(self, info):
+        self.batches.append(info)
+        if self.on_batch:
+            self.on_batch(info)
+
+    def on_epoch_end(self, info):
+        self.epochs.append(info)
+
+    def on_train_end(self, history):
+        self.ended = history
+
+
+def test_strict_backend_refuses_what_cupy_refuses():
+    a = STRICT.to_device(np.ones(3, dtype=np.float32))
+    with pytest.raises(HostDeviceMixup):
+        np.asarray(a)
+    with pytest.raises(HostDeviceMixup):
+        a + np.ones(3)
+    with pytest.raises(HostDeviceMixup):
+        np.concatenate([a, a])
+    assert STRICT.to_host(a * 2 + 1).tolist() == [3.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("optimizer", [SGD(lr=0.05, momentum=0.9, l2=1e-3), Adam(lr=1e-3, l2=1e-4)])
+def test_training_on_a_strict_device_matches_numpy_exactly(small_train, optimizer):
+    """The whole training step, evaluation and feature maps stay on the device."""
+    runs = []
+    for device in ("cpu", STRICT):
+        net = Network(SMALL, seed=4, device=device)
+        opt = type(optimizer)(**{k: v for k, v in optimizer.config().items() if k != "name"})
+        history = net.fit(small_train, epochs=2, batch_size=64, optimizer=opt, validation=small_train)
+        maps = net.feature_maps(small_train[0][:2])
+        runs.append((history, net.state_dict(), maps, net.predict_proba(small_train[0][:20])))
+    (ha, pa, ma, qa), (hb, pb, mb, qb) = runs
+    assert ha.batch_loss == hb.batch_loss
+    assert all(np.array_equal(pa[k], pb[k]) for k in pa)
+    assert all(np.array_equal(x, y) for x, y in zip(ma, mb, strict=True))
+    assert np.array_equal(qa, qb)
+
+
+def test_a_seeded_run_is_bit_for_bit_reproducible(small_train):
+    states = []
+    for _ in range(2):
+        net = Network(SMALL, seed=11, device="cpu")
+        net.fit(small_train, epochs=2, batch_size=50, optimizer=SGD(lr=0.05, momentum=0.9))
+        states.append(net.state_dict())
+    assert all(np.array_equal(states[0][k], states[1][k]) for k in states[0])
+    other = Network(SMALL, seed=12, device="cpu").state_dict()
+    assert not np.array_equal(states[0]["layers.0.weight"], other["layers.0.weight"])
+
+
+def test_training_lowers_the_loss_and_reports_progress(mnist):
+    net = Network(seed=0, device="cpu", init="he")
+    rec = Recorder()
+    history = net.fit(
+        (mnist.train.x[:1000], mnist.train.y[:1000]),
+        epochs=2,
+        batch_size=64,
+        optimizer=Adam(lr=2e-3),
+        validation=mnist,
+        callbacks=[rec],
+    )
+    assert len(history.batch_loss) == 2 * 16  # the last partial batch of 1000 % 64 is kept
+    assert rec.batches[-1].batch == 16 and rec.batches[-1].batches == 16
+    assert all(b.images_per_s > 0 and b.eta_s >= 0 for b in rec.batches)
+    assert rec.batches[-1].eta_s == 0
+    assert [e.epoch for e in rec.epochs] == [1, 2]
+    assert rec.epochs[-1].val_acc > 0.7 and rec.epochs[-1].train_loss < rec.epochs[0].train_loss
+    assert rec.ended is history and history.stopped is None
+    assert net.metadata["epochs"] == 2 and net.metadata["metrics"]["val_acc"] == rec.epochs[-1].val_acc
+    assert net.evaluate(mnist)[1] == rec.epochs[-1].val_acc
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train):
+    x, y = small_train[0].copy(), small_train[1]
+    x[70] = np.nan
+    net = Network(SMALL, seed=0, device="cpu")
+    snapshots = [net.state_dict()]
+    rec = Recorder(on_batch=lambda info: snapshots.append(net.state_dict()))
+    with pytest.raises(TrainingDiverged, match="the weights of the last good step were kept"):
+        net.fit((x, y), epochs=1, batch_size=64, optimizer=SGD(lr=0.05), callbacks=[rec])
+    assert rec.ended is not None and len(rec.batches) < 5
+    final = net.state_dict()
+    assert all(np.array_equal(final[k], snapshots[-1][k]) for k in final)
+    assert all(np.isfinite(v).all() for v in final.values())
+
+
+def test_pause_resume_stop_and_a_new_learning_rate_from_another_thread(small_train):
+    net = Network(SMALL, seed=0, device="cpu")
+    control = TrainingControl()
+    paused = threading.Event()
+
+    def steer(info):
+        if info.step == 2:
+            control.set_lr(0.001)
+        if info.step == 3:
+            control.pause()
+            paused.set()
+        if info.step == 5:
+            control.stop()
+
+    rec = Recorder(on_batch=steer)
+    worker = threading.Thread(
+        target=lambda: net.fit(
+            small_train, epochs=5, batch_size=32, optimizer=SGD(lr=0.1), control=control, callbacks=[rec]
+        )
+    )
+    worker.start()
+    assert paused.wait(10)
+    worker.join(0.3)
+    assert worker.is_alive() and control.paused and len(rec.batches) == 3
+    control.resume()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert [b.lr for b in rec.batches] == [0.1, 0.1, 0.001, 0.001, 0.001]
+    assert rec.ended.stopped == "stopped"
+
+
+def test_stop_while_paused_ends_the_run():
+    control = TrainingControl()
+    control.pause()
+    control.stop()
+    assert control.checkpoint(SGD()) >= 0 and control.stop_requested and not control.paused
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("constant", [1.0, 1.0, 1.0, 1.0]),
+        ("step", [1.0, 1.0, 0.5, 0.5]),
+        ("cosine", [1.0, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))]),
+    ],
+)
+def test_learning_rate_schedules(kind, expected):
+    schedule = Schedule(kind, step_epochs=2, gamma=0.5)
+    assert [schedule.lr(1.0, e, 4) for e in range(4)] == pytest.approx(expected)
+
+
+def test_bad_training_data_is_refused_clearly(small_train):
+    net = Network(SMALL, device="cpu")
+    x, y = small_train
+    with pytest.raises(ValueError, match="images are 3×28×28 but the network expects 1×28×28"):
+        net.fit((np.zeros((4, 3, 28, 28), np.float32), y[:4]))
+    with pytest.raises(ValueError, match="labels run from 0 to 12"):
+        net.fit((x[:3], np.array([0, 12, 1])))
+    with pytest.raises(ValueError, match="expects inputs of shape 1×28×28"):
+        net.predict_proba(np.zeros((1, 1, 5, 5), np.float32))
+
+
+def test_gpu_request_without_one_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(backend_module, "gpu_unavailable_reason", lambda: "CuPy is not installed")
+    with pytest.raises(DeviceError, match="GPU requested but unavailable: CuPy is not installed"):
+        get_backend("gpu")
+    assert get_backend("auto").name == "cpu"
+    monkeypatch.setenv("CONVSCOPE_DEVICE", "cpu")
+    assert Network(SMALL).backend.name == "cpu"
+    with pytest.raises(DeviceError, match="unknown device"):
+        get_backend("tpu")
+
+
+def test_parameters_are_live_and_follow_pytorch_layouts():
+    net = Network(device="cpu")
+    assert net.params["layers.0.weight"].shape == (20, 1, 5, 5)
+    assert net.params["layers.4.weight"].shape == (100, 640)
+    assert not net.params["layers.5.weight"].any()  # network3: softmax starts at zero
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    before = net.predict_proba(x)
+    net.params["layers.5.bias"][3] += 5.0
+    assert net.predict_proba(x)[:, 3].min() > before[:, 3].max()
