@@ -11,11 +11,11 @@ import numpy as np
 from engine.backend import Backend, get_backend
 from engine.layers import Layer, make_layer
 from engine.spec import default_spec, infer, normalize
+from engine.training import as_split, fit
 
 if TYPE_CHECKING:
     from engine.data import Dataset
     from engine.optim import Optimizer
-    from engine.training import Callback, History, Schedule, TrainingControl
 
 INITS = ("network3", "he")
 
@@ -205,8 +205,6 @@ class Network:
 
     def evaluate(self, data: Any, batch_size: int = 500) -> tuple[float, float]:
         """(mean loss, accuracy) over an (x, y) pair or a data set's test split."""
-        from engine.training import as_split
-
         x, y = as_split(data, test=True)
         probs = self.predict_proba(x, batch_size)
         picked = probs[np.arange(len(y)), y]
@@ -225,32 +223,8 @@ class Network:
 
     # -- training and files ------------------------------------------------------------------
 
-    def fit(
-        self,
-        train: Any,
-        *,
-        epochs: int = 1,
-        batch_size: int = 64,
-        optimizer: Optimizer | None = None,
-        validation: Any = None,
-        callbacks: Sequence[Callback] = (),
-        schedule: Schedule | str = "constant",
-        control: TrainingControl | None = None,
-    ) -> History:
-        """Mini-batch training; see :func:`engine.training.fit`."""
-        from engine.training import fit
-
-        return fit(
-            self,
-            train,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            validation=validation,
-            callbacks=callbacks,
-            schedule=schedule,
-            control=control,
-        )
+    #: Mini-batch training: :func:`engine.training.fit` with this network as its first argument.
+    fit = fit
 
     def save(
         self, path: str | os.PathLike[str], optimizer: Optimizer | None = None, dataset: Dataset | None = None
