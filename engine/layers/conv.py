@@ -1,9 +1,12 @@
 """Convolution: a kernel slides over the input computing w·x + b at each step, and the outputs
 form the layer's feature maps. Cross-correlation (no kernel flip), as in every framework.
 
-Forward is im2col (one strided view of the padded input, copied once) and one GEMM; backward is
-one GEMM for the filters and, for the input, one GEMM followed by col2im as a loop over kernel
-offsets that adds strided slices (no scatter)."""
+Feature maps are kept in NHWC memory and handed on as (N, C, H, W)-shaped views of it: the
+GEMM writes NHWC directly, each window row of an NHWC input is one contiguous run of kw·C
+values (so im2col copies long runs, not kw-wide scraps), and the gradient arriving from a
+pooling layer that kept the layout needs no transpose. Forward is im2col (one strided view of
+the padded input, copied once) and one GEMM; backward is one GEMM for the filters and, for the
+input, one GEMM followed by col2im as a loop over kernel offsets adding strided slices."""
 
 from __future__ import annotations
 
@@ -32,24 +35,42 @@ class Conv(Layer):
         top, bottom, left, right = self.padding
         if not any(self.padding):
             return x
-        return self.xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+        return self.xp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
 
-    def _windows(self, xp_: Any) -> Any:
-        """The padded input seen as (N, out_h, out_w, C, kh, kw) windows, without a copy."""
-        n, c, hp, wp = xp_.shape
+    def _im2col(self, x: Any) -> Any:
+        """(N·out_h·out_w, kh·kw·C) rows, one per window of the padded NHWC input."""
+        n, _, _, c = x.shape
         kh, kw = self.kernel
         s = self.stride
         _, out_h, out_w = self.output_shape
-        sn, sc, sh, sw = xp_.strides
-        return self.backend.as_strided(xp_, (n, out_h, out_w, c, kh, kw), (sn, s * sh, s * sw, sc, sh, sw))
+        sn, sh, sw, sc = x.strides
+        windows = self.backend.as_strided(x, (n, out_h, out_w, kh, kw, c), (sn, s * sh, s * sw, sh, sw, sc))
+        return windows.reshape(n * out_h * out_w, kh * kw * c)
+
+    def _col2im(self, dcols: Any, shape: tuple[int, ...]) -> Any:
+        """The adjoint of `_im2col`: every window row added back onto the padded NHWC input."""
+        n, hp, wp, c = shape
+        kh, kw = self.kernel
+        s = self.stride
+        _, out_h, out_w = self.output_shape
+        dcols = dcols.reshape(n, out_h, out_w, kh, kw, c)
+        dx = self.xp.zeros(shape, dtype=dcols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dx[:, i : i + s * out_h : s, j : j + s * out_w : s, :] += dcols[:, :, :, i, j, :]
+        return dx
+
+    def _weight_matrix(self, weight: Any) -> Any:
+        """The (F, C, kh, kw) weights as (F, kh·kw·C), matching the NHWC window rows."""
+        return weight.transpose(0, 2, 3, 1).reshape(self.filters, -1)
 
     def forward(self, x, params, train, rng):
         xp = self.xp
         n = x.shape[0]
         _, out_h, out_w = self.output_shape
-        cols = self._windows(self._pad(x)).reshape(n * out_h * out_w, -1)
-        w = params["weight"].reshape(self.filters, -1)
-        z = cols @ w.T
+        x = self._pad(x.transpose(0, 2, 3, 1))
+        cols = self._im2col(x)
+        z = cols @ self._weight_matrix(params["weight"]).T
         z += params["bias"]
         a = activations.forward(xp, self.activation, z)
         out = a.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
@@ -57,25 +78,15 @@ class Conv(Layer):
 
     def backward(self, grad, cache, params, need_dx):
         xp = self.xp
-        x_shape, cols, a = cache
+        padded_shape, cols, a = cache
         dz = grad.transpose(0, 2, 3, 1).reshape(-1, self.filters)
         dz = activations.backward(xp, self.activation, a, dz)
-        grads = {
-            "weight": (dz.T @ cols).reshape(params["weight"].shape),
-            "bias": dz.sum(axis=0),
-        }
+        _, c, kh, kw = params["weight"].shape
+        dw = (dz.T @ cols).reshape(self.filters, kh, kw, c).transpose(0, 3, 1, 2)
+        grads = {"weight": xp.ascontiguousarray(dw), "bias": dz.sum(axis=0)}
         if not need_dx:
             return None, grads
-        n, c, h, w = x_shape
-        kh, kw = self.kernel
-        s = self.stride
-        _, out_h, out_w = self.output_shape
-        top, bottom, left, right = self.padding
-        dcols = (dz @ params["weight"].reshape(self.filters, -1)).reshape(n, out_h, out_w, c, kh, kw)
-        dx = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=grad.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                dx[:, :, i : i + s * out_h : s, j : j + s * out_w : s] += dcols[:, :, :, :, i, j].transpose(
-                    0, 3, 1, 2
-                )
-        return dx[:, :, top : top + h, left : left + w], grads
+        dx = self._col2im(dz @ self._weight_matrix(params["weight"]), padded_shape)
+        _, h, w = self.input_shape
+        top, _, left, _ = self.padding
+        return dx[:, top : top + h, left : left + w, :].transpose(0, 3, 1, 2), grads
