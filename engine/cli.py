@@ -23,22 +23,10 @@ from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gp
 from engine.data import BUILTIN, DataError, Dataset, load_dataset
 from engine.network import INITS, Network
 from engine.optim import SGD, Adam, Optimizer
+from engine.recipe import ADAM_LR, DEFAULT_RECIPE
 from engine.spec import SpecError, default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged
 from engine.weights import WeightFileError, load, load_with_optimizer, save
-
-#: The recipe: SGD with momentum on the default network and the built-in data, seeded.
-DEFAULTS: dict[str, Any] = {
-    "epochs": 10,
-    "batch_size": 64,
-    "optimizer": "sgd",
-    "lr": 0.05,
-    "momentum": 0.9,
-    "l2": 0.0,
-    "seed": 0,
-    "schedule": "constant",
-}
-_ADAM_LR = 1e-3
 
 
 class UsageError(Exception):
@@ -70,24 +58,20 @@ def _number(kind: Callable[[str], Any], low: float, low_ok: bool = True, high: f
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary}")
-    d = DEFAULTS
+    d = DEFAULT_RECIPE
 
     train = sub.add_parser("train", help="train a network (defaults: the ≥97%% mnist-5k recipe)")
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
     train.add_argument("--data", default=BUILTIN, help=f"{BUILTIN}, an IDX folder or an .npz file")
-    train.add_argument("--epochs", type=_number(int, 1), default=d["epochs"], help=f"default {d['epochs']}")
-    train.add_argument("--batch-size", type=_number(int, 1), default=d["batch_size"])
-    train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d['optimizer']}")
-    train.add_argument(
-        "--lr", type=_number(float, 0, low_ok=False), help=f"default {d['lr']} (adam {_ADAM_LR})"
-    )
-    train.add_argument(
-        "--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d['momentum']}"
-    )
+    train.add_argument("--epochs", type=_number(int, 1), default=d.epochs, help=f"default {d.epochs}")
+    train.add_argument("--batch-size", type=_number(int, 1), default=d.batch_size)
+    train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
+    train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {d.lr} (adam {ADAM_LR})")
+    train.add_argument("--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d.momentum}")
     train.add_argument("--l2", type=_number(float, 0), help="L2 weight decay λ, default 0")
-    train.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"])
-    train.add_argument("--seed", type=int, help=f"default {d['seed']}")
-    train.add_argument("--init", choices=INITS, default="network3")
+    train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    train.add_argument("--seed", type=int, help=f"default {d.seed}")
+    train.add_argument("--init", choices=INITS, default=d.init, help=f"default {d.init}")
     train.add_argument("--normalize", action="store_true", help="standardise each channel")
     train.add_argument("--limit", type=_number(int, 1), help="train on the first N images only")
     train.add_argument("--device", choices=DEVICES, help="default $CONVSCOPE_DEVICE or auto")
@@ -218,24 +202,24 @@ def check_fits(net: Network, dataset: Dataset) -> None:
 
 def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:
     """The file's optimizer when resuming (explicit options override its settings), else a new one."""
-    kind = args.optimizer or (saved.name if saved is not None else DEFAULTS["optimizer"])
+    kind = args.optimizer or (saved.name if saved is not None else DEFAULT_RECIPE.optimizer)
     if saved is not None and saved.name == kind:
         for key in ("lr", "l2", "momentum"):
             if getattr(args, key) is not None and hasattr(saved, key):
                 setattr(saved, key, getattr(args, key))
         return saved
-    l2 = DEFAULTS["l2"] if args.l2 is None else args.l2
+    l2 = DEFAULT_RECIPE.l2 if args.l2 is None else args.l2
     if kind == "adam":
         if args.momentum is not None:
             raise UsageError("--momentum applies to sgd only")
-        return Adam(lr=args.lr or _ADAM_LR, l2=l2)
-    momentum = DEFAULTS["momentum"] if args.momentum is None else args.momentum
-    return SGD(lr=args.lr or DEFAULTS["lr"], momentum=momentum, l2=l2)
+        return Adam(lr=args.lr or ADAM_LR, l2=l2)
+    momentum = DEFAULT_RECIPE.momentum if args.momentum is None else args.momentum
+    return SGD(lr=args.lr or DEFAULT_RECIPE.lr, momentum=momentum, l2=l2)
 
 
 def train(args: argparse.Namespace) -> int:
     backend = _pick_device(args.device)
-    seed = DEFAULTS["seed"] if args.seed is None else args.seed
+    seed = DEFAULT_RECIPE.seed if args.seed is None else args.seed
     saved_opt = None
     if args.resume:
         if args.spec or args.normalize:

@@ -117,9 +117,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(
-                f"{path} is a damaged gzip file ({exc}); try downloading it again."
-            ) from exc
+            raise DataError(f"{path} is a damaged gzip file ({exc}); try downloading it again.") from exc
     if len(data) < 4:
         raise DataError(f"{path} is too short to be an IDX file ({len(data)} bytes).")
     if data[0] or data[1]:
@@ -230,8 +228,7 @@ def _read_idx_folder(folder: Path) -> _Raw:
         missing = ("test", "labels" if present[1] == "images" else "images")
         words, example = _ROLE_WORDS[missing]
         raise DataError(
-            f"{folder} has {files[present].name} but no matching {words} file "
-            f"({example} or {example}.gz)."
+            f"{folder} has {files[present].name} but no matching {words} file ({example} or {example}.gz)."
         )
 
     def arrays(split: str) -> _Arrays:
@@ -322,9 +319,7 @@ def _npz_class_names(names: np.ndarray, path: Path) -> tuple[str, ...]:
             f"array 'class_names' in {path} must be a 1-D array of strings, "
             f"not a {names.ndim}-D {names.dtype} array."
         )
-    return tuple(
-        n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist()
-    )
+    return tuple(n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist())
 
 
 def _checked(part: _Arrays) -> _Arrays:
@@ -382,9 +377,7 @@ def _checked(part: _Arrays) -> _Arrays:
     return part._replace(x=x, y=y.astype(np.int64, copy=False))
 
 
-def _class_names(
-    train: _Arrays, test: _Arrays | None, given: tuple[str, ...] | None
-) -> tuple[str, ...]:
+def _class_names(train: _Arrays, test: _Arrays | None, given: tuple[str, ...] | None) -> tuple[str, ...]:
     parts = [train] if test is None else [train, test]
     if given is not None:
         for part in parts:
@@ -440,9 +433,7 @@ def _to_float(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _normalize(
-    train_x: np.ndarray, test_x: np.ndarray
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _normalize(train_x: np.ndarray, test_x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Standardise both splits in place with the training split's per-channel statistics.
 
     Test statistics are never used: they would leak information about the test images.

@@ -125,6 +125,26 @@ class Network:
         for k, v in state.items():
             self.params[k] = self.backend.to_device(v, dtype=self.dtype)
 
+    def take_weights(self, old: Network, sources: dict[int, int]) -> list[int]:
+        """Carry learned weights over an edit: layer i takes old layer `sources[i]`'s tensors when
+        every shape still fits. Returns the layers with parameters that keep their fresh init."""
+        old_state, state = old.state_dict(), self.state_dict()
+        reset = []
+        for layer in self.layers:
+            i = layer.info.index
+            keys = layer.param_shapes()
+            if not keys:
+                continue
+            moved = {f"layers.{i}.{k}": old_state.get(f"layers.{sources.get(i)}.{k}") for k in keys}
+            if all(v is not None and v.shape == state[name].shape for name, v in moved.items()):
+                state.update(moved)
+            else:
+                reset.append(i)
+        self.load_state_dict(state)
+        if len(reset) < sum(1 for layer in self.layers if layer.param_shapes()):
+            self.metadata = dict(old.metadata)
+        return reset
+
     # -- forward and backward ----------------------------------------------------------------
 
     def _input(self, x: Any) -> Any:

@@ -26,7 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import DataError, Dataset, DeviceError, EpochInfo, History, Network, SpecError, load_dataset
+from engine import (
+    Backend,
+    DataError,
+    Dataset,
+    DeviceError,
+    EpochInfo,
+    History,
+    Network,
+    SpecError,
+    load_dataset,
+)
 from engine import weights as weight_files
 from engine.spec import default_spec, load_spec, save_spec, validate
 from gui import theme
@@ -37,7 +47,6 @@ from gui.plots import AccuracyPlot, LossPlot
 from gui.recent_files import RecentFiles
 from gui.settings_panel import SettingsPanel
 from gui.trainer import Trainer
-from gui.weight_transfer import carry_over
 from gui.worker import LossUpdate, Snapshot, take_snapshot
 
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
@@ -335,8 +344,8 @@ class MainWindow(QMainWindow):
 
     # -- the network ---------------------------------------------------------------------------
 
-    def _build(self, spec: dict[str, Any], device: str) -> Network:
-        return Network(spec, seed=self.settings_panel.seed(), device=device)
+    def _build(self, spec: dict[str, Any], device: str | Backend) -> Network:
+        return self.settings_panel.config().make_network(spec, device)
 
     def _network_changed(self) -> None:
         """Redraw everything that shows the (idle) network."""
@@ -366,7 +375,9 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot build the network", str(exc))
             return
         ids = self.editor.layer_ids()
-        reset = carry_over(self.net, self.net_ids, new, ids)
+        old_index = {layer_id: i for i, layer_id in enumerate(self.net_ids)}
+        sources = {i: old_index[layer_id] for i, layer_id in enumerate(ids) if layer_id in old_index}
+        reset = new.take_weights(self.net, sources)
         learned = len({name.split(".")[1] for name in new.params})
         if self.trained and reset:
             names = ", ".join(f"{i} ({new.infos[i].type})" for i in reset)

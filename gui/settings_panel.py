@@ -1,4 +1,5 @@
-"""Training settings: optimizer, learning rate, batch size, epochs, L2, schedule, seed and device.
+"""Training settings: optimizer, learning rate, batch size, epochs, L2, schedule, initialisation,
+seed and device.
 
 Only the learning rate stays editable during a run (the trainer applies it at the next batch);
 the values are remembered between sessions in QSettings."""
@@ -9,8 +10,9 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from engine.backend import gpu_unavailable_reason
+from engine.network import INITS
+from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.training import SCHEDULES
-from gui.config import TrainingConfig
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
 OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
@@ -25,7 +27,7 @@ class SettingsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        defaults = TrainingConfig()
+        defaults = DEFAULT_RECIPE
         self.optimizer_combo = self._combo("optimizerCombo", OPTIMIZER_LABELS, "How the weights are updated")
         self.lr_spin = self._double(
             "learningRateSpin", 1e-5, 10.0, 5, defaults.lr, "Step size; can be changed while training"
@@ -51,7 +53,21 @@ class SettingsPanel(QWidget):
             tuple((s, s.capitalize()) for s in SCHEDULES),
             "Learning rate over the run: constant, halved every 5 epochs (step), or cosine decay to zero",
         )
-        self.seed_spin = self._int("seedSpin", 0, 2**31 - 1, 0, "Seed for the initial weights and shuffling")
+        self.init_combo = self._combo(
+            "initCombo",
+            tuple(
+                zip(
+                    INITS,
+                    ("network3: N(0, 1/n_out) weights, N(0, 1) biases", "He: N(0, 2/fan_in)"),
+                    strict=True,
+                )
+            ),
+            "How Reset weights draws the initial weights",
+        )
+        self.init_combo.setCurrentIndex(INITS.index(defaults.init))
+        self.seed_spin = self._int(
+            "seedSpin", 0, 2**31 - 1, defaults.seed, "Seed for the initial weights and shuffling"
+        )
         self.device_combo = self._combo("deviceCombo", DEVICES, "Where the arrays live and the math runs")
         reason = gpu_unavailable_reason()
         if reason is not None:
@@ -73,6 +89,7 @@ class SettingsPanel(QWidget):
             ("Epochs", self.epochs_spin),
             ("L2", self.l2_spin),
             ("Schedule", self.schedule_combo),
+            ("Initialisation", self.init_combo),
             ("Seed", self.seed_spin),
             ("Device", self.device_combo),
         ):
@@ -83,8 +100,8 @@ class SettingsPanel(QWidget):
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
         self.device_combo.currentIndexChanged.connect(lambda _: self.deviceChanged.emit(self.device()))
 
-    def config(self) -> TrainingConfig:
-        return TrainingConfig(
+    def config(self) -> Recipe:
+        return Recipe(
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),
             optimizer=self.optimizer_combo.currentData(),
@@ -92,6 +109,8 @@ class SettingsPanel(QWidget):
             momentum=self.momentum_spin.value(),
             l2=self.l2_spin.value(),
             schedule=self.schedule_combo.currentData(),
+            init=self.init_combo.currentData(),
+            seed=self.seed_spin.value(),
         )
 
     def seed(self) -> int:
@@ -116,9 +135,8 @@ class SettingsPanel(QWidget):
     def save(self, settings: QSettings) -> None:
         settings.beginGroup(GROUP)
         config = self.config()
-        for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "l2", "schedule"):
+        for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "l2", "schedule", "init", "seed"):
             settings.setValue(key, getattr(config, key))
-        settings.setValue("seed", self.seed())
         settings.setValue("device", self.device())
         settings.endGroup()
 
@@ -134,7 +152,11 @@ class SettingsPanel(QWidget):
         ):
             if settings.contains(key):
                 spin.setValue(kind(settings.value(key)))
-        for key, combo in (("optimizer", self.optimizer_combo), ("schedule", self.schedule_combo)):
+        for key, combo in (
+            ("optimizer", self.optimizer_combo),
+            ("schedule", self.schedule_combo),
+            ("init", self.init_combo),
+        ):
             index = combo.findData(settings.value(key))
             if index >= 0:
                 combo.setCurrentIndex(index)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine import Dataset, Network, TrainingControl
-from gui.config import TrainingConfig
+from engine.recipe import Recipe
 from gui.worker import TrainingWorker
 
 
@@ -40,7 +40,7 @@ class Trainer(QObject):
     def worker(self) -> TrainingWorker | None:
         return self._worker
 
-    def start(self, net: Network, dataset: Dataset, config: TrainingConfig, sample_index: int = 0) -> None:
+    def start(self, net: Network, dataset: Dataset, config: Recipe, sample_index: int = 0) -> None:
         if self.running:
             raise RuntimeError("a training run is already in progress")
         self._control = TrainingControl()

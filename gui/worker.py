@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl
-from gui.config import TrainingConfig
+from engine.recipe import Recipe
 
 LOSS_INTERVAL_S = 0.05
 SNAPSHOT_INTERVAL_S = 0.3
@@ -63,7 +63,7 @@ class TrainingWorker(QObject):
         self,
         net: Network,
         dataset: Dataset,
-        config: TrainingConfig,
+        config: Recipe,
         control: TrainingControl,
         sample_index: int = 0,
     ):

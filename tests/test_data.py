@@ -403,9 +403,7 @@ def test_npz_with_pickled_objects(tmp_path: Path) -> None:
     raises(path, "'class_names'", "Python objects")
 
 
-@pytest.mark.parametrize(
-    "content", [b"", b"this is not an archive at all", gzip.compress(b"x" * 100)]
-)
+@pytest.mark.parametrize("content", [b"", b"this is not an archive at all", gzip.compress(b"x" * 100)])
 def test_garbage_npz(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "garbage.npz"
     path.write_bytes(content)

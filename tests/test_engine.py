@@ -220,3 +220,19 @@ def test_parameters_are_live_and_follow_pytorch_layouts():
     before = net.predict_proba(x)
     net.params["layers.5.bias"][3] += 5.0
     assert net.predict_proba(x)[:, 3].min() > before[:, 3].max()
+
+
+def test_take_weights_keeps_layers_whose_shapes_survive_an_edit():
+    old = Network(SMALL, seed=1, device="cpu")
+    old.metadata["epochs"] = 3
+    spec = {**SMALL, "layers": [dict(layer) for layer in SMALL["layers"]]}
+    spec["layers"].insert(2, {"type": "conv", "filters": 4, "kernel": 1})  # new layer 2
+    spec["layers"][5]["units"] = 12  # old dense layer 4, now 5, changes shape
+    new = Network(spec, seed=2, device="cpu")
+    fresh = new.state_dict()
+    reset = new.take_weights(old, {0: 0, 1: 1, 3: 2, 4: 3, 5: 4, 6: 5})
+    assert reset == [2, 5, 6]  # the inserted conv, the resized dense, the softmax fed by it
+    assert np.array_equal(new.params["layers.0.weight"], old.params["layers.0.weight"])
+    assert np.array_equal(new.params["layers.3.weight"], old.params["layers.2.weight"])
+    assert np.array_equal(new.params["layers.5.weight"], fresh["layers.5.weight"])
+    assert new.metadata["epochs"] == 3

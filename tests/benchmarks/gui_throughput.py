@@ -24,10 +24,10 @@ from PySide6.QtCore import QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication
 
 from engine import Network, load_dataset
-from gui.config import TrainingConfig
+from engine.recipe import Recipe
 
 
-def headless(dataset, config: TrainingConfig) -> float:
+def headless(dataset, config: Recipe) -> float:
     net = Network(seed=0, device="cpu")
     t = time.perf_counter()
     net.fit(
@@ -41,7 +41,7 @@ def headless(dataset, config: TrainingConfig) -> float:
     return time.perf_counter() - t
 
 
-def windowed(app: QApplication, dataset, config: TrainingConfig, settings_dir: str) -> float:
+def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> float:
     from gui.main_window import MainWindow
 
     window = MainWindow(
@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     dataset = load_dataset(limit=args.images)
-    config = TrainingConfig(epochs=args.epochs, batch_size=32)
+    config = Recipe(epochs=args.epochs, batch_size=32)
     images = args.images * args.epochs
     plain, gui = [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,44 @@
+"""The default training recipe, shared so the CLI's defaults, the window's first settings and the
+test that holds them to their promise can never drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.backend import Backend
+from engine.network import Network
+from engine.optim import SGD, Adam, Optimizer
+
+OPTIMIZERS = ("sgd", "adam")
+ADAM_LR = 1e-3
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train a network; the defaults take the default network to ≥ 97% test accuracy on the
+    built-in mnist-5k within 10 epochs (tests/test_cli.py checks it).
+
+    He initialisation is the recipe's choice: network3's N(0, 1) biases starve many ReLU filters
+    on 4,000 images, which plateaus near 95-96% in 10 epochs."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.03
+    momentum: float = 0.9
+    l2: float = 0.0
+    schedule: str = "cosine"
+    init: str = "he"
+    seed: int = 0
+
+    def make_optimizer(self) -> Optimizer:
+        if self.optimizer == "adam":
+            return Adam(self.lr, l2=self.l2)
+        return SGD(self.lr, momentum=self.momentum, l2=self.l2)
+
+    def make_network(self, spec: dict[str, Any] | None, device: str | Backend | None = None) -> Network:
+        return Network(spec, seed=self.seed, device=device, init=self.init)
+
+
+DEFAULT_RECIPE = Recipe()
