@@ -5,6 +5,7 @@ batches without touching the optimizer's state."""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -104,7 +105,7 @@ class Adam(Optimizer):
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
         t = self.steps
-        step = lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        step = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         param -= step * m / (v**0.5 + self.eps)
 
     def config(self):
