@@ -64,7 +64,12 @@ class SettingsPanel(QWidget):
             ),
             "How Reset weights draws the initial weights",
         )
-        self.init_combo.setCurrentIndex(INITS.index(defaults.init))
+        for combo, value in (
+            (self.optimizer_combo, defaults.optimizer),
+            (self.schedule_combo, defaults.schedule),
+            (self.init_combo, defaults.init),
+        ):
+            combo.setCurrentIndex(combo.findData(value))
         self.seed_spin = self._int(
             "seedSpin", 0, 2**31 - 1, defaults.seed, "Seed for the initial weights and shuffling"
         )

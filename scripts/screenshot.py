@@ -22,8 +22,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "assets" / "screenshot.png")
     parser.add_argument("--scale", type=float, default=1.0, help="Qt scale factor (2 renders at 200%%)")
-    parser.add_argument("--images", type=int, default=1500, help="training images to use")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--images", type=int, default=2000, help="training images to use")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs (the recipe's schedule spans them)")
     parser.add_argument("--size", default="1440x900", help="window size in logical pixels")
     return parser.parse_args(argv)
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from engine import load_dataset
+    from engine.recipe import DEFAULT_RECIPE
     from gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -49,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         panel = window.settings_panel
         panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
-        panel.lr_spin.setValue(0.1)
-        panel.batch_spin.setValue(16)
+        # Fresh preferences, so the window starts from DEFAULT_RECIPE; only the run is shortened.
+        if panel.config() != DEFAULT_RECIPE:
+            raise SystemExit(f"the window did not start from the default recipe: {panel.config()}")
         panel.epochs_spin.setValue(args.epochs)
         window.feature_maps_view.index_spin.setValue(3)
         window.start_training()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from engine import BatchInfo, Network
 from engine import weights as weight_files
 from engine.backend import gpu_unavailable_reason
+from engine.recipe import DEFAULT_RECIPE
 from gui.worker import LossUpdate
 
 NAMES = (
@@ -78,6 +79,10 @@ def test_window_opens_with_default_network(window):
     assert "mnist-small" in window.data_label.text()
     assert window.filters_view.mosaic is not None
     assert len(window.feature_maps_view.shown_maps) == 6
+
+
+def test_fresh_settings_are_the_default_recipe(window):
+    assert window.settings_panel.config() == DEFAULT_RECIPE
 
 
 def test_every_control_has_a_tooltip(window):
@@ -235,7 +240,9 @@ def test_pause_resume_and_stop(window, qtbot):
 
 
 def test_learning_rate_change_mid_run_reaches_the_trainer(window, qtbot):
-    window.settings_panel.lr_spin.setValue(0.03)
+    panel = window.settings_panel
+    panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData("constant"))  # lr as set
+    panel.lr_spin.setValue(0.03)
     start(window, epochs=200)
     wait_for_batches(qtbot, window)
     assert window.settings_panel.lr_spin.isEnabled()
