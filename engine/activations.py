@@ -23,14 +23,18 @@ def forward(xp: Any, name: str, z: Any) -> Any:
     raise ValueError(f"unknown activation {name!r}")
 
 
-def backward(xp: Any, name: str, a: Any, grad: Any) -> Any:
-    """Gradient w.r.t. the pre-activation, given the activation's output `a` and dL/da."""
+def backward(xp: Any, name: str, a: Any, grad: Any, out: Any = None) -> Any:
+    """Gradient w.r.t. the pre-activation, given the activation's output `a` and dL/da; written
+    into `out` when given (a reused buffer), else into a new array (`grad` itself for linear)."""
     if name == "relu":
-        return xp.where(a > 0, grad, 0).astype(grad.dtype, copy=False)
+        return xp.multiply(grad, a > 0, out=out)
     if name == "sigmoid":
-        return grad * a * (1 - a)
+        return xp.multiply(grad, a * (1 - a), out=out)
     if name == "tanh":
-        return grad * (1 - a * a)
+        return xp.multiply(grad, 1 - a * a, out=out)
     if name == "linear":
-        return grad
+        if out is None:
+            return grad
+        out[...] = grad
+        return out
     raise ValueError(f"unknown activation {name!r}")

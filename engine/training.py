@@ -231,6 +231,7 @@ def fit(
                 probs, caches = net.forward(xb, train=True, rng=dropout_rng)
                 loss = net.loss(probs, yb)
                 grads = net.backward(probs, yb, caches)
+                del caches  # frees the layers' buffers for the next batch to reuse
                 # One host sync checks the loss and every gradient: NaN/inf survive `* 0`.
                 health = float(loss + sum(g.sum() * 0 for g in grads.values()))
                 if not math.isfinite(health):

@@ -6,7 +6,7 @@ GEMM writes NHWC directly, each window row of an NHWC input is one contiguous ru
 values (so im2col copies long runs, not kw-wide scraps), and the gradient arriving from a
 pooling layer that kept the layout needs no transpose. Forward is im2col (one strided view of
 the padded input, copied once) and one GEMM; backward is one GEMM for the filters and, for the
-input, one GEMM followed by col2im as a loop over kernel offsets adding strided slices."""
+input, one batched GEMM followed by col2im as a loop over kernel offsets adding strided slices."""
 
 from __future__ import annotations
 
@@ -45,19 +45,29 @@ class Conv(Layer):
         _, out_h, out_w = self.output_shape
         sn, sh, sw, sc = x.strides
         windows = self.backend.as_strided(x, (n, out_h, out_w, kh, kw, c), (sn, s * sh, s * sw, sh, sw, sc))
-        return windows.reshape(n * out_h * out_w, kh * kw * c)
+        cols = self._buffer("cols", windows.shape, x.dtype)
+        self.xp.copyto(cols, windows)
+        return cols.reshape(n * out_h * out_w, kh * kw * c)
 
-    def _col2im(self, dcols: Any, shape: tuple[int, ...]) -> Any:
-        """The adjoint of `_im2col`: every window row added back onto the padded NHWC input."""
-        n, hp, wp, c = shape
+    def _col2im(self, dz: Any, weight: Any, shape: tuple[int, ...]) -> Any:
+        """dL/d(padded NHWC input): the adjoint of `_im2col` applied to dz·W.
+
+        dz·W is computed per kernel offset, as (kh·kw, N·out_h·out_w, C) from one batched GEMM,
+        so each offset's slab adds onto the input as long contiguous (out_w·C) runs instead of
+        C-long scraps of an (…, kh, kw, C) row."""
+        n, _, _, c = shape
         kh, kw = self.kernel
         s = self.stride
         _, out_h, out_w = self.output_shape
-        dcols = dcols.reshape(n, out_h, out_w, kh, kw, c)
-        dx = self.xp.zeros(shape, dtype=dcols.dtype)
+        per_offset = weight.transpose(2, 3, 0, 1).reshape(kh * kw, self.filters, c)
+        dcols = self._buffer("dcols", (kh * kw, dz.shape[0], c), dz.dtype)
+        self.xp.matmul(dz, per_offset, out=dcols)
+        dx = self._buffer("dx", shape, dz.dtype)
+        dx.fill(0)
         for i in range(kh):
             for j in range(kw):
-                dx[:, i : i + s * out_h : s, j : j + s * out_w : s, :] += dcols[:, :, :, i, j, :]
+                slab = dcols[i * kw + j].reshape(n, out_h, out_w, c)
+                dx[:, i : i + s * out_h : s, j : j + s * out_w : s, :] += slab
         return dx
 
     def _weight_matrix(self, weight: Any) -> Any:
@@ -70,7 +80,9 @@ class Conv(Layer):
         _, out_h, out_w = self.output_shape
         x = self._pad(x.transpose(0, 2, 3, 1))
         cols = self._im2col(x)
-        z = cols @ self._weight_matrix(params["weight"]).T
+        w = self._weight_matrix(params["weight"])
+        z = self._buffer("z", (cols.shape[0], self.filters), xp.result_type(cols.dtype, w.dtype))
+        xp.matmul(cols, w.T, out=z)
         z += params["bias"]
         a = activations.forward(xp, self.activation, z)
         out = a.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
@@ -79,14 +91,15 @@ class Conv(Layer):
     def backward(self, grad, cache, params, need_dx):
         xp = self.xp
         padded_shape, cols, a = cache
-        dz = grad.transpose(0, 2, 3, 1).reshape(-1, self.filters)
-        dz = activations.backward(xp, self.activation, a, dz)
+        dz = grad.transpose(0, 2, 3, 1).reshape(a.shape)
+        if self.activation != "linear":
+            dz = activations.backward(xp, self.activation, a, dz, out=self._buffer("dz", a.shape, dz.dtype))
         _, c, kh, kw = params["weight"].shape
         dw = (dz.T @ cols).reshape(self.filters, kh, kw, c).transpose(0, 3, 1, 2)
         grads = {"weight": xp.ascontiguousarray(dw), "bias": dz.sum(axis=0)}
         if not need_dx:
             return None, grads
-        dx = self._col2im(dz @ self._weight_matrix(params["weight"]), padded_shape)
+        dx = self._col2im(dz, params["weight"], padded_shape)
         _, h, w = self.input_shape
         top, _, left, _ = self.padding
         return dx[:, top : top + h, left : left + w, :].transpose(0, 3, 1, 2), grads

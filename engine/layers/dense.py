@@ -2,7 +2,12 @@
 
 Dropout, as in network3, drops each of the layer's *inputs* with probability `dropout` during
 training (inverted, so inference needs no rescaling). The softmax output layer is a dense layer
-whose backward takes dL/dlogits, which the log-likelihood cost gives in closed form."""
+whose backward takes dL/dlogits, which the log-likelihood cost gives in closed form.
+
+A feature map kept in NHWC memory (as conv and pool layers leave it) is flattened in (H, W, C)
+order, which is free, and the (C, H, W)-ordered weights are permuted to match instead: the
+weights are a few hundred kilobytes, the maps of a batch many megabytes, and the gradient sent
+back is then NHWC too, as the pooling layer below wants it."""
 
 from __future__ import annotations
 
@@ -26,8 +31,30 @@ class Dense(Layer):
     def _activate(self, z):
         return activations.forward(self.xp, self.activation, z)
 
+    def _hwc(self, x) -> bool:
+        """Whether `x` (N, C, H, W) lies in NHWC memory, so it flattens in (H, W, C) order free."""
+        return (
+            x.ndim == 4
+            and x.shape[1] > 1
+            and x.shape[2] * x.shape[3] > 1
+            and x.transpose(0, 2, 3, 1).flags.c_contiguous
+        )
+
+    def _to_hwc(self, w):
+        """(units, C·H·W) weights reordered to (units, H·W·C)."""
+        c, h, wd = self.input_shape
+        return w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+    def _from_hwc(self, w):
+        c, h, wd = self.input_shape
+        return self.xp.ascontiguousarray(w.reshape(-1, h, wd, c).transpose(0, 3, 1, 2)).reshape(
+            w.shape[0], -1
+        )
+
     def forward(self, x, params, train, rng):
-        x = x.reshape(x.shape[0], -1)
+        hwc = self._hwc(x)
+        weight = self._to_hwc(params["weight"]) if hwc else params["weight"]
+        x = x.transpose(0, 2, 3, 1).reshape(x.shape[0], -1) if hwc else x.reshape(x.shape[0], -1)
         if train and self.dropout > 0:
             keep = 1.0 - self.dropout
             mask = (rng.random_sample(x.shape) < keep).astype(x.dtype)
@@ -35,24 +62,28 @@ class Dense(Layer):
             x = x * mask
         else:
             mask = None
-        z = x @ params["weight"].T
+        z = x @ weight.T
         z += params["bias"]
         a = self._activate(z)
-        return a, (x, mask, a)
+        return a, (x, mask, a, weight if hwc else None)
 
     def _preactivation_grad(self, grad, a):
         return activations.backward(self.xp, self.activation, a, grad)
 
     def backward(self, grad, cache, params, need_dx):
-        x, mask, a = cache
+        x, mask, a, hwc_weight = cache
         dz = self._preactivation_grad(grad, a)
-        grads = {"weight": dz.T @ x, "bias": dz.sum(axis=0)}
+        dw = dz.T @ x
+        grads = {"weight": dw if hwc_weight is None else self._from_hwc(dw), "bias": dz.sum(axis=0)}
         if not need_dx:
             return None, grads
-        dx = dz @ params["weight"]
+        dx = dz @ (params["weight"] if hwc_weight is None else hwc_weight)
         if mask is not None:
             dx *= mask
-        return dx.reshape((-1, *self.input_shape)), grads
+        if hwc_weight is None:
+            return dx.reshape((-1, *self.input_shape)), grads
+        c, h, w = self.input_shape
+        return dx.reshape(-1, h, w, c).transpose(0, 3, 1, 2), grads
 
 
 class Softmax(Dense):

@@ -1,11 +1,13 @@
 """Pooling condenses each feature map: the max or the mean of each size×size window, stepping by
 `stride`. Windows that do not fit are dropped (floor), as Theano's ignore_border=True does.
 
-Both directions combine strided slices, one per window offset, which is far faster than
-reductions over small reshaped axes and needs no scatter. Outputs and gradients keep the memory
-layout of the input (`*_like` allocation), so NHWC maps from a conv stay NHWC end to end."""
+Forward combines strided slices, one per window offset, which is far faster than reductions
+over small reshaped axes. Outputs and gradients keep the memory layout of the input, so NHWC
+maps from a conv stay NHWC end to end."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from engine.layers.base import Layer
 
@@ -31,15 +33,19 @@ class Pool(Layer):
             for j in range(self.size)
         ]
 
-    def _tiles(self, shape) -> bool:
-        """Whether the windows cover every input pixel exactly once."""
-        _, h, w = self.output_shape
-        return self.stride == self.size and shape[2] == h * self.size and shape[3] == w * self.size
+    def _blocks(self, a: Any) -> Any:
+        """`a` (N, C, H, W) as (N, C, out_h, size, out_w, size) windows, without a copy; only
+        for non-overlapping windows (stride = size)."""
+        n, c = a.shape[:2]
+        _, out_h, out_w = self.output_shape
+        k = self.size
+        sn, sc, sh, sw = a.strides
+        return self.backend.as_strided(a, (n, c, out_h, k, out_w, k), (sn, sc, k * sh, sh, k * sw, sw))
 
     def forward(self, x, params, train, rng):
         xp = self.xp
         windows = self._window_slices()
-        out = xp.empty_like(x[windows[0]])
+        out = self._buffer("out", x[windows[0]].shape, x.dtype, like=x[windows[0]])
         if len(windows) == 1:
             out[...] = x[windows[0]]
             return out, (x, out)
@@ -52,34 +58,50 @@ class Pool(Layer):
         return out, (x, out)
 
     def backward(self, grad, cache, params, need_dx):
-        xp = self.xp
         x, out = cache
+        dx = self._buffer("dx", x.shape, grad.dtype, like=x)
+        _, out_h, out_w = self.output_shape
+        if self.stride != self.size or x.shape[2:] != (out_h * self.size, out_w * self.size):
+            dx.fill(0)  # pixels in no window, or in several, start from zero
+        if self.stride == self.size:
+            self._blocked_backward(grad, x, out, dx)
+        else:
+            self._overlapping_backward(grad, x, out, dx)
+        return dx, {}
+
+    def _blocked_backward(self, grad, x, out, dx):
+        """Non-overlapping windows: one broadcast op writes every window's gradient at once."""
+        xp = self.xp
+        g = grad[:, :, :, None, :, None]
+        if self.mode == "mean":
+            xp.multiply(g, 1.0 / (self.size * self.size), out=self._blocks(dx))
+            return
+        hit = self._buffer("hit", x.shape, bool, like=x)
+        hits = self._blocks(hit)
+        xp.equal(self._blocks(x), out[:, :, :, None, :, None], out=hits)
+        # Each window's gradient goes to its first maximum only, as an argmax would send it.
+        seen = None
+        for i in range(self.size):
+            for j in range(self.size):
+                h = hits[:, :, :, i, :, j]
+                if seen is None:
+                    seen = h.copy()
+                    continue
+                xp.greater(h, seen, out=h)  # h and not seen
+                if (i, j) != (self.size - 1, self.size - 1):
+                    seen |= h
+        xp.multiply(g, hits, out=self._blocks(dx))
+
+    def _overlapping_backward(self, grad, x, out, dx):
+        xp = self.xp
         windows = self._window_slices()
-        # Non-overlapping windows that tile the input write each pixel once: no zeroing, no add.
-        tiles = self._tiles(x.shape)
-        dx = xp.empty_like(x, dtype=grad.dtype) if tiles else xp.zeros_like(x, dtype=grad.dtype)
         if self.mode == "mean":
             g = grad * (1.0 / (self.size * self.size))
             for sl in windows:
-                if tiles:
-                    dx[sl] = g
-                else:
-                    dx[sl] += g
-            return dx, {}
-        # Each window's gradient goes to its first maximum only, as an argmax would send it.
-        unclaimed = None
-        for k, sl in enumerate(windows):
-            hit = x[sl] == out
-            if unclaimed is not None:
-                hit &= unclaimed
-            if tiles:
-                xp.multiply(grad, hit, out=dx[sl])
-            else:
-                dx[sl] += grad * hit
-            if k == len(windows) - 1:
-                break
-            if unclaimed is None:
-                unclaimed = ~hit
-            else:
-                unclaimed ^= hit
-        return dx, {}
+                dx[sl] += g
+            return
+        unclaimed = xp.ones(out.shape, dtype=bool)
+        for sl in windows:
+            hit = (x[sl] == out) & unclaimed
+            dx[sl] += grad * hit
+            unclaimed &= ~hit
