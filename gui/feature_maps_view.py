@@ -12,6 +12,7 @@ import random
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from engine.spec import LayerInfo
@@ -20,7 +21,10 @@ from gui.filters_view import image_plot
 from gui.mosaic import map_mosaic
 from gui.network_editor import shape_text
 
-COLUMNS = 4
+
+def grid_columns(panels: int, width: float, height: float) -> int:
+    """How many columns make `panels` roughly square panels largest in a width × height area."""
+    return max(range(1, panels + 1), key=lambda cols: min(width / cols, height / math.ceil(panels / cols)))
 
 
 class FeatureMapsView(QWidget):
@@ -38,6 +42,8 @@ class FeatureMapsView(QWidget):
         self._class_names: tuple[str, ...] = ()
         self._misclassified: np.ndarray | None = None
         self.map_images: list[pg.ImageItem] = []
+        self.panels: list[pg.PlotItem] = []
+        self.columns = 0
         self.shown_maps: list[np.ndarray] = []
 
         self.index_spin = QSpinBox()
@@ -64,6 +70,8 @@ class FeatureMapsView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
+        self.graphics.ci.setContentsMargins(2, 2, 2, 2)
+        self.graphics.ci.setSpacing(2)
 
         picker = QHBoxLayout()
         picker.addWidget(QLabel("Test image"))
@@ -92,15 +100,10 @@ class FeatureMapsView(QWidget):
     def set_layers(self, infos: list[LayerInfo]) -> None:
         """Build one panel per layer of a (new) network."""
         self.graphics.clear()
-        self.map_images = []
         self.shown_maps = []
-        panels = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
-        for n, title in enumerate(panels):
-            plot, image = image_plot(title)
-            self.graphics.addItem(plot, row=n // COLUMNS, col=n % COLUMNS)
-            self.map_images.append(image)
-        n = len(panels)
-        self.prob_plot = self.graphics.addPlot(row=n // COLUMNS, col=n % COLUMNS)
+        titles = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
+        self.panels, self.map_images = map(list, zip(*(image_plot(title) for title in titles), strict=True))
+        self.prob_plot = pg.PlotItem()
         self.prob_plot.setMenuEnabled(False)
         self.prob_plot.setMouseEnabled(x=False, y=False)
         self.prob_plot.hideButtons()
@@ -110,6 +113,27 @@ class FeatureMapsView(QWidget):
         self.prob_plot.addItem(self.bars)
         self.true_marker = pg.TextItem("true", color=theme.FOREGROUND, anchor=(0.5, 1.0))
         self.prob_plot.addItem(self.true_marker)
+        self.panels.append(self.prob_plot)
+        self.columns = 0
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Lay the panels out in the grid that makes them largest in the space there is now; the
+        probabilities (last) take what is left of the bottom row."""
+        size = self.graphics.size()
+        columns = grid_columns(len(self.panels), size.width(), size.height())
+        if columns == self.columns:
+            return
+        self.columns = columns
+        self.graphics.clear()
+        for n, panel in enumerate(self.panels):
+            span = columns - n % columns if panel is self.prob_plot else 1
+            self.graphics.addItem(panel, row=n // columns, col=n % columns, colspan=span)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.panels:
+            self._arrange()
 
     def set_misclassified(self, predictions: np.ndarray) -> None:
         """Remember which test images the network gets wrong, from its predicted labels."""

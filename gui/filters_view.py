@@ -27,6 +27,8 @@ def image_plot(title: str = "") -> tuple[pg.PlotItem, pg.ImageItem]:
     plot.hideButtons()
     plot.invertY(True)
     plot.setAspectLocked(True)
+    plot.getViewBox().setDefaultPadding(0.0)
+    plot.layout.setContentsMargins(2, 2, 2, 2)
     image = pg.ImageItem(axisOrder="row-major")
     plot.addItem(image)
     return plot, image

@@ -247,8 +247,8 @@ class MainWindow(QMainWindow):
             self._group("Learned filters", self.filters_view),
             self._group("Feature maps", self.feature_maps_view),
         )
-        self.view_splitter.setStretchFactor(0, 2)
-        self.view_splitter.setStretchFactor(1, 3)
+        self.view_splitter.setStretchFactor(0, 1)
+        self.view_splitter.setStretchFactor(1, 2)
         self.right_splitter = self._splitter(
             "rightSplitter", Qt.Orientation.Vertical, self.plot_splitter, self.view_splitter
         )
@@ -670,12 +670,14 @@ class MainWindow(QMainWindow):
             self.resize(1440, 900)
 
     def showEvent(self, event: QShowEvent) -> None:
-        """Splitter sizes are restored once the window has its real size, or they get squeezed."""
+        """Splitter sizes are restored once the window has its real size, or they get squeezed; by
+        default the left panel is wide enough for the layer list's full text where the window allows."""
         super().showEvent(event)
         if self._splitters_restored:
             return
         self._splitters_restored = True
-        self.main_splitter.setSizes([self.width() * 3 // 10, self.width() * 7 // 10])
+        left = min(max(self.width() * 3 // 10, self.editor.full_width()), self.width() * 37 // 100)
+        self.main_splitter.setSizes([left, self.width() - left])
         for name in SPLITTERS:
             state = self.settings.value(f"splitters/{name}")
             if state is not None:

@@ -189,6 +189,12 @@ class NetworkEditor(QWidget):
         self._refresh(select=self.current_row())
         self.specEdited.emit()
 
+    def full_width(self) -> int:
+        """The width at which the layer list shows every row's text in full."""
+        columns = sum(self.layer_list.sizeHintForColumn(c) for c in range(self.layer_list.columnCount()))
+        frame = self.layer_list.frameWidth() * 2 + self.layer_list.verticalScrollBar().sizeHint().width()
+        return columns + frame + self.layer_list.indentation()
+
     def current_row(self) -> int:
         return self.layer_list.indexOfTopLevelItem(self.layer_list.currentItem())
 

@@ -472,6 +472,22 @@ def test_hovering_a_filter_tile_names_it(window):
     assert "weights from" in view.graphics.toolTip()
 
 
+def test_layout_shows_full_layer_text_and_every_feature_map_panel(window, qtbot):
+    layers = window.editor.layer_list
+    assert window.width() == 1440
+    assert layers.columnWidth(0) >= layers.sizeHintForColumn(0), "layer settings are cut off at 1440×900"
+    view = window.feature_maps_view
+    for size in ((1440, 900), (1024, 768)):
+        window.resize(*size)
+
+        def every_panel_visible():
+            visible = view.graphics.mapToScene(view.graphics.viewport().rect()).boundingRect()
+            return all(visible.contains(p.sceneBoundingRect().center()) for p in view.panels)
+
+        qtbot.waitUntil(every_panel_visible, timeout=2000)
+        assert len(view.panels) == 7 and view.columns in (3, 4)
+
+
 def test_gpu_choice_is_greyed_out_with_the_reason(window):
     combo = window.settings_panel.device_combo
     reason = gpu_unavailable_reason()
