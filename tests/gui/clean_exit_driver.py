@@ -1,0 +1,46 @@
+"""Run by test_clean_exit.py as a real process: open the window, press Train through its own
+action, close the window after about a second of training, and exit with the event loop's code.
+
+    python tests/gui/clean_exit_driver.py SETTINGS.ini
+
+Prints `closing <unix time> running=<bool>` just before the close, so the test can time the exit."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+TRAINING_S = 1.0
+
+
+def main(settings_path: str) -> int:
+    app = QApplication(sys.argv[:1])
+    from gui.main_window import MainWindow
+
+    window = MainWindow(settings=QSettings(settings_path, QSettings.Format.IniFormat))
+    window.settings_panel.set_device("cpu")
+    window.show()
+
+    def close() -> None:
+        print(f"closing {time.time():.6f} running={window.trainer.running}", flush=True)
+        window.close()
+
+    def started(_update: object) -> None:
+        window.trainer.lossUpdated.disconnect(started)
+        QTimer.singleShot(round(TRAINING_S * 1000), close)
+
+    window.trainer.lossUpdated.connect(started)
+    QTimer.singleShot(0, window.train_action.trigger)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
