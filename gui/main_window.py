@@ -38,6 +38,8 @@ from engine import (
     load_dataset,
 )
 from engine import weights as weight_files
+from engine.optim import Optimizer
+from engine.recipe import Recipe
 from engine.spec import default_spec, load_spec, save_spec, validate
 from gui import theme
 from gui.feature_maps_view import FeatureMapsView
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
         self.dataset = dataset or load_dataset()
         self.trainer = Trainer(self)
         self.weights_path: str | None = None
+        #: The optimizer the next Train continues with (its momentum or moments), or None for a fresh one.
+        self.optimizer: Optimizer | None = None
         self.trained = False
         self.last_error = ""
         self.last_notice = ""
@@ -387,6 +391,7 @@ class MainWindow(QMainWindow):
             )
         self.trained = self.trained and len(reset) < learned
         self.net, self.net_ids = new, ids
+        self.optimizer = None
         self._network_changed()
 
     def _device_changed(self, device: str) -> None:
@@ -399,12 +404,14 @@ class MainWindow(QMainWindow):
         new.load_state_dict(self.net.state_dict())
         new.metadata = self.net.metadata
         self.net = new
+        self.optimizer = None
         self._network_changed()
 
     def reset_weights(self) -> None:
         if self.trainer.running or not self.editor.is_valid():
             return
         self.net = self._build(self.net.spec, self.net.backend)
+        self.optimizer = None
         self.trained = False
         self.loss_plot.clear_data()
         self.accuracy_plot.clear_data()
@@ -457,9 +464,21 @@ class MainWindow(QMainWindow):
         self.trained = True
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
-        self.trainer.start(self.net, self.dataset, config, self.feature_maps_view.index)
+        self.optimizer = self._optimizer_for(config)
+        self.trainer.start(self.net, self.dataset, config, self.optimizer, self.feature_maps_view.index)
         self.statusBar().showMessage(f"Training on {self.net.backend.description}…")
         self._update_controls()
+
+    def _optimizer_for(self, config: Recipe) -> Optimizer:
+        """The kept optimizer with the panel's settings when it is the kind asked for, so momentum and
+        Adam's moments carry on as in a resumed CLI run; otherwise a fresh one."""
+        kept = self.optimizer
+        if kept is None or kept.name != config.optimizer:
+            return config.make_optimizer()
+        for key in ("lr", "l2", "momentum"):
+            if hasattr(kept, key):
+                setattr(kept, key, getattr(config, key))
+        return kept
 
     def toggle_pause(self) -> None:
         if not self.trainer.running:
@@ -527,10 +546,14 @@ class MainWindow(QMainWindow):
     def _remember_dir(self, path: str) -> None:
         self.settings.setValue("lastDirectory", os.path.dirname(os.path.abspath(path)))
 
-    def _adopt(self, net: Network, spec_source: str) -> None:
-        """Show a network that came from a file: new layer ids, so no weights are carried over."""
+    def _adopt(self, net: Network, spec_source: str, optimizer: Optimizer | None = None) -> None:
+        """Show a network that came from a file: new layer ids, so no weights are carried over; a
+        saved optimizer is kept for the next Train and its settings shown."""
         self.editor.set_spec(net.spec)
         self.net, self.net_ids = net, self.editor.layer_ids()
+        self.optimizer = optimizer
+        if optimizer is not None:
+            self.settings_panel.show_optimizer(optimizer)
         self.loss_plot.clear_data()
         self.accuracy_plot.clear_data()
         self.notify(f"Loaded {spec_source}.")
@@ -542,7 +565,7 @@ class MainWindow(QMainWindow):
         if not path or self.trainer.running:
             return
         try:
-            net = weight_files.load(path, device=self.net.backend)
+            net, optimizer = weight_files.load_with_optimizer(path, device=self.net.backend)
         except (weight_files.WeightFileError, OSError, DeviceError) as exc:
             self.show_error("Cannot open the weight file", str(exc))
             return
@@ -554,7 +577,8 @@ class MainWindow(QMainWindow):
         self.trained = True
         self._remember_dir(path)
         self.recent.add(path)
-        self._adopt(net, os.path.basename(path))
+        kept = f" and its {optimizer.name} state, which Train continues" if optimizer is not None else ""
+        self._adopt(net, os.path.basename(path) + kept, optimizer)
 
     def save_weights(self) -> None:
         if self.weights_path is None:
@@ -575,7 +599,7 @@ class MainWindow(QMainWindow):
         if self.trainer.running:
             return
         try:
-            weight_files.save(self.net, path, dataset=self.dataset)
+            weight_files.save(self.net, path, optimizer=self.optimizer, dataset=self.dataset)
         except OSError as exc:
             self.show_error("Cannot save the weights", f"{path}: {exc.strerror or exc}")
             return

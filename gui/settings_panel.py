@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, 
 
 from engine.backend import gpu_unavailable_reason
 from engine.network import INITS
+from engine.optim import Optimizer
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.training import SCHEDULES
 
@@ -117,6 +118,14 @@ class SettingsPanel(QWidget):
             init=self.init_combo.currentData(),
             seed=self.seed_spin.value(),
         )
+
+    def show_optimizer(self, optimizer: Optimizer) -> None:
+        """Show a saved optimizer's kind and settings, so the next run continues it as saved."""
+        config = optimizer.config()
+        self.optimizer_combo.setCurrentIndex(self.optimizer_combo.findData(config["name"]))
+        for key, spin in (("lr", self.lr_spin), ("momentum", self.momentum_spin), ("l2", self.l2_spin)):
+            if key in config:
+                spin.setValue(config[key])
 
     def seed(self) -> int:
         return self.seed_spin.value()

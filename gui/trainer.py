@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine import Dataset, Network, TrainingControl
+from engine.optim import Optimizer
 from engine.recipe import Recipe
 from gui.worker import TrainingWorker
 
@@ -40,13 +41,16 @@ class Trainer(QObject):
     def worker(self) -> TrainingWorker | None:
         return self._worker
 
-    def start(self, net: Network, dataset: Dataset, config: Recipe, sample_index: int = 0) -> None:
+    def start(
+        self, net: Network, dataset: Dataset, config: Recipe, optimizer: Optimizer, sample_index: int = 0
+    ) -> None:
+        """Train `net` with `optimizer`, which the worker owns (and updates) until `finished`."""
         if self.running:
             raise RuntimeError("a training run is already in progress")
         self._control = TrainingControl()
         self._thread = QThread(self)
         self._thread.setObjectName("trainingThread")
-        self._worker = TrainingWorker(net, dataset, config, self._control, sample_index)
+        self._worker = TrainingWorker(net, dataset, config, self._control, optimizer, sample_index)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         for name in ("lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl
+from engine.optim import Optimizer
 from engine.recipe import Recipe
 
 LOSS_INTERVAL_S = 0.05
@@ -65,6 +66,7 @@ class TrainingWorker(QObject):
         dataset: Dataset,
         config: Recipe,
         control: TrainingControl,
+        optimizer: Optimizer,
         sample_index: int = 0,
     ):
         super().__init__()
@@ -72,7 +74,7 @@ class TrainingWorker(QObject):
         self.dataset = dataset
         self.config = config
         self.control = control
-        self.optimizer = config.make_optimizer()
+        self.optimizer = optimizer
         #: Which test image the feature maps show; the GUI thread sets it at any time.
         self.sample_index = sample_index
         self._predictions_wanted = threading.Event()

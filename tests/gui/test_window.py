@@ -333,6 +333,82 @@ def test_a_burst_of_fifty_thousand_worker_signals_is_survived(window, qtbot):
     assert window.progress_bar.value() > 0
 
 
+# -- the optimizer across runs -----------------------------------------------------------------
+
+
+def test_training_again_continues_the_same_optimizer_with_the_panels_settings(window, qtbot):
+    start(window, epochs=1)  # 128 images in batches of 32: 4 steps
+    wait_until_finished(qtbot, window)
+    optimizer = window.optimizer
+    velocity = optimizer.state["layers.0.weight.velocity"]
+    before = velocity.copy()
+    assert optimizer.steps == 4
+    window.settings_panel.lr_spin.setValue(0.01)
+    window.settings_panel.l2_spin.setValue(1e-4)
+    start(window, epochs=1)
+    assert window.trainer.worker.optimizer is optimizer
+    wait_until_finished(qtbot, window)
+    assert window.optimizer is optimizer and optimizer.steps == 8
+    assert optimizer.lr == 0.01 and optimizer.l2 == 1e-4
+    assert optimizer.state["layers.0.weight.velocity"] is velocity  # updated in place, not restarted
+    assert not np.array_equal(velocity, before)
+
+
+def test_reset_edit_device_or_another_kind_start_a_fresh_optimizer(window, qtbot):
+    def train_once():
+        start(window, epochs=1)
+        wait_until_finished(qtbot, window)
+        assert window.optimizer is not None
+        return window.optimizer
+
+    first = train_once()
+    window.reset_action.trigger()
+    assert window.optimizer is None
+    assert train_once() is not first
+    window.editor.select_layer(4)
+    window.editor.findChild(QSpinBox, "denseUnitsEditor").setValue(50)
+    assert window.optimizer is None
+    sgd = train_once()
+    window.settings_panel.optimizer_combo.setCurrentIndex(
+        window.settings_panel.optimizer_combo.findData("adam")
+    )
+    window.settings_panel.lr_spin.setValue(1e-3)
+    adam = train_once()
+    assert adam is not sgd and adam.name == "adam" and adam.steps == 4
+    window.settings_panel.device_combo.setCurrentIndex(window.settings_panel.device_combo.findData("auto"))
+    assert window.optimizer is None
+
+
+def test_saved_optimizer_state_is_continued_after_opening_the_file(window, qtbot, tmp_path):
+    """Save after one epoch, train a second: opening the file and training the second epoch again
+    gives the same weights, which a fresh momentum would not."""
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    path = str(tmp_path / "net.safetensors")
+    window.save_weights_as(path)
+    saved = weight_files.read_header(path)
+    assert saved["optimizer"]["steps"] == 4 and saved["training"]["dataset"]["name"] == "mnist-small"
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    continued = predictions(window)
+
+    window.reset_action.trigger()
+    window.settings_panel.lr_spin.setValue(0.5)
+    window.settings_panel.optimizer_combo.setCurrentIndex(
+        window.settings_panel.optimizer_combo.findData("adam")
+    )
+    window.open_weights(path)
+    assert window.last_error == ""
+    assert window.optimizer is not None and window.optimizer.steps == 4
+    assert window.settings_panel.config().optimizer == "sgd"  # the file's settings are shown again
+    assert window.settings_panel.lr_spin.value() == DEFAULT_RECIPE.lr
+    assert "sgd state" in window.last_notice
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    assert window.optimizer.steps == 8
+    np.testing.assert_allclose(predictions(window), continued, rtol=1e-5, atol=1e-6)
+
+
 # -- files -------------------------------------------------------------------------------------
 
 
