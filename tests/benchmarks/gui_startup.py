@@ -1,0 +1,111 @@
+"""Time from `convscope` to a shown, ready window (goal < 1.5 s), and proof that CuPy stays unloaded.
+
+    python tests/benchmarks/gui_startup.py [--reps 5]
+
+Each repetition starts a fresh Python that runs the real entry point (`gui.launch.main([])`, what
+`convscope` with no arguments runs: the built-in data loaded, the default network built, its
+filters and feature maps drawn). The child prints the monotonic clock at the first event-loop turn
+after the main window's first show, then quits; the time counts from just before the process is
+spawned. Preferences go to a throwaway folder. Also prints `python -X importtime -c "import engine"`'s
+costliest modules and asserts that neither `import engine` nor opening the window imports `cupy`
+on a machine without it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = """
+import sys, time
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+class FirstShow(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Show and isinstance(obj, QMainWindow):
+            QApplication.instance().removeEventFilter(self)
+            QTimer.singleShot(0, self.ready)
+        return False
+
+    def ready(self):
+        print("READY", time.monotonic(), "cupy" in sys.modules, flush=True)
+        QApplication.instance().quit()
+
+app = QApplication(sys.argv[:1])
+watcher = FirstShow()
+app.installEventFilter(watcher)
+from gui.launch import main
+sys.exit(main([]))
+"""
+
+
+def start_once(config_home: str) -> tuple[float, bool]:
+    env = {**os.environ, "XDG_CONFIG_HOME": config_home, "QT_QPA_PLATFORM": "offscreen"}
+    t = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    lines = [line.split() for line in out.stdout.splitlines() if line.startswith("READY")]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f"the window did not start (exit {out.returncode}):\n{out.stderr}")
+    _, ready, cupy = lines[0]
+    return float(ready) - t, cupy == "True"
+
+
+def import_costs(top: int = 8) -> list[tuple[int, str]]:
+    """`import engine`'s costliest modules by cumulative microseconds."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import engine, sys; assert 'cupy' not in sys.modules"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in out.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = line[len("import time:") :].split("|")
+            rows.append((int(cumulative), name.rstrip()))
+    return sorted(rows, reverse=True)[:top]
+
+
+def cupy_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("cupy") is not None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    print('python -X importtime -c "import engine" (cumulative, costliest first):')
+    for micros, name in import_costs():
+        print(f"  {micros / 1000:7.1f} ms  {name}")
+    print("import engine: cupy not imported")
+    times = []
+    with tempfile.TemporaryDirectory() as config_home:
+        for _ in range(args.reps):
+            seconds, cupy = start_once(config_home)
+            times.append(seconds)
+            print(f"start to ready window: {seconds:.3f} s", flush=True)
+            assert cupy_installed() or not cupy, "opening the window imported cupy"
+    print(
+        f"median of {args.reps}: {statistics.median(times):.3f} s (goal < 1.5 s); "
+        f"window opened without importing cupy{'' if not cupy_installed() else ' (n/a: CuPy installed)'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
