@@ -45,6 +45,8 @@ class FeatureMapsView(QWidget):
         self.panels: list[pg.PlotItem] = []
         self.columns = 0
         self.shown_maps: list[np.ndarray] = []
+        self._titles: list[str] = []
+        self._ticks: list[tuple[int, str]] = []
 
         self.index_spin = QSpinBox()
         self.index_spin.setObjectName("sampleIndexSpin")
@@ -98,17 +100,25 @@ class FeatureMapsView(QWidget):
         self.index_spin.blockSignals(False)
 
     def set_layers(self, infos: list[LayerInfo]) -> None:
-        """Build one panel per layer of a (new) network."""
+        """Build one panel per layer of a (new) network; the same layers keep their panels, since
+        building them takes tens of milliseconds."""
+        titles = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
+        if titles == self._titles:
+            return
+        self._titles = titles
         self.graphics.clear()
         self.shown_maps = []
-        titles = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
         self.panels, self.map_images = map(list, zip(*(image_plot(title) for title in titles), strict=True))
+        for item in self.map_images[1:]:
+            item.setColorMap(theme.MAP_COLORMAP)
+        self._ticks = []
         self.prob_plot = pg.PlotItem()
         self.prob_plot.setMenuEnabled(False)
         self.prob_plot.setMouseEnabled(x=False, y=False)
         self.prob_plot.hideButtons()
         self.prob_plot.setYRange(0, 1, padding=0.02)
         self.prob_plot.showGrid(y=True, alpha=0.15)
+        theme.cache_axes(*(axis["item"] for axis in self.prob_plot.axes.values()))
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.prob_plot.addItem(self.bars)
         self.true_marker = pg.TextItem("true", color=theme.FOREGROUND, anchor=(0.5, 1.0))
@@ -176,7 +186,6 @@ class FeatureMapsView(QWidget):
             mosaic = map_mosaic(maps_of_layer)
             low, high = float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image))
             item.setImage(mosaic.image, levels=(low, high if high > low else low + 1))
-            item.setColorMap(theme.MAP_COLORMAP)
         self._draw_probabilities(maps[-1], int(self._labels[index]))
         self._update_status()
 
@@ -190,8 +199,11 @@ class FeatureMapsView(QWidget):
         self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))
         names = self._class_names or tuple(map(str, range(len(probs))))
         step = max(1, math.ceil(len(probs) / 12))
-        self.prob_plot.getAxis("bottom").setTicks([[(i, names[i]) for i in range(0, len(probs), step)]])
-        self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
+        ticks = [(i, names[i]) for i in range(0, len(probs), step)]
+        if ticks != self._ticks:  # new ticks redraw the axis, the costliest part of this plot
+            self._ticks = ticks
+            self.prob_plot.getAxis("bottom").setTicks([ticks])
+            self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
         self.prob_plot.setTitle(
             f"predicted <b>{names[predicted]}</b> ({100 * probs[predicted]:.0f}%), true <b>{names[true]}</b>",
             size="9pt",

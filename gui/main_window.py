@@ -460,12 +460,20 @@ class MainWindow(QMainWindow):
         self._run_start_epoch = int(self.net.metadata.get("epochs", 0))
         self._run_epochs = config.epochs
         self.loss_plot.rewind(self._run_start_epoch)
+        self.loss_plot.set_horizon(self._run_start_epoch + config.epochs)
         self.accuracy_plot.rewind(self._run_start_epoch)
         self.trained = True
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
         self.optimizer = self._optimizer_for(config)
-        self.trainer.start(self.net, self.dataset, config, self.optimizer, self.feature_maps_view.index)
+        self.trainer.start(
+            self.net,
+            self.dataset,
+            config,
+            self.optimizer,
+            self.feature_maps_view.index,
+            self.feature_maps_view.misclassified_check.isChecked(),
+        )
         self.statusBar().showMessage(f"Training on {self.net.backend.description}…")
         self._update_controls()
 
@@ -508,8 +516,6 @@ class MainWindow(QMainWindow):
         self.accuracy_plot.add_epoch(info)
         val = f", validation {100 * info.val_acc:.1f}%" if info.val_acc is not None else ""
         self.statusBar().showMessage(f"Epoch {info.epoch}: train accuracy {100 * info.train_acc:.1f}%{val}")
-        if self.feature_maps_view.misclassified_check.isChecked():
-            self.trainer.request_predictions()
 
     def _show_snapshot(self, snapshot: Snapshot) -> None:
         self.filters_view.show_kernels(snapshot.kernels)
@@ -522,7 +528,7 @@ class MainWindow(QMainWindow):
                 self.progress_bar.setValue(1000)
         else:
             self.progress_bar.setFormat("failed")
-        self._network_changed()
+        self._update_controls()  # the worker already sent the final views: nothing to recompute here
 
     def _sample_changed(self, index: int) -> None:
         if self.trainer.running:
@@ -531,11 +537,9 @@ class MainWindow(QMainWindow):
             self._show_snapshot(take_snapshot(self.net, self.dataset.test.x, index))
 
     def _misclassified_toggled(self, on: bool) -> None:
-        if not on:
-            return
         if self.trainer.running:
-            self.trainer.request_predictions()
-        else:
+            self.trainer.track_misclassified(on)
+        elif on:
             self.feature_maps_view.set_misclassified(self.net.predict(self.dataset.test.x))
 
     # -- files ---------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ def _styled(widget: pg.PlotWidget, title: str, x_label: str, y_label: str) -> pg
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
     item.addLegend(offset=(-10, 10))
+    theme.cache_axes(*(axis["item"] for axis in item.axes.values()))
     return item
 
 
@@ -113,6 +114,12 @@ class LossPlot(pg.PlotWidget):
 
     def clear_data(self) -> None:
         self.rewind(-1.0)
+        self.getPlotItem().enableAutoRange(x=True)
+
+    def set_horizon(self, epochs: float) -> None:
+        """Show epochs 0 to `epochs` for the run ahead: a fixed x range spares redrawing the x axis
+        (the costliest part of a redraw) with every new point."""
+        self.getPlotItem().setXRange(0, epochs, padding=0.02)
 
     def redraw(self) -> None:
         if not self._dirty:

@@ -42,7 +42,13 @@ class Trainer(QObject):
         return self._worker
 
     def start(
-        self, net: Network, dataset: Dataset, config: Recipe, optimizer: Optimizer, sample_index: int = 0
+        self,
+        net: Network,
+        dataset: Dataset,
+        config: Recipe,
+        optimizer: Optimizer,
+        sample_index: int = 0,
+        misclassified: bool = False,
     ) -> None:
         """Train `net` with `optimizer`, which the worker owns (and updates) until `finished`."""
         if self.running:
@@ -50,7 +56,9 @@ class Trainer(QObject):
         self._control = TrainingControl()
         self._thread = QThread(self)
         self._thread.setObjectName("trainingThread")
-        self._worker = TrainingWorker(net, dataset, config, self._control, optimizer, sample_index)
+        self._worker = TrainingWorker(
+            net, dataset, config, self._control, optimizer, sample_index, misclassified
+        )
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         for name in ("lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):
@@ -79,9 +87,12 @@ class Trainer(QObject):
         if self._worker is not None:
             self._worker.sample_index = index
 
-    def request_predictions(self) -> None:
+    def track_misclassified(self, on: bool) -> None:
+        """Send predictions at every epoch's end while `on`, and one set soon after turning it on."""
         if self._worker is not None:
-            self._worker.request_predictions()
+            self._worker.misclassified = on
+            if on:
+                self._worker.request_predictions()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Stop the run and wait for its thread; True when it ended within the timeout."""

@@ -68,6 +68,7 @@ class TrainingWorker(QObject):
         control: TrainingControl,
         optimizer: Optimizer,
         sample_index: int = 0,
+        misclassified: bool = False,
     ):
         super().__init__()
         self.net = net
@@ -77,10 +78,13 @@ class TrainingWorker(QObject):
         self.optimizer = optimizer
         #: Which test image the feature maps show; the GUI thread sets it at any time.
         self.sample_index = sample_index
+        #: Whether the misclassified list is shown, so every epoch's end sends fresh predictions;
+        #: the GUI thread sets it at any time.
+        self.misclassified = misclassified
         self._predictions_wanted = threading.Event()
 
     def request_predictions(self) -> None:
-        """Ask for the test set's predicted labels at the next batch boundary."""
+        """Ask for the test set's predicted labels at the next batch boundary (or the run's end)."""
         self._predictions_wanted.set()
 
     @Slot()
@@ -97,6 +101,11 @@ class TrainingWorker(QObject):
                 schedule=self.config.schedule,
                 control=self.control,
             )
+            if history.stopped:  # the views show the weights the run stopped with, not the last epoch's
+                self.send_snapshot()
+                self.send_predictions_if_wanted(self.misclassified)
+            else:
+                self.send_predictions_if_wanted()
         except Exception as exc:  # any failure ends the run with a message, never the process
             self.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
         finally:
@@ -105,8 +114,9 @@ class TrainingWorker(QObject):
     def send_snapshot(self) -> None:
         self.snapshotReady.emit(take_snapshot(self.net, self.dataset.test.x, self.sample_index))
 
-    def send_predictions_if_wanted(self) -> None:
-        if self._predictions_wanted.is_set():
+    def send_predictions_if_wanted(self, always: bool = False) -> None:
+        """Predicting runs here, never on the GUI thread: it takes a few hundred ms on the CPU."""
+        if self._predictions_wanted.is_set() or always:
             self._predictions_wanted.clear()
             self.predictionsReady.emit(self.net.predict(self.dataset.test.x))
 
@@ -143,7 +153,7 @@ class _Reporter(Callback):
         self.flush()
         self.worker.epochEnded.emit(info)
         self.worker.send_snapshot()
-        self.worker.send_predictions_if_wanted()
+        self.worker.send_predictions_if_wanted(self.worker.misclassified)
 
     def on_train_end(self, history: History) -> None:
         self.flush()

@@ -537,6 +537,25 @@ def test_sample_navigation_and_misclassified_images(window):
     )
 
 
+def test_misclassified_list_is_predicted_on_the_worker_thread_during_and_after_a_run(
+    window, qtbot, monkeypatch
+):
+    window.feature_maps_view.misclassified_check.setChecked(True)
+    threads = []
+    predict = Network.predict
+
+    def recording_predict(net, x):
+        threads.append(threading.current_thread())
+        return predict(net, x)
+
+    monkeypatch.setattr(Network, "predict", recording_predict)
+    start(window, epochs=2)
+    wait_until_finished(qtbot, window)
+    assert len(threads) == 2 and threading.main_thread() not in threads  # one per epoch, none here
+    wrong = np.flatnonzero(predict(window.net, window.dataset.test.x) != window.dataset.test.y)
+    np.testing.assert_array_equal(window.feature_maps_view.misclassified, wrong)
+
+
 def test_hovering_a_filter_tile_names_it(window):
     view = window.filters_view
     mosaic = view.mosaic
