@@ -81,14 +81,15 @@ def tile(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def timings(runs: dict[str, Any], reps: int) -> dict[str, list[float]]:
-    """Seconds per repetition of each run, after one warm-up each (first-touch allocations, BLAS
-    threads, caches).  The runs alternate within each repetition, so a change in the machine's
-    load (it may be shared) hits all of them alike."""
-    for run in runs.values():
+    """Seconds per repetition of each run, each run's repetitions in one block after its own
+    warm-up (first-touch allocations, thread start, caches). Not interleaved: PyTorch's OpenMP
+    threads and OpenBLAS's spin for a while after each call, and on two cores that steals
+    from whichever framework runs next."""
+    times: dict[str, list[float]] = {}
+    for name, run in runs.items():
         run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(reps):
-        for name, run in runs.items():
+        times[name] = []
+        for _ in range(reps):
             t = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - t)
@@ -96,12 +97,11 @@ def timings(runs: dict[str, Any], reps: int) -> dict[str, list[float]]:
 
 
 def rates(runs: dict[str, Any], images: int, reps: int, prefix: str) -> dict[str, float]:
-    """Median images/s of each run, and the median over repetitions of ours/torch."""
+    """Median images/s of each run, and ours/torch of the medians."""
     times = timings(runs, reps)
     out = {f"{name}_{prefix}": images / statistics.median(t) for name, t in times.items()}
     if "torch" in times:
-        pairs = zip(times["torch"], times["ours"], strict=True)
-        out[f"ratio_{prefix}"] = statistics.median(t / o for t, o in pairs)
+        out[f"ratio_{prefix}"] = out[f"ours_{prefix}"] / out[f"torch_{prefix}"]
     return out
 
 
