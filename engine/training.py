@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.backend import host_blas_threads
 from engine.optim import SGD, Optimizer
 
 if TYPE_CHECKING:
@@ -212,81 +213,82 @@ def fit(
     done = 0  # images trained on in this run
     total = epochs * n
     lr = optimizer.lr
-    try:
-        for epoch in range(first, last):
-            started = time.perf_counter()
-            order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
-            dropout_rng = backend.rng(_seed(net.seed, epoch, 1))
-            loss_sum = xp.zeros((), dtype=net.dtype)
-            correct = xp.zeros((), dtype=xp.int64)
-            for b in range(batches):
-                if control is not None:
-                    started += control.checkpoint(optimizer)
-                    if control.stop_requested:
-                        history.stopped = "stopped"
-                        return history
-                t = time.perf_counter()
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                xb, yb = x_dev[idx], y_dev[idx]
-                probs, caches = net.forward(xb, train=True, rng=dropout_rng)
-                loss = net.loss(probs, yb)
-                grads = net.backward(probs, yb, caches)
-                del caches  # frees the layers' buffers for the next batch to reuse
-                # One host sync checks the loss and every gradient: NaN/inf survive `* 0`.
-                health = float(loss + sum(g.sum() * 0 for g in grads.values()))
-                if not math.isfinite(health):
-                    raise TrainingDiverged(
-                        f"the loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
-                        "training stopped and the weights of the last good step were kept "
-                        "(try a smaller learning rate)"
+    with host_blas_threads():
+        try:
+            for epoch in range(first, last):
+                started = time.perf_counter()
+                order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
+                dropout_rng = backend.rng(_seed(net.seed, epoch, 1))
+                loss_sum = xp.zeros((), dtype=net.dtype)
+                correct = xp.zeros((), dtype=xp.int64)
+                for b in range(batches):
+                    if control is not None:
+                        started += control.checkpoint(optimizer)
+                        if control.stop_requested:
+                            history.stopped = "stopped"
+                            return history
+                    t = time.perf_counter()
+                    idx = order[b * batch_size : (b + 1) * batch_size]
+                    xb, yb = x_dev[idx], y_dev[idx]
+                    probs, caches = net.forward(xb, train=True, rng=dropout_rng)
+                    loss = net.loss(probs, yb)
+                    grads = net.backward(probs, yb, caches)
+                    del caches  # frees the layers' buffers for the next batch to reuse
+                    # One host sync checks the loss and every gradient: NaN/inf survive `* 0`.
+                    health = float(loss + sum(g.sum() * 0 for g in grads.values()))
+                    if not math.isfinite(health):
+                        raise TrainingDiverged(
+                            f"the loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
+                            "training stopped and the weights of the last good step were kept "
+                            "(try a smaller learning rate)"
+                        )
+                    lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
+                    optimizer.step(net.params, grads, lr)
+                    loss_f = float(loss)
+                    loss_sum += loss * len(idx)
+                    correct += (probs.argmax(axis=1) == yb).sum()
+                    seen = min((b + 1) * batch_size, n)
+                    history.batch_loss.append(loss_f)
+                    done += len(idx)
+                    busy += time.perf_counter() - t
+                    rate = done / busy if busy > 0 else 0.0
+                    info = BatchInfo(
+                        epoch=epoch + 1,
+                        epochs=last,
+                        batch=b + 1,
+                        batches=batches,
+                        loss=loss_f,
+                        lr=lr,
+                        step=optimizer.steps,
+                        images_per_s=rate,
+                        eta_s=(total - done) / rate if rate > 0 else math.inf,
+                        train_acc=int(correct) / seen,
                     )
-                lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
-                optimizer.step(net.params, grads, lr)
-                loss_f = float(loss)
-                loss_sum += loss * len(idx)
-                correct += (probs.argmax(axis=1) == yb).sum()
-                seen = min((b + 1) * batch_size, n)
-                history.batch_loss.append(loss_f)
-                done += len(idx)
-                busy += time.perf_counter() - t
-                rate = done / busy if busy > 0 else 0.0
-                info = BatchInfo(
+                    for cb in callbacks:
+                        cb.on_batch_end(info)
+                val_loss = val_acc = None
+                if validation is not None:
+                    val_loss, val_acc = net.evaluate(validation)
+                net.metadata["epochs"] = epoch + 1
+                seconds = time.perf_counter() - started
+                epoch_info = EpochInfo(
                     epoch=epoch + 1,
                     epochs=last,
-                    batch=b + 1,
-                    batches=batches,
-                    loss=loss_f,
+                    train_loss=float(loss_sum) / n,
+                    train_acc=float(correct) / n,
+                    val_loss=val_loss,
+                    val_acc=val_acc,
                     lr=lr,
-                    step=optimizer.steps,
-                    images_per_s=rate,
-                    eta_s=(total - done) / rate if rate > 0 else math.inf,
-                    train_acc=int(correct) / seen,
+                    seconds=seconds,
+                    images_per_s=n / seconds if seconds > 0 else 0.0,
                 )
+                history.epochs.append(epoch_info)
+                net.metadata["metrics"] = {
+                    k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
+                }
                 for cb in callbacks:
-                    cb.on_batch_end(info)
-            val_loss = val_acc = None
-            if validation is not None:
-                val_loss, val_acc = net.evaluate(validation)
-            net.metadata["epochs"] = epoch + 1
-            seconds = time.perf_counter() - started
-            epoch_info = EpochInfo(
-                epoch=epoch + 1,
-                epochs=last,
-                train_loss=float(loss_sum) / n,
-                train_acc=float(correct) / n,
-                val_loss=val_loss,
-                val_acc=val_acc,
-                lr=lr,
-                seconds=seconds,
-                images_per_s=n / seconds if seconds > 0 else 0.0,
-            )
-            history.epochs.append(epoch_info)
-            net.metadata["metrics"] = {
-                k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
-            }
+                    cb.on_epoch_end(epoch_info)
+            return history
+        finally:
             for cb in callbacks:
-                cb.on_epoch_end(epoch_info)
-        return history
-    finally:
-        for cb in callbacks:
-            cb.on_train_end(history)
+                cb.on_train_end(history)
