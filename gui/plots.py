@@ -1,9 +1,11 @@
 """The live loss and accuracy plots.
 
-Batch losses arrive in bundles and are redrawn by a timer at most ~20 times a second; the curves
+Batch losses arrive in bundles and are redrawn by a timer at most 10 times a second; the curves
 downsample by peak and clip to the view, so a long run stays as fast to draw as a short one."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 from engine import EpochInfo
 from gui import theme
 
-REDRAW_MS = 50
+REDRAW_MS = 100
 SMOOTHING = 0.95
 
 
@@ -66,7 +68,10 @@ class LossPlot(pg.PlotWidget):
         self.setAccessibleName("Loss plot")
         self.setToolTip("Training loss per batch (faint), its smoothed trend, and validation loss per epoch")
         item = _styled(self, "Loss", "epoch", "cross-entropy loss")
-        self.raw_curve = item.plot(pen=pg.mkPen(theme.TRAIN_FAINT, width=1), name="batch loss")
+        # The faint per-batch curve has the most vertices; antialiasing it cost more than it shows.
+        self.raw_curve = item.plot(
+            pen=pg.mkPen(theme.TRAIN_FAINT, width=1), name="batch loss", antialias=False
+        )
         self.smooth_curve = item.plot(pen=pg.mkPen(theme.TRAIN, width=2), name="smoothed")
         self.val_curve = item.plot(
             pen=pg.mkPen(theme.VALIDATION, width=2),
@@ -83,6 +88,9 @@ class LossPlot(pg.PlotWidget):
         self.validation = _Series()
         self._ema = 0.0
         self._dirty = False
+        item.enableAutoRange(y=False)
+        self._top = 0.0  # the y axis shows [0, _top]
+        self._top_changed = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
@@ -128,6 +136,18 @@ class LossPlot(pg.PlotWidget):
         self.raw_curve.setData(self.batches.x, self.batches.y)
         self.smooth_curve.setData(self.smoothed.x, self.smoothed.y)
         self.val_curve.setData(self.validation.x, self.validation.y)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        """Fit the y axis to the losses at most once a second, so the axis (the costliest part of
+        a repaint) is redrawn with the range rather than with every new point."""
+        if not self.batches.size:
+            return
+        wanted = 1.1 * float(max(self.batches.y.max(), self.validation.y.max(initial=0.0)))
+        now = time.monotonic()
+        if (wanted > self._top or wanted < 0.6 * self._top) and now - self._top_changed >= 1.0:
+            self._top, self._top_changed = wanted, now
+            self.getPlotItem().setYRange(0, wanted, padding=0)
 
 
 class AccuracyPlot(pg.PlotWidget):

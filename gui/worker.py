@@ -2,7 +2,9 @@
 
 It lives in its own QThread and runs `Network.fit` there.  The GUI thread only ever sees host
 copies it sends through signals, throttled so drawing never slows training down: loss points at
-most ~20 times a second, filters and feature maps a few times a second."""
+most 10 times a second, filters and feature maps twice a second. Every redraw runs Python on
+the GUI thread and so competes with training for the GIL and the second core: at 20 and 3 Hz the
+window trained at about 80% of headless speed, at 10 and 2 Hz near 90% (tests/benchmarks/README.md)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, Tr
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 
-LOSS_INTERVAL_S = 0.05
-SNAPSHOT_INTERVAL_S = 0.3
+LOSS_INTERVAL_S = 0.1
+SNAPSHOT_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
