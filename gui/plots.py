@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
 from engine import EpochInfo
+from engine.smoothing import LossSmoother
 from gui import theme
 
 REDRAW_MS = 100
@@ -86,7 +87,7 @@ class LossPlot(pg.PlotWidget):
         self.batches = _Series()
         self.smoothed = _Series()
         self.validation = _Series()
-        self._ema = 0.0
+        self._smoother = LossSmoother(SMOOTHING)
         self._dirty = False
         item.enableAutoRange(y=False)
         self._top = 0.0  # the y axis shows [0, _top]
@@ -98,13 +99,8 @@ class LossPlot(pg.PlotWidget):
 
     def append(self, x: list[float], loss: list[float]) -> None:
         """Queue batch losses; the timer draws them."""
-        smoothed = []
-        for value in loss:
-            self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * value
-            # Dividing by (1 - SMOOTHING**n) undoes the pull towards the initial 0.
-            smoothed.append(self._ema / (1 - SMOOTHING ** (self.batches.size + len(smoothed) + 1)))
         self.batches.extend(x, loss)
-        self.smoothed.extend(x, smoothed)
+        self.smoothed.extend(x, self._smoother.extend(loss))
         self._dirty = True
 
     def add_validation(self, epoch: float, loss: float) -> None:
@@ -117,7 +113,7 @@ class LossPlot(pg.PlotWidget):
         self.batches.keep(n)
         self.smoothed.keep(n)
         self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
-        self._ema = self.smoothed.y[-1] * (1 - SMOOTHING**n) if n else 0.0
+        self._smoother.rewind(n, float(self.smoothed.y[-1]) if n else 0.0)
         self._dirty = True
 
     def clear_data(self) -> None:

@@ -236,3 +236,15 @@ def test_take_weights_keeps_layers_whose_shapes_survive_an_edit():
     assert np.array_equal(new.params["layers.3.weight"], old.params["layers.2.weight"])
     assert np.array_equal(new.params["layers.5.weight"], fresh["layers.5.weight"])
     assert new.metadata["epochs"] == 3
+
+
+def test_loss_smoother_is_debiased_and_rewinds():
+    from engine.smoothing import LossSmoother
+
+    smoother = LossSmoother(0.9)
+    assert smoother.extend([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # no pull towards 0
+    first = smoother.extend([1.0, 0.5])
+    again = LossSmoother(0.9)
+    again.extend([2.0, 2.0, 2.0, 1.0])
+    again.rewind(3, 2.0)
+    assert again.extend([1.0, 0.5]) == pytest.approx(first)
