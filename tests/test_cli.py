@@ -81,34 +81,11 @@ def test_train_saves_a_file_that_evaluate_loads(tmp_path, tiny_spec, capsys):
 
 def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
     # cosine decays over each run's own epochs, so exact resume needs a horizon-free schedule
-    common = [
-        "--spec",
-        tiny_spec,
-        "--limit",
-        "200",
-        "--device",
-        "cpu",
-        "--batch-size",
-        "50",
-        "--schedule",
-        "step",
-    ]
+    run = ["--limit", "200", "--device", "cpu", "--batch-size", "50", "--schedule", "step"]
     straight, first, resumed = (tmp_path / f"{n}.safetensors" for n in ("straight", "first", "resumed"))
-    assert main(["train", *common, "--epochs", "2", "--save", str(straight)]) == 0
-    assert main(["train", *common, "--epochs", "1", "--save", str(first)]) == 0
-    resume = [
-        "train",
-        "--limit",
-        "200",
-        "--device",
-        "cpu",
-        "--batch-size",
-        "50",
-        "--epochs",
-        "1",
-        "--schedule",
-        "step",
-    ]
+    assert main(["train", "--spec", tiny_spec, *run, "--epochs", "2", "--save", str(straight)]) == 0
+    assert main(["train", "--spec", tiny_spec, *run, "--epochs", "1", "--save", str(first)]) == 0
+    resume = ["train", *run, "--epochs", "1"]
     assert main([*resume, "--resume", str(first), "--save", str(resumed)]) == 0
     assert "resuming" in capsys.readouterr().out
     a, b = load(straight), load(resumed)
