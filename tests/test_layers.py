@@ -192,3 +192,41 @@ def test_dropout_is_inverted_and_only_active_in_training():
     assert layer.forward(x, params, False, None)[0][0, 0] == 4000
     trained, _ = layer.forward(x, params, True, np.random.RandomState(0))
     assert trained[0, 0] == pytest.approx(4000, rel=0.1)  # kept inputs are scaled by 1 / (1 - p)
+
+
+def test_parameters_use_pytorch_layouts_and_chw_flattening():
+    """A reference forward pass written the way PyTorch lays tensors out ((out, in, kh, kw)
+    kernels, (out, in) dense weights, flattening in (C, H, W) order) gives the network's output,
+    so a weight file loads into the equivalent torch.nn.Sequential with only a key rename."""
+    spec = _spec(
+        (2, 9, 9),
+        {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "dense", "units": 5, "activation": "tanh"},
+        classes=4,
+    )
+    rng = np.random.default_rng(5)
+    net = Network(spec, seed=1, device="cpu", init="he", dtype=np.float64)
+    for key in net.params:
+        net.params[key][...] = rng.normal(0, 0.5, net.params[key].shape)
+    p = {k: np.asarray(v) for k, v in net.params.items()}
+    x = rng.random((3, 2, 9, 9))
+    conv = (
+        np.stack(
+            [
+                [
+                    sum(correlate(img[c], p["layers.0.weight"][f, c], mode="valid") for c in range(2))
+                    for f in range(3)
+                ]
+                for img in x
+            ]
+        )
+        + p["layers.0.bias"][None, :, None, None]
+    )
+    conv = np.maximum(conv, 0)
+    pooled = conv[:, :, :6, :6].reshape(3, 3, 3, 2, 3, 2).max(axis=(3, 5))
+    hidden = np.tanh(pooled.reshape(3, -1) @ p["layers.2.weight"].T + p["layers.2.bias"])
+    logits = hidden @ p["layers.3.weight"].T + p["layers.3.bias"]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(net.predict_proba(x), expected, rtol=1e-10)
