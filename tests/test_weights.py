@@ -212,30 +212,31 @@ def test_missing_and_extra_tensors(tmp_path):
     assert "tensor layers.9.weight that the network does not use" in message
 
 
-def test_spec_that_does_not_match_the_tensors(tmp_path):
+@pytest.mark.parametrize(
+    ("field", "value", "phrases"),
+    [
+        (
+            "filters",
+            5,
+            [
+                "does not match its network spec",
+                "tensor layers.0.weight is 3×1×3×3 but the network needs 5×1×3×3",
+            ],
+        ),
+        ("kernel", 20, ["its network spec is invalid: layer 0 (conv): kernel 20×20 does not fit"]),
+    ],
+)
+def test_a_spec_that_does_not_fit_the_tensors_or_is_invalid(tmp_path, field, value, phrases):
     path = _valid(tmp_path)
 
     def change(t, m):
         spec = json.loads(m["spec"])
-        spec["layers"][0]["filters"] = 5
+        spec["layers"][0][field] = value
         m["spec"] = json.dumps(spec)
 
     _rewrite(path, change)
     message = _error(path)
-    assert "does not match its network spec" in message
-    assert "tensor layers.0.weight is 3×1×3×3 but the network needs 5×1×3×3" in message
-
-
-def test_invalid_spec(tmp_path):
-    path = _valid(tmp_path)
-
-    def change(t, m):
-        spec = json.loads(m["spec"])
-        spec["layers"][0]["kernel"] = 20
-        m["spec"] = json.dumps(spec)
-
-    _rewrite(path, change)
-    assert "its network spec is invalid: layer 0 (conv): kernel 20×20 does not fit" in _error(path)
+    assert all(phrase in message for phrase in phrases), message
 
 
 def test_damaged_metadata_json(tmp_path):
