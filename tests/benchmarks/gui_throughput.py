@@ -4,8 +4,8 @@
 
 Both train the same default network on the same images with the same settings (SGD, batch 32,
 validation on the test split each epoch); the window run is timed from Train to the worker's
-`finished`, including its throttled loss, filter and feature-map updates. Runs alternate so a
-busy machine slows both alike."""
+`finished`, including its throttled loss, filter and feature-map updates. Runs alternate, and
+so does which of each pair goes first, so a busy machine slows both alike."""
 
 from __future__ import annotations
 
@@ -84,9 +84,14 @@ def main() -> int:
     plain, gui = [], []
     with tempfile.TemporaryDirectory() as tmp:
         headless(dataset, config)  # warm-up: first-touch page faults and the layers' buffers
-        for _ in range(args.reps):
-            plain.append(images / headless(dataset, config))
-            gui.append(images / windowed(app, dataset, config, tmp))
+        for rep in range(args.reps):
+            # Alternate which goes first, so a drift within a pair (clock, cache, allocator)
+            # does not always favour one side.
+            for side in ("headless", "window") if rep % 2 == 0 else ("window", "headless"):
+                if side == "headless":
+                    plain.append(images / headless(dataset, config))
+                else:
+                    gui.append(images / windowed(app, dataset, config, tmp))
             print(f"headless {plain[-1]:7.0f} images/s   window {gui[-1]:7.0f} images/s", flush=True)
     ratio = statistics.median(gui) / statistics.median(plain)
     print(
