@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,18 +93,16 @@ class Network:
             "bias": rng.normal(0.0, 1.0, shapes["bias"]),
         }
 
-    def reset_parameters(self, seed: int | None = None, layers: Sequence[int] | None = None) -> None:
-        """(Re)initialise the given layer indices, or all; drawn on the host so every device
-        starts from the same weights for a given seed."""
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """(Re)initialise every parameter; drawn on the host so every device starts from the same
+        weights for a given seed."""
         self.seed = self.seed if seed is None else seed
         rng = np.random.default_rng(self.seed)
         for layer in self.layers:
-            values = self._initial_values(layer, rng)
-            if layers is not None and layer.info.index not in layers:
-                continue
-            for key, value in values.items():
-                name = f"layers.{layer.info.index}.{key}"
-                self.params[name] = self.backend.to_device(value, dtype=self.dtype)
+            for key, value in self._initial_values(layer, rng).items():
+                self.params[f"layers.{layer.info.index}.{key}"] = self.backend.to_device(
+                    value, dtype=self.dtype
+                )
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Host copies of every parameter."""
@@ -227,8 +224,7 @@ class Network:
         """(mean loss, accuracy) over an (x, y) pair or a data set's test split."""
         x, y = as_split(data, test=True)
         probs = self.predict_proba(x, batch_size)
-        picked = probs[np.arange(len(y)), y]
-        loss = float(-np.log(np.maximum(picked, np.finfo(probs.dtype).tiny)).mean())
+        loss = float(self.loss(self.backend.to_device(probs), self.labels(np.asarray(y))))
         return loss, float((probs.argmax(axis=1) == y).mean())
 
     def feature_maps(self, x: Any) -> list[np.ndarray]:

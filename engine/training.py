@@ -234,19 +234,23 @@ def fit(
                     loss = net.loss(probs, yb)
                     grads = net.backward(probs, yb, caches)
                     del caches  # frees the layers' buffers for the next batch to reuse
-                    # One host sync checks the loss and every gradient: NaN/inf survive `* 0`.
-                    health = float(loss + sum(g.sum() * 0 for g in grads.values()))
-                    if not math.isfinite(health):
+                    correct += (probs.argmax(axis=1) == yb).sum()
+                    # One host copy per batch: the loss, a health check of every gradient (NaN
+                    # and inf survive `* 0`) and the running count of correct answers.
+                    health = sum(g.sum() * 0 for g in grads.values())
+                    loss_f, health, right = backend.to_host(
+                        xp.stack([loss, health, correct]).astype(xp.float64)
+                    )
+                    if not math.isfinite(loss_f + health):
                         raise TrainingDiverged(
-                            f"the loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
+                            f"the loss became {loss_f} at epoch {epoch + 1}, batch {b + 1}; "
                             "training stopped and the weights of the last good step were kept "
                             "(try a smaller learning rate)"
                         )
                     lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
                     optimizer.step(net.params, grads, lr)
-                    loss_f = float(loss)
+                    loss_f = float(loss_f)
                     loss_sum += loss * len(idx)
-                    correct += (probs.argmax(axis=1) == yb).sum()
                     seen = min((b + 1) * batch_size, n)
                     history.batch_loss.append(loss_f)
                     done += len(idx)
@@ -262,7 +266,7 @@ def fit(
                         step=optimizer.steps,
                         images_per_s=rate,
                         eta_s=(total - done) / rate if rate > 0 else math.inf,
-                        train_acc=int(correct) / seen,
+                        train_acc=float(right) / seen,
                     )
                     for cb in callbacks:
                         cb.on_batch_end(info)
