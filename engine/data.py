@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from engine.spec import shape_text
+
 BUILTIN = "mnist-5k"
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -136,7 +138,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     count = math.prod(dims)
     expected, actual = count * dtype.itemsize, len(data) - header
-    shape = "×".join(map(str, dims))
+    shape = shape_text(dims)
     if actual < expected:
         raise DataError(
             f"{path} is truncated: its header promises {shape} values ({expected:,} bytes) "
@@ -188,8 +190,8 @@ def load_dataset(
     test = _checked(raw.test) if raw.test is not None else None
     if test is not None and test.x.shape[1:] != train.x.shape[1:]:
         raise DataError(
-            f"{test.x_src} holds images of shape {_shape(test.x)} but {train.x_src} holds "
-            f"{_shape(train.x)}; training and test images must be the same size."
+            f"{test.x_src} holds images of shape {shape_text(test.x.shape[1:])} but {train.x_src} holds "
+            f"{shape_text(train.x.shape[1:])}; training and test images must be the same size."
         )
     class_names = _class_names(train, test, raw.class_names)
 
@@ -450,7 +452,3 @@ def _normalize(train_x: np.ndarray, test_x: np.ndarray) -> tuple[tuple[float, ..
         means.append(mean)
         stds.append(std)
     return tuple(means), tuple(stds)
-
-
-def _shape(x: np.ndarray) -> str:
-    return "×".join(map(str, x.shape[1:]))

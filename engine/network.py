@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.backend import Backend, get_backend
 from engine.layers import Layer, make_layer
-from engine.spec import default_spec, infer, normalize
+from engine.spec import default_spec, infer, normalize, shape_text
 from engine.training import as_split, fit
 
 if TYPE_CHECKING:
@@ -146,9 +146,10 @@ class Network:
 
     def _input(self, x: Any) -> Any:
         if tuple(x.shape[1:]) != self.input_shape:
-            got = "×".join(map(str, x.shape[1:]))
-            want = "×".join(map(str, self.input_shape))
-            raise ValueError(f"the network expects inputs of shape {want}, got {got}")
+            raise ValueError(
+                f"the network expects inputs of shape {shape_text(self.input_shape)}, "
+                f"got {shape_text(x.shape[1:])}"
+            )
         if isinstance(x, np.ndarray) or x.dtype != self.dtype:
             return self.backend.to_device(x, dtype=self.dtype)
         return x

@@ -25,6 +25,7 @@ from engine.backend import Backend
 from engine.data import BUILTIN, load_dataset
 from engine.network import Network as EngineNetwork
 from engine.optim import SGD
+from engine.spec import shape_text
 from engine.training import BatchInfo, Callback, EpochInfo
 
 # -- activations: callable like network3's, and mapped by identity to the engine's names --------
@@ -159,7 +160,7 @@ Layer = ConvPoolLayer | FullyConnectedLayer | SoftmaxLayer
 
 
 def _shape_words(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape)) + (f" = {math.prod(shape)}" if len(shape) > 1 else "")
+    return shape_text(shape) + (f" = {math.prod(shape)}" if len(shape) > 1 else "")
 
 
 def to_spec(layers: Sequence[Layer]) -> dict[str, Any]:

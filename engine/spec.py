@@ -74,6 +74,11 @@ class LayerInfo:
         return f"layers.{self.index}"
 
 
+def shape_text(shape: Any) -> str:
+    """A shape as users read it: 20×24×24."""
+    return "×".join(map(str, shape))
+
+
 def default_spec() -> dict[str, Any]:
     return copy.deepcopy(DEFAULT_SPEC)
 
@@ -316,14 +321,14 @@ def summary(spec: Any) -> str:
     normal = normalize(spec)
     infos = infer(normal)
     rows = [("#", "layer", "settings", "output shape", "params")]
-    rows.append(("", "input", "", "×".join(map(str, normal["input"])), ""))
+    rows.append(("", "input", "", shape_text(normal["input"]), ""))
     for info in infos:
         rows.append(
             (
                 str(info.index),
                 info.type,
                 describe(info.layer),
-                "×".join(map(str, info.output_shape)),
+                shape_text(info.output_shape),
                 f"{info.params:,}",
             )
         )

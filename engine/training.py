@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.backend import host_blas_threads
 from engine.optim import SGD, Optimizer
+from engine.spec import shape_text
 
 if TYPE_CHECKING:
     from engine.network import Network
@@ -158,9 +159,10 @@ class TrainingControl:
 
 def _check_data(net: Network, x: Any, y: Any, what: str) -> None:
     if x.ndim != 4 or tuple(x.shape[1:]) != net.input_shape:
-        want = "×".join(map(str, net.input_shape))
-        got = "×".join(map(str, x.shape[1:]))
-        raise ValueError(f"the {what} images are {got} but the network expects {want}")
+        raise ValueError(
+            f"the {what} images are {shape_text(x.shape[1:])} "
+            f"but the network expects {shape_text(net.input_shape)}"
+        )
     if len(x) != len(y):
         raise ValueError(f"the {what} set has {len(x)} images but {len(y)} labels")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= net.classes):

@@ -22,7 +22,7 @@ from safetensors import SafetensorError, safe_open
 from engine.backend import Backend
 from engine.network import INITS, Network
 from engine.optim import Optimizer, make_optimizer
-from engine.spec import SpecError, normalize
+from engine.spec import SpecError, normalize, shape_text
 
 if TYPE_CHECKING:
     from engine.data import Dataset
@@ -184,7 +184,7 @@ def _mismatches(
         if k not in expected:
             continue
         if tuple(v.shape) != expected[k]:
-            got, want = "×".join(map(str, v.shape)) or "scalar", "×".join(map(str, expected[k]))
+            got, want = shape_text(v.shape) or "scalar", shape_text(expected[k])
             problems.append(f"tensor {prefix}{k} is {got} but the network needs {want}")
         elif v.dtype != dtype:
             problems.append(f"tensor {prefix}{k} is {v.dtype} but the network is {dtype}")

@@ -15,11 +15,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
-from engine.spec import LayerInfo
+from engine.spec import LayerInfo, shape_text
 from gui import theme
 from gui.filters_view import image_plot
 from gui.mosaic import map_mosaic
-from gui.network_editor import shape_text
 
 
 def grid_columns(panels: int, width: float, height: float) -> int:

@@ -40,11 +40,11 @@ from engine import (
 from engine import weights as weight_files
 from engine.optim import Optimizer
 from engine.recipe import Recipe
-from engine.spec import default_spec, load_spec, save_spec, validate
+from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from gui import theme
 from gui.feature_maps_view import FeatureMapsView
 from gui.filters_view import FiltersView
-from gui.network_editor import NetworkEditor, shape_text
+from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
 from gui.recent_files import RecentFiles
 from gui.settings_panel import SettingsPanel
@@ -363,18 +363,23 @@ class MainWindow(QMainWindow):
         self.data_label.setText(
             f"{d.name} · {len(d.train.x):,} train / {len(d.test.x):,} test · {shape_text(d.input_shape)}"
         )
-        self.setWindowTitle(
-            f"ConvScope — {d.name}"
-            + (f" — {os.path.basename(self.weights_path)}" if self.weights_path else "")
-        )
+        self._update_title()
         self._update_controls()
+
+    def _update_title(self) -> None:
+        name = f" — {os.path.basename(self.weights_path)}" if self.weights_path else ""
+        self.setWindowTitle(f"ConvScope — {self.dataset.name}{name}")
+
+    def _rebuild(self, spec: dict[str, Any], device: str | Backend) -> Network:
+        """The network after an edit or a device change keeps its seed and initialisation."""
+        return Network(spec, seed=self.net.seed, device=device, init=self.net.init)
 
     def _spec_edited(self) -> None:
         self._update_controls()
         if self.trainer.running or not self.editor.is_valid():
             return
         try:
-            new = Network(self.editor.spec(), seed=self.net.seed, device=self.net.backend, init=self.net.init)
+            new = self._rebuild(self.editor.spec(), self.net.backend)
         except (SpecError, ValueError, MemoryError) as exc:
             self.show_error("Cannot build the network", str(exc))
             return
@@ -382,7 +387,7 @@ class MainWindow(QMainWindow):
         old_index = {layer_id: i for i, layer_id in enumerate(self.net_ids)}
         sources = {i: old_index[layer_id] for i, layer_id in enumerate(ids) if layer_id in old_index}
         reset = new.take_weights(self.net, sources)
-        learned = len({name.split(".")[1] for name in new.params})
+        learned = sum(1 for info in new.infos if info.params)
         if self.trained and reset:
             names = ", ".join(f"{i} ({new.infos[i].type})" for i in reset)
             self.notify(
@@ -396,7 +401,7 @@ class MainWindow(QMainWindow):
 
     def _device_changed(self, device: str) -> None:
         try:
-            new = Network(self.net.spec, seed=self.net.seed, device=device, init=self.net.init)
+            new = self._rebuild(self.net.spec, device)
         except DeviceError as exc:
             self.settings_panel.set_device(self.net.backend.name)
             self.show_error("Device unavailable", str(exc))
@@ -611,7 +616,7 @@ class MainWindow(QMainWindow):
         self._remember_dir(path)
         self.recent.add(path)
         self.notify(f"Saved the weights to {path}.")
-        self._network_changed()
+        self._update_title()
 
     def open_network(self, path: str | None = None) -> None:
         if path is None:
@@ -720,5 +725,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_window_state()
-        self.trainer.shutdown(2000)
+        if not self.trainer.shutdown(2000):
+            # A batch outlasted the wait: close once the run has ended, never under a live thread.
+            event.ignore()
+            self.trainer.finished.connect(self.close, Qt.ConnectionType.SingleShotConnection)
+            self.notify("Stopping the training run before closing…")
+            return
         event.accept()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.spec import ACTIVATIONS, POOL_MODES, LayerInfo, check, describe
+from engine.spec import ACTIVATIONS, POOL_MODES, LayerInfo, check, describe, shape_text
 
 NEW_LAYERS: dict[str, dict[str, Any]] = {
     "conv": {"type": "conv", "filters": 8, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
@@ -40,10 +40,6 @@ NEW_LAYERS: dict[str, dict[str, Any]] = {
 }
 _LAYER_IN_MESSAGE = re.compile(r"^layer (\d+)\b")
 ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-def shape_text(shape: tuple[int, ...] | list[int]) -> str:
-    return "×".join(map(str, shape))
 
 
 class _LayerList(QTreeWidget):
@@ -163,14 +159,8 @@ class NetworkEditor(QWidget):
     def layer_ids(self) -> list[int]:
         return list(self._ids)
 
-    def problems(self) -> list[str]:
-        return list(self._problems)
-
     def is_valid(self) -> bool:
         return not self._problems
-
-    def infos(self) -> list[LayerInfo]:
-        return list(self._infos)
 
     def set_spec(self, spec: dict[str, Any]) -> None:
         """Show a new network; its layers get fresh ids, so none inherits old weights."""

@@ -92,6 +92,7 @@ class LossPlot(pg.PlotWidget):
         item.enableAutoRange(y=False)
         self._top = 0.0  # the y axis shows [0, _top]
         self._top_changed = 0.0
+        self._peak = 0.0  # the largest loss shown, kept as points arrive
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
@@ -101,10 +102,12 @@ class LossPlot(pg.PlotWidget):
         """Queue batch losses; the timer draws them."""
         self.batches.extend(x, loss)
         self.smoothed.extend(x, self._smoother.extend(loss))
+        self._peak = max([self._peak, *loss])
         self._dirty = True
 
     def add_validation(self, epoch: float, loss: float) -> None:
         self.validation.extend([epoch], [loss])
+        self._peak = max(self._peak, loss)
         self._dirty = True
 
     def rewind(self, epoch: float) -> None:
@@ -114,6 +117,7 @@ class LossPlot(pg.PlotWidget):
         self.smoothed.keep(n)
         self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
         self._smoother.rewind(n, float(self.smoothed.y[-1]) if n else 0.0)
+        self._peak = float(max(self.batches.y.max(initial=0.0), self.validation.y.max(initial=0.0)))
         self._dirty = True
 
     def clear_data(self) -> None:
@@ -139,7 +143,7 @@ class LossPlot(pg.PlotWidget):
         a repaint) is redrawn with the range rather than with every new point."""
         if not self.batches.size:
             return
-        wanted = 1.1 * float(max(self.batches.y.max(), self.validation.y.max(initial=0.0)))
+        wanted = 1.1 * self._peak
         now = time.monotonic()
         if (wanted > self._top or wanted < 0.6 * self._top) and now - self._top_changed >= 1.0:
             self._top, self._top_changed = wanted, now

@@ -109,7 +109,7 @@ class TrainingWorker(QObject):
             else:
                 self.send_predictions_if_wanted()
         except Exception as exc:  # any failure ends the run with a message, never the process
-            self.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            self.failed.emit(str(exc) or type(exc).__name__)
         finally:
             self.finished.emit(history)
 
