@@ -225,7 +225,8 @@ class Network:
         """(mean loss, accuracy) over an (x, y) pair or a data set's test split."""
         x, y = as_split(data, test=True)
         probs = self.predict_proba(x, batch_size)
-        loss = float(self.loss(self.backend.to_device(probs), self.labels(np.asarray(y))))
+        y = self.backend.to_host(y)
+        loss = float(self.loss(self.backend.to_device(probs), self.labels(y)))
         return loss, float((probs.argmax(axis=1) == y).mean())
 
     def feature_maps(self, x: Any) -> list[np.ndarray]:

@@ -98,8 +98,10 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def _update(self, name, param, grad, lr):
-        m = self.state.setdefault(f"{name}.m", param * 0)
-        v = self.state.setdefault(f"{name}.v", param * 0)
+        m, v = self.state.get(f"{name}.m"), self.state.get(f"{name}.v")
+        if m is None:
+            m = self.state[f"{name}.m"] = param * 0
+            v = self.state[f"{name}.v"] = param * 0
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2

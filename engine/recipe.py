@@ -10,7 +10,6 @@ from engine.backend import Backend
 from engine.network import Network
 from engine.optim import SGD, Adam, Optimizer
 
-OPTIMIZERS = ("sgd", "adam")
 ADAM_LR = 1e-3
 
 

@@ -242,7 +242,7 @@ def fit(
                     health = sum(g.sum() * 0 for g in grads.values())
                     loss_f, health, right = backend.to_host(
                         xp.stack([loss, health, correct]).astype(xp.float64)
-                    )
+                    ).tolist()
                     if not math.isfinite(loss_f + health):
                         raise TrainingDiverged(
                             f"the loss became {loss_f} at epoch {epoch + 1}, batch {b + 1}; "
@@ -251,7 +251,6 @@ def fit(
                         )
                     lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
                     optimizer.step(net.params, grads, lr)
-                    loss_f = float(loss_f)
                     loss_sum += loss * len(idx)
                     seen = min((b + 1) * batch_size, n)
                     history.batch_loss.append(loss_f)

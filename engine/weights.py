@@ -133,6 +133,9 @@ def load_with_optimizer(
     problems += _mismatches(params, expected, net.dtype)
     if problems:
         raise fail("it does not match its network spec: " + "; ".join(problems))
+    problems = _training_problems(training, net.classes)
+    if problems:
+        raise fail("its training metadata is damaged: " + "; ".join(problems))
     net.load_state_dict(params)
     net.metadata = training
 
@@ -250,3 +253,28 @@ __all__ = [
     "read_header",
     "save",
 ]
+
+
+def _training_problems(training: dict[str, Any], classes: int) -> list[str]:
+    """What in the recorded training metadata the CLI and the window could not use."""
+    problems = []
+    epochs = training.get("epochs", 0)
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        problems.append(f"epochs must be a whole number ≥ 0, got {epochs!r}")
+    dataset = training.get("dataset") or {}
+    if not isinstance(dataset, dict):
+        return [*problems, f"'dataset' must be an object, got {dataset!r}"]
+    names = dataset.get("class_names") or []
+    if not isinstance(names, list) or len(names) > classes:
+        problems.append(f"class_names must be a list of at most {classes} names")
+    stats = dataset.get("normalization")
+    if stats is not None:
+        try:
+            means, stds = (np.asarray(s, dtype=np.float64) for s in stats)
+            ok = means.ndim == 1 and means.shape == stds.shape and np.isfinite(means).all()
+            ok = ok and bool((np.isfinite(stds) & (stds > 0)).all())
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            problems.append("normalization must be per-channel means and positive stds of equal length")
+    return problems

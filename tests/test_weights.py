@@ -271,3 +271,20 @@ def test_save_and_resume_on_a_strict_device_backend(tmp_path, data):
         np.testing.assert_array_equal(STRICT.to_host(resumed.params[k]), STRICT.to_host(v))
     resumed.fit(data, epochs=1, batch_size=32, optimizer=opt2)
     assert resumed.metadata["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("training", "phrase"),
+    [
+        ({"epochs": None}, "epochs must be a whole number"),
+        ({"dataset": ["mnist"]}, "'dataset' must be an object"),
+        ({"dataset": {"class_names": [str(i) for i in range(11)]}}, "class_names must be a list of at most"),
+        ({"dataset": {"normalization": [[0.1], [0.0]]}}, "positive stds"),
+        ({"dataset": {"normalization": [[0.1, 0.2], [0.3]]}}, "of equal length"),
+    ],
+)
+def test_damaged_training_metadata(tmp_path, training, phrase):
+    path = _valid(tmp_path)
+    _rewrite(path, lambda t, m: m.update(training=json.dumps(training)))
+    message = _error(path)
+    assert "its training metadata is damaged" in message and phrase in message
