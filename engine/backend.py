@@ -8,7 +8,6 @@ for them (data in, numbers and images out, weights to disk).
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -17,7 +16,6 @@ import numpy as np
 
 DEVICES = ("auto", "cpu", "gpu")
 ENV_VAR = "CONVSCOPE_DEVICE"
-BLAS_THREADS_VAR = "CONVSCOPE_BLAS_THREADS"
 
 
 class DeviceError(RuntimeError):
@@ -120,14 +118,3 @@ def get_backend(device: str | Backend | None = None) -> Backend:
         raise DeviceError(f"GPU requested but unavailable: {reason}")
     return NUMPY
 
-
-def host_blas_threads() -> AbstractContextManager[object]:
-    """Pin the host BLAS to $CONVSCOPE_BLAS_THREADS threads (default 1) while training.
-
-    On a small machine a second OpenBLAS thread buys little (the step's im2col, pooling and
-    activations run on one core anyway) and, once anything else wants a core (the window's GUI
-    thread, another process), its spinning threads slowed training up to 20x and stalled the
-    event loop for 400 ms. tests/benchmarks/README.md has the figures for 1 and 2 threads."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=int(os.environ.get(BLAS_THREADS_VAR, "1")), user_api="blas")

@@ -68,13 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
     train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {d.lr} (adam {ADAM_LR})")
     train.add_argument("--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d.momentum}")
-    train.add_argument("--l2", type=_number(float, 0), help="L2 weight decay λ, default 0")
+    train.add_argument("--l2", type=_number(float, 0), help=f"L2 weight decay λ, default {d.l2:g}")
     train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
     train.add_argument("--init", choices=INITS, default=d.init, help=f"default {d.init}")
     train.add_argument("--normalize", action="store_true", help="standardise each channel")
     train.add_argument("--limit", type=_number(int, 1), help="train on the first N images only")
     train.add_argument("--device", choices=DEVICES, help="default $CONVSCOPE_DEVICE or auto")
+    train.add_argument(
+        "--threads", type=_number(int, 1), help="CPU threads, default $CONVSCOPE_THREADS or one per core"
+    )
     train.add_argument("--save", metavar="PATH", help="write the trained network to a .safetensors file")
     train.add_argument("--resume", metavar="PATH", help="continue training a saved network exactly")
 
@@ -263,6 +266,7 @@ def train(args: argparse.Namespace) -> int:
             validation=data.test,
             callbacks=[ProgressBar()],
             schedule=args.schedule,
+            threads=args.threads,
         )
     if args.save:
         save(net, args.save, optimizer=optimizer, dataset=data)

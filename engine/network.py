@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.backend import Backend, get_backend
 from engine.layers import Layer, make_layer
+from engine.parallel import Threads, host_threads
 from engine.spec import default_spec, infer, normalize, shape_text
 from engine.training import as_split, fit
 
@@ -173,13 +175,16 @@ class Network:
         picked = probs[xp.arange(probs.shape[0]), y]
         return -xp.log(xp.maximum(picked, np.finfo(self.dtype).tiny)).mean()
 
-    def backward(self, probs: Any, y: Any, caches: list[Any]) -> dict[str, Any]:
-        """dL/dparam for every parameter, given the forward pass's probabilities and caches."""
+    def backward(self, probs: Any, y: Any, caches: list[Any], batch: int | None = None) -> dict[str, Any]:
+        """dL/dparam for every parameter, given the forward pass's probabilities and caches.
+
+        `batch` is the whole batch's size when these rows are one thread's part of it, so the
+        parts' gradients add up to the batch's mean."""
         xp = self.xp
         n = probs.shape[0]
         grad = probs.copy()
         grad[xp.arange(n), y] -= 1
-        grad *= 1.0 / n
+        grad *= 1.0 / (batch or n)
         grads: dict[str, Any] = {}
         for layer, cache in zip(reversed(self.layers), reversed(caches), strict=True):
             i = layer.info.index
@@ -207,16 +212,38 @@ class Network:
         grads = self.backward(probs, y, caches)
         return float(self.loss(probs, y)), grads
 
+    def batch_gradients(self, x: Any, y: Any, rngs: Sequence[Any], threads: Threads) -> tuple[Any, Any, dict]:
+        """A training batch split over `threads`: (summed loss, correct answers, mean gradients),
+        the first two as device scalars. Part p draws its dropout masks from `rngs[p]`."""
+        n = x.shape[0]
+
+        def part(p: int, rows: slice) -> tuple[Any, Any, dict[str, Any]]:
+            probs, caches = self.forward(x[rows], train=True, rng=rngs[p])
+            yp = y[rows]
+            loss = self.loss(probs, yp) * probs.shape[0]
+            return loss, (probs.argmax(axis=1) == yp).sum(), self.backward(probs, yp, caches, n)
+
+        (loss, correct, grads), *others = threads.map(part, n)
+        for other_loss, other_correct, other_grads in others:
+            loss, correct = loss + other_loss, correct + other_correct
+            for k, g in other_grads.items():
+                grads[k] += g
+        return loss, correct, grads
+
     # -- inference and inspection ------------------------------------------------------------
 
     def predict_proba(self, x: Any, batch_size: int = 500) -> np.ndarray:
-        """Class probabilities (N, classes) on the host."""
-        out = [
-            self.backend.to_host(self.forward(x[i : i + batch_size])[0]) for i in range(0, len(x), batch_size)
-        ]
-        if not out:
-            return np.zeros((0, self.classes), dtype=self.dtype)
-        return np.concatenate(out)
+        """Class probabilities (N, classes) on the host, each batch split over the host's threads."""
+        out = np.empty((len(x), self.classes), dtype=self.dtype)
+        with host_threads(self.backend) as threads:
+            for i in range(0, len(x), batch_size):
+                xb = x[i : i + batch_size]
+
+                def part(_: int, rows: slice, xb: Any = xb, i: int = i) -> None:
+                    out[i + rows.start : i + rows.stop] = self.backend.to_host(self.forward(xb[rows])[0])
+
+                threads.map(part, len(xb))
+        return out
 
     def predict(self, x: Any, batch_size: int = 500) -> np.ndarray:
         return self.predict_proba(x, batch_size).argmax(axis=1)

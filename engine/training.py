@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.backend import host_blas_threads
 from engine.optim import SGD, Optimizer
+from engine.parallel import host_threads
 from engine.spec import shape_text
 
 if TYPE_CHECKING:
@@ -187,11 +187,13 @@ def fit(
     callbacks: Sequence[Callback] = (),
     schedule: Schedule | str = "constant",
     control: TrainingControl | None = None,
+    threads: int | None = None,
 ) -> History:
     """Train `net` by mini-batch backpropagation for `epochs` more epochs.
 
     Shuffling and dropout are seeded from the network's seed and the epoch number, so a run is
-    reproducible and a resumed run sees the batches the uninterrupted one would have.
+    reproducible (for a given number of `threads`, default: :func:`engine.parallel.default_threads`)
+    and a resumed run sees the batches the uninterrupted one would have.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
@@ -215,12 +217,12 @@ def fit(
     done = 0  # images trained on in this run
     total = epochs * n
     lr = optimizer.lr
-    with host_blas_threads():
+    with host_threads(backend, threads) as pool:
         try:
             for epoch in range(first, last):
                 started = time.perf_counter()
                 order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
-                dropout_rng = backend.rng(_seed(net.seed, epoch, 1))
+                dropout_rngs = [backend.rng(_seed(net.seed, epoch, 1, p)) for p in range(pool.count)]
                 loss_sum = xp.zeros((), dtype=net.dtype)
                 correct = xp.zeros((), dtype=xp.int64)
                 for b in range(batches):
@@ -232,11 +234,9 @@ def fit(
                     t = time.perf_counter()
                     idx = order[b * batch_size : (b + 1) * batch_size]
                     xb, yb = x_dev[idx], y_dev[idx]
-                    probs, caches = net.forward(xb, train=True, rng=dropout_rng)
-                    loss = net.loss(probs, yb)
-                    grads = net.backward(probs, yb, caches)
-                    del caches  # frees the layers' buffers for the next batch to reuse
-                    correct += (probs.argmax(axis=1) == yb).sum()
+                    loss_batch, right_batch, grads = net.batch_gradients(xb, yb, dropout_rngs, pool)
+                    loss = loss_batch / len(idx)
+                    correct += right_batch
                     # One host copy per batch: the loss, a health check of every gradient (NaN
                     # and inf survive `* 0`) and the running count of correct answers.
                     health = sum(g.sum() * 0 for g in grads.values())
@@ -251,7 +251,7 @@ def fit(
                         )
                     lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
                     optimizer.step(net.params, grads, lr)
-                    loss_sum += loss * len(idx)
+                    loss_sum += loss_batch
                     seen = min((b + 1) * batch_size, n)
                     history.batch_loss.append(loss_f)
                     done += len(idx)

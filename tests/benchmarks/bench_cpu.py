@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine import SGD, Network, load_dataset
-from engine.backend import BLAS_THREADS_VAR
+from engine.parallel import THREADS_VAR
 
 LR, MOMENTUM, SEED = 0.03, 0.9, 0
 
@@ -205,7 +205,7 @@ def _status_mib(field: str) -> float:
 
 
 def memory_child(framework: str, batch: int, n_train: int, threads: int) -> None:
-    os.environ[BLAS_THREADS_VAR] = str(threads)
+    os.environ[THREADS_VAR] = str(threads)
     with _threadpool_limits(threads):
         x, y, x_test = load(n_train)
         net, train, infer = ours(batch, x, y, x_test)
@@ -405,7 +405,7 @@ def main() -> None:
     args = p.parse_args()
     torch_ok = not args.no_torch and have_torch()
     threads = args.threads or blas_info()["threads"] or os.cpu_count() or 1
-    os.environ[BLAS_THREADS_VAR] = str(threads)  # Network.fit pins BLAS to this count itself
+    os.environ[THREADS_VAR] = str(threads)  # Network.fit pins BLAS to this count itself
     with _threadpool_limits(threads):
         if torch_ok:
             import torch

@@ -1,0 +1,114 @@
+"""Data parallelism on the host: a batch split across threads, one per core.
+
+NumPy lets go of the GIL inside copies, ufuncs and BLAS calls, which is nearly all of a step,
+so threads that each take a slice of a batch run side by side. Each thread keeps its own layer
+buffers (`Layer._buffer` is per thread) and a one-thread BLAS: a multi-threaded BLAS spreads
+only the GEMMs over the cores, leaving im2col, activations, pooling and col2im on one, and its
+spinning threads slowed training up to 20x whenever anything else wanted a core
+(tests/benchmarks/README.md has the figures).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, TypeVar
+
+from engine.backend import Backend
+
+THREADS_VAR = "CONVSCOPE_THREADS"
+#: The fewest images a thread is given: below this its share of Python overhead outweighs the
+#: work it takes off the other threads.
+MIN_PART = 8
+
+T = TypeVar("T")
+
+
+def default_threads() -> int:
+    """$CONVSCOPE_THREADS, or the cores this process may run on."""
+    value = os.environ.get(THREADS_VAR, "").strip()
+    if value:
+        return max(1, int(value))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convscope-part")
+
+
+class Threads:
+    """Runs a function over the slices of a batch, the first slice on the calling thread."""
+
+    def __init__(self, count: int):
+        self.count = max(1, count)
+
+    def slices(self, n: int) -> list[slice]:
+        parts = max(1, min(self.count, n // MIN_PART))
+        bounds = [n * p // parts for p in range(parts + 1)]
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def map(self, fn: Callable[[int, slice], T], n: int) -> list[T]:
+        """[fn(part, slice) for each slice of range(n)]; every part has finished on return,
+        also when one raised, so no thread still writes into a buffer the caller reuses."""
+        slices = self.slices(n)
+        if len(slices) == 1:
+            return [fn(0, slices[0])]
+        # Each part runs in a copy of the caller's context, so settings such as np.errstate
+        # reach the pool's threads too.
+        futures = [
+            _pool(self.count - 1).submit(contextvars.copy_context().run, fn, p, s)
+            for p, s in enumerate(slices[1:], 1)
+        ]
+        try:
+            first = fn(0, slices[0])
+        finally:
+            wait(futures)
+        return [first] + [f.result() for f in futures]
+
+
+_pin_lock = threading.Lock()
+_pin_users = 0
+_pin: Any = None
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Pin the host BLAS to one thread until the last concurrent user leaves: the window's
+    thread may predict while its worker trains, and a nested pin's exit must not unpin the run
+    still going."""
+    global _pin_users, _pin
+    from threadpoolctl import OpenBLASController, threadpool_limits
+
+    with _pin_lock:
+        if _pin_users == 0:
+            # threadpoolctl lets only the first thread that limited OpenBLAS change it again;
+            # the pin and its release may come from different threads here.
+            OpenBLASController.clear_controlling_thread(force=True)
+            _pin = threadpool_limits(limits=1, user_api="blas")
+        _pin_users += 1
+    try:
+        yield
+    finally:
+        with _pin_lock:
+            _pin_users -= 1
+            if _pin_users == 0:
+                OpenBLASController.clear_controlling_thread(force=True)
+                _pin.restore_original_limits()
+                OpenBLASController.clear_controlling_thread(force=True)
+                _pin = None
+
+
+@contextmanager
+def host_threads(backend: Backend, threads: int | None = None) -> Iterator[Threads]:
+    """Threads for `backend` (one on the GPU), with the host BLAS pinned to one thread each."""
+    if backend.name == "gpu":
+        yield Threads(1)
+        return
+    with _one_blas_thread():
+        yield Threads(default_threads() if threads is None else threads)

@@ -1,0 +1,137 @@
+"""A batch split over host threads gives the gradients, losses and predictions of the whole."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_engine import SMALL
+from threadpoolctl import threadpool_info
+
+from engine import SGD, Network, load_dataset
+from engine.backend import NUMPY
+from engine.parallel import MIN_PART, THREADS_VAR, Threads, default_threads, host_threads
+
+NO_DROPOUT = {
+    **SMALL,
+    "layers": [{**layer, "dropout": 0.0} if "dropout" in layer else layer for layer in SMALL["layers"]],
+}
+
+
+@pytest.fixture(scope="module")
+def batch():
+    data = load_dataset("mnist-5k")
+    return data.train.x[:96], data.train.y[:96]
+
+
+def _blas_threads() -> list[int]:
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@given(n=st.integers(0, 3000), count=st.integers(1, 8))
+def test_slices_cover_the_batch_in_order_with_parts_of_useful_size(n, count):
+    slices = Threads(count).slices(n)
+    assert slices[0].start == 0 and slices[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(slices[:-1], slices[1:], strict=True))
+    assert 1 <= len(slices) <= count
+    if len(slices) > 1:
+        sizes = [s.stop - s.start for s in slices]
+        assert min(sizes) >= MIN_PART and max(sizes) - min(sizes) <= 1
+
+
+def test_parts_run_on_their_own_threads_the_first_on_the_caller():
+    together = threading.Barrier(3, timeout=5)  # proves the three parts run at once
+
+    def part(p, rows):
+        together.wait()
+        return p, rows, threading.get_ident()
+
+    seen = Threads(3).map(part, 30)
+    assert [p for p, _, _ in seen] == [0, 1, 2]
+    assert seen[0][2] == threading.get_ident()
+    assert len({ident for _, _, ident in seen}) == 3
+
+
+def test_a_failing_part_raises_only_after_every_part_has_finished():
+    finished = []
+
+    def part(p, rows):
+        if p == 0:
+            raise ValueError("part 0 failed")
+        threading.Event().wait(0.2)
+        finished.append(p)
+
+    with pytest.raises(ValueError, match="part 0 failed"):
+        Threads(2).map(part, 20)
+    assert finished == [1]
+
+
+def test_the_callers_numpy_error_state_reaches_the_other_threads():
+    def part(p, rows):
+        return np.float32(3e38) * np.float32(10)
+
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        Threads(2).map(part, 20)
+
+
+def test_split_gradients_match_the_whole_batch(batch):
+    net = Network(NO_DROPOUT, seed=3, device="cpu", dtype=np.float64)
+    x, y = net.backend.to_device(batch[0], dtype=np.float64), net.labels(batch[1])
+    rngs = [net.backend.rng(p) for p in range(3)]
+    whole = net.batch_gradients(x, y, rngs, Threads(1))
+    split = net.batch_gradients(x, y, rngs, Threads(3))
+    assert len(Threads(3).slices(len(x))) == 3
+    np.testing.assert_allclose(split[0], whole[0], rtol=1e-12)
+    assert int(split[1]) == int(whole[1])
+    for k, g in whole[2].items():
+        np.testing.assert_allclose(split[2][k], g, rtol=1e-9, atol=1e-13)
+
+
+def test_training_on_two_threads_is_reproducible_and_follows_one_thread(batch):
+    def train(threads, spec=SMALL):
+        net = Network(spec, seed=5, device="cpu", dtype=np.float64)
+        history = net.fit(batch, epochs=2, batch_size=48, optimizer=SGD(0.05, momentum=0.9), threads=threads)
+        return history.batch_loss, net.state_dict()
+
+    (loss_a, state_a), (loss_b, state_b) = train(2), train(2)
+    assert loss_a == loss_b
+    assert all(np.array_equal(state_a[k], state_b[k]) for k in state_a)
+    (loss_1, state_1), (loss_2, state_2) = train(1, NO_DROPOUT), train(2, NO_DROPOUT)
+    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-9)
+    for k in state_1:
+        np.testing.assert_allclose(state_2[k], state_1[k], rtol=1e-7, atol=1e-10)
+
+
+def test_predictions_do_not_depend_on_the_thread_count(batch, monkeypatch):
+    net = Network(seed=2, device="cpu")
+    probs = {}
+    for threads in (1, 2):
+        monkeypatch.setenv(THREADS_VAR, str(threads))
+        assert default_threads() == threads
+        probs[threads] = net.predict_proba(batch[0], batch_size=40)
+    assert probs[1].shape == (96, 10)
+    np.testing.assert_allclose(probs[2], probs[1], rtol=1e-5, atol=1e-7)
+
+
+def test_blas_runs_one_thread_per_part_until_the_last_user_leaves():
+    before = _blas_threads()
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def other_user():
+        with host_threads(NUMPY, 2):
+            inside.set()
+            leave.wait(5)
+
+    helper = threading.Thread(target=other_user)
+    helper.start()
+    inside.wait(5)
+    with host_threads(NUMPY, 2) as threads:
+        assert threads.count == 2 and set(_blas_threads()) == {1}
+    assert set(_blas_threads()) == {1}  # the other user is still inside
+    leave.set()
+    helper.join(5)
+    assert _blas_threads() == before
