@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from engine.optim import Optimizer
 
 INITS = ("network3", "he")
+FORWARD_ROWS = 64
 
 
 class Network:
@@ -233,16 +234,20 @@ class Network:
     # -- inference and inspection ------------------------------------------------------------
 
     def predict_proba(self, x: Any, batch_size: int = 500) -> np.ndarray:
-        """Class probabilities (N, classes) on the host, each batch split over the host's threads."""
+        """Class probabilities (N, classes) on the host, forwarding at most `batch_size` images
+        at once, and on the CPU no more than FORWARD_ROWS: the im2col buffers of a larger batch fall out of
+        the cache (tests/benchmarks/README.md). The host's threads each take a run of these
+        batches, so none waits for another and the result does not depend on the thread count."""
         out = np.empty((len(x), self.classes), dtype=self.dtype)
+        rows = batch_size if self.backend.name == "gpu" else min(batch_size, FORWARD_ROWS)
+        starts = range(0, len(x), rows)
+
+        def part(_: int, which: slice) -> None:
+            for i in starts[which]:
+                out[i : i + rows] = self.backend.to_host(self.forward(x[i : i + rows])[0])
+
         with host_threads(self.backend) as threads:
-            for i in range(0, len(x), batch_size):
-                xb = x[i : i + batch_size]
-
-                def part(_: int, rows: slice, xb: Any = xb, i: int = i) -> None:
-                    out[i + rows.start : i + rows.stop] = self.backend.to_host(self.forward(xb[rows])[0])
-
-                threads.map(part, len(xb))
+            threads.map(part, len(starts), min_part=1)
         return out
 
     def predict(self, x: Any, batch_size: int = 500) -> np.ndarray:

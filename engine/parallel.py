@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 from engine.backend import Backend
 
 THREADS_VAR = "CONVSCOPE_THREADS"
-#: The fewest images a thread is given: below this its share of Python overhead outweighs the
-#: work it takes off the other threads.
+#: The fewest images a thread is given from a training batch: below this its share of Python
+#: overhead outweighs the work it takes off the other threads.
 MIN_PART = 8
 
 T = TypeVar("T")
@@ -48,15 +48,15 @@ class Threads:
     def __init__(self, count: int):
         self.count = max(1, count)
 
-    def slices(self, n: int) -> list[slice]:
-        parts = max(1, min(self.count, n // MIN_PART))
+    def slices(self, n: int, min_part: int = MIN_PART) -> list[slice]:
+        parts = max(1, min(self.count, n // min_part))
         bounds = [n * p // parts for p in range(parts + 1)]
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def map(self, fn: Callable[[int, slice], T], n: int) -> list[T]:
+    def map(self, fn: Callable[[int, slice], T], n: int, min_part: int = MIN_PART) -> list[T]:
         """[fn(part, slice) for each slice of range(n)]; every part has finished on return,
         also when one raised, so no thread still writes into a buffer the caller reuses."""
-        slices = self.slices(n)
+        slices = self.slices(n, min_part)
         if len(slices) == 1:
             return [fn(0, slices[0])]
         # Each part runs in a copy of the caller's context, so settings such as np.errstate

@@ -32,6 +32,8 @@ class Recipe:
     schedule: str = "cosine"
     init: str = "he"
     seed: int = 0
+    #: Host threads a batch is split over; None: :func:`engine.parallel.default_threads`.
+    threads: int | None = None
 
     def make_optimizer(self) -> Optimizer:
         if self.optimizer == "adam":

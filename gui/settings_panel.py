@@ -1,10 +1,13 @@
 """Training settings: optimizer, learning rate, batch size, epochs, L2, schedule, initialisation,
-seed and device.
+seed, device and CPU threads.
 
 Only the learning rate stays editable during a run (the trainer applies it at the next batch);
 the values are remembered between sessions in QSettings."""
 
 from __future__ import annotations
+
+import os
+from dataclasses import fields
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
@@ -12,12 +15,21 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, 
 from engine.backend import gpu_unavailable_reason
 from engine.network import INITS
 from engine.optim import Optimizer
+from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.training import SCHEDULES
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
 OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
 GROUP = "training"
+
+
+def window_threads() -> int:
+    """The window trains on one core fewer than the engine would (unless $CONVSCOPE_THREADS
+    says otherwise): drawing then has a core of its own, so it neither waits for training nor
+    stalls the threads that split each batch (tests/benchmarks/README.md has both figures)."""
+    threads = default_threads()
+    return threads if os.environ.get(THREADS_VAR, "").strip() else max(1, threads - 1)
 
 
 class SettingsPanel(QWidget):
@@ -75,6 +87,14 @@ class SettingsPanel(QWidget):
             "seedSpin", 0, 2**31 - 1, defaults.seed, "Seed for the initial weights and shuffling"
         )
         self.device_combo = self._combo("deviceCombo", DEVICES, "Where the arrays live and the math runs")
+        self.threads_spin = self._int(
+            "threadsSpin",
+            1,
+            max(64, default_threads()),
+            window_threads(),
+            "CPU threads each batch is split over (NumPy only). The default leaves one core for "
+            "the window, which keeps it smooth; one per core trains faster and draws less evenly.",
+        )
         reason = gpu_unavailable_reason()
         if reason is not None:
             gpu = self.device_combo.model().item(2)
@@ -98,6 +118,7 @@ class SettingsPanel(QWidget):
             ("Initialisation", self.init_combo),
             ("Seed", self.seed_spin),
             ("Device", self.device_combo),
+            ("CPU threads", self.threads_spin),
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
@@ -117,6 +138,7 @@ class SettingsPanel(QWidget):
             schedule=self.schedule_combo.currentData(),
             init=self.init_combo.currentData(),
             seed=self.seed_spin.value(),
+            threads=self.threads_spin.value(),
         )
 
     def show_optimizer(self, optimizer: Optimizer) -> None:
@@ -149,8 +171,8 @@ class SettingsPanel(QWidget):
     def save(self, settings: QSettings) -> None:
         settings.beginGroup(GROUP)
         config = self.config()
-        for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "l2", "schedule", "init", "seed"):
-            settings.setValue(key, getattr(config, key))
+        for field in fields(config):
+            settings.setValue(field.name, getattr(config, field.name))
         settings.setValue("device", self.device())
         settings.endGroup()
 
@@ -163,6 +185,7 @@ class SettingsPanel(QWidget):
             ("momentum", self.momentum_spin, float),
             ("l2", self.l2_spin, float),
             ("seed", self.seed_spin, int),
+            ("threads", self.threads_spin, int),
         ):
             if settings.contains(key):
                 spin.setValue(kind(settings.value(key)))

@@ -102,6 +102,7 @@ class TrainingWorker(QObject):
                 callbacks=[_Reporter(self)],
                 schedule=self.config.schedule,
                 control=self.control,
+                threads=self.config.threads,
             )
             if history.stopped:  # the views show the weights the run stopped with, not the last epoch's
                 self.send_snapshot()

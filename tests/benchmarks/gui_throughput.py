@@ -1,9 +1,10 @@
 """Training throughput with every live view open versus headless `Network.fit`.
 
-    python tests/benchmarks/gui_throughput.py [--images 4000] [--epochs 1] [--reps 3]
+    python tests/benchmarks/gui_throughput.py [--images 4000] [--epochs 1] [--reps 3] [--threads N]
 
 Both train the same default network on the same images with the same settings (SGD, batch 32,
-validation on the test split each epoch); the window run is timed from Train to the worker's
+validation on the test split each epoch, the same CPU threads: by default the window's, a core
+fewer than the machine has); the window run is timed from Train to the worker's
 `finished`, including its throttled loss, filter and feature-map updates. Runs alternate, and
 so does which of each pair goes first, so a busy machine slows both alike."""
 
@@ -24,6 +25,7 @@ from PySide6.QtCore import QEventLoop, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
 from engine import Network, load_dataset
+from engine.parallel import default_threads
 from engine.recipe import Recipe
 
 
@@ -37,6 +39,7 @@ def headless(dataset, config: Recipe) -> float:
         optimizer=config.make_optimizer(),
         validation=dataset.test,
         schedule=config.schedule,
+        threads=config.threads,
     )
     return time.perf_counter() - t
 
@@ -54,6 +57,7 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> f
     panel.epochs_spin.setValue(config.epochs)
     panel.batch_spin.setValue(config.batch_size)
     panel.lr_spin.setValue(config.lr)
+    panel.threads_spin.setValue(config.threads)
     app.processEvents()
     # Block in Qt's own event loop, as the app does: a Python polling loop would contend for the GIL.
     loop = QEventLoop()
@@ -76,10 +80,14 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="default: the window's")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     dataset = load_dataset(limit=args.images)
-    config = Recipe(epochs=args.epochs, batch_size=32)
+    from gui.settings_panel import window_threads
+
+    config = Recipe(epochs=args.epochs, batch_size=32, threads=args.threads or window_threads())
+    print(f"{config.threads} CPU thread(s) on {default_threads()} core(s)", flush=True)
     images = args.images * args.epochs
     plain, gui = [], []
     with tempfile.TemporaryDirectory() as tmp:

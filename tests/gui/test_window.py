@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,7 +24,9 @@ from PySide6.QtWidgets import (
 from engine import BatchInfo, Network
 from engine import weights as weight_files
 from engine.backend import gpu_unavailable_reason
+from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE
+from gui.settings_panel import window_threads
 from gui.worker import LossUpdate
 
 NAMES = (
@@ -81,8 +84,28 @@ def test_window_opens_with_default_network(window):
     assert len(window.feature_maps_view.shown_maps) == 6
 
 
-def test_fresh_settings_are_the_default_recipe(window):
-    assert window.settings_panel.config() == DEFAULT_RECIPE
+def test_fresh_settings_are_the_default_recipe_on_a_core_fewer(window, monkeypatch):
+    config = window.settings_panel.config()
+    assert config == replace(DEFAULT_RECIPE, threads=window_threads())
+    monkeypatch.delenv(THREADS_VAR, raising=False)
+    assert window_threads() == max(1, default_threads() - 1)
+    monkeypatch.setenv(THREADS_VAR, "3")
+    assert window_threads() == default_threads() == 3
+
+
+def test_the_thread_count_reaches_the_training_run(window, qtbot, monkeypatch):
+    seen = []
+    original = Network.fit
+
+    def fit(self, *args, **kwargs):
+        seen.append(kwargs["threads"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", fit)
+    window.settings_panel.threads_spin.setValue(2)
+    start(window)
+    wait_until_finished(qtbot, window)
+    assert seen == [2]
 
 
 def test_every_control_has_a_tooltip(window):
