@@ -41,14 +41,27 @@ class Conv(Layer):
         """(N·out_h·out_w, kh·kw·C + 1) rows, one per window of the padded NHWC input, each
         ending in a 1 so the bias rides in the GEMM: that saves a pass adding it over the
         output, and the bias gradient comes out of the weight-gradient GEMM instead of a
-        column sum (which NumPy does slowly, along the strided axis)."""
+        column sum (which NumPy does slowly, along the strided axis).
+
+        When a window row's contiguous runs would be short (kw·C < 8, as for a one-channel
+        input), the matrix is built column by column instead, as the transpose of a
+        (kh·kw·C + 1, N·out_h·out_w) buffer: each kernel offset is then one long strided copy,
+        three times faster, and the GEMMs take the transposed operand as it is."""
         n, _, _, c = x.shape
         kh, kw = self.kernel
         s = self.stride
         _, out_h, out_w = self.output_shape
         k = kh * kw * c
-        cols = self._buffer("cols", (n * out_h * out_w, k + 1), x.dtype)
         sn, sh, sw, sc = x.strides
+        if kw * c < 8:
+            cols_t = self._buffer("cols", (k + 1, n * out_h * out_w), x.dtype)
+            windows = self.backend.as_strided(
+                x, (kh, kw, c, n, out_h, out_w), (sh, sw, sc, sn, s * sh, s * sw)
+            )
+            self.xp.copyto(cols_t[:k].reshape(windows.shape), windows)
+            cols_t[k] = 1
+            return cols_t.T
+        cols = self._buffer("cols", (n * out_h * out_w, k + 1), x.dtype)
         windows = self.backend.as_strided(x, (n, out_h, out_w, kh, kw, c), (sn, s * sh, s * sw, sh, sw, sc))
         row, item = cols.strides
         into = self.backend.as_strided(

@@ -325,7 +325,8 @@ class _TimedXP:
 
 def profile(args: argparse.Namespace) -> None:
     """Where a training step's time goes: each layer's forward and backward, and inside the
-    convolutions im2col, GEMM and col2im (its GEMM counted as GEMM)."""
+    convolutions im2col, GEMM and col2im (its GEMM counted as GEMM). On one thread, so the clocks
+    of the parts of a split batch do not add up to more than the wall time."""
     x, y, _ = load(args.images)
     for batch in args.batch_sizes:
         net = Network(seed=SEED, device="cpu")
@@ -339,11 +340,11 @@ def profile(args: argparse.Namespace) -> None:
                 layer._im2col = clock.wrap(f"{tag}: im2col", layer._im2col)
                 layer._col2im = clock.wrap(f"{tag}: col2im", layer._col2im)
         opt = SGD(lr=LR, momentum=MOMENTUM)
-        net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt)
+        net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt, threads=1)
         clock.spent.clear()
         t = time.perf_counter()
         for _ in range(args.reps):
-            net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt)
+            net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt, threads=1)
         total = time.perf_counter() - t
         steps = args.reps * math.ceil(len(x) / batch)
         ms = {k: 1e3 * v / steps for k, v in clock.spent.items()}
