@@ -24,8 +24,8 @@ from engine.data import BUILTIN, DataError, Dataset, load_dataset
 from engine.network import INITS, Network
 from engine.optim import SGD, Adam, Optimizer
 from engine.recipe import ADAM_LR, DEFAULT_RECIPE
-from engine.spec import SpecError, default_spec, load_spec, normalize, shape_text, summary
-from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged
+from engine.spec import SpecError, default_spec, load_spec, normalize, summary
+from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits
 from engine.weights import WeightFileError, load, load_with_optimizer, save
 
 
@@ -192,15 +192,6 @@ def normalized(dataset: Dataset, stats: Any) -> Dataset:
         test=split((dataset.test.x - means) / stds, dataset.test.y),
         normalization=tuple(tuple(float(v) for v in s) for s in stats),
     )
-
-
-def check_fits(net: Network, dataset: Dataset) -> None:
-    """Say in words when a data set cannot feed a network, before any training starts."""
-    if dataset.input_shape != net.input_shape:
-        got, want = shape_text(dataset.input_shape), shape_text(net.input_shape)
-        raise DataError(f"{dataset.name} has {got} images but the network expects {want}")
-    if dataset.classes > net.classes:
-        raise DataError(f"{dataset.name} has {dataset.classes} classes but the network has {net.classes}")
 
 
 def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:

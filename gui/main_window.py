@@ -41,6 +41,7 @@ from engine import weights as weight_files
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
+from engine.training import fit_problem
 from gui import theme
 from gui.feature_maps_view import FeatureMapsView
 from gui.filters_view import FiltersView
@@ -62,17 +63,6 @@ def _duration(seconds: float) -> str:
         return "—"
     minutes, secs = divmod(int(seconds + 0.5), 60)
     return f"{minutes}:{secs:02d}"
-
-
-def _fits(net: Network, dataset: Dataset) -> str | None:
-    """Why `net` cannot train on `dataset`, or None."""
-    if tuple(net.input_shape) != tuple(dataset.input_shape) or net.classes != dataset.classes:
-        return (
-            f"The network takes {shape_text(net.input_shape)} images in {net.classes} classes, but the "
-            f"data set {dataset.name} has {shape_text(dataset.input_shape)} images in {dataset.classes} "
-            "classes. Open a matching data set first."
-        )
-    return None
 
 
 class MainWindow(QMainWindow):
@@ -457,7 +447,7 @@ class MainWindow(QMainWindow):
     def start_training(self) -> None:
         if self.trainer.running or not self.editor.is_valid():
             return
-        problem = _fits(self.net, self.dataset)
+        problem = fit_problem(self.net, self.dataset, exact_classes=True)
         if problem:
             self.show_error("The network does not fit the data", problem)
             return
@@ -578,7 +568,7 @@ class MainWindow(QMainWindow):
         except (weight_files.WeightFileError, OSError, DeviceError) as exc:
             self.show_error("Cannot open the weight file", str(exc))
             return
-        problem = _fits(net, self.dataset)
+        problem = fit_problem(net, self.dataset, exact_classes=True)
         if problem:
             self.show_error("The weight file does not fit the data", f"{path}: {problem}")
             return
@@ -628,7 +618,7 @@ class MainWindow(QMainWindow):
         except SpecError as exc:
             self.show_error("Cannot open the network", str(exc))
             return
-        problem = _fits(net, self.dataset)
+        problem = fit_problem(net, self.dataset, exact_classes=True)
         if problem:
             self.show_error("The network does not fit the data", f"{path}: {problem}")
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from engine import (
     SGD,
     Adam,
     Callback,
+    DataError,
     DeviceError,
     Network,
     Schedule,
@@ -21,6 +23,8 @@ from engine import (
     load_dataset,
 )
 from engine import backend as backend_module
+from engine.data import Split
+from engine.training import check_fits, fit_problem
 
 SMALL = {
     "input": [1, 28, 28],
@@ -192,12 +196,30 @@ def test_learning_rate_schedules(kind, expected):
 def test_bad_training_data_is_refused_clearly(small_train):
     net = Network(SMALL, device="cpu")
     x, y = small_train
-    with pytest.raises(ValueError, match="images are 3×28×28 but the network expects 1×28×28"):
+    with pytest.raises(ValueError, match="training set has 3×28×28 images but the network expects 1×28×28"):
         net.fit((np.zeros((4, 3, 28, 28), np.float32), y[:4]))
-    with pytest.raises(ValueError, match="labels run from 0 to 12"):
+    with pytest.raises(ValueError, match="training set has 13 classes but the network has 10"):
         net.fit((x[:3], np.array([0, 12, 1])))
+    with pytest.raises(ValueError, match="validation set has the label -1"):
+        net.fit((x[:3], y[:3]), validation=(x[:2], np.array([0, -1])))
     with pytest.raises(ValueError, match="expects inputs of shape 1×28×28"):
         net.predict_proba(np.zeros((1, 1, 5, 5), np.float32))
+
+
+def test_one_rule_says_whether_a_data_set_fits(mnist):
+    """Fewer classes than outputs can train (the CLI, the loop); the window wants them equal."""
+    train, test = (Split(x[y < 4], y[y < 4]) for x, y in (mnist.train, mnist.test))
+    four = replace(mnist, train=train, test=test, class_names=mnist.class_names[:4])
+    net = Network({**SMALL, "classes": 4}, device="cpu")
+    assert fit_problem(net, four) is None and fit_problem(net, four, exact_classes=True) is None
+    assert fit_problem(net, mnist) == "mnist-5k has 10 classes but the network has 4"
+    wide = Network({**SMALL, "classes": 12}, device="cpu")
+    assert fit_problem(wide, mnist) is None
+    assert fit_problem(wide, mnist, exact_classes=True) == "mnist-5k has 10 classes but the network has 12"
+    rgb = Network({**SMALL, "input": [3, 28, 28]}, device="cpu")
+    assert fit_problem(rgb, mnist) == "mnist-5k has 1×28×28 images but the network expects 3×28×28"
+    with pytest.raises(DataError, match="^mnist-5k has 10 classes but the network has 4$"):
+        check_fits(net, mnist)
 
 
 def test_gpu_request_without_one_is_a_clear_error(monkeypatch):

@@ -494,6 +494,16 @@ def test_weights_for_other_images_are_refused(window, tmp_path):
     assert window.editor.layer_list.topLevelItemCount() == 6
 
 
+def test_weights_with_more_outputs_than_classes_are_refused(window, tmp_path):
+    """The CLI can evaluate them, but the window names every output's bar after a class."""
+    path = tmp_path / "wide.safetensors"
+    weight_files.save(Network({**window.net.spec, "classes": 12}), path)
+    before_net = window.net
+    window.open_weights(str(path))
+    assert window.last_error == f"{path}: mnist-small has 10 classes but the network has 12"
+    assert window.net is before_net
+
+
 def test_network_json_round_trip(window, tmp_path, monkeypatch):
     path = str(tmp_path / "net.json")
     window.editor.select_layer(4)
