@@ -22,8 +22,8 @@ from tqdm import tqdm
 from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, DataError, Dataset, load_dataset
 from engine.network import INITS, Network
-from engine.optim import SGD, Adam, Optimizer
-from engine.recipe import ADAM_LR, DEFAULT_RECIPE
+from engine.optim import Optimizer
+from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
 from engine.spec import SpecError, default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits
 from engine.weights import WeightFileError, load, load_with_optimizer, save
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary}")
     d = DEFAULT_RECIPE
+    rates = ", ".join(f"{kind} {lr:g}" for kind, lr in LEARNING_RATES.items())
 
     train = sub.add_parser("train", help="train a network (defaults: the ≥97%% mnist-5k recipe)")
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_number(int, 1), default=d.epochs, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=_number(int, 1), default=d.batch_size)
     train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
-    train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {d.lr} (adam {ADAM_LR})")
+    train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {rates}")
     train.add_argument("--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d.momentum}")
     train.add_argument("--l2", type=_number(float, 0), help=f"L2 weight decay λ, default {d.l2:g}")
     train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
@@ -197,18 +198,13 @@ def normalized(dataset: Dataset, stats: Any) -> Dataset:
 def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:
     """The file's optimizer when resuming (explicit options override its settings), else a new one."""
     kind = args.optimizer or (saved.name if saved is not None else DEFAULT_RECIPE.optimizer)
-    if saved is not None and saved.name == kind:
-        for key in ("lr", "l2", "momentum"):
-            if getattr(args, key) is not None and hasattr(saved, key):
-                setattr(saved, key, getattr(args, key))
-        return saved
-    l2 = DEFAULT_RECIPE.l2 if args.l2 is None else args.l2
-    if kind == "adam":
-        if args.momentum is not None:
-            raise UsageError("--momentum applies to sgd only")
-        return Adam(lr=args.lr or ADAM_LR, l2=l2)
-    momentum = DEFAULT_RECIPE.momentum if args.momentum is None else args.momentum
-    return SGD(lr=args.lr or DEFAULT_RECIPE.lr, momentum=momentum, l2=l2)
+    if kind == "adam" and args.momentum is not None:
+        raise UsageError("--momentum applies to sgd only")
+    keys = ("lr", "momentum", "l2")
+    kept = saved.config() if saved is not None and saved.name == kind else {}
+    settings = {k: kept[k] for k in keys if k in kept}
+    settings.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+    return Recipe(optimizer=kind, **settings).make_optimizer(saved)
 
 
 def train(args: argparse.Namespace) -> int:

@@ -39,7 +39,6 @@ from engine import (
 )
 from engine import weights as weight_files
 from engine.optim import Optimizer
-from engine.recipe import Recipe
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
 from gui import theme
@@ -460,7 +459,7 @@ class MainWindow(QMainWindow):
         self.trained = True
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
-        self.optimizer = self._optimizer_for(config)
+        self.optimizer = config.make_optimizer(self.optimizer)
         self.trainer.start(
             self.net,
             self.dataset,
@@ -471,17 +470,6 @@ class MainWindow(QMainWindow):
         )
         self.statusBar().showMessage(f"Training on {self.net.backend.description}…")
         self._update_controls()
-
-    def _optimizer_for(self, config: Recipe) -> Optimizer:
-        """The kept optimizer with the panel's settings when it is the kind asked for, so momentum and
-        Adam's moments carry on as in a resumed CLI run; otherwise a fresh one."""
-        kept = self.optimizer
-        if kept is None or kept.name != config.optimizer:
-            return config.make_optimizer()
-        for key in ("lr", "l2", "momentum"):
-            if hasattr(kept, key):
-                setattr(kept, key, getattr(config, key))
-        return kept
 
     def toggle_pause(self) -> None:
         if not self.trainer.running:

@@ -94,6 +94,17 @@ def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
         np.testing.assert_array_equal(a.params[k], b.params[k])
 
 
+def test_resume_keeps_the_files_optimizer_settings_unless_told_otherwise(tmp_path, tiny_spec, capsys):
+    first = tmp_path / "first.safetensors"
+    run = ["--limit", "64", "--epochs", "1", "--device", "cpu"]
+    assert main(["train", "--spec", tiny_spec, *run, "--l2", "0.001", "--save", str(first)]) == 0
+    capsys.readouterr()
+    assert main(["train", *run, "--resume", str(first), "--lr", "0.01"]) == 0
+    assert "sgd (lr 0.01, l2 0.001, momentum 0.9)" in capsys.readouterr().out
+    assert main(["train", *run, "--resume", str(first), "--optimizer", "adam"]) == 0
+    assert "adam (lr 0.001, l2 0.0001, beta1 0.9" in capsys.readouterr().out  # Adam's own rate
+
+
 def test_normalization_is_recorded_and_reused(tmp_path, tiny_spec, capsys):
     model = tmp_path / "m.safetensors"
     argv = ["train", "--spec", tiny_spec, "--epochs", "1", "--limit", "100", "--normalize", "--device", "cpu"]

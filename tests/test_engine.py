@@ -24,6 +24,7 @@ from engine import (
 )
 from engine import backend as backend_module
 from engine.data import Split
+from engine.recipe import Recipe
 from engine.training import check_fits, fit_problem
 
 SMALL = {
@@ -220,6 +221,20 @@ def test_one_rule_says_whether_a_data_set_fits(mnist):
     assert fit_problem(rgb, mnist) == "mnist-5k has 1×28×28 images but the network expects 3×28×28"
     with pytest.raises(DataError, match="^mnist-5k has 10 classes but the network has 4$"):
         check_fits(net, mnist)
+
+
+def test_recipe_gives_each_optimizer_its_rate_and_continues_one_of_its_kind():
+    assert Recipe().lr == 0.03 and Recipe(optimizer="adam").lr == 1e-3
+    adam = Recipe(optimizer="adam", l2=0.0).make_optimizer()
+    assert isinstance(adam, Adam) and adam.lr == 1e-3
+    adam.state["w.m"] = np.ones(2)
+    again = Recipe(optimizer="adam", lr=0.01, l2=1e-4).make_optimizer(adam)
+    assert again is adam and (adam.lr, adam.l2) == (0.01, 1e-4) and "w.m" in adam.state
+    sgd = Recipe(momentum=0.5).make_optimizer(adam)
+    assert isinstance(sgd, SGD) and (sgd.lr, sgd.momentum) == (0.03, 0.5)
+    assert Recipe(momentum=0.7).make_optimizer(sgd) is sgd and sgd.momentum == 0.7
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        Recipe(optimizer="rmsprop")
 
 
 def test_gpu_request_without_one_is_a_clear_error(monkeypatch):
