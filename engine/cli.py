@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
-from engine.data import BUILTIN, DataError, Dataset, load_dataset
+from engine.data import BUILTIN, DataError, load_dataset, with_normalization
 from engine.network import INITS, Network
 from engine.optim import Optimizer
 from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
@@ -176,25 +175,6 @@ def _pick_device(device: str | None):
     return backend
 
 
-def normalized(dataset: Dataset, stats: Any) -> Dataset:
-    """`dataset` standardised with recorded (means, stds), as the network was trained on it."""
-    if stats is None:
-        return dataset
-    means, stds = (np.asarray(s, dtype=np.float32).reshape(1, -1, 1, 1) for s in stats)
-    if means.shape[1] != dataset.input_shape[0]:
-        raise DataError(
-            f"the network was trained on {means.shape[1]}-channel data but {dataset.name} has "
-            f"{dataset.input_shape[0]} channels"
-        )
-    split = type(dataset.train)
-    return dataclasses.replace(
-        dataset,
-        train=split((dataset.train.x - means) / stds, dataset.train.y),
-        test=split((dataset.test.x - means) / stds, dataset.test.y),
-        normalization=tuple(tuple(float(v) for v in s) for s in stats),
-    )
-
-
 def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:
     """The file's optimizer when resuming (explicit options override its settings), else a new one."""
     kind = args.optimizer or (saved.name if saved is not None else DEFAULT_RECIPE.optimizer)
@@ -218,7 +198,7 @@ def train(args: argparse.Namespace) -> int:
         if args.seed is not None and args.seed != net.seed:
             raise UsageError(f"--seed {args.seed} differs from the resumed network's seed {net.seed}")
         recorded = net.metadata.get("dataset") or {}
-        data = normalized(
+        data = with_normalization(
             load_dataset(args.data, seed=net.seed, limit=args.limit), recorded.get("normalization")
         )
         print(f"resuming {args.resume} after {_plural(net.metadata.get('epochs', 0), 'epoch')}", flush=True)
@@ -281,11 +261,13 @@ def evaluate(args: argparse.Namespace) -> int:
     backend = _pick_device(args.device)
     net = load(args.model, device=backend)
     recorded = net.metadata.get("dataset") or {}
-    data = normalized(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
+    data = with_normalization(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
     check_fits(net, data)
     x, y = data.test
-    pred = net.predict(x)
-    loss, acc = net.evaluate(data.test)
+    probs = net.predict_proba(x)  # the one forward pass: loss, accuracy and confusion matrix
+    pred = probs.argmax(axis=1)
+    loss = float(net.loss(net.backend.to_device(probs), net.labels(y)))
+    right = int((pred == y).sum())
     names = recorded.get("class_names") or list(data.class_names)
     names = [str(n) for n in names] + [str(i) for i in range(len(names), net.classes)]
     counts = confusion_matrix(y, pred, net.classes)
@@ -295,7 +277,7 @@ def evaluate(args: argparse.Namespace) -> int:
         trained += f" on {recorded['name']}"
     print(f"model: {args.model} ({trained})")
     print(f"data: {data.name} test split, {len(y):,} images")
-    print(f"accuracy: {acc:.2%} ({int((pred == y).sum()):,}/{len(y):,}), loss {loss:.4f}")
+    print(f"accuracy: {right / len(y):.2%} ({right:,}/{len(y):,}), loss {loss:.4f}")
     print("per-class accuracy:")
     width = max(len(n) for n in names)
     for i, name in enumerate(names):

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from engine import Network, load_dataset
 from engine.cli import confusion_matrix, main
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec, summary
@@ -77,6 +78,23 @@ def test_train_saves_a_file_that_evaluate_loads(tmp_path, tiny_spec, capsys):
     assert "per-class accuracy:" in out and "confusion matrix (rows: true class" in out
     matrix = out.split("columns: predicted):\n")[1].splitlines()
     assert len(matrix) == 11 and sum(int(v) for row in matrix[1:] for v in row.split()[1:]) == 1000
+
+
+def test_evaluate_forwards_the_test_set_once(tmp_path, capsys, monkeypatch):
+    model = tmp_path / "m.safetensors"
+    Network(TINY).save(model)
+    calls = []
+    original = Network.predict_proba
+
+    def predict_proba(self, x, *args, **kwargs):
+        calls.append(len(x))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "predict_proba", predict_proba)
+    assert main(["evaluate", str(model), "--device", "cpu"]) == 0
+    assert calls == [1000]
+    loss = float(capsys.readouterr().out.split(", loss ")[1].split()[0])
+    assert loss == pytest.approx(Network(TINY).evaluate(load_dataset())[0], abs=1e-4)
 
 
 def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
