@@ -49,7 +49,7 @@ from gui.plots import AccuracyPlot, LossPlot
 from gui.recent_files import RecentFiles
 from gui.settings_panel import SettingsPanel
 from gui.trainer import Trainer
-from gui.worker import LossUpdate, Snapshot, take_snapshot
+from gui.worker import LossUpdate, Snapshot, TrainingWorker, take_snapshot
 
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
 NETWORK_FILTER = "Network (*.json)"
@@ -461,12 +461,14 @@ class MainWindow(QMainWindow):
         self.progress_bar.setFormat("starting…")
         self.optimizer = config.make_optimizer(self.optimizer)
         self.trainer.start(
-            self.net,
-            self.dataset,
-            config,
-            self.optimizer,
-            self.feature_maps_view.index,
-            self.feature_maps_view.misclassified_check.isChecked(),
+            TrainingWorker(
+                self.net,
+                self.dataset,
+                config,
+                self.optimizer,
+                self.feature_maps_view.index,
+                self.feature_maps_view.misclassified_check.isChecked(),
+            )
         )
         self.statusBar().showMessage(f"Training on {self.net.backend.description}…")
         self._update_controls()
