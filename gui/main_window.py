@@ -44,6 +44,7 @@ from engine.training import fit_problem
 from gui import theme
 from gui.feature_maps_view import FeatureMapsView
 from gui.filters_view import FiltersView
+from gui.naming import named
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
 from gui.recent_files import RecentFiles
@@ -114,9 +115,7 @@ class MainWindow(QMainWindow):
         return spec if not validate(spec) else {**spec, "layers": [{"type": "softmax"}]}
 
     def _action(self, text: str, name: str, tip: str, shortcut: Any = None) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.setToolTip(tip)
+        action = named(QAction(text, self), name, tip)
         action.setStatusTip(tip)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -170,16 +169,12 @@ class MainWindow(QMainWindow):
         )
 
     def _button(self, text: str, name: str, action: QAction) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setAccessibleName(text)
-        button.setToolTip(action.toolTip())
+        button = named(QPushButton(text), name, action.toolTip(), text)
         button.clicked.connect(action.trigger)
         return button
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
-        splitter = QSplitter(orientation)
-        splitter.setObjectName(name)
+        splitter = named(QSplitter(orientation), name)
         splitter.setChildrenCollapsible(False)
         for widget in widgets:
             splitter.addWidget(widget)
@@ -199,17 +194,16 @@ class MainWindow(QMainWindow):
         self.stop_button = self._button("Stop", "stopButton", self.stop_action)
         self.reset_button = self._button("Reset weights", "resetButton", self.reset_action)
         self.train_button.setDefault(True)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("progressBar")
-        self.progress_bar.setAccessibleName("Training progress")
-        self.progress_bar.setToolTip("Progress of the current run: epoch and batch")
+        self.progress_bar = named(
+            QProgressBar(), "progressBar", "Progress of the current run: epoch and batch", "Training progress"
+        )
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("ready")
         self.progress_bar.setTextVisible(True)
-        self.rate_label = QLabel("")
-        self.rate_label.setObjectName("rateLabel")
-        self.rate_label.setToolTip("Training speed, time left in this run, and the current learning rate")
+        self.rate_label = named(
+            QLabel(""), "rateLabel", "Training speed, time left in this run, and the current learning rate"
+        )
         self.rate_label.setMinimumWidth(
             self.fontMetrics().horizontalAdvance("00,000 images/s · ETA 00:00 · lr 0.00000")
         )
@@ -283,12 +277,8 @@ class MainWindow(QMainWindow):
             train_menu.addAction(action)
 
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel()
-        self.device_label.setObjectName("deviceLabel")
-        self.device_label.setToolTip("Where the network's arrays live")
-        self.data_label = QLabel()
-        self.data_label.setObjectName("dataLabel")
-        self.data_label.setToolTip("The data set being trained on")
+        self.device_label = named(QLabel(), "deviceLabel", "Where the network's arrays live")
+        self.data_label = named(QLabel(), "dataLabel", "The data set being trained on")
         self.statusBar().addPermanentWidget(self.data_label)
         self.statusBar().addPermanentWidget(self.device_label)
 

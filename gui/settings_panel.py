@@ -18,6 +18,7 @@ from engine.optim import Optimizer
 from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
 from engine.training import SCHEDULES
+from gui.naming import named
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
 OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
@@ -215,23 +216,17 @@ class SettingsPanel(QWidget):
     def _optimizer_changed(self) -> None:
         self.momentum_spin.setEnabled(self.optimizer_combo.currentData() == "sgd")
 
-    def _named(self, widget: QWidget, name: str, tip: str) -> None:
-        widget.setObjectName(name)
-        widget.setToolTip(tip)
-
     def _combo(self, name: str, items: tuple[tuple[str, str], ...], tip: str) -> QComboBox:
         combo = QComboBox()
         for data, label in items:
             combo.addItem(label, data)
-        self._named(combo, name, tip)
-        return combo
+        return named(combo, name, tip)
 
     def _int(self, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
         spin = QSpinBox()
         spin.setRange(low, high)
         spin.setValue(value)
-        self._named(spin, name, tip)
-        return spin
+        return named(spin, name, tip)
 
     def _double(
         self, name: str, low: float, high: float, decimals: int, value: float, tip: str
@@ -240,5 +235,4 @@ class SettingsPanel(QWidget):
         spin.setDecimals(decimals)
         spin.setRange(low, high)
         spin.setValue(value)
-        self._named(spin, name, tip)
-        return spin
+        return named(spin, name, tip)
