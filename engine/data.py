@@ -472,7 +472,7 @@ def with_normalization(dataset: Dataset, stats: Any) -> Dataset:
             f"the network was trained on {len(means)}-channel data but {dataset.name} has "
             f"{dataset.input_shape[0]} channels"
         )
-    splits = [Split(x.copy(), y) for x, y in (dataset.train, dataset.test)]
-    for x, _ in splits:
+    train, test = (Split(x.copy(), y) for x, y in (dataset.train, dataset.test))
+    for x in (train.x, test.x):
         _standardize(x, (means, stds))
-    return replace(dataset, train=splits[0], test=splits[1], normalization=(means, stds))
+    return replace(dataset, train=train, test=test, normalization=(means, stds))

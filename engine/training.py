@@ -169,7 +169,9 @@ def fit_problem(
     """
     x, y = as_split(data)
     if isinstance(data, Dataset):
-        name = data.name
+        name, classes = data.name, data.classes
+    else:
+        classes = int(y.max()) + 1 if len(y) else 0
     if x.ndim != 4 or tuple(x.shape[1:]) != net.input_shape:
         got, want = shape_text(x.shape[1:]), shape_text(net.input_shape)
         return f"{name} has {got} images but the network expects {want}"
@@ -177,7 +179,6 @@ def fit_problem(
         return f"{name} has {len(x)} images but {len(y)} labels"
     if len(y) and int(y.min()) < 0:
         return f"{name} has the label {int(y.min())}, but labels are class numbers 0, 1, 2, ..."
-    classes = data.classes if isinstance(data, Dataset) else int(y.max()) + 1 if len(y) else 0
     if classes > net.classes or (exact_classes and classes != net.classes):
         return f"{name} has {classes} classes but the network has {net.classes}"
     return None
