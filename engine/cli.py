@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -20,12 +19,12 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
-from engine.data import BUILTIN, DataError, Dataset, load_dataset
+from engine.data import BUILTIN, DataError, load_dataset, with_normalization
 from engine.network import INITS, Network
-from engine.optim import SGD, Adam, Optimizer
-from engine.recipe import ADAM_LR, DEFAULT_RECIPE
-from engine.spec import SpecError, default_spec, load_spec, normalize, shape_text, summary
-from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged
+from engine.optim import Optimizer
+from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
+from engine.spec import SpecError, default_spec, load_spec, normalize, summary
+from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits
 from engine.weights import WeightFileError, load, load_with_optimizer, save
 
 
@@ -59,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary}")
     d = DEFAULT_RECIPE
+    rates = ", ".join(f"{kind} {lr:g}" for kind, lr in LEARNING_RATES.items())
 
     train = sub.add_parser("train", help="train a network (defaults: the ≥97%% mnist-5k recipe)")
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_number(int, 1), default=d.epochs, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=_number(int, 1), default=d.batch_size)
     train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
-    train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {d.lr} (adam {ADAM_LR})")
+    train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {rates}")
     train.add_argument("--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d.momentum}")
     train.add_argument("--l2", type=_number(float, 0), help=f"L2 weight decay λ, default {d.l2:g}")
     train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
@@ -175,49 +175,16 @@ def _pick_device(device: str | None):
     return backend
 
 
-def normalized(dataset: Dataset, stats: Any) -> Dataset:
-    """`dataset` standardised with recorded (means, stds), as the network was trained on it."""
-    if stats is None:
-        return dataset
-    means, stds = (np.asarray(s, dtype=np.float32).reshape(1, -1, 1, 1) for s in stats)
-    if means.shape[1] != dataset.input_shape[0]:
-        raise DataError(
-            f"the network was trained on {means.shape[1]}-channel data but {dataset.name} has "
-            f"{dataset.input_shape[0]} channels"
-        )
-    split = type(dataset.train)
-    return dataclasses.replace(
-        dataset,
-        train=split((dataset.train.x - means) / stds, dataset.train.y),
-        test=split((dataset.test.x - means) / stds, dataset.test.y),
-        normalization=tuple(tuple(float(v) for v in s) for s in stats),
-    )
-
-
-def check_fits(net: Network, dataset: Dataset) -> None:
-    """Say in words when a data set cannot feed a network, before any training starts."""
-    if dataset.input_shape != net.input_shape:
-        got, want = shape_text(dataset.input_shape), shape_text(net.input_shape)
-        raise DataError(f"{dataset.name} has {got} images but the network expects {want}")
-    if dataset.classes > net.classes:
-        raise DataError(f"{dataset.name} has {dataset.classes} classes but the network has {net.classes}")
-
-
 def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:
     """The file's optimizer when resuming (explicit options override its settings), else a new one."""
     kind = args.optimizer or (saved.name if saved is not None else DEFAULT_RECIPE.optimizer)
-    if saved is not None and saved.name == kind:
-        for key in ("lr", "l2", "momentum"):
-            if getattr(args, key) is not None and hasattr(saved, key):
-                setattr(saved, key, getattr(args, key))
-        return saved
-    l2 = DEFAULT_RECIPE.l2 if args.l2 is None else args.l2
-    if kind == "adam":
-        if args.momentum is not None:
-            raise UsageError("--momentum applies to sgd only")
-        return Adam(lr=args.lr or ADAM_LR, l2=l2)
-    momentum = DEFAULT_RECIPE.momentum if args.momentum is None else args.momentum
-    return SGD(lr=args.lr or DEFAULT_RECIPE.lr, momentum=momentum, l2=l2)
+    if kind == "adam" and args.momentum is not None:
+        raise UsageError("--momentum applies to sgd only")
+    keys = ("lr", "momentum", "l2")
+    kept = saved.config() if saved is not None and saved.name == kind else {}
+    settings = {k: kept[k] for k in keys if k in kept}
+    settings.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+    return Recipe(optimizer=kind, **settings).make_optimizer(saved)
 
 
 def train(args: argparse.Namespace) -> int:
@@ -231,7 +198,7 @@ def train(args: argparse.Namespace) -> int:
         if args.seed is not None and args.seed != net.seed:
             raise UsageError(f"--seed {args.seed} differs from the resumed network's seed {net.seed}")
         recorded = net.metadata.get("dataset") or {}
-        data = normalized(
+        data = with_normalization(
             load_dataset(args.data, seed=net.seed, limit=args.limit), recorded.get("normalization")
         )
         print(f"resuming {args.resume} after {_plural(net.metadata.get('epochs', 0), 'epoch')}", flush=True)
@@ -294,11 +261,13 @@ def evaluate(args: argparse.Namespace) -> int:
     backend = _pick_device(args.device)
     net = load(args.model, device=backend)
     recorded = net.metadata.get("dataset") or {}
-    data = normalized(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
+    data = with_normalization(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
     check_fits(net, data)
     x, y = data.test
-    pred = net.predict(x)
-    loss, acc = net.evaluate(data.test)
+    probs = net.predict_proba(x)  # the one forward pass: loss, accuracy and confusion matrix
+    pred = probs.argmax(axis=1)
+    loss = float(net.loss(net.backend.to_device(probs), net.labels(y)))
+    right = int((pred == y).sum())
     names = recorded.get("class_names") or list(data.class_names)
     names = [str(n) for n in names] + [str(i) for i in range(len(names), net.classes)]
     counts = confusion_matrix(y, pred, net.classes)
@@ -308,7 +277,7 @@ def evaluate(args: argparse.Namespace) -> int:
         trained += f" on {recorded['name']}"
     print(f"model: {args.model} ({trained})")
     print(f"data: {data.name} test split, {len(y):,} images")
-    print(f"accuracy: {acc:.2%} ({int((pred == y).sum()):,}/{len(y):,}), loss {loss:.4f}")
+    print(f"accuracy: {right / len(y):.2%} ({right:,}/{len(y):,}), loss {loss:.4f}")
     print("per-class accuracy:")
     width = max(len(n) for n in names)
     for i, name in enumerate(names):

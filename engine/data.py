@@ -15,9 +15,9 @@ import os
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -441,14 +441,38 @@ def _normalize(train_x: np.ndarray, test_x: np.ndarray) -> tuple[tuple[float, ..
     Test statistics are never used: they would leak information about the test images.
     """
     means, stds = [], []
-    for c in range(train_x.shape[1]):
-        mean = float(train_x[:, c].mean(dtype=np.float64))
-        train_x[:, c] -= np.float32(mean)
-        test_x[:, c] -= np.float32(mean)
+    for channel in train_x.transpose(1, 0, 2, 3):
+        mean = float(channel.mean(dtype=np.float64))
+        centred = channel - np.float32(mean)
+        centred *= centred
         # A constant channel has nothing to scale, and dividing by 0 would fill it with NaN.
-        std = float(np.sqrt(np.square(train_x[:, c]).mean(dtype=np.float64))) or 1.0
-        train_x[:, c] /= np.float32(std)
-        test_x[:, c] /= np.float32(std)
+        stds.append(float(np.sqrt(centred.mean(dtype=np.float64))) or 1.0)
         means.append(mean)
-        stds.append(std)
-    return tuple(means), tuple(stds)
+    stats = tuple(means), tuple(stds)
+    for x in (train_x, test_x):
+        _standardize(x, stats)
+    return stats
+
+
+def _standardize(x: np.ndarray, stats: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
+    """In place, in float32, channel by channel: the one place images are standardised."""
+    for c, (mean, std) in enumerate(zip(*stats, strict=True)):
+        x[:, c] -= np.float32(mean)
+        x[:, c] /= np.float32(std)
+
+
+def with_normalization(dataset: Dataset, stats: Any) -> Dataset:
+    """`dataset` standardised with recorded (means, stds), as a network was trained on it (a new
+    data set; the given one is left as it is), or `dataset` itself when `stats` is None."""
+    if stats is None:
+        return dataset
+    means, stds = (tuple(float(v) for v in s) for s in stats)
+    if len(means) != dataset.input_shape[0]:
+        raise DataError(
+            f"the network was trained on {len(means)}-channel data but {dataset.name} has "
+            f"{dataset.input_shape[0]} channels"
+        )
+    train, test = (Split(x.copy(), y) for x, y in (dataset.train, dataset.test))
+    for x in (train.x, test.x):
+        _standardize(x, (means, stds))
+    return replace(dataset, train=train, test=test, normalization=(means, stds))

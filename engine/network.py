@@ -26,7 +26,8 @@ class Network:
     """A network of conv, pool, dense and softmax layers on one backend.
 
     `params` is the live dict name -> array (``layers.{i}.weight`` / ``layers.{i}.bias``, with
-    PyTorch's layouts), so writing into an array changes the network.
+    PyTorch's layouts), so writing into an array changes the network. `initialise=False` leaves it
+    empty for a caller that loads every parameter at once (the weight-file loader).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class Network:
         device: str | Backend | None = None,
         init: str = "network3",
         dtype: Any = np.float32,
+        initialise: bool = True,
     ):
         self.spec = normalize(default_spec() if spec is None else spec)
         self.infos = infer(self.spec)
@@ -51,7 +53,8 @@ class Network:
         self.params: dict[str, Any] = {}
         #: What the weight file records beside the tensors (epochs, metrics, class names, ...).
         self.metadata: dict[str, Any] = {}
-        self.reset_parameters(seed)
+        if initialise:
+            self.reset_parameters(seed)
 
     # -- parameters --------------------------------------------------------------------------
 

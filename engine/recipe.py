@@ -10,7 +10,9 @@ from engine.backend import Backend
 from engine.network import Network
 from engine.optim import SGD, Adam, Optimizer
 
-ADAM_LR = 1e-3
+#: The learning rate each optimizer gets when none is given: the recipe's for SGD, and Adam's usual
+#: one, since SGD's would make Adam's normalised steps about 30 times too large.
+LEARNING_RATES = {"sgd": 0.03, "adam": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class Recipe:
     epochs: int = 10
     batch_size: int = 32
     optimizer: str = "sgd"
-    lr: float = 0.03
+    #: None: the optimizer's entry in LEARNING_RATES, so Recipe(optimizer="adam") trains well too.
+    lr: float | None = None
     momentum: float = 0.9
     l2: float = 1e-4
     schedule: str = "cosine"
@@ -35,7 +38,20 @@ class Recipe:
     #: Host threads a batch is split over; None: :func:`engine.parallel.default_threads`.
     threads: int | None = None
 
-    def make_optimizer(self) -> Optimizer:
+    def __post_init__(self) -> None:
+        if self.optimizer not in LEARNING_RATES:
+            raise ValueError(f"unknown optimizer {self.optimizer!r} (choose {' or '.join(LEARNING_RATES)})")
+        if self.lr is None:
+            object.__setattr__(self, "lr", LEARNING_RATES[self.optimizer])
+
+    def make_optimizer(self, saved: Optimizer | None = None) -> Optimizer:
+        """An optimizer with these settings: `saved` itself when it is of this kind, so its momentum
+        or Adam's moments carry on (a resumed CLI run, the window's next Train), else a new one."""
+        if saved is not None and saved.name == self.optimizer:
+            saved.lr, saved.l2 = float(self.lr), float(self.l2)
+            if isinstance(saved, SGD):
+                saved.momentum = float(self.momentum)
+            return saved
         if self.optimizer == "adam":
             return Adam(self.lr, l2=self.l2)
         return SGD(self.lr, momentum=self.momentum, l2=self.l2)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.data import DataError, Dataset
 from engine.optim import SGD, Optimizer
 from engine.parallel import host_threads
 from engine.spec import shape_text
@@ -157,19 +158,37 @@ class TrainingControl:
         return time.perf_counter() - t
 
 
-def _check_data(net: Network, x: Any, y: Any, what: str) -> None:
+def fit_problem(
+    net: Network, data: Any, *, name: str = "the data", exact_classes: bool = False
+) -> str | None:
+    """Why `data` cannot feed `net`, or None: the one rule the loop, the CLI and the window share.
+
+    `data` is a :class:`Dataset`, named by its name and with a class per class name, or an
+    (images, labels) pair called `name`, with as many classes as its labels need. The network may
+    have more outputs than that unless `exact_classes`: the window names every output's bar.
+    """
+    x, y = as_split(data)
+    if isinstance(data, Dataset):
+        name, classes = data.name, data.classes
+    else:
+        classes = int(y.max()) + 1 if len(y) else 0
     if x.ndim != 4 or tuple(x.shape[1:]) != net.input_shape:
-        raise ValueError(
-            f"the {what} images are {shape_text(x.shape[1:])} "
-            f"but the network expects {shape_text(net.input_shape)}"
-        )
+        got, want = shape_text(x.shape[1:]), shape_text(net.input_shape)
+        return f"{name} has {got} images but the network expects {want}"
     if len(x) != len(y):
-        raise ValueError(f"the {what} set has {len(x)} images but {len(y)} labels")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= net.classes):
-        raise ValueError(
-            f"the {what} labels run from {int(y.min())} to {int(y.max())}, "
-            f"but the network has {net.classes} classes"
-        )
+        return f"{name} has {len(x)} images but {len(y)} labels"
+    if len(y) and int(y.min()) < 0:
+        return f"{name} has the label {int(y.min())}, but labels are class numbers 0, 1, 2, ..."
+    if classes > net.classes or (exact_classes and classes != net.classes):
+        return f"{name} has {classes} classes but the network has {net.classes}"
+    return None
+
+
+def check_fits(net: Network, data: Any, *, name: str = "the data", exact_classes: bool = False) -> None:
+    """:func:`fit_problem` as a :class:`DataError`, for callers that stop at the first problem."""
+    problem = fit_problem(net, data, name=name, exact_classes=exact_classes)
+    if problem:
+        raise DataError(problem)
 
 
 def _seed(*words: int) -> int:
@@ -198,9 +217,9 @@ def fit(
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
     x, y = as_split(train)
-    _check_data(net, x, y, "training")
+    check_fits(net, (x, y), name="the training set")
     if validation is not None:
-        _check_data(net, *as_split(validation, test=True), "validation")
+        check_fits(net, as_split(validation, test=True), name="the validation set")
     schedule = Schedule(schedule) if isinstance(schedule, str) else schedule
     optimizer = optimizer or SGD()
     backend, xp = net.backend, net.xp

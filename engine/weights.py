@@ -125,7 +125,7 @@ def load_with_optimizer(
     if dtype not in ("float32", "float64"):
         raise fail(f"unsupported dtype {dtype!r} in its metadata (float32 or float64)")
 
-    net = Network(spec, seed=seed, device=device, init=init, dtype=dtype)
+    net = Network(spec, seed=seed, device=device, init=init, dtype=dtype, initialise=False)
     expected = net.param_shapes()
     params = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
     problems = [f"tensor {k} is missing" for k in expected if k not in params]

@@ -19,6 +19,7 @@ from engine.spec import LayerInfo, shape_text
 from gui import theme
 from gui.filters_view import image_plot
 from gui.mosaic import map_mosaic
+from gui.naming import named
 
 
 def grid_columns(panels: int, width: float, height: float) -> int:
@@ -34,8 +35,7 @@ class FeatureMapsView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("featureMapView")
-        self.setAccessibleName("Feature maps")
+        named(self, "featureMapView", accessible="Feature maps")
         self._images: np.ndarray | None = None
         self._labels: np.ndarray | None = None
         self._class_names: tuple[str, ...] = ()
@@ -47,10 +47,9 @@ class FeatureMapsView(QWidget):
         self._titles: list[str] = []
         self._ticks: list[tuple[int, str]] = []
 
-        self.index_spin = QSpinBox()
-        self.index_spin.setObjectName("sampleIndexSpin")
-        self.index_spin.setAccessibleName("Test image index")
-        self.index_spin.setToolTip("Index of the test image to show")
+        self.index_spin = named(
+            QSpinBox(), "sampleIndexSpin", "Index of the test image to show", "Test image index"
+        )
         self.index_spin.valueChanged.connect(self.sampleChanged)
         self.prev_button = self._button(
             "◀", "previousSampleButton", "Previous image (misclassified only when ticked)"
@@ -62,12 +61,13 @@ class FeatureMapsView(QWidget):
         self.prev_button.clicked.connect(lambda: self.step(-1))
         self.next_button.clicked.connect(lambda: self.step(1))
         self.random_button.clicked.connect(self.pick_random)
-        self.misclassified_check = QCheckBox("Misclassified only")
-        self.misclassified_check.setObjectName("misclassifiedCheck")
-        self.misclassified_check.setToolTip("Step and pick only among test images the network gets wrong")
+        self.misclassified_check = named(
+            QCheckBox("Misclassified only"),
+            "misclassifiedCheck",
+            "Step and pick only among test images the network gets wrong",
+        )
         self.misclassified_check.toggled.connect(self.misclassifiedToggled)
-        self.status_label = QLabel()
-        self.status_label.setObjectName("sampleStatusLabel")
+        self.status_label = named(QLabel(), "sampleStatusLabel")
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
@@ -215,9 +215,6 @@ class FeatureMapsView(QWidget):
         self.status_label.setText(f"{len(self._misclassified):,} of {len(self._images):,} misclassified")
 
     def _button(self, text: str, name: str, tip: str) -> QToolButton:
-        button = QToolButton()
+        button = named(QToolButton(), name, tip, tip)
         button.setText(text)
-        button.setObjectName(name)
-        button.setAccessibleName(tip)
-        button.setToolTip(tip)
         return button

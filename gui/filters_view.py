@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engine.spec import LayerInfo
 from gui import theme
 from gui.mosaic import Mosaic, filter_mosaic
+from gui.naming import named
 
 
 def image_plot(title: str = "") -> tuple[pg.PlotItem, pg.ImageItem]:
@@ -39,20 +40,17 @@ class FiltersView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("filterView")
-        self.setAccessibleName("Learned filters")
+        named(self, "filterView", accessible="Learned filters")
         self._kernels: dict[int, np.ndarray] = {}
         self._rgb_input = False
         self.mosaic: Mosaic | None = None
         self._channels = 1
 
-        self.layer_combo = QComboBox()
-        self.layer_combo.setObjectName("filterLayerCombo")
-        self.layer_combo.setAccessibleName("Filter layer")
-        self.layer_combo.setToolTip("Which conv layer's filters to show")
+        self.layer_combo = named(
+            QComboBox(), "filterLayerCombo", "Which conv layer's filters to show", "Filter layer"
+        )
         self.layer_combo.currentIndexChanged.connect(lambda _: self._draw())
-        self.hover_label = QLabel("Hover a tile to see which filter it is")
-        self.hover_label.setObjectName("filterHoverLabel")
+        self.hover_label = named(QLabel("Hover a tile to see which filter it is"), "filterHoverLabel")
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setToolTip("Each tile is one filter's kernel for one input channel")

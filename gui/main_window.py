@@ -39,17 +39,18 @@ from engine import (
 )
 from engine import weights as weight_files
 from engine.optim import Optimizer
-from engine.recipe import Recipe
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
+from engine.training import fit_problem
 from gui import theme
 from gui.feature_maps_view import FeatureMapsView
 from gui.filters_view import FiltersView
+from gui.naming import named
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
 from gui.recent_files import RecentFiles
 from gui.settings_panel import SettingsPanel
 from gui.trainer import Trainer
-from gui.worker import LossUpdate, Snapshot, take_snapshot
+from gui.worker import LossUpdate, Snapshot, TrainingWorker, take_snapshot
 
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
 NETWORK_FILTER = "Network (*.json)"
@@ -62,17 +63,6 @@ def _duration(seconds: float) -> str:
         return "—"
     minutes, secs = divmod(int(seconds + 0.5), 60)
     return f"{minutes}:{secs:02d}"
-
-
-def _fits(net: Network, dataset: Dataset) -> str | None:
-    """Why `net` cannot train on `dataset`, or None."""
-    if tuple(net.input_shape) != tuple(dataset.input_shape) or net.classes != dataset.classes:
-        return (
-            f"The network takes {shape_text(net.input_shape)} images in {net.classes} classes, but the "
-            f"data set {dataset.name} has {shape_text(dataset.input_shape)} images in {dataset.classes} "
-            "classes. Open a matching data set first."
-        )
-    return None
 
 
 class MainWindow(QMainWindow):
@@ -125,9 +115,7 @@ class MainWindow(QMainWindow):
         return spec if not validate(spec) else {**spec, "layers": [{"type": "softmax"}]}
 
     def _action(self, text: str, name: str, tip: str, shortcut: Any = None) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.setToolTip(tip)
+        action = named(QAction(text, self), name, tip)
         action.setStatusTip(tip)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -181,16 +169,12 @@ class MainWindow(QMainWindow):
         )
 
     def _button(self, text: str, name: str, action: QAction) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setAccessibleName(text)
-        button.setToolTip(action.toolTip())
+        button = named(QPushButton(text), name, action.toolTip(), text)
         button.clicked.connect(action.trigger)
         return button
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
-        splitter = QSplitter(orientation)
-        splitter.setObjectName(name)
+        splitter = named(QSplitter(orientation), name)
         splitter.setChildrenCollapsible(False)
         for widget in widgets:
             splitter.addWidget(widget)
@@ -210,17 +194,16 @@ class MainWindow(QMainWindow):
         self.stop_button = self._button("Stop", "stopButton", self.stop_action)
         self.reset_button = self._button("Reset weights", "resetButton", self.reset_action)
         self.train_button.setDefault(True)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("progressBar")
-        self.progress_bar.setAccessibleName("Training progress")
-        self.progress_bar.setToolTip("Progress of the current run: epoch and batch")
+        self.progress_bar = named(
+            QProgressBar(), "progressBar", "Progress of the current run: epoch and batch", "Training progress"
+        )
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("ready")
         self.progress_bar.setTextVisible(True)
-        self.rate_label = QLabel("")
-        self.rate_label.setObjectName("rateLabel")
-        self.rate_label.setToolTip("Training speed, time left in this run, and the current learning rate")
+        self.rate_label = named(
+            QLabel(""), "rateLabel", "Training speed, time left in this run, and the current learning rate"
+        )
         self.rate_label.setMinimumWidth(
             self.fontMetrics().horizontalAdvance("00,000 images/s · ETA 00:00 · lr 0.00000")
         )
@@ -294,12 +277,8 @@ class MainWindow(QMainWindow):
             train_menu.addAction(action)
 
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel()
-        self.device_label.setObjectName("deviceLabel")
-        self.device_label.setToolTip("Where the network's arrays live")
-        self.data_label = QLabel()
-        self.data_label.setObjectName("dataLabel")
-        self.data_label.setToolTip("The data set being trained on")
+        self.device_label = named(QLabel(), "deviceLabel", "Where the network's arrays live")
+        self.data_label = named(QLabel(), "dataLabel", "The data set being trained on")
         self.statusBar().addPermanentWidget(self.data_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
@@ -457,7 +436,7 @@ class MainWindow(QMainWindow):
     def start_training(self) -> None:
         if self.trainer.running or not self.editor.is_valid():
             return
-        problem = _fits(self.net, self.dataset)
+        problem = fit_problem(self.net, self.dataset, exact_classes=True)
         if problem:
             self.show_error("The network does not fit the data", problem)
             return
@@ -470,28 +449,19 @@ class MainWindow(QMainWindow):
         self.trained = True
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
-        self.optimizer = self._optimizer_for(config)
+        self.optimizer = config.make_optimizer(self.optimizer)
         self.trainer.start(
-            self.net,
-            self.dataset,
-            config,
-            self.optimizer,
-            self.feature_maps_view.index,
-            self.feature_maps_view.misclassified_check.isChecked(),
+            TrainingWorker(
+                self.net,
+                self.dataset,
+                config,
+                self.optimizer,
+                self.feature_maps_view.index,
+                self.feature_maps_view.misclassified_check.isChecked(),
+            )
         )
         self.statusBar().showMessage(f"Training on {self.net.backend.description}…")
         self._update_controls()
-
-    def _optimizer_for(self, config: Recipe) -> Optimizer:
-        """The kept optimizer with the panel's settings when it is the kind asked for, so momentum and
-        Adam's moments carry on as in a resumed CLI run; otherwise a fresh one."""
-        kept = self.optimizer
-        if kept is None or kept.name != config.optimizer:
-            return config.make_optimizer()
-        for key in ("lr", "l2", "momentum"):
-            if hasattr(kept, key):
-                setattr(kept, key, getattr(config, key))
-        return kept
 
     def toggle_pause(self) -> None:
         if not self.trainer.running:
@@ -578,7 +548,7 @@ class MainWindow(QMainWindow):
         except (weight_files.WeightFileError, OSError, DeviceError) as exc:
             self.show_error("Cannot open the weight file", str(exc))
             return
-        problem = _fits(net, self.dataset)
+        problem = fit_problem(net, self.dataset, exact_classes=True)
         if problem:
             self.show_error("The weight file does not fit the data", f"{path}: {problem}")
             return
@@ -628,7 +598,7 @@ class MainWindow(QMainWindow):
         except SpecError as exc:
             self.show_error("Cannot open the network", str(exc))
             return
-        problem = _fits(net, self.dataset)
+        problem = fit_problem(net, self.dataset, exact_classes=True)
         if problem:
             self.show_error("The network does not fit the data", f"{path}: {problem}")
             return

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.spec import ACTIVATIONS, POOL_MODES, LayerInfo, check, describe, shape_text
+from gui.naming import named
 
 NEW_LAYERS: dict[str, dict[str, Any]] = {
     "conv": {"type": "conv", "filters": 8, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
@@ -71,16 +72,15 @@ class NetworkEditor(QWidget):
         self._problems: list[str] = []
         self._fields: dict[str, dict[str, QWidget]] = {}
 
-        self.input_label = QLabel()
-        self.input_label.setObjectName("inputShapeLabel")
-        self.input_label.setToolTip(
-            "The shape of one input image and the number of classes, from the data set"
+        self.input_label = named(
+            QLabel(),
+            "inputShapeLabel",
+            "The shape of one input image and the number of classes, from the data set",
         )
 
-        self.layer_list = _LayerList()
-        self.layer_list.setObjectName("layerList")
-        self.layer_list.setAccessibleName("Layers")
-        self.layer_list.setToolTip("The network's layers in order; drag a row to move it")
+        self.layer_list = named(
+            _LayerList(), "layerList", "The network's layers in order; drag a row to move it", "Layers"
+        )
         self.layer_list.setColumnCount(3)
         self.layer_list.setHeaderLabels(["Layer", "Output", "Params"])
         self.layer_list.setRootIsDecorated(False)
@@ -119,11 +119,10 @@ class NetworkEditor(QWidget):
         for button in (self.up_button, self.down_button, self.remove_button):
             edit_row.addWidget(button)
 
-        self.total_label = QLabel()
-        self.total_label.setObjectName("totalParamsLabel")
-        self.total_label.setToolTip("Learned parameters (weights and biases) in the whole network")
-        self.problem_label = QLabel()
-        self.problem_label.setObjectName("problemLabel")
+        self.total_label = named(
+            QLabel(), "totalParamsLabel", "Learned parameters (weights and biases) in the whole network"
+        )
+        self.problem_label = named(QLabel(), "problemLabel")
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #c0392b;")
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -230,11 +229,7 @@ class NetworkEditor(QWidget):
     # -- internals -----------------------------------------------------------------------------
 
     def _button(self, text: str, name: str, tip: str) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setAccessibleName(tip)
-        button.setToolTip(tip)
-        return button
+        return named(QPushButton(text), name, tip, tip)
 
     def _reorder(self, ids: list[int]) -> None:
         by_id = dict(zip(self._ids, self._layers, strict=True))
@@ -341,9 +336,7 @@ class NetworkEditor(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self._fields[kind] = {}
         for key, label, widget, tip in rows:
-            widget.setObjectName(f"{kind}{key.capitalize()}Editor")
-            widget.setToolTip(tip)
-            widget.setAccessibleName(f"{kind} {label}")
+            named(widget, f"{kind}{key.capitalize()}Editor", tip, f"{kind} {label}")
             if isinstance(widget, QComboBox):
                 widget.currentTextChanged.connect(lambda v, k=key: self._field_changed(k, v))
             elif key == "padding":

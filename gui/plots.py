@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from engine import EpochInfo
 from engine.smoothing import LossSmoother
 from gui import theme
+from gui.naming import named
 
 REDRAW_MS = 100
 SMOOTHING = 0.95
@@ -65,9 +66,12 @@ class LossPlot(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("lossPlot")
-        self.setAccessibleName("Loss plot")
-        self.setToolTip("Training loss per batch (faint), its smoothed trend, and validation loss per epoch")
+        named(
+            self,
+            "lossPlot",
+            "Training loss per batch (faint), its smoothed trend, and validation loss per epoch",
+            "Loss plot",
+        )
         item = _styled(self, "Loss", "epoch", "cross-entropy loss")
         # The faint per-batch curve has the most vertices; antialiasing it cost more than it shows.
         self.raw_curve = item.plot(
@@ -155,9 +159,9 @@ class AccuracyPlot(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("accuracyPlot")
-        self.setAccessibleName("Accuracy plot")
-        self.setToolTip("Training and validation accuracy at the end of each epoch")
+        named(
+            self, "accuracyPlot", "Training and validation accuracy at the end of each epoch", "Accuracy plot"
+        )
         item = _styled(self, "Accuracy", "epoch", "accuracy (%)")
         item.setYRange(0, 100, padding=0.02)
         symbols = {"symbol": "o", "symbolSize": 7}

@@ -7,6 +7,8 @@ import os
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QMenu, QWidget
 
+from gui.naming import named
+
 KEY = "recentFiles"
 LIMIT = 8
 
@@ -19,8 +21,7 @@ class RecentFiles(QObject):
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self._settings = settings
-        self.menu = QMenu("Open &Recent", parent)
-        self.menu.setObjectName("recentMenu")
+        self.menu = named(QMenu("Open &Recent", parent), "recentMenu")
         self.menu.setToolTipsVisible(True)
         self._rebuild()
 

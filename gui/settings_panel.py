@@ -16,8 +16,9 @@ from engine.backend import gpu_unavailable_reason
 from engine.network import INITS
 from engine.optim import Optimizer
 from engine.parallel import THREADS_VAR, default_threads
-from engine.recipe import DEFAULT_RECIPE, Recipe
+from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
 from engine.training import SCHEDULES
+from gui.naming import named
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
 OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
@@ -123,7 +124,7 @@ class SettingsPanel(QWidget):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
 
-        self.optimizer_combo.currentIndexChanged.connect(self._optimizer_changed)
+        self.optimizer_combo.currentIndexChanged.connect(self._optimizer_picked)
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
         self.device_combo.currentIndexChanged.connect(lambda _: self.deviceChanged.emit(self.device()))
 
@@ -178,6 +179,15 @@ class SettingsPanel(QWidget):
 
     def restore(self, settings: QSettings) -> None:
         settings.beginGroup(GROUP)
+        # The optimizer first: picking it may move the learning rate, which the saved one then sets.
+        for key, combo in (
+            ("optimizer", self.optimizer_combo),
+            ("schedule", self.schedule_combo),
+            ("init", self.init_combo),
+        ):
+            index = combo.findData(settings.value(key))
+            if index >= 0:
+                combo.setCurrentIndex(index)
         for key, spin, kind in (
             ("epochs", self.epochs_spin, int),
             ("batch_size", self.batch_spin, int),
@@ -189,14 +199,6 @@ class SettingsPanel(QWidget):
         ):
             if settings.contains(key):
                 spin.setValue(kind(settings.value(key)))
-        for key, combo in (
-            ("optimizer", self.optimizer_combo),
-            ("schedule", self.schedule_combo),
-            ("init", self.init_combo),
-        ):
-            index = combo.findData(settings.value(key))
-            if index >= 0:
-                combo.setCurrentIndex(index)
         device = settings.value("device")
         index = self.device_combo.findData(device)
         if index >= 0 and self.device_combo.model().item(index).isEnabled():
@@ -204,26 +206,27 @@ class SettingsPanel(QWidget):
         settings.endGroup()
         self._optimizer_changed()
 
-    def _optimizer_changed(self, _index: int = 0) -> None:
-        self.momentum_spin.setEnabled(self.optimizer_combo.currentData() == "sgd")
+    def _optimizer_picked(self, _index: int) -> None:
+        """A learning rate still at an optimizer's usual value follows the pick (Adam's is 30 times
+        smaller than SGD's); one the user chose stays."""
+        if self.lr_spin.value() in LEARNING_RATES.values():
+            self.lr_spin.setValue(LEARNING_RATES[self.optimizer_combo.currentData()])
+        self._optimizer_changed()
 
-    def _named(self, widget: QWidget, name: str, tip: str) -> None:
-        widget.setObjectName(name)
-        widget.setToolTip(tip)
+    def _optimizer_changed(self) -> None:
+        self.momentum_spin.setEnabled(self.optimizer_combo.currentData() == "sgd")
 
     def _combo(self, name: str, items: tuple[tuple[str, str], ...], tip: str) -> QComboBox:
         combo = QComboBox()
         for data, label in items:
             combo.addItem(label, data)
-        self._named(combo, name, tip)
-        return combo
+        return named(combo, name, tip)
 
     def _int(self, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
         spin = QSpinBox()
         spin.setRange(low, high)
         spin.setValue(value)
-        self._named(spin, name, tip)
-        return spin
+        return named(spin, name, tip)
 
     def _double(
         self, name: str, low: float, high: float, decimals: int, value: float, tip: str
@@ -232,5 +235,4 @@ class SettingsPanel(QWidget):
         spin.setDecimals(decimals)
         spin.setRange(low, high)
         spin.setValue(value)
-        self._named(spin, name, tip)
-        return spin
+        return named(spin, name, tip)

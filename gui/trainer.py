@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from engine import Dataset, Network, TrainingControl
-from engine.optim import Optimizer
-from engine.recipe import Recipe
+from engine import TrainingControl
 from gui.worker import TrainingWorker
 
 
@@ -27,7 +25,6 @@ class Trainer(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
-        self._control: TrainingControl | None = None
 
     @property
     def running(self) -> bool:
@@ -38,27 +35,20 @@ class Trainer(QObject):
         return self._control is not None and self._control.paused
 
     @property
+    def _control(self) -> TrainingControl | None:
+        return None if self._worker is None else self._worker.control
+
+    @property
     def worker(self) -> TrainingWorker | None:
         return self._worker
 
-    def start(
-        self,
-        net: Network,
-        dataset: Dataset,
-        config: Recipe,
-        optimizer: Optimizer,
-        sample_index: int = 0,
-        misclassified: bool = False,
-    ) -> None:
-        """Train `net` with `optimizer`, which the worker owns (and updates) until `finished`."""
+    def start(self, worker: TrainingWorker) -> None:
+        """Run `worker` on a new thread; its network and optimizer are its own until `finished`."""
         if self.running:
             raise RuntimeError("a training run is already in progress")
-        self._control = TrainingControl()
         self._thread = QThread(self)
         self._thread.setObjectName("trainingThread")
-        self._worker = TrainingWorker(
-            net, dataset, config, self._control, optimizer, sample_index, misclassified
-        )
+        self._worker = worker
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         for name in ("lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):
@@ -115,4 +105,4 @@ class Trainer(QObject):
 
     def _release(self) -> None:
         self._thread.deleteLater()
-        self._thread = self._worker = self._control = None
+        self._thread = self._worker = None

@@ -67,7 +67,6 @@ class TrainingWorker(QObject):
         net: Network,
         dataset: Dataset,
         config: Recipe,
-        control: TrainingControl,
         optimizer: Optimizer,
         sample_index: int = 0,
         misclassified: bool = False,
@@ -76,7 +75,8 @@ class TrainingWorker(QObject):
         self.net = net
         self.dataset = dataset
         self.config = config
-        self.control = control
+        #: Pause, resume, stop and a new learning rate, asked for from the GUI thread.
+        self.control = TrainingControl()
         self.optimizer = optimizer
         #: Which test image the feature maps show; the GUI thread sets it at any time.
         self.sample_index = sample_index

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from engine import Network, load_dataset
 from engine.cli import confusion_matrix, main
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec, summary
@@ -79,6 +80,23 @@ def test_train_saves_a_file_that_evaluate_loads(tmp_path, tiny_spec, capsys):
     assert len(matrix) == 11 and sum(int(v) for row in matrix[1:] for v in row.split()[1:]) == 1000
 
 
+def test_evaluate_forwards_the_test_set_once(tmp_path, capsys, monkeypatch):
+    model = tmp_path / "m.safetensors"
+    Network(TINY).save(model)
+    calls = []
+    original = Network.predict_proba
+
+    def predict_proba(self, x, *args, **kwargs):
+        calls.append(len(x))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "predict_proba", predict_proba)
+    assert main(["evaluate", str(model), "--device", "cpu"]) == 0
+    assert calls == [1000]
+    loss = float(capsys.readouterr().out.split(", loss ")[1].split()[0])
+    assert loss == pytest.approx(Network(TINY).evaluate(load_dataset())[0], abs=1e-4)
+
+
 def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
     # cosine decays over each run's own epochs, so exact resume needs a horizon-free schedule
     run = ["--limit", "200", "--device", "cpu", "--batch-size", "50", "--schedule", "step"]
@@ -92,6 +110,17 @@ def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
     assert b.metadata["epochs"] == 2
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_resume_keeps_the_files_optimizer_settings_unless_told_otherwise(tmp_path, tiny_spec, capsys):
+    first = tmp_path / "first.safetensors"
+    run = ["--limit", "64", "--epochs", "1", "--device", "cpu"]
+    assert main(["train", "--spec", tiny_spec, *run, "--l2", "0.001", "--save", str(first)]) == 0
+    capsys.readouterr()
+    assert main(["train", *run, "--resume", str(first), "--lr", "0.01"]) == 0
+    assert "sgd (lr 0.01, l2 0.001, momentum 0.9)" in capsys.readouterr().out
+    assert main(["train", *run, "--resume", str(first), "--optimizer", "adam"]) == 0
+    assert "adam (lr 0.001, l2 0.0001, beta1 0.9" in capsys.readouterr().out  # Adam's own rate
 
 
 def test_normalization_is_recorded_and_reused(tmp_path, tiny_spec, capsys):

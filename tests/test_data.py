@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import BUILTIN, DataError, Dataset, Split, load_dataset, read_idx
+from engine.data import BUILTIN, DataError, Dataset, Split, load_dataset, read_idx, with_normalization
 
 _CODES = {
     np.dtype("u1"): 0x08,
@@ -247,6 +247,28 @@ def test_normalize_builtin_and_constant_channel(mnist: Dataset, tmp_path: Path) 
     np.savez(path, x=np.full((10, 3, 3), 0.5), y=np.arange(10) % 2)
     flat = load_dataset(path, normalize=True)
     assert np.isfinite(flat.train.x).all() and flat.normalization == ((0.5,), (1.0,))
+
+
+def test_recorded_normalization_is_applied_exactly_as_in_training(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    path = tmp_path / "colour.npz"
+    np.savez(
+        path,
+        x=rng.random((30, 2, 4, 4)),
+        y=np.arange(30) % 3,
+        x_test=rng.random((6, 2, 4, 4)),
+        y_test=np.arange(6) % 3,
+    )
+    trained = load_dataset(path, normalize=True)
+    raw = load_dataset(path)
+    again = with_normalization(raw, [list(s) for s in trained.normalization])  # as a weight file holds it
+    assert again.normalization == trained.normalization
+    np.testing.assert_array_equal(again.train.x, trained.train.x)
+    np.testing.assert_array_equal(again.test.x, trained.test.x)
+    assert raw.normalization is None and raw.train.x.min() >= 0  # the given data set is left alone
+    assert with_normalization(raw, None) is raw
+    with pytest.raises(DataError, match="trained on 1-channel data but colour.npz has 2 channels"):
+        with_normalization(raw, [[0.5], [1.0]])
 
 
 def test_limit_keeps_first_training_images(mnist: Dataset) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from engine import (
     SGD,
     Adam,
     Callback,
+    DataError,
     DeviceError,
     Network,
     Schedule,
@@ -21,6 +23,9 @@ from engine import (
     load_dataset,
 )
 from engine import backend as backend_module
+from engine.data import Split
+from engine.recipe import Recipe
+from engine.training import check_fits, fit_problem
 
 SMALL = {
     "input": [1, 28, 28],
@@ -192,12 +197,44 @@ def test_learning_rate_schedules(kind, expected):
 def test_bad_training_data_is_refused_clearly(small_train):
     net = Network(SMALL, device="cpu")
     x, y = small_train
-    with pytest.raises(ValueError, match="images are 3×28×28 but the network expects 1×28×28"):
+    with pytest.raises(ValueError, match="training set has 3×28×28 images but the network expects 1×28×28"):
         net.fit((np.zeros((4, 3, 28, 28), np.float32), y[:4]))
-    with pytest.raises(ValueError, match="labels run from 0 to 12"):
+    with pytest.raises(ValueError, match="training set has 13 classes but the network has 10"):
         net.fit((x[:3], np.array([0, 12, 1])))
+    with pytest.raises(ValueError, match="validation set has the label -1"):
+        net.fit((x[:3], y[:3]), validation=(x[:2], np.array([0, -1])))
     with pytest.raises(ValueError, match="expects inputs of shape 1×28×28"):
         net.predict_proba(np.zeros((1, 1, 5, 5), np.float32))
+
+
+def test_one_rule_says_whether_a_data_set_fits(mnist):
+    """Fewer classes than outputs can train (the CLI, the loop); the window wants them equal."""
+    train, test = (Split(x[y < 4], y[y < 4]) for x, y in (mnist.train, mnist.test))
+    four = replace(mnist, train=train, test=test, class_names=mnist.class_names[:4])
+    net = Network({**SMALL, "classes": 4}, device="cpu")
+    assert fit_problem(net, four) is None and fit_problem(net, four, exact_classes=True) is None
+    assert fit_problem(net, mnist) == "mnist-5k has 10 classes but the network has 4"
+    wide = Network({**SMALL, "classes": 12}, device="cpu")
+    assert fit_problem(wide, mnist) is None
+    assert fit_problem(wide, mnist, exact_classes=True) == "mnist-5k has 10 classes but the network has 12"
+    rgb = Network({**SMALL, "input": [3, 28, 28]}, device="cpu")
+    assert fit_problem(rgb, mnist) == "mnist-5k has 1×28×28 images but the network expects 3×28×28"
+    with pytest.raises(DataError, match="^mnist-5k has 10 classes but the network has 4$"):
+        check_fits(net, mnist)
+
+
+def test_recipe_gives_each_optimizer_its_rate_and_continues_one_of_its_kind():
+    assert Recipe().lr == 0.03 and Recipe(optimizer="adam").lr == 1e-3
+    adam = Recipe(optimizer="adam", l2=0.0).make_optimizer()
+    assert isinstance(adam, Adam) and adam.lr == 1e-3
+    adam.state["w.m"] = np.ones(2)
+    again = Recipe(optimizer="adam", lr=0.01, l2=1e-4).make_optimizer(adam)
+    assert again is adam and (adam.lr, adam.l2) == (0.01, 1e-4) and "w.m" in adam.state
+    sgd = Recipe(momentum=0.5).make_optimizer(adam)
+    assert isinstance(sgd, SGD) and (sgd.lr, sgd.momentum) == (0.03, 0.5)
+    assert Recipe(momentum=0.7).make_optimizer(sgd) is sgd and sgd.momentum == 0.7
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        Recipe(optimizer="rmsprop")
 
 
 def test_gpu_request_without_one_is_a_clear_error(monkeypatch):

@@ -106,6 +106,16 @@ def test_file_without_optimizer_gives_none(tmp_path):
     assert load_with_optimizer(tmp_path / "m.safetensors")[1] is None
 
 
+def test_loading_draws_no_initialisation_it_would_overwrite(tmp_path, monkeypatch):
+    net = Network(SPEC, seed=5)
+    save(net, tmp_path / "m.safetensors")
+    monkeypatch.setattr(Network, "reset_parameters", lambda *a: pytest.fail("drew an initialisation"))
+    loaded = load(tmp_path / "m.safetensors")
+    assert loaded.params.keys() == net.params.keys() and loaded.seed == 5
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(loaded.params[k], v, err_msg=k)
+
+
 def test_crash_mid_save_keeps_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     old = Network(SPEC, seed=1)

@@ -402,6 +402,20 @@ def test_reset_edit_device_or_another_kind_start_a_fresh_optimizer(window, qtbot
     assert window.optimizer is None
 
 
+def test_picking_adam_gives_its_learning_rate_unless_one_was_chosen(window, qtbot):
+    panel = window.settings_panel
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    assert panel.lr_spin.value() == 1e-3
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    assert window.optimizer.name == "adam" and window.optimizer.lr == 1e-3
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
+    assert panel.lr_spin.value() == DEFAULT_RECIPE.lr
+    panel.lr_spin.setValue(0.05)
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    assert panel.lr_spin.value() == 0.05
+
+
 def test_saved_optimizer_state_is_continued_after_opening_the_file(window, qtbot, tmp_path):
     """Save after one epoch, train a second: opening the file and training the second epoch again
     gives the same weights, which a fresh momentum would not."""
@@ -492,6 +506,16 @@ def test_weights_for_other_images_are_refused(window, tmp_path):
     assert "3×32×32" in window.last_error and "1×28×28" in window.last_error
     assert window.net is before_net
     assert window.editor.layer_list.topLevelItemCount() == 6
+
+
+def test_weights_with_more_outputs_than_classes_are_refused(window, tmp_path):
+    """The CLI can evaluate them, but the window names every output's bar after a class."""
+    path = tmp_path / "wide.safetensors"
+    weight_files.save(Network({**window.net.spec, "classes": 12}), path)
+    before_net = window.net
+    window.open_weights(str(path))
+    assert window.last_error == f"{path}: mnist-small has 10 classes but the network has 12"
+    assert window.net is before_net
 
 
 def test_network_json_round_trip(window, tmp_path, monkeypatch):
