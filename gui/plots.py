@@ -1,6 +1,6 @@
 """The live loss and accuracy plots.
 
-Batch losses arrive in bundles and are redrawn by a timer at most 10 times a second; the curves
+Batch losses arrive in bundles and are redrawn by a timer at most 5 times a second; the curves
 downsample by peak and clip to the view, so a long run stays as fast to draw as a short one."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.smoothing import LossSmoother
 from gui import theme
 from gui.naming import named
 
-REDRAW_MS = 100
+REDRAW_MS = 200
 SMOOTHING = 0.95
 
 
@@ -93,6 +93,7 @@ class LossPlot(pg.PlotWidget):
         self.validation = _Series()
         self._smoother = LossSmoother(SMOOTHING)
         self._dirty = False
+        self._validation_dirty = False
         item.enableAutoRange(y=False)
         self._top = 0.0  # the y axis shows [0, _top]
         self._top_changed = 0.0
@@ -112,7 +113,7 @@ class LossPlot(pg.PlotWidget):
     def add_validation(self, epoch: float, loss: float) -> None:
         self.validation.extend([epoch], [loss])
         self._peak = max(self._peak, loss)
-        self._dirty = True
+        self._dirty = self._validation_dirty = True
 
     def rewind(self, epoch: float) -> None:
         """Forget points after `epoch`: a run restarts an epoch that a stop cut short."""
@@ -122,7 +123,7 @@ class LossPlot(pg.PlotWidget):
         self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
         self._smoother.rewind(n, float(self.smoothed.y[-1]) if n else 0.0)
         self._peak = float(max(self.batches.y.max(initial=0.0), self.validation.y.max(initial=0.0)))
-        self._dirty = True
+        self._dirty = self._validation_dirty = True
 
     def clear_data(self) -> None:
         self.rewind(-1.0)
@@ -139,7 +140,9 @@ class LossPlot(pg.PlotWidget):
         self._dirty = False
         self.raw_curve.setData(self.batches.x, self.batches.y)
         self.smooth_curve.setData(self.smoothed.x, self.smoothed.y)
-        self.val_curve.setData(self.validation.x, self.validation.y)
+        if self._validation_dirty:  # its symbols make it the dearest curve to set, once an epoch
+            self._validation_dirty = False
+            self.val_curve.setData(self.validation.x, self.validation.y)
         self._rescale()
 
     def _rescale(self) -> None:

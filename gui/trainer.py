@@ -5,10 +5,18 @@ delivered while the GUI thread is blocked in `wait()`."""
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine import TrainingControl
 from gui.worker import TrainingWorker
+
+#: How often the GIL changes hands while a run trains beside the GUI thread. A repaint holds the
+#: GIL for milliseconds; at Python's default 5 ms the worker, which needs it briefly between
+#: NumPy calls, waited out most of each one, and at 1 ms it trains about 5% faster beside the
+#: live views (tests/benchmarks/README.md).
+GIL_SWITCH_S = 0.001
 
 
 class Trainer(QObject):
@@ -25,6 +33,7 @@ class Trainer(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
+        self._switch_interval = sys.getswitchinterval()
 
     @property
     def running(self) -> bool:
@@ -54,6 +63,8 @@ class Trainer(QObject):
         for name in ("lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):
             getattr(self._worker, name).connect(getattr(self, name))
         self._worker.finished.connect(self._on_finished)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_S)
         self._thread.start()
 
     def pause(self) -> None:
@@ -104,5 +115,6 @@ class Trainer(QObject):
         self.finished.emit(history)
 
     def _release(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         self._thread.deleteLater()
         self._thread = self._worker = None

@@ -1,10 +1,11 @@
 """The training worker: the one object that touches the network while it trains.
 
 It lives in its own QThread and runs `Network.fit` there.  The GUI thread only ever sees host
-copies it sends through signals, throttled so drawing never slows training down: loss points at
-most 10 times a second, filters and feature maps twice a second. Every redraw runs Python on
-the GUI thread and so competes with training for the GIL and the second core: at 20 and 3 Hz the
-window trained at about 80% of headless speed, at 10 and 2 Hz near 90% (tests/benchmarks/README.md)."""
+copies it sends through signals, throttled so drawing never slows training down: loss points
+5 times a second, filters and feature maps twice a second. Every redraw runs Python on the GUI
+thread and so competes with training for the GIL: the GUI thread was busy 12% of a run with
+loss at 10 Hz and 9% at 5 Hz, and training with the window at 20 and 3 Hz ran at about 80% of
+headless speed (tests/benchmarks/README.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, Tr
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 
-LOSS_INTERVAL_S = 0.1
+LOSS_INTERVAL_S = 0.2
 SNAPSHOT_INTERVAL_S = 0.5
 
 

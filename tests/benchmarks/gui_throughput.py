@@ -44,7 +44,8 @@ def headless(dataset, config: Recipe) -> float:
     return time.perf_counter() - t
 
 
-def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> float:
+def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> tuple[float, float]:
+    """Seconds from Train to the worker's end, and the GUI thread's CPU seconds meanwhile."""
     from gui.main_window import MainWindow
 
     window = MainWindow(
@@ -62,15 +63,15 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> f
     # Block in Qt's own event loop, as the app does: a Python polling loop would contend for the GIL.
     loop = QEventLoop()
     window.trainer.finished.connect(loop.quit, Qt.ConnectionType.QueuedConnection)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.thread_time()
     window.start_training()
     loop.exec()
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.thread_time() - cpu
     assert window.loss_plot.batches.size > 0 and window.last_error == ""
     window.close()
     window.deleteLater()
     app.processEvents()
-    return seconds
+    return seconds, cpu
 
 
 def main() -> int:
@@ -89,7 +90,7 @@ def main() -> int:
     config = Recipe(epochs=args.epochs, batch_size=32, threads=args.threads or window_threads())
     print(f"{config.threads} CPU thread(s) on {default_threads()} core(s)", flush=True)
     images = args.images * args.epochs
-    plain, gui = [], []
+    plain, gui, busy = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         headless(dataset, config)  # warm-up: first-touch page faults and the layers' buffers
         for rep in range(args.reps):
@@ -99,12 +100,19 @@ def main() -> int:
                 if side == "headless":
                     plain.append(images / headless(dataset, config))
                 else:
-                    gui.append(images / windowed(app, dataset, config, tmp))
-            print(f"headless {plain[-1]:7.0f} images/s   window {gui[-1]:7.0f} images/s", flush=True)
+                    seconds, cpu = windowed(app, dataset, config, tmp)
+                    gui.append(images / seconds)
+                    busy.append(cpu / seconds)
+            print(
+                f"headless {plain[-1]:7.0f} images/s   window {gui[-1]:7.0f} images/s   "
+                f"GUI thread busy {100 * busy[-1]:4.1f}%",
+                flush=True,
+            )
     ratio = statistics.median(gui) / statistics.median(plain)
     print(
         f"median: headless {statistics.median(plain):.0f} images/s, window {statistics.median(gui):.0f} "
-        f"images/s, window/headless = {100 * ratio:.1f}%"
+        f"images/s, window/headless = {100 * ratio:.1f}%; "
+        f"GUI thread busy {100 * statistics.median(busy):.1f}% of the window's runs"
     )
     return 0
 

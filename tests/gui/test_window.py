@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -27,6 +28,7 @@ from engine.backend import gpu_unavailable_reason
 from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE
 from gui.settings_panel import window_threads
+from gui.trainer import GIL_SWITCH_S
 from gui.worker import LossUpdate
 
 NAMES = (
@@ -676,3 +678,11 @@ def test_closing_during_training_stops_the_worker_quickly(window, qtbot):
     assert time.perf_counter() - t < 2.0
     assert not window.trainer.running
     assert thread is None or not thread.isRunning()
+
+
+def test_the_gil_changes_hands_faster_only_while_a_run_trains(window, qtbot):
+    before = sys.getswitchinterval()
+    start(window)
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_S)
+    wait_until_finished(qtbot, window)
+    assert sys.getswitchinterval() == pytest.approx(before)
