@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine import load_dataset
     from engine.recipe import DEFAULT_RECIPE
     from gui.main_window import MainWindow
+    from gui.settings_panel import window_threads
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         panel = window.settings_panel
         panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
         # Fresh preferences, so the window starts from DEFAULT_RECIPE; only the run is shortened.
-        if panel.config() != DEFAULT_RECIPE:
+        if panel.config() != replace(DEFAULT_RECIPE, threads=window_threads()):
             raise SystemExit(f"the window did not start from the default recipe: {panel.config()}")
         panel.epochs_spin.setValue(args.epochs)
         window.feature_maps_view.index_spin.setValue(3)
