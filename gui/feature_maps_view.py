@@ -46,6 +46,8 @@ class FeatureMapsView(QWidget):
         self.shown_maps: list[np.ndarray] = []
         self._titles: list[str] = []
         self._ticks: list[tuple[int, str]] = []
+        self._title = ""  # the probability panel's
+        self._input_index: int | None = None  # the image the input panel shows
 
         self.index_spin = named(
             QSpinBox(), "sampleIndexSpin", "Index of the test image to show", "Test image index"
@@ -92,6 +94,7 @@ class FeatureMapsView(QWidget):
 
     def set_data(self, images: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]) -> None:
         self._images, self._labels, self._class_names = images, labels, class_names
+        self._input_index = None
         self._misclassified = None
         self.index_spin.blockSignals(True)
         self.index_spin.setRange(0, max(0, len(images) - 1))
@@ -110,7 +113,7 @@ class FeatureMapsView(QWidget):
         self.panels, self.map_images = map(list, zip(*(image_plot(title) for title in titles), strict=True))
         for item in self.map_images[1:]:
             item.setColorMap(theme.MAP_COLORMAP)
-        self._ticks = []
+        self._ticks, self._title, self._input_index = [], "", None
         self.prob_plot = pg.PlotItem()
         self.prob_plot.setMenuEnabled(False)
         self.prob_plot.setMouseEnabled(x=False, y=False)
@@ -177,10 +180,12 @@ class FeatureMapsView(QWidget):
         if self._images is None or index != self.index or len(maps) != len(self.map_images):
             return
         self.shown_maps = maps
-        image = self._images[index]
-        self.map_images[0].setImage(
-            image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), autoLevels=True
-        )
+        if index != self._input_index:  # live updates keep the image: only its maps change
+            self._input_index = index
+            image = self._images[index]
+            self.map_images[0].setImage(
+                image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), autoLevels=True
+            )
         for item, maps_of_layer in zip(self.map_images[1:], maps[:-1], strict=True):
             mosaic = map_mosaic(maps_of_layer)
             low, high = float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image))
@@ -203,10 +208,11 @@ class FeatureMapsView(QWidget):
             self._ticks = ticks
             self.prob_plot.getAxis("bottom").setTicks([ticks])
             self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
-        self.prob_plot.setTitle(
-            f"predicted <b>{names[predicted]}</b> ({100 * probs[predicted]:.0f}%), true <b>{names[true]}</b>",
-            size="9pt",
-        )
+        shown, confidence = names[predicted], 100 * probs[predicted]
+        title = f"predicted <b>{shown}</b> ({confidence:.0f}%), true <b>{names[true]}</b>"
+        if title != self._title:  # a new title re-lays the whole grid out and repaints every panel
+            self._title = title
+            self.prob_plot.setTitle(title, size="9pt")
 
     def _update_status(self) -> None:
         if self._misclassified is None or self._images is None:

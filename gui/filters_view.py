@@ -2,7 +2,8 @@
 
 Each tile is one filter's kernel for one input channel (or one colour tile for an RGB filter),
 drawn with a diverging colour map whose levels are symmetric around zero, so the sign of a weight
-reads the same in every tile and every update."""
+reads the same in every tile and every update; the levels are rounded up to a round number, so
+the colour bar keeps its labels across most updates."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.spec import LayerInfo
 from gui import theme
-from gui.mosaic import Mosaic, filter_mosaic
+from gui.mosaic import Mosaic, filter_mosaic, nice_limit
 from gui.naming import named
 
 
@@ -101,9 +102,10 @@ class FiltersView(QWidget):
             return
         rgb = self._rgb_input and self.layer_combo.currentIndex() == 0
         self.mosaic, self._channels = filter_mosaic(weight, rgb)
-        limit = float(np.abs(weight).max()) or 1.0
+        limit = nice_limit(float(np.abs(weight).max()))
         self.image.setImage(self.mosaic.image, autoLevels=False)
-        self.color_bar.setLevels((-limit, limit))
+        if self.color_bar.levels() != (-limit, limit):  # setting them, even unchanged, redraws the axis
+            self.color_bar.setLevels((-limit, limit))
         self.color_bar.setVisible(self.mosaic.image.ndim == 2)
         if self.mosaic.image.ndim == 3:
             self.image.setLookupTable(None)

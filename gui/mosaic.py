@@ -8,6 +8,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_limit(value: float) -> float:
+    """`value` rounded up to 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^k: a colour bar over
+    ±nice_limit(max |w|) relabels its axis (the dearest part of the view's repaint) a few times a
+    run rather than at every update, and its ticks fall on round numbers."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(step * scale for step in NICE_STEPS if step * scale >= value * (1 - 1e-9))
+
 
 @dataclass(frozen=True)
 class Mosaic:

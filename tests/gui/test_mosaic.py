@@ -1,8 +1,12 @@
 """Mosaics: many small images tiled into one, as the filter and feature-map views draw them."""
 
-import numpy as np
+import math
 
-from gui.mosaic import filter_mosaic, map_mosaic
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gui.mosaic import NICE_STEPS, filter_mosaic, map_mosaic, nice_limit
 
 
 def test_rgb_filters_become_one_colour_tile_each():
@@ -25,3 +29,15 @@ def test_multi_channel_filters_get_a_row_each_and_hover_finds_the_tile():
 def test_dense_activations_form_a_gapless_block():
     mosaic = map_mosaic(np.arange(10, dtype=np.float32))
     assert mosaic.image.shape == (3, 4) and np.isnan(mosaic.image[2, 2:]).all()
+
+
+@given(st.floats(min_value=1e-6, max_value=1e6))
+def test_colour_limits_round_up_to_a_nearby_round_number(value):
+    limit = nice_limit(value)
+    assert value <= limit <= 4 / 3 * value * (1 + 1e-9)  # the widest step: 1.5 to 2, 3 to 4
+    mantissa = limit / 10 ** math.floor(math.log10(limit) + 1e-9)
+    assert any(math.isclose(mantissa, step) for step in NICE_STEPS)
+
+
+def test_colour_limits_of_nothing_are_one():
+    assert nice_limit(0.0) == nice_limit(float("nan")) == 1.0

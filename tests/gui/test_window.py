@@ -686,3 +686,17 @@ def test_the_gil_changes_hands_faster_only_while_a_run_trains(window, qtbot):
     assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_S)
     wait_until_finished(qtbot, window)
     assert sys.getswitchinterval() == pytest.approx(before)
+
+
+def test_the_colour_bar_keeps_its_labels_while_the_filters_move_a_little(window):
+    view = window.filters_view
+    layer = view.layer_combo.currentData()
+    weight = np.full((20, 1, 5, 5), 0.31, dtype=np.float32)
+    view.show_kernels({layer: weight})
+    assert view.color_bar.levels() == (-0.4, 0.4)
+    axis = view.color_bar.axis
+    axis.picture = "drawn"  # what the axis keeps until its range changes
+    view.show_kernels({layer: weight * 1.1})
+    assert axis.picture == "drawn" and view.color_bar.levels() == (-0.4, 0.4)
+    view.show_kernels({layer: weight * 1.5})
+    assert view.color_bar.levels() == (-0.5, 0.5)
