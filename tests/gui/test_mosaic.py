@@ -34,7 +34,8 @@ def test_dense_activations_form_a_gapless_block():
 @given(st.floats(min_value=1e-6, max_value=1e6))
 def test_colour_limits_round_up_to_a_nearby_round_number(value):
     limit = nice_limit(value)
-    assert value <= limit <= 4 / 3 * value * (1 + 1e-9)  # the widest step: 1.5 to 2, 3 to 4
+    # Within rounding of `value` (0.3 stays 0.3), and at most the widest step (1.5 to 2, 3 to 4) above.
+    assert value * (1 - 1e-9) <= limit <= 4 / 3 * value * (1 + 1e-9)
     mantissa = limit / 10 ** math.floor(math.log10(limit) + 1e-9)
     assert any(math.isclose(mantissa, step) for step in NICE_STEPS)
 
