@@ -258,11 +258,18 @@ class Network:
 
     def evaluate(self, data: Any, batch_size: int = 500) -> tuple[float, float]:
         """(mean loss, accuracy) over an (x, y) pair or a data set's test split."""
+        _, loss, accuracy = self.predict_and_score(data, batch_size)
+        return loss, accuracy
+
+    def predict_and_score(self, data: Any, batch_size: int = 500) -> tuple[np.ndarray, float, float]:
+        """(predicted labels on the host, mean loss, accuracy) from one pass over an (x, y) pair
+        or a data set's test split, so a caller that wants both never predicts twice."""
         x, y = as_split(data, test=True)
         probs = self.predict_proba(x, batch_size)
         y = self.backend.to_host(y)
         loss = float(self.loss(self.backend.to_device(probs), self.labels(y)))
-        return loss, float((probs.argmax(axis=1) == y).mean())
+        predicted = probs.argmax(axis=1)
+        return predicted, loss, float((predicted == y).mean())
 
     def feature_maps(self, x: Any) -> list[np.ndarray]:
         """Every layer's output for a few inputs, on the host: conv outputs after activation,

@@ -85,6 +85,8 @@ class EpochInfo:
     lr: float
     seconds: float
     images_per_s: float
+    #: The validation set's predicted labels (host), from the pass that scored it.
+    val_predicted: np.ndarray | None = None
 
 
 @dataclass
@@ -290,9 +292,9 @@ def fit(
                     )
                     for cb in callbacks:
                         cb.on_batch_end(info)
-                val_loss = val_acc = None
+                val_loss = val_acc = val_predicted = None
                 if validation is not None:
-                    val_loss, val_acc = net.evaluate(validation)
+                    val_predicted, val_loss, val_acc = net.predict_and_score(validation)
                 net.metadata["epochs"] = epoch + 1
                 seconds = time.perf_counter() - started
                 epoch_info = EpochInfo(
@@ -302,6 +304,7 @@ def fit(
                     train_acc=float(correct) / n,
                     val_loss=val_loss,
                     val_acc=val_acc,
+                    val_predicted=val_predicted,
                     lr=lr,
                     seconds=seconds,
                     images_per_s=n / seconds if seconds > 0 else 0.0,

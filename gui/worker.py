@@ -118,11 +118,14 @@ class TrainingWorker(QObject):
     def send_snapshot(self) -> None:
         self.snapshotReady.emit(take_snapshot(self.net, self.dataset.test.x, self.sample_index))
 
-    def send_predictions_if_wanted(self, always: bool = False) -> None:
-        """Predicting runs here, never on the GUI thread: it takes a few hundred ms on the CPU."""
+    def send_predictions_if_wanted(self, always: bool = False, predicted: np.ndarray | None = None) -> None:
+        """Predicting runs here, never on the GUI thread: it takes a few hundred ms on the CPU.
+        `predicted`, the test set's labels from the epoch's validation pass, spares a second one."""
         if self._predictions_wanted.is_set() or always:
             self._predictions_wanted.clear()
-            self.predictionsReady.emit(self.net.predict(self.dataset.test.x))
+            if predicted is None:
+                predicted = self.net.predict(self.dataset.test.x)
+            self.predictionsReady.emit(predicted)
 
 
 class _Reporter(Callback):
@@ -157,7 +160,8 @@ class _Reporter(Callback):
         self.flush()
         self.worker.epochEnded.emit(info)
         self.worker.send_snapshot()
-        self.worker.send_predictions_if_wanted(self.worker.misclassified)
+        # The run validates on the test set, so its predictions are the misclassified list's.
+        self.worker.send_predictions_if_wanted(self.worker.misclassified, info.val_predicted)
 
     def on_train_end(self, history: History) -> None:
         self.flush()

@@ -586,22 +586,26 @@ def test_sample_navigation_and_misclassified_images(window):
     )
 
 
-def test_misclassified_list_is_predicted_on_the_worker_thread_during_and_after_a_run(
+def test_misclassified_list_comes_from_each_epochs_validation_pass_off_the_gui_thread(
     window, qtbot, monkeypatch
 ):
     window.feature_maps_view.misclassified_check.setChecked(True)
-    threads = []
-    predict = Network.predict
+    threads, sent = [], []
+    predict_proba = Network.predict_proba
 
-    def recording_predict(net, x):
+    def recording(net, x, *args, **kwargs):
         threads.append(threading.current_thread())
-        return predict(net, x)
+        return predict_proba(net, x, *args, **kwargs)
 
-    monkeypatch.setattr(Network, "predict", recording_predict)
+    monkeypatch.setattr(Network, "predict_proba", recording)
+    window.trainer.predictionsReady.connect(sent.append)
     start(window, epochs=2)
     wait_until_finished(qtbot, window)
-    assert len(threads) == 2 and threading.main_thread() not in threads  # one per epoch, none here
-    wrong = np.flatnonzero(predict(window.net, window.dataset.test.x) != window.dataset.test.y)
+    # One forward pass over the test set per epoch (the validation), none on the GUI thread,
+    # and each epoch's predictions reach the list.
+    assert len(threads) == 2 and threading.main_thread() not in threads
+    assert len(sent) == 2
+    wrong = np.flatnonzero(window.net.predict(window.dataset.test.x) != window.dataset.test.y)
     np.testing.assert_array_equal(window.feature_maps_view.misclassified, wrong)
 
 
