@@ -255,11 +255,13 @@ class Network:
     def params(self) -> dict[str, Any]:
         return self.net.params
 
-    def _shaped(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
-        """network3's flat (N, 784) images as the engine's (N, C, H, W)."""
+    def _shaped(self, data: Any) -> tuple[Any, Any]:
+        """network3's flat (N, 784) images as the engine's (N, C, H, W), on the network's device:
+        NumPy arrays are copied there once, arrays already there stay."""
         x, y = data
-        x = np.asarray(x, dtype=np.float32)
-        return x.reshape(len(x), *self.net.input_shape), np.asarray(y, dtype=np.int64)
+        backend = self.net.backend
+        x = backend.to_device(x, dtype=np.float32)
+        return x.reshape(len(x), *self.net.input_shape), backend.to_device(y, dtype=np.int64)
 
     def accuracy(self, data: Any) -> float:
         return self.net.evaluate(self._shaped(data))[1]

@@ -226,7 +226,7 @@ def fit(
     optimizer = optimizer or SGD()
     backend, xp = net.backend, net.xp
     x_dev = backend.to_device(x, dtype=net.dtype)
-    y_dev = backend.to_device(np.asarray(y, dtype=np.int64))
+    y_dev = backend.to_device(y, dtype=np.int64)
     n = len(x)
     batches = math.ceil(n / batch_size)
     first = int(net.metadata.get("epochs", 0))

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from strict_backend import STRICT
 
 from engine import Network as EngineNetwork
 from engine.network3 import (
@@ -176,3 +177,13 @@ def test_activation_functions_compute_like_network3s():
     np.testing.assert_allclose(sigmoid(z), 1 / (1 + np.exp(-z)))
     np.testing.assert_allclose(tanh(z), np.tanh(z))
     np.testing.assert_allclose(linear(z), z)
+
+
+def test_device_arrays_stay_on_the_device(mnist):
+    """Scripts may hand network3's API arrays already on the GPU; the strict backend refuses any
+    host round trip CuPy would refuse, and the activations dispatch like NumPy ufuncs."""
+    net = Network([FullyConnectedLayer(784, 30), SoftmaxLayer(30, 10)], 10, device=STRICT)
+    training, validation, _ = mnist
+    on_device = [(STRICT.to_device(x[:60]), STRICT.to_device(y[:60])) for x, y in (training, validation)]
+    assert net.SGD(on_device[0], 1, 10, 0.5, on_device[1]) is not None
+    assert 0.0 <= net.accuracy(on_device[1]) <= 1.0
