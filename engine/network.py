@@ -10,6 +10,8 @@ import numpy as np
 
 from engine.backend import Backend, get_backend
 from engine.layers import Layer, make_layer
+from engine.layers.conv import Conv
+from engine.layers.pool import Pool
 from engine.parallel import Threads, host_threads
 from engine.spec import default_spec, infer, normalize, shape_text
 from engine.training import as_split, fit
@@ -50,6 +52,9 @@ class Network:
         self.init = init
         self.seed = seed
         self.layers: list[Layer] = [make_layer(info, self.backend) for info in self.infos]
+        for layer, after in zip(self.layers[:-1], self.layers[1:], strict=True):
+            if isinstance(layer, Conv) and isinstance(after, Pool) and layer.activation == "relu":
+                layer.relu_masked_by_pool = after.masks_relu = after.mode == "max"
         self.params: dict[str, Any] = {}
         #: What the weight file records beside the tensors (epochs, metrics, class names, ...).
         self.metadata: dict[str, Any] = {}

@@ -230,3 +230,24 @@ def test_parameters_use_pytorch_layouts_and_chw_flattening():
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(net.predict_proba(x), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("stride", [2, 1])
+def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride):
+    spec = _spec(
+        (2, 10, 10),
+        {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2, "stride": stride},
+        {"type": "conv", "filters": 2, "kernel": 2, "activation": "relu"},
+        {"type": "pool", "mode": "mean", "size": 2},
+    )
+    net = Network(spec, seed=1, device="cpu", dtype=np.float32)
+    conv, pool, conv2, mean_pool = net.layers[:4]
+    assert conv.relu_masked_by_pool and pool.masks_relu
+    assert not conv2.relu_masked_by_pool and not mean_pool.masks_relu
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(5, 2, 10, 10)).astype(np.float32), rng.integers(0, 3, 5)
+    fused = net.loss_and_grads(x, y)[1]
+    conv.relu_masked_by_pool = pool.masks_relu = False
+    plain = net.loss_and_grads(x, y)[1]
+    assert all(np.array_equal(fused[k], plain[k]) for k in plain)

@@ -26,6 +26,8 @@ class Conv(Layer):
         self.stride = layer["stride"]
         self.padding = conv_padding(layer)
         self.activation = layer["activation"]
+        #: Set by the network when a max pool that applies this layer's ReLU mask follows it.
+        self.relu_masked_by_pool = False
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c = self.input_shape[0]
@@ -113,7 +115,7 @@ class Conv(Layer):
         xp = self.xp
         padded_shape, cols, a = cache
         dz = grad.transpose(0, 2, 3, 1).reshape(a.shape)
-        if self.activation != "linear":
+        if self.activation != "linear" and not self.relu_masked_by_pool:
             dz = activations.backward(xp, self.activation, a, dz, out=self._buffer("dz", a.shape, dz.dtype))
         _, c, kh, kw = params["weight"].shape
         dwb = xp.matmul(dz.T, cols)

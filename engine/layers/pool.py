@@ -18,6 +18,10 @@ class Pool(Layer):
         self.mode = info.layer["mode"]
         self.size = info.layer["size"]
         self.stride = info.layer["stride"]
+        #: Set by the network when this max pool follows a ReLU conv: the ReLU's gradient mask is
+        #: then applied here, on the pooled gradient, instead of on the conv's four times larger
+        #: output. Exact: max(relu(z)) = relu(max(z)), and the gradient reaches the same pixel.
+        self.masks_relu = False
 
     def _window_slices(self) -> list[tuple[slice, ...]]:
         _, out_h, out_w = self.output_shape
@@ -59,6 +63,9 @@ class Pool(Layer):
 
     def backward(self, grad, cache, params, need_dx):
         x, out = cache
+        if self.masks_relu:
+            masked = self._buffer("masked", grad.shape, grad.dtype, like=grad)
+            grad = self.xp.multiply(grad, out > 0, out=masked)
         dx = self._buffer("dx", x.shape, grad.dtype, like=x)
         _, out_h, out_w = self.output_shape
         if self.stride != self.size or x.shape[2:] != (out_h * self.size, out_w * self.size):
