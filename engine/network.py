@@ -243,9 +243,10 @@ class Network:
 
     def predict_proba(self, x: Any, batch_size: int = 500) -> np.ndarray:
         """Class probabilities (N, classes) on the host, forwarding at most `batch_size` images
-        at once, and on the CPU no more than FORWARD_ROWS: the im2col buffers of a larger batch fall out of
-        the cache (tests/benchmarks/README.md). The host's threads each take a run of these
-        batches, so none waits for another and the result does not depend on the thread count."""
+        at once, and on the CPU no more than FORWARD_ROWS: the im2col buffers of a larger batch
+        fall out of the cache (tests/benchmarks/README.md). The host's threads each take a run of
+        these batches, so none waits for another and the result does not depend on the thread
+        count."""
         out = np.empty((len(x), self.classes), dtype=self.dtype)
         rows = batch_size if self.backend.name == "gpu" else min(batch_size, FORWARD_ROWS)
         starts = range(0, len(x), rows)

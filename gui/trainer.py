@@ -14,7 +14,7 @@ from gui.worker import TrainingWorker
 
 #: How often the GIL changes hands while a run trains beside the GUI thread. A repaint holds the
 #: GIL for milliseconds; at Python's default 5 ms the worker, which needs it briefly between
-#: NumPy calls, waited out most of each one, and at 1 ms it trains about 5% faster beside the
+#: NumPy calls, waited out most of each one, and at 1 ms it trained 3-7% faster beside the
 #: live views (tests/benchmarks/README.md).
 GIL_SWITCH_S = 0.001
 
