@@ -263,10 +263,8 @@ def evaluate(args: argparse.Namespace) -> int:
     recorded = net.metadata.get("dataset") or {}
     data = with_normalization(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
     check_fits(net, data)
-    x, y = data.test
-    probs = net.predict_proba(x)  # the one forward pass: loss, accuracy and confusion matrix
-    pred = probs.argmax(axis=1)
-    loss = float(net.loss(net.backend.to_device(probs), net.labels(y)))
+    y = data.test.y
+    pred, loss, _ = net.predict_and_score(data)  # one forward pass: loss, accuracy, confusion matrix
     right = int((pred == y).sum())
     names = recorded.get("class_names") or list(data.class_names)
     names = [str(n) for n in names] + [str(i) for i in range(len(names), net.classes)]

@@ -33,7 +33,6 @@ class Trainer(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
-        self._switch_interval = sys.getswitchinterval()
 
     @property
     def running(self) -> bool:
