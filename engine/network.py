@@ -241,12 +241,12 @@ class Network:
 
     # -- inference and inspection ------------------------------------------------------------
 
-    def predict_proba(self, x: Any, batch_size: int = 500) -> np.ndarray:
+    def predict_proba(self, x: Any, batch_size: int = 500, threads: int | None = None) -> np.ndarray:
         """Class probabilities (N, classes) on the host, forwarding at most `batch_size` images
         at once, and on the CPU no more than FORWARD_ROWS: the im2col buffers of a larger batch
         fall out of the cache (tests/benchmarks/README.md). The host's threads each take a run of
-        these batches, so none waits for another and the result does not depend on the thread
-        count."""
+        these batches (`threads` of them, default :func:`engine.parallel.default_threads`), so
+        none waits for another and the result does not depend on the thread count."""
         out = np.empty((len(x), self.classes), dtype=self.dtype)
         rows = batch_size if self.backend.name == "gpu" else min(batch_size, FORWARD_ROWS)
         starts = range(0, len(x), rows)
@@ -255,23 +255,25 @@ class Network:
             for i in starts[which]:
                 out[i : i + rows] = self.backend.to_host(self.forward(x[i : i + rows])[0])
 
-        with host_threads(self.backend) as threads:
-            threads.map(part, len(starts), min_part=1)
+        with host_threads(self.backend, threads) as pool:
+            pool.map(part, len(starts), min_part=1)
         return out
 
-    def predict(self, x: Any, batch_size: int = 500) -> np.ndarray:
-        return self.predict_proba(x, batch_size).argmax(axis=1)
+    def predict(self, x: Any, batch_size: int = 500, threads: int | None = None) -> np.ndarray:
+        return self.predict_proba(x, batch_size, threads).argmax(axis=1)
 
     def evaluate(self, data: Any, batch_size: int = 500) -> tuple[float, float]:
         """(mean loss, accuracy) over an (x, y) pair or a data set's test split."""
         _, loss, accuracy = self.predict_and_score(data, batch_size)
         return loss, accuracy
 
-    def predict_and_score(self, data: Any, batch_size: int = 500) -> tuple[np.ndarray, float, float]:
+    def predict_and_score(
+        self, data: Any, batch_size: int = 500, threads: int | None = None
+    ) -> tuple[np.ndarray, float, float]:
         """(predicted labels on the host, mean loss, accuracy) from one pass over an (x, y) pair
         or a data set's test split, so a caller that wants both never predicts twice."""
         x, y = as_split(data, test=True)
-        probs = self.predict_proba(x, batch_size)
+        probs = self.predict_proba(x, batch_size, threads)
         y = self.backend.to_host(y)
         loss = float(self.loss(self.backend.to_device(probs), self.labels(y)))
         predicted = probs.argmax(axis=1)

@@ -294,7 +294,7 @@ def fit(
                         cb.on_batch_end(info)
                 val_loss = val_acc = val_predicted = None
                 if validation is not None:
-                    val_predicted, val_loss, val_acc = net.predict_and_score(validation)
+                    val_predicted, val_loss, val_acc = net.predict_and_score(validation, threads=pool.count)
                 net.metadata["epochs"] = epoch + 1
                 seconds = time.perf_counter() - started
                 epoch_info = EpochInfo(

@@ -124,7 +124,7 @@ class TrainingWorker(QObject):
         if self._predictions_wanted.is_set() or always:
             self._predictions_wanted.clear()
             if predicted is None:
-                predicted = self.net.predict(self.dataset.test.x)
+                predicted = self.net.predict(self.dataset.test.x, threads=self.config.threads)
             self.predictionsReady.emit(predicted)
 
 

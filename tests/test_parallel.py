@@ -135,3 +135,17 @@ def test_blas_runs_one_thread_per_part_until_the_last_user_leaves():
     leave.set()
     helper.join(5)
     assert _blas_threads() == before
+
+
+def test_validation_runs_on_the_training_runs_threads(batch, monkeypatch):
+    seen = []
+    predict_proba = Network.predict_proba
+
+    def recording(net, x, batch_size=500, threads=None):
+        seen.append(threads)
+        return predict_proba(net, x, batch_size, threads)
+
+    monkeypatch.setattr(Network, "predict_proba", recording)
+    net = Network(NO_DROPOUT, seed=3, device="cpu")
+    net.fit(batch, epochs=2, batch_size=48, validation=batch, threads=1)
+    assert seen == [1, 1]
