@@ -161,6 +161,40 @@ def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, se
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    mode=st.sampled_from(["max", "mean"]),
+    size=st.integers(1, 4),
+    stride=st.integers(1, 4),
+    height=st.integers(4, 9),
+    width=st.integers(4, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
+    """Small integer inputs tie often: each max window's gradient goes to its first maximum in
+    row-major order, as an argmax would send it; windows that overlap add up."""
+    rng = np.random.default_rng(seed)
+    layer, info = _layer({"type": "pool", "mode": mode, "size": size, "stride": stride}, (2, height, width))
+    x = rng.integers(0, 3, size=(2, 2, height, width)).astype(np.float64)
+    out, cache = layer.forward(x, {}, True, None)
+    grad = rng.normal(size=out.shape)
+    dx, _ = layer.backward(grad, cache, {}, True)
+    expected = np.zeros_like(x)
+    _, out_h, out_w = info.output_shape
+    for n in range(2):
+        for c in range(2):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride, j * stride
+                    if mode == "mean":
+                        expected[n, c, top : top + size, left : left + size] += grad[n, c, i, j] / size**2
+                    else:
+                        window = x[n, c, top : top + size, left : left + size]
+                        di, dj = divmod(int(np.argmax(window)), size)
+                        expected[n, c, top + di, left + dj] += grad[n, c, i, j]
+    np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_max_pool_sends_a_tied_window_gradient_to_one_input_only():
     layer, _ = _layer({"type": "pool", "mode": "max", "size": 2}, (1, 2, 2))
     x = np.ones((1, 1, 2, 2))

@@ -7,8 +7,6 @@ maps from a conv stay NHWC end to end."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.layers.base import Layer
 
 
@@ -37,15 +35,6 @@ class Pool(Layer):
             for j in range(self.size)
         ]
 
-    def _blocks(self, a: Any) -> Any:
-        """`a` (N, C, H, W) as (N, C, out_h, size, out_w, size) windows, without a copy; only
-        for non-overlapping windows (stride = size)."""
-        n, c = a.shape[:2]
-        _, out_h, out_w = self.output_shape
-        k = self.size
-        sn, sc, sh, sw = a.strides
-        return self.backend.as_strided(a, (n, c, out_h, k, out_w, k), (sn, sc, k * sh, sh, k * sw, sw))
-
     def forward(self, x, params, train, rng):
         xp = self.xp
         windows = self._window_slices()
@@ -62,53 +51,44 @@ class Pool(Layer):
         return out, (x, out)
 
     def backward(self, grad, cache, params, need_dx):
+        """Per window offset, one strided slice of dx: windows that overlap (stride < size) add
+        into it, others write it once, and pixels in no window stay zero."""
         x, out = cache
-        if self.masks_relu:
-            masked = self._buffer("masked", grad.shape, grad.dtype, like=grad)
-            grad = self.xp.multiply(grad, out > 0, out=masked)
-        dx = self._buffer("dx", x.shape, grad.dtype, like=x)
-        _, out_h, out_w = self.output_shape
-        if self.stride != self.size or x.shape[2:] != (out_h * self.size, out_w * self.size):
-            dx.fill(0)  # pixels in no window, or in several, start from zero
-        if self.stride == self.size:
-            self._blocked_backward(grad, x, out, dx)
-        else:
-            self._overlapping_backward(grad, x, out, dx)
-        return dx, {}
-
-    def _blocked_backward(self, grad, x, out, dx):
-        """Non-overlapping windows: one broadcast op writes every window's gradient at once."""
-        xp = self.xp
-        g = grad[:, :, :, None, :, None]
-        if self.mode == "mean":
-            xp.multiply(g, 1.0 / (self.size * self.size), out=self._blocks(dx))
-            return
-        hit = self._buffer("hit", x.shape, bool, like=x)
-        hits = self._blocks(hit)
-        xp.equal(self._blocks(x), out[:, :, :, None, :, None], out=hits)
-        # Each window's gradient goes to its first maximum only, as an argmax would send it.
-        seen = None
-        for i in range(self.size):
-            for j in range(self.size):
-                h = hits[:, :, :, i, :, j]
-                if seen is None:
-                    seen = h.copy()
-                    continue
-                xp.greater(h, seen, out=h)  # h and not seen
-                if (i, j) != (self.size - 1, self.size - 1):
-                    seen |= h
-        xp.multiply(g, hits, out=self._blocks(dx))
-
-    def _overlapping_backward(self, grad, x, out, dx):
         xp = self.xp
         windows = self._window_slices()
+        overlapping = self.stride < self.size
+        _, out_h, out_w = self.output_shape
+        dx = self._buffer("dx", x.shape, grad.dtype, like=x)
+        if self.stride != self.size or x.shape[2:] != (out_h * self.size, out_w * self.size):
+            dx.fill(0)
         if self.mode == "mean":
-            g = grad * (1.0 / (self.size * self.size))
+            share = xp.multiply(
+                grad,
+                1.0 / (self.size * self.size),
+                out=self._buffer("share", grad.shape, grad.dtype, like=grad),
+            )
             for sl in windows:
-                dx[sl] += g
-            return
-        unclaimed = xp.ones(out.shape, dtype=bool)
-        for sl in windows:
-            hit = (x[sl] == out) & unclaimed
-            dx[sl] += grad * hit
-            unclaimed &= ~hit
+                if overlapping:
+                    dx[sl] += share
+                else:
+                    dx[sl] = share
+            return dx, {}
+        # Each window's gradient goes to its first maximum only, as an argmax would send it.
+        # `served` marks the windows already given theirs and, when this pool applies the ReLU's
+        # mask, those whose maximum is 0, where the ReLU passes no gradient.
+        served = self._buffer("served", out.shape, bool, like=out)
+        if self.masks_relu:
+            xp.less_equal(out, 0, out=served)
+        else:
+            served.fill(False)
+        hit = self._buffer("hit", out.shape, bool, like=out)
+        for k, sl in enumerate(windows):
+            xp.equal(x[sl], out, out=hit)
+            xp.greater(hit, served, out=hit)  # a maximum, in a window not served yet
+            if k < len(windows) - 1:
+                served |= hit
+            if overlapping:
+                dx[sl] += grad * hit
+            else:
+                xp.multiply(grad, hit, out=dx[sl])
+        return dx, {}
