@@ -117,4 +117,3 @@ def get_backend(device: str | Backend | None = None) -> Backend:
     if device == "gpu":
         raise DeviceError(f"GPU requested but unavailable: {reason}")
     return NUMPY
-

@@ -12,7 +12,7 @@ from engine.backend import Backend, get_backend
 from engine.layers import Layer, make_layer
 from engine.layers.conv import Conv
 from engine.layers.pool import Pool
-from engine.parallel import Threads, host_threads
+from engine.parallel import INLINE, Beside, Threads, host_threads
 from engine.spec import default_spec, infer, normalize, shape_text
 from engine.training import as_split, fit
 
@@ -184,11 +184,13 @@ class Network:
         picked = probs[xp.arange(probs.shape[0]), y]
         return -xp.log(xp.maximum(picked, np.finfo(self.dtype).tiny)).mean()
 
-    def backward(self, probs: Any, y: Any, caches: list[Any], batch: int | None = None) -> dict[str, Any]:
+    def backward(
+        self, probs: Any, y: Any, caches: list[Any], batch: int | None = None, beside: Beside = INLINE
+    ) -> dict[str, Any]:
         """dL/dparam for every parameter, given the forward pass's probabilities and caches.
 
         `batch` is the whole batch's size when these rows are one thread's part of it, so the
-        parts' gradients add up to the batch's mean."""
+        parts' gradients add up to the batch's mean; `beside` runs the layers' independent work."""
         xp = self.xp
         n = probs.shape[0]
         grad = probs.copy()
@@ -197,7 +199,7 @@ class Network:
         grads: dict[str, Any] = {}
         for layer, cache in zip(reversed(self.layers), reversed(caches), strict=True):
             i = layer.info.index
-            grad, layer_grads = layer.backward(grad, cache, self._layer_params(layer), i > 0)
+            grad, layer_grads = layer.backward(grad, cache, self._layer_params(layer), i > 0, beside)
             for k, g in layer_grads.items():
                 grads[f"layers.{i}.{k}"] = g
         return grads
@@ -225,12 +227,13 @@ class Network:
         """A training batch split over `threads`: (summed loss, correct answers, mean gradients),
         the first two as device scalars. Part p draws its dropout masks from `rngs[p]`."""
         n = x.shape[0]
+        beside = threads.spare(n)
 
         def part(p: int, rows: slice) -> tuple[Any, Any, dict[str, Any]]:
             probs, caches = self.forward(x[rows], train=True, rng=rngs[p])
             yp = y[rows]
             loss = self.loss(probs, yp) * probs.shape[0]
-            return loss, (probs.argmax(axis=1) == yp).sum(), self.backward(probs, yp, caches, n)
+            return loss, (probs.argmax(axis=1) == yp).sum(), self.backward(probs, yp, caches, n, beside)
 
         (loss, correct, grads), *others = threads.map(part, n)
         for other_loss, other_correct, other_grads in others:

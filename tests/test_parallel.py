@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_info
 
 from engine import SGD, Network, load_dataset
 from engine.backend import NUMPY
-from engine.parallel import MIN_PART, THREADS_VAR, Threads, default_threads, host_threads
+from engine.parallel import INLINE, MIN_PART, THREADS_VAR, Threads, default_threads, host_threads
 
 NO_DROPOUT = {
     **SMALL,
@@ -88,6 +88,28 @@ def test_split_gradients_match_the_whole_batch(batch):
     assert int(split[1]) == int(whole[1])
     for k, g in whole[2].items():
         np.testing.assert_allclose(split[2][k], g, rtol=1e-9, atol=1e-13)
+
+
+def test_a_batch_too_small_to_split_lends_its_idle_thread_to_the_weight_gradients(batch, monkeypatch):
+    assert Threads(2).spare(MIN_PART * 2) is INLINE  # both threads take a part
+    assert Threads(1).spare(10) is INLINE
+    spare = Threads(2).spare(10)
+    assert spare is not INLINE
+    assert spare.start(threading.get_ident)() != threading.get_ident()
+
+    net = Network(NO_DROPOUT, seed=3, device="cpu")
+    x, y = net.backend.to_device(batch[0][:10]), net.labels(batch[1][:10])
+    rngs = [net.backend.rng(p) for p in range(2)]
+    alone = net.batch_gradients(x, y, rngs, Threads(1))
+    started = []
+    start = type(spare).start
+    monkeypatch.setattr(
+        type(spare), "start", lambda self, fn, *a: started.append(self) or start(self, fn, *a)
+    )
+    beside = net.batch_gradients(x, y, rngs, Threads(2))
+    assert any(b is not INLINE for b in started)  # the second conv layer's weight gradient
+    assert float(beside[0]) == float(alone[0])
+    assert all(np.array_equal(beside[2][k], g) for k, g in alone[2].items())
 
 
 def test_training_on_two_threads_is_reproducible_and_follows_one_thread(batch):

@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from engine.backend import Backend
+from engine.parallel import INLINE, Beside
 from engine.spec import LayerInfo
 
 
@@ -53,6 +54,7 @@ class Layer(ABC):
 
     @abstractmethod
     def backward(
-        self, grad: Any, cache: Any, params: dict[str, Any], need_dx: bool
+        self, grad: Any, cache: Any, params: dict[str, Any], need_dx: bool, beside: Beside = INLINE
     ) -> tuple[Any, dict[str, Any]]:
-        """Return dL/dinput (None when `need_dx` is false) and dL/dparam for each parameter."""
+        """Return dL/dinput (None when `need_dx` is false) and dL/dparam for each parameter;
+        `beside` may run the parameters' part while the input's is computed."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine import activations
 from engine.layers.base import Layer
+from engine.parallel import INLINE
 from engine.spec import conv_padding
 
 
@@ -111,19 +112,23 @@ class Conv(Layer):
         out = a.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
         return out, (x.shape, cols, a)
 
-    def backward(self, grad, cache, params, need_dx):
+    def backward(self, grad, cache, params, need_dx, beside=INLINE):
         xp = self.xp
         padded_shape, cols, a = cache
         dz = grad.transpose(0, 2, 3, 1).reshape(a.shape)
         if self.activation != "linear" and not self.relu_masked_by_pool:
             dz = activations.backward(xp, self.activation, a, dz, out=self._buffer("dz", a.shape, dz.dtype))
+        # The weight gradient is off the path back to the input, so it can run beside it.
+        weight_grad = (beside if need_dx else INLINE).start(xp.matmul, dz.T, cols)
+        try:
+            dx = self._col2im(dz, params["weight"], padded_shape) if need_dx else None
+        finally:
+            dwb = weight_grad()  # even after an error: nothing may still read dz when it returns
         _, c, kh, kw = params["weight"].shape
-        dwb = xp.matmul(dz.T, cols)
         dw = dwb[:, :-1].reshape(self.filters, kh, kw, c).transpose(0, 3, 1, 2)
         grads = {"weight": xp.ascontiguousarray(dw), "bias": xp.ascontiguousarray(dwb[:, -1])}
-        if not need_dx:
+        if dx is None:
             return None, grads
-        dx = self._col2im(dz, params["weight"], padded_shape)
         _, h, w = self.input_shape
         top, _, left, _ = self.padding
         return dx[:, top : top + h, left : left + w, :].transpose(0, 3, 1, 2), grads

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from engine import activations
 from engine.layers.base import Layer
+from engine.parallel import INLINE
 
 
 class Dense(Layer):
@@ -70,7 +71,7 @@ class Dense(Layer):
     def _preactivation_grad(self, grad, a):
         return activations.backward(self.xp, self.activation, a, grad)
 
-    def backward(self, grad, cache, params, need_dx):
+    def backward(self, grad, cache, params, need_dx, beside=INLINE):
         x, mask, a, hwc_weight = cache
         dz = self._preactivation_grad(grad, a)
         dw = dz.T @ x

@@ -8,6 +8,7 @@ maps from a conv stay NHWC end to end."""
 from __future__ import annotations
 
 from engine.layers.base import Layer
+from engine.parallel import INLINE
 
 
 class Pool(Layer):
@@ -50,7 +51,7 @@ class Pool(Layer):
             out *= 1.0 / (self.size * self.size)
         return out, (x, out)
 
-    def backward(self, grad, cache, params, need_dx):
+    def backward(self, grad, cache, params, need_dx, beside=INLINE):
         """Per window offset, one strided slice of dx: windows that overlap (stride < size) add
         into it, others write it once, and pixels in no window stay zero."""
         x, out = cache
