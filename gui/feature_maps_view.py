@@ -48,6 +48,13 @@ class FeatureMapsView(QWidget):
         self._ticks: list[tuple[int, str]] = []
         self._title = ""  # the probability panel's
         self._input_index: int | None = None  # the image the input panel shows
+        # Made once: a live update restyles every bar.
+        self._brushes = {
+            "neutral": pg.mkBrush(theme.NEUTRAL),
+            "correct": pg.mkBrush(theme.CORRECT),
+            "wrong": pg.mkBrush(theme.WRONG),
+        }
+        self._pens = {"none": pg.mkPen(None), "true": pg.mkPen(theme.FOREGROUND, width=2)}
 
         self.index_spin = named(
             QSpinBox(), "sampleIndexSpin", "Index of the test image to show", "Test image index"
@@ -120,7 +127,7 @@ class FeatureMapsView(QWidget):
         self.prob_plot.hideButtons()
         self.prob_plot.setYRange(0, 1, padding=0.02)
         self.prob_plot.showGrid(y=True, alpha=0.15)
-        theme.cache_axes(*(axis["item"] for axis in self.prob_plot.axes.values()))
+        theme.cache(*(axis["item"] for axis in self.prob_plot.axes.values()))
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.prob_plot.addItem(self.bars)
         self.true_marker = pg.TextItem("true", color=theme.FOREGROUND, anchor=(0.5, 1.0))
@@ -195,10 +202,10 @@ class FeatureMapsView(QWidget):
 
     def _draw_probabilities(self, probs: np.ndarray, true: int) -> None:
         predicted = int(np.argmax(probs))
-        brushes = [pg.mkBrush(theme.NEUTRAL) for _ in probs]
-        brushes[predicted] = pg.mkBrush(theme.CORRECT if predicted == true else theme.WRONG)
-        pens = [pg.mkPen(None) for _ in probs]
-        pens[true] = pg.mkPen(theme.FOREGROUND, width=2)
+        brushes = [self._brushes["neutral"]] * len(probs)
+        brushes[predicted] = self._brushes["correct" if predicted == true else "wrong"]
+        pens = [self._pens["none"]] * len(probs)
+        pens[true] = self._pens["true"]
         self.bars.setOpts(x=np.arange(len(probs)), height=probs, width=0.7, brushes=brushes, pens=pens)
         self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))
         names = self._class_names or tuple(map(str, range(len(probs))))

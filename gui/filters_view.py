@@ -61,7 +61,7 @@ class FiltersView(QWidget):
             colorMap=theme.FILTER_COLORMAP, interactive=False, width=14, label="weight", colorMapMenu=False
         )
         self.color_bar.setImageItem(self.image, insert_in=self.plot)
-        theme.cache_axes(self.color_bar.axis)
+        theme.cache(self.color_bar.axis)
         self.plot.scene().sigMouseMoved.connect(self._hover)
 
         top = QHBoxLayout()

@@ -443,9 +443,9 @@ class MainWindow(QMainWindow):
         config = self.settings_panel.config()
         self._run_start_epoch = int(self.net.metadata.get("epochs", 0))
         self._run_epochs = config.epochs
-        self.loss_plot.rewind(self._run_start_epoch)
-        self.loss_plot.set_horizon(self._run_start_epoch + config.epochs)
-        self.accuracy_plot.rewind(self._run_start_epoch)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.rewind(self._run_start_epoch)
+            plot.set_horizon(self._run_start_epoch + config.epochs)
         self.trained = True
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")

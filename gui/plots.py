@@ -19,6 +19,9 @@ from gui.naming import named
 
 REDRAW_MS = 200
 SMOOTHING = 0.95
+#: The smoothed curve's vertices per pixel at most (pyqtgraph draws up to 5): a trend this smooth
+#: looks the same from every other pixel, and its antialiased stroke was half of a redraw.
+SMOOTHED_POINTS_PER_PIXEL = 0.5
 
 
 class _Series:
@@ -57,11 +60,32 @@ def _styled(widget: pg.PlotWidget, title: str, x_label: str, y_label: str) -> pg
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
     item.addLegend(offset=(-10, 10))
-    theme.cache_axes(*(axis["item"] for axis in item.axes.values()))
     return item
 
 
-class LossPlot(pg.PlotWidget):
+def _cache_frame(item: pg.PlotItem) -> None:
+    """Cache the axes and the legend, once every curve has its legend entry."""
+    theme.cache(*(axis["item"] for axis in item.axes.values()), item.legend)
+
+
+class _EpochPlot(pg.PlotWidget):
+    """A plot over epochs whose x range is fixed while a run trains."""
+
+    def rewind(self, epoch: float) -> None:
+        """Forget points after `epoch`: a run restarts an epoch that a stop cut short."""
+        raise NotImplementedError
+
+    def clear_data(self) -> None:
+        self.rewind(-1.0)
+        self.getPlotItem().enableAutoRange(x=True)
+
+    def set_horizon(self, epochs: float) -> None:
+        """Show epochs 0 to `epochs` for the run ahead: a fixed x range spares redrawing the x axis
+        (the costliest part of a redraw) with every new point."""
+        self.getPlotItem().setXRange(0, epochs, padding=0.02)
+
+
+class LossPlot(_EpochPlot):
     """Per-batch training loss, its smoothed trend, and per-epoch validation loss."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -85,8 +109,11 @@ class LossPlot(pg.PlotWidget):
             symbolBrush=theme.VALIDATION,
             name="validation loss",
         )
+        _cache_frame(item)
+        self.raw_curve.setDownsampling(auto=True, method="peak")
+        self.smooth_curve.setDownsampling(auto=True, method="subsample")
+        self.smooth_curve.opts["autoDownsampleFactor"] = SMOOTHED_POINTS_PER_PIXEL
         for curve in (self.raw_curve, self.smooth_curve):
-            curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
         self.batches = _Series()
         self.smoothed = _Series()
@@ -116,7 +143,6 @@ class LossPlot(pg.PlotWidget):
         self._dirty = self._validation_dirty = True
 
     def rewind(self, epoch: float) -> None:
-        """Forget points after `epoch`: a run restarts an epoch that a stop cut short."""
         n = int(np.searchsorted(self.batches.x, epoch, side="right"))
         self.batches.keep(n)
         self.smoothed.keep(n)
@@ -124,15 +150,6 @@ class LossPlot(pg.PlotWidget):
         self._smoother.rewind(n, float(self.smoothed.y[-1]) if n else 0.0)
         self._peak = float(max(self.batches.y.max(initial=0.0), self.validation.y.max(initial=0.0)))
         self._dirty = self._validation_dirty = True
-
-    def clear_data(self) -> None:
-        self.rewind(-1.0)
-        self.getPlotItem().enableAutoRange(x=True)
-
-    def set_horizon(self, epochs: float) -> None:
-        """Show epochs 0 to `epochs` for the run ahead: a fixed x range spares redrawing the x axis
-        (the costliest part of a redraw) with every new point."""
-        self.getPlotItem().setXRange(0, epochs, padding=0.02)
 
     def redraw(self) -> None:
         if not self._dirty:
@@ -157,7 +174,7 @@ class LossPlot(pg.PlotWidget):
             self.getPlotItem().setYRange(0, wanted, padding=0)
 
 
-class AccuracyPlot(pg.PlotWidget):
+class AccuracyPlot(_EpochPlot):
     """Training and validation accuracy per epoch."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -177,6 +194,7 @@ class AccuracyPlot(pg.PlotWidget):
             name="validation",
             **symbols,
         )
+        _cache_frame(item)
         self.train = _Series()
         self.validation = _Series()
 
@@ -192,6 +210,3 @@ class AccuracyPlot(pg.PlotWidget):
         self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
         self.train_curve.setData(self.train.x, self.train.y)
         self.val_curve.setData(self.validation.x, self.validation.y)
-
-    def clear_data(self) -> None:
-        self.rewind(-1.0)

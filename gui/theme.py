@@ -17,11 +17,15 @@ FILTER_COLORMAP = "CET-D1"  # diverging: blue below zero, white at zero, red abo
 MAP_COLORMAP = "viridis"
 
 
-def cache_axes(*axes: pg.AxisItem) -> None:
-    """Keep each axis as a pixmap until its range or ticks change: replaying an axis's antialiased
-    text costs several milliseconds per repaint, the largest part of a live plot's redraw."""
-    for axis in axes:
-        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+def cache(*items: QGraphicsItem) -> None:
+    """Keep each item and its children (axes, legends) as pixmaps until they change: a live curve
+    repaints everything under it, and replaying an axis's or legend's antialiased text costs more
+    than the curve itself."""
+    stack = list(items)
+    while stack:
+        item = stack.pop()
+        item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        stack.extend(item.childItems())
 
 
 def apply() -> None:
