@@ -64,8 +64,9 @@ def _styled(widget: pg.PlotWidget, title: str, x_label: str, y_label: str) -> pg
 
 
 def _cache_frame(item: pg.PlotItem) -> None:
-    """Cache the axes and the legend, once every curve has its legend entry."""
-    theme.cache(*(axis["item"] for axis in item.axes.values()), item.legend)
+    """Cache the axes and the legend's labels, once every curve has its entry. Not the legend's
+    samples: they draw their curve's current symbol colours, which change without telling them."""
+    theme.cache(*(axis["item"] for axis in item.axes.values()), *(label for _, label in item.legend.items))
 
 
 class _EpochPlot(pg.PlotWidget):

@@ -18,8 +18,8 @@ MAP_COLORMAP = "viridis"
 
 
 def cache(*items: QGraphicsItem) -> None:
-    """Keep each item and its children (axes, legends) as pixmaps until they change: a live curve
-    repaints everything under it, and replaying an axis's or legend's antialiased text costs more
+    """Keep each item and its children (axes, labels) as pixmaps until they change: a live curve
+    repaints everything under it, and replaying an axis's or a label's antialiased text costs more
     than the curve itself."""
     stack = list(items)
     while stack:
