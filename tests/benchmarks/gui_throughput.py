@@ -23,6 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from PySide6.QtCore import QEventLoop, QSettings, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from engine import Network, load_dataset
@@ -60,6 +61,8 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> t
     panel.batch_spin.setValue(config.batch_size)
     panel.lr_spin.setValue(config.lr)
     panel.threads_spin.setValue(config.threads)
+    # Train on a window already drawn, as a user would, not beside its first paint.
+    QTest.qWaitForWindowExposed(window)
     app.processEvents()
     # Block in Qt's own event loop, as the app does: a Python polling loop would contend for the GIL.
     loop = QEventLoop()
