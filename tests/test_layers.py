@@ -136,8 +136,8 @@ def test_same_padding_keeps_the_size_for_even_and_odd_kernels():
         assert info.output_shape == (1, 9, 9)
 
 
-@settings(max_examples=40, deadline=None)
-@given(
+#: Pooling layers of every mode, size and stride (equal or not) over small maps.
+pool_cases = given(
     mode=st.sampled_from(["max", "mean"]),
     size=st.integers(1, 4),
     stride=st.integers(1, 4),
@@ -145,6 +145,10 @@ def test_same_padding_keeps_the_size_for_even_and_odd_kernels():
     width=st.integers(4, 9),
     seed=st.integers(0, 2**16),
 )
+
+
+@settings(max_examples=40, deadline=None)
+@pool_cases
 def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
     rng = np.random.default_rng(seed)
     layer, info = _layer({"type": "pool", "mode": mode, "size": size, "stride": stride}, (2, height, width))
@@ -162,14 +166,7 @@ def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, se
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    mode=st.sampled_from(["max", "mean"]),
-    size=st.integers(1, 4),
-    stride=st.integers(1, 4),
-    height=st.integers(4, 9),
-    width=st.integers(4, 9),
-    seed=st.integers(0, 2**16),
-)
+@pool_cases
 def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
     """Small integer inputs tie often: each max window's gradient goes to its first maximum in
     row-major order, as an argmax would send it; windows that overlap add up."""
