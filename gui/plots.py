@@ -70,11 +70,8 @@ def _cache_frame(item: pg.PlotItem) -> None:
 
 
 class _EpochPlot(pg.PlotWidget):
-    """A plot over epochs whose x range is fixed while a run trains."""
-
-    def rewind(self, epoch: float) -> None:
-        """Forget points after `epoch`: a run restarts an epoch that a stop cut short."""
-        raise NotImplementedError
+    """A plot over epochs whose x range is fixed while a run trains. Each plot's `rewind(epoch)`
+    forgets its points after `epoch`: a run restarts an epoch that a stop cut short."""
 
     def clear_data(self) -> None:
         self.rewind(-1.0)
