@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -309,7 +309,9 @@ def fit(
                     seconds=seconds,
                     images_per_s=n / seconds if seconds > 0 else 0.0,
                 )
-                history.epochs.append(epoch_info)
+                # Callbacks get the predictions; the history keeps the scores only, not one label
+                # array per epoch of a long run.
+                history.epochs.append(replace(epoch_info, val_predicted=None))
                 net.metadata["metrics"] = {
                     k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
                 }

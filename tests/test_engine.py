@@ -128,6 +128,8 @@ def test_training_lowers_the_loss_and_reports_progress(mnist):
     assert net.metadata["epochs"] == 2 and net.metadata["metrics"]["val_acc"] == rec.epochs[-1].val_acc
     assert net.evaluate(mnist)[1] == rec.epochs[-1].val_acc
     np.testing.assert_array_equal(rec.epochs[-1].val_predicted, net.predict(mnist.test.x))
+    assert history.epochs[-1].val_predicted is None
+    assert history.epochs[-1].val_acc == rec.epochs[-1].val_acc
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train):
