@@ -1,11 +1,11 @@
 """The training worker: the one object that touches the network while it trains.
 
 It lives in its own QThread and runs `Network.fit` there.  The GUI thread only ever sees host
-copies it sends through signals, throttled so drawing never slows training down: loss points
-5 times a second, filters and feature maps twice a second. Every redraw runs Python on the GUI
-thread and so competes with training for the GIL: the GUI thread was busy 12% of a run with
-loss at 10 Hz and 9% at 5 Hz, and training with the window at 20 and 3 Hz ran at about 80% of
-headless speed (tests/benchmarks/README.md)."""
+copies it sends through signals, throttled so drawing slows training little: loss points 5
+times a second, filters and feature maps twice a second. Every repaint holds the GIL (PySide6
+keeps it inside QPainter calls), which training needs between NumPy calls: the GUI thread is
+busy 6-7% of a run and the window trains at about 91% of headless speed
+(tests/benchmarks/README.md)."""
 
 from __future__ import annotations
 
