@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolBut
 
 from engine.spec import LayerInfo, shape_text
 from gui import theme
+from gui.canvas import GraphicsLayoutWidget
 from gui.filters_view import image_plot
 from gui.mosaic import map_mosaic
 from gui.naming import named
@@ -78,7 +79,7 @@ class FeatureMapsView(QWidget):
         self.misclassified_check.toggled.connect(self.misclassifiedToggled)
         self.status_label = named(QLabel(), "sampleStatusLabel")
 
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = GraphicsLayoutWidget()
         self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
         self.graphics.ci.setSpacing(2)

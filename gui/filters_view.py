@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.spec import LayerInfo
 from gui import theme
+from gui.canvas import GraphicsLayoutWidget
 from gui.mosaic import Mosaic, filter_mosaic, nice_limit
 from gui.naming import named
 
@@ -53,7 +54,7 @@ class FiltersView(QWidget):
         self.layer_combo.currentIndexChanged.connect(lambda _: self._draw())
         self.hover_label = named(QLabel("Hover a tile to see which filter it is"), "filterHoverLabel")
 
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = GraphicsLayoutWidget()
         self.graphics.setToolTip("Each tile is one filter's kernel for one input channel")
         self.plot, self.image = image_plot()
         self.graphics.addItem(self.plot)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from engine import EpochInfo
 from engine.smoothing import LossSmoother
 from gui import theme
+from gui.canvas import PlotWidget
 from gui.naming import named
 
 REDRAW_MS = 200
@@ -69,7 +70,7 @@ def _cache_frame(item: pg.PlotItem) -> None:
     theme.cache(*(axis["item"] for axis in item.axes.values()), *(label for _, label in item.legend.items))
 
 
-class _EpochPlot(pg.PlotWidget):
+class _EpochPlot(PlotWidget):
     """A plot over epochs whose x range is fixed while a run trains. Each plot's `rewind(epoch)`
     forgets its points after `epoch`: a run restarts an epoch that a stop cut short."""
 

@@ -1,0 +1,70 @@
+"""The views Qt paints with the GIL released: another Python thread runs while they paint, and
+their scene is still prepared (auto-range applied) before every paint."""
+
+import threading
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEventLoop, QPointF, QTimer
+from PySide6.QtGui import QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem
+
+from gui.canvas import GraphicsLayoutWidget, PlotWidget
+
+
+def _run_event_loop(ms: int) -> None:
+    """Qt's own loop, as the app runs it: a Python polling loop would hold the GIL itself."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _longest_stall_while_painting(qtbot, view: pg.PlotWidget) -> float:
+    """Seconds a spinning Python thread went without the GIL while `view` painted a slow path."""
+    rng = np.random.default_rng(0)
+    path = QPainterPath(QPointF(0, 0))
+    for x, y in rng.random((60_000, 2)):
+        path.lineTo(QPointF(x, y))
+    item = QGraphicsPathItem(path)  # painted by C++ alone
+    item.setPen(QPen(pg.mkColor("k"), 0))
+    view.getPlotItem().addItem(item)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    _run_event_loop(200)
+    stamps: list[float] = []
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    view.viewport().update()
+    _run_event_loop(300)
+    stop.set()
+    thread.join()
+    return float(np.diff(stamps).max())
+
+
+def test_another_thread_runs_while_qt_paints(qtbot):
+    held = _longest_stall_while_painting(qtbot, pg.PlotWidget())  # pyqtgraph's own: paints in Python
+    released = _longest_stall_while_painting(qtbot, PlotWidget())
+    assert held > 0.02, "the path paints too fast to tell"
+    assert released < held / 4, (released, held)
+
+
+def test_the_scene_is_prepared_before_each_paint(qtbot):
+    """pyqtgraph applies auto-range only when the scene is prepared for painting."""
+    view = GraphicsLayoutWidget()
+    qtbot.addWidget(view)
+    plot = view.addPlot()
+    view.resize(300, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    plot.plot([0.0, 10.0], [0.0, 50.0])
+    view.grab()
+    (x_low, x_high), (y_low, y_high) = plot.getViewBox().viewRange()
+    assert x_low <= 0 and x_high >= 10 and y_low <= 0 and y_high >= 50
