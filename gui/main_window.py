@@ -10,7 +10,7 @@ import math
 import os
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -66,6 +66,11 @@ def _duration(seconds: float) -> str:
 
 
 class MainWindow(QMainWindow):
+    #: The progress bar's value, set through a queued connection: `QProgressBar.setValue` repaints
+    #: at once, and from Python that repaint holds the GIL the worker trains with; queued, Qt calls
+    #: it from its event loop without Python.
+    _progress = Signal(int)
+
     def __init__(self, settings: QSettings | None = None, dataset: Dataset | None = None):
         super().__init__()
         theme.apply()
@@ -199,6 +204,7 @@ class MainWindow(QMainWindow):
         )
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
+        self._progress.connect(self.progress_bar.setValue, Qt.ConnectionType.QueuedConnection)
         self.progress_bar.setFormat("ready")
         self.progress_bar.setTextVisible(True)
         self.rate_label = named(
@@ -399,7 +405,7 @@ class MainWindow(QMainWindow):
         self.trained = False
         self.loss_plot.clear_data()
         self.accuracy_plot.clear_data()
-        self.progress_bar.setValue(0)
+        self._progress.emit(0)
         self.progress_bar.setFormat("ready")
         self.notify(f"Weights re-initialised from seed {self.settings_panel.seed()}.")
         self._network_changed()
@@ -447,7 +453,7 @@ class MainWindow(QMainWindow):
             plot.rewind(self._run_start_epoch)
             plot.set_horizon(self._run_start_epoch + config.epochs)
         self.trained = True
-        self.progress_bar.setValue(0)
+        self._progress.emit(0)
         self.progress_bar.setFormat("starting…")
         self.optimizer = config.make_optimizer(self.optimizer)
         self.trainer.start(
@@ -479,7 +485,7 @@ class MainWindow(QMainWindow):
         self.loss_plot.append(update.x, update.loss)
         info = self.last_batch = update.info
         done = (info.epoch - 1 - self._run_start_epoch) * info.batches + info.batch
-        self.progress_bar.setValue(round(1000 * done / max(1, self._run_epochs * info.batches)))
+        self._progress.emit(round(1000 * done / max(1, self._run_epochs * info.batches)))
         self.progress_bar.setFormat(f"epoch {info.epoch}/{info.epochs} · batch {info.batch}/{info.batches}")
         self.rate_label.setText(
             f"{info.images_per_s:,.0f} images/s · ETA {_duration(info.eta_s)} · lr {info.lr:.3g}"
@@ -500,7 +506,7 @@ class MainWindow(QMainWindow):
         if history is not None:
             self.progress_bar.setFormat("stopped" if history.stopped else "done")
             if not history.stopped:
-                self.progress_bar.setValue(1000)
+                self._progress.emit(1000)
         else:
             self.progress_bar.setFormat("failed")
         self._update_controls()  # the worker already sent the final views: nothing to recompute here

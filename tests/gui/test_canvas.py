@@ -1,27 +1,18 @@
 """The views Qt paints with the GIL released: another Python thread runs while they paint, and
 their scene is still prepared (auto-range applied) before every paint."""
 
-import threading
-import time
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEventLoop, QPointF, QTimer
+from gil_probe import run_event_loop, stalled
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
 from gui.canvas import GraphicsLayoutWidget, PlotWidget
 
 
-def _run_event_loop(ms: int) -> None:
-    """Qt's own loop, as the app runs it: a Python polling loop would hold the GIL itself."""
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def _longest_stall_while_painting(qtbot, view: pg.PlotWidget) -> float:
-    """Seconds a spinning Python thread went without the GIL while `view` painted a slow path."""
+def _stalled_while_painting(qtbot, view: pg.PlotWidget) -> float:
+    """Seconds a spinning Python thread waited for the GIL while `view` painted a slow path."""
     rng = np.random.default_rng(0)
     path = QPainterPath(QPointF(0, 0))
     for x, y in rng.random((60_000, 2)):
@@ -32,26 +23,13 @@ def _longest_stall_while_painting(qtbot, view: pg.PlotWidget) -> float:
     qtbot.addWidget(view)
     view.resize(400, 300)
     view.show()
-    _run_event_loop(200)
-    stamps: list[float] = []
-    stop = threading.Event()
-
-    def spin() -> None:
-        while not stop.is_set():
-            stamps.append(time.perf_counter())
-
-    thread = threading.Thread(target=spin)
-    thread.start()
-    view.viewport().update()
-    _run_event_loop(300)
-    stop.set()
-    thread.join()
-    return float(np.diff(stamps).max())
+    run_event_loop(200)
+    return stalled(300, view.viewport().update)
 
 
 def test_another_thread_runs_while_qt_paints(qtbot):
-    held = _longest_stall_while_painting(qtbot, pg.PlotWidget())  # pyqtgraph's own: paints in Python
-    released = _longest_stall_while_painting(qtbot, PlotWidget())
+    held = _stalled_while_painting(qtbot, pg.PlotWidget())  # pyqtgraph's own: paints in Python
+    released = _stalled_while_painting(qtbot, PlotWidget())
     assert held > 0.02, "the path paints too fast to tell"
     assert released < held / 4, (released, held)
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from gil_probe import run_event_loop, stalled
 from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -219,7 +220,7 @@ def test_short_training_run_updates_loss_filters_and_feature_maps(window, qtbot)
     window.loss_plot.redraw()
     x, y = window.loss_plot.raw_curve.getOriginalDataset()
     assert len(x) == 8 and x.dtype == np.float64
-    assert window.progress_bar.value() == 1000
+    qtbot.waitUntil(lambda: window.progress_bar.value() == 1000)
     assert window.last_error == ""
     assert not np.allclose(window.net.state_dict()["layers.0.weight"], kernels_before)
     assert any(
@@ -355,10 +356,22 @@ def test_a_burst_of_fifty_thousand_worker_signals_is_survived(window, qtbot):
     sender.join()
     window.loss_plot.redraw()
     assert window.loss_plot.raw_curve.getOriginalDataset()[0].size == n
-    assert window.progress_bar.value() > 0
+    qtbot.waitUntil(lambda: window.progress_bar.value() > 0)
 
 
 # -- the optimizer across runs -----------------------------------------------------------------
+
+
+def test_progress_updates_repaint_without_holding_the_gil(window):
+    """Set from Python, the bar repaints at once and holds the GIL the worker trains with."""
+    window.progress_bar.setMinimumSize(3000, 200)  # a repaint slow enough to see
+    run_event_loop(100)
+    steps = iter(range(1, 10_000))
+    held = stalled(400, lambda: window.progress_bar.setValue(next(steps)), every_ms=5)
+    released = stalled(400, lambda: window._progress.emit(next(steps)), every_ms=5)
+    assert held > 0.05, "the bar repaints too fast to tell"
+    assert released < held / 3, (released, held)
+    assert window.progress_bar.value() > 0
 
 
 def test_training_again_continues_the_same_optimizer_with_the_panels_settings(window, qtbot):
