@@ -1,7 +1,8 @@
 """The live loss and accuracy plots.
 
-Batch losses arrive in bundles and are redrawn by a timer at most 5 times a second; the curves
-downsample by peak and clip to the view, so a long run stays as fast to draw as a short one."""
+Batch losses arrive in bundles and are redrawn by a timer at most 5 times a second. The loss
+curves are cut to the view and thinned to the pixels there are, so a long run stays as fast to
+draw as a short one, and Qt draws them without Python (`_PathCurve`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 from engine import EpochInfo
 from engine.smoothing import LossSmoother
@@ -20,9 +22,54 @@ from gui.naming import named
 
 REDRAW_MS = 200
 SMOOTHING = 0.95
-#: The smoothed curve's vertices per pixel at most (pyqtgraph draws up to 5): a trend this smooth
-#: looks the same from every other pixel, and its antialiased stroke was half of a redraw.
+#: The smoothed curve's vertices per pixel at most: a trend this smooth looks the same from every
+#: other pixel, and its antialiased stroke is most of the plot's paint.
 SMOOTHED_POINTS_PER_PIXEL = 0.5
+
+
+def visible(x: np.ndarray, y: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """The points with x in [low, high] (x ascending), and one more on each side, so the lines
+    leaving the view still reach its edges."""
+    start = max(0, int(np.searchsorted(x, low)) - 1)
+    stop = int(np.searchsorted(x, high, side="right")) + 1
+    return x[start:stop], y[start:stop]
+
+
+def peaks(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most about 2 × `bins` points: each run of points as its lowest and highest y, so every
+    spike still shows (pyqtgraph's "peak" downsampling)."""
+    run = -(-len(x) // max(1, bins))  # points per bin, rounded up
+    if run < 2:
+        return x, y
+    whole = len(x) // run * run
+    lows = y[:whole].reshape(-1, run)
+    xs = np.repeat(x[:whole:run], 2)
+    ys = np.stack([lows.min(axis=1), lows.max(axis=1)], axis=1).ravel()
+    return np.concatenate([xs, x[whole:]]), np.concatenate([ys, y[whole:]])
+
+
+def thinned(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th point, at most `points` of them, and always the last one."""
+    step = max(1, -(-len(x) // max(1, points)))
+    if step == 1:
+        return x, y
+    keep = np.append(np.arange(0, len(x) - 1, step), len(x) - 1)
+    return x[keep], y[keep]
+
+
+class _PathCurve(QGraphicsPathItem):
+    """A curve Qt draws by itself: a pyqtgraph curve paints in Python, which holds the GIL the
+    worker trains with, and the loss curves repaint 5 times a second. `opts` is what pyqtgraph's
+    legend reads to draw the curve's sample."""
+
+    def __init__(self, pen: QPen):
+        super().__init__()
+        pen.setCosmetic(True)  # width in pixels, whatever the view's scale
+        self.setPen(pen)
+        self.opts = {"pen": pen}
+
+    def set_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.setPath(pg.arrayToQPath(x, y))
 
 
 class _Series:
@@ -96,11 +143,13 @@ class LossPlot(_EpochPlot):
             "Loss plot",
         )
         item = _styled(self, "Loss", "epoch", "cross-entropy loss")
-        # The faint per-batch curve has the most vertices; antialiasing it cost more than it shows.
-        self.raw_curve = item.plot(
-            pen=pg.mkPen(theme.TRAIN_FAINT, width=1), name="batch loss", antialias=False
-        )
-        self.smooth_curve = item.plot(pen=pg.mkPen(theme.TRAIN, width=2), name="smoothed")
+        # Width 0 is a hairline: the bounds the view fits to are then the points' own.
+        self.raw_curve = _PathCurve(pg.mkPen(theme.TRAIN_FAINT, width=0))
+        self.smooth_curve = _PathCurve(pg.mkPen(theme.TRAIN, width=2))
+        item.addItem(self.raw_curve)
+        item.addItem(self.smooth_curve, ignoreBounds=True)  # within the raw curve's bounds
+        item.legend.addItem(self.raw_curve, "batch loss")
+        item.legend.addItem(self.smooth_curve, "smoothed")
         self.val_curve = item.plot(
             pen=pg.mkPen(theme.VALIDATION, width=2),
             symbol="o",
@@ -109,11 +158,8 @@ class LossPlot(_EpochPlot):
             name="validation loss",
         )
         _cache_frame(item)
-        self.raw_curve.setDownsampling(auto=True, method="peak")
-        self.smooth_curve.setDownsampling(auto=True, method="subsample")
-        self.smooth_curve.opts["autoDownsampleFactor"] = SMOOTHED_POINTS_PER_PIXEL
-        for curve in (self.raw_curve, self.smooth_curve):
-            curve.setClipToView(True)
+        item.getViewBox().sigXRangeChanged.connect(self._view_changed)
+        item.getViewBox().sigResized.connect(self._view_changed)
         self.batches = _Series()
         self.smoothed = _Series()
         self.validation = _Series()
@@ -128,6 +174,11 @@ class LossPlot(_EpochPlot):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
         self._timer.start()
+
+    def close(self) -> bool:
+        """pyqtgraph's close drops the plot item, which a later redraw would need."""
+        self._timer.stop()
+        return super().close()
 
     def append(self, x: list[float], loss: list[float]) -> None:
         """Queue batch losses; the timer draws them."""
@@ -150,12 +201,18 @@ class LossPlot(_EpochPlot):
         self._peak = float(max(self.batches.y.max(initial=0.0), self.validation.y.max(initial=0.0)))
         self._dirty = self._validation_dirty = True
 
+    def _view_changed(self) -> None:
+        self._dirty = True
+
     def redraw(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
-        self.raw_curve.setData(self.batches.x, self.batches.y)
-        self.smooth_curve.setData(self.smoothed.x, self.smoothed.y)
+        view = self.getPlotItem().getViewBox()
+        (low, high), pixels = view.viewRange()[0], max(1.0, view.width())
+        self.raw_curve.set_data(*peaks(*visible(self.batches.x, self.batches.y, low, high), int(pixels)))
+        points = int(SMOOTHED_POINTS_PER_PIXEL * pixels)
+        self.smooth_curve.set_data(*thinned(*visible(self.smoothed.x, self.smoothed.y, low, high), points))
         if self._validation_dirty:  # its symbols make it the dearest curve to set, once an epoch
             self._validation_dirty = False
             self.val_curve.setData(self.validation.x, self.validation.y)

@@ -1,11 +1,16 @@
-"""The live plots' pixels: what caching their frame must not change."""
+"""The live plots: their pixels, which caching their frame must not change, and how the loss
+curves are cut to the view and thinned."""
 
-from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor
+import numpy as np
+import pyqtgraph as pg
+from hypothesis import example, given
+from hypothesis import strategies as st
+from PySide6.QtCore import QPoint, QPointF
+from PySide6.QtGui import QColor, QImage
 
 from engine import EpochInfo
 from gui import theme
-from gui.plots import AccuracyPlot
+from gui.plots import AccuracyPlot, LossPlot, peaks, thinned, visible
 
 
 def test_legend_samples_show_their_curves_colours_after_data_arrives(qtbot):
@@ -29,3 +34,82 @@ def test_legend_samples_show_their_curves_colours_after_data_arrives(qtbot):
             )
             < 40
         ), (pixel.name(), colour)
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=400), st.integers(1, 100))
+@example([0.0] * 399, 100)  # 3.99 points a bin: rounding the run down would make 133 bins
+def test_peaks_keep_every_extreme_in_at_most_two_points_per_bin(values, bins):
+    y = np.array(values)
+    x = np.arange(len(y), dtype=np.float64)
+    px, py = peaks(x, y, bins)
+    run = -(-len(y) // bins)
+    assert len(px) <= (2 * bins + run if run >= 2 else len(y))
+    assert py.min() == y.min() and py.max() == y.max()
+    assert np.all(np.diff(px) >= 0)
+    assert set(py) <= set(y)
+
+
+@given(st.integers(1, 500), st.integers(1, 100))
+def test_thinning_keeps_the_ends_and_at_most_the_points_asked_for(n, points):
+    x = np.arange(n, dtype=np.float64)
+    tx, ty = thinned(x, -x, points)
+    assert len(tx) <= points + 1 and tx[0] == 0 and tx[-1] == n - 1
+    np.testing.assert_array_equal(ty, -tx)
+
+
+def test_visible_keeps_the_points_in_range_and_one_beyond_each_edge():
+    x = np.arange(10, dtype=np.float64)
+    vx, vy = visible(x, 2 * x, 2.5, 5.5)
+    np.testing.assert_array_equal(vx, [2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(vy, 2 * vx)
+    assert len(visible(x, x, 20, 30)[0]) == 1  # past the end: the last point, for the line's end
+
+
+def _close(pixel: QColor, colour: QColor, tolerance: int = 40) -> bool:
+    return (
+        max(
+            abs(pixel.red() - colour.red()),
+            abs(pixel.green() - colour.green()),
+            abs(pixel.blue() - colour.blue()),
+        )
+        < tolerance
+    )
+
+
+def _near(image: QImage, centre: QPoint, colour: QColor, radius: int = 2) -> bool:
+    """Whether a pixel within `radius` of `centre` is close to `colour` (lines are antialiased)."""
+    return any(
+        _close(image.pixelColor(centre + QPoint(dx, dy)), colour)
+        for dx in range(-radius, radius + 1)
+        for dy in range(-radius, radius + 1)
+    )
+
+
+def test_the_loss_curves_and_their_legend_are_drawn_in_their_pens(qtbot):
+    theme.apply()  # the window's light background, which the faint curve's colour is blended over
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.set_horizon(2.0)
+    plot.getPlotItem().setYRange(0, 2.5, padding=0)
+    x = np.linspace(0.01, 1.0, 100)
+    plot.append(list(x), list(2.0 - x))  # falls from about 2 to 1 over the first epoch
+    plot.redraw()
+    image = plot.grab().toImage()
+    view = plot.getPlotItem().getViewBox()
+
+    def at(epoch: float, loss: float) -> QPoint:
+        return plot.mapFromScene(view.mapViewToScene(QPointF(epoch, loss)))
+
+    faint = QColor(*theme.TRAIN_FAINT)
+    on_white = QColor(*(round(255 + faint.alphaF() * (c - 255)) for c in faint.getRgb()[:3]))
+    assert _near(image, at(x[50], 2.0 - x[50]), on_white)
+    assert _near(image, at(plot.smoothed.x[50], plot.smoothed.y[50]), QColor(theme.TRAIN))
+    assert _close(image.pixelColor(at(1.63, 1.12)), pg.mkColor(theme.BACKGROUND))  # nothing after the data
+    samples = [sample for sample, _ in plot.getPlotItem().legend.items]
+    for sample, colour in zip(
+        samples, (on_white, QColor(theme.TRAIN), QColor(theme.VALIDATION)), strict=True
+    ):
+        assert _near(image, plot.mapFromScene(sample.mapToScene(QPointF(3, 11))), colour), sample
