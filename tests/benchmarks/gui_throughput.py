@@ -1,13 +1,16 @@
 """Training throughput with every live view open versus headless `Network.fit`.
 
-    python tests/benchmarks/gui_throughput.py [--images 4000] [--epochs 10] [--reps 4] [--threads N]
+    python tests/benchmarks/gui_throughput.py [--images 4000] [--epochs 10] [--reps 6] [--threads N]
 
 Both train the same default network on the same images with the same settings (the default
 recipe's run: 10 epochs of 4,000 images, SGD, batch 32, validation on the test split each epoch,
 the same CPU threads: by default the window's, a core fewer than the machine has); the window
 run is timed from Train to the worker's `finished`, including its throttled loss, filter and
 feature-map updates. Runs alternate, and
-so does which of each pair goes first, so a busy machine slows both alike."""
+so does which of each pair goes first, so a busy machine slows both alike; the figure is the
+median of the pairs' ratios. The training thread's CPU time per image and its wait (wall time
+minus CPU time: the GIL, held by the GUI thread's Python) tell apart what the window costs
+from a machine whose speed drifts between runs."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -31,9 +35,16 @@ from engine.parallel import default_threads
 from engine.recipe import Recipe
 
 
-def headless(dataset, config: Recipe) -> float:
+@dataclass(frozen=True)
+class Timing:
+    seconds: float
+    training_cpu: float  # CPU seconds of every thread but the GUI thread: the training thread's
+    gui_cpu: float = 0.0
+
+
+def headless(dataset, config: Recipe) -> Timing:
     net = Network(seed=0, device="cpu")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     net.fit(
         dataset.train,
         epochs=config.epochs,
@@ -43,11 +54,11 @@ def headless(dataset, config: Recipe) -> float:
         schedule=config.schedule,
         threads=config.threads,
     )
-    return time.perf_counter() - t
+    return Timing(time.perf_counter() - t, time.process_time() - cpu)
 
 
-def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> tuple[float, float]:
-    """Seconds from Train to the worker's end, and the GUI thread's CPU seconds meanwhile."""
+def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> Timing:
+    """From Train to the worker's end."""
     from gui.main_window import MainWindow
 
     window = MainWindow(
@@ -67,15 +78,15 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> t
     # Block in Qt's own event loop, as the app does: a Python polling loop would contend for the GIL.
     loop = QEventLoop()
     window.trainer.finished.connect(loop.quit, Qt.ConnectionType.QueuedConnection)
-    t, cpu = time.perf_counter(), time.thread_time()
+    t, cpu, gui = time.perf_counter(), time.process_time(), time.thread_time()
     window.start_training()
     loop.exec()
-    seconds, cpu = time.perf_counter() - t, time.thread_time() - cpu
+    seconds, cpu, gui = time.perf_counter() - t, time.process_time() - cpu, time.thread_time() - gui
     assert window.loss_plot.batches.size > 0 and window.last_error == ""
     window.close()
     window.deleteLater()
     app.processEvents()
-    return seconds, cpu
+    return Timing(seconds, cpu - gui, gui)
 
 
 def main() -> int:
@@ -84,7 +95,7 @@ def main() -> int:
     )
     parser.add_argument("--images", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--threads", type=int, default=None, help="default: the window's")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -94,29 +105,38 @@ def main() -> int:
     config = Recipe(epochs=args.epochs, batch_size=32, threads=args.threads or window_threads())
     print(f"{config.threads} CPU thread(s) on {default_threads()} core(s)", flush=True)
     images = args.images * args.epochs
-    plain, gui, busy = [], [], []
+    runs: dict[str, list[Timing]] = {"headless": [], "window": []}
     with tempfile.TemporaryDirectory() as tmp:
         headless(dataset, config)  # warm-up: first-touch page faults and the layers' buffers
         for rep in range(args.reps):
             # Alternate which goes first, so a drift within a pair (clock, cache, allocator)
             # does not always favour one side.
             for side in ("headless", "window") if rep % 2 == 0 else ("window", "headless"):
-                if side == "headless":
-                    plain.append(images / headless(dataset, config))
-                else:
-                    seconds, cpu = windowed(app, dataset, config, tmp)
-                    gui.append(images / seconds)
-                    busy.append(cpu / seconds)
+                run = headless(dataset, config) if side == "headless" else windowed(app, dataset, config, tmp)
+                runs[side].append(run)
+            plain, gui = runs["headless"][-1], runs["window"][-1]
             print(
-                f"headless {plain[-1]:7.0f} images/s   window {gui[-1]:7.0f} images/s   "
-                f"GUI thread busy {100 * busy[-1]:4.1f}%",
+                f"headless {images / plain.seconds:5.0f} images/s   window {images / gui.seconds:5.0f} "
+                f"images/s ({100 * plain.seconds / gui.seconds:5.1f}%)   training CPU per image "
+                f"{1e6 * plain.training_cpu / images:3.0f} / {1e6 * gui.training_cpu / images:3.0f} µs   "
+                f"training waits {100 * (1 - gui.training_cpu / gui.seconds):3.1f}%   "
+                f"GUI thread busy {100 * gui.gui_cpu / gui.seconds:3.1f}%",
                 flush=True,
             )
-    ratio = statistics.median(gui) / statistics.median(plain)
+
+    def median(side: str, of) -> float:
+        return statistics.median(of(run) for run in runs[side])
+
+    ratios = [p.seconds / w.seconds for p, w in zip(runs["headless"], runs["window"], strict=True)]
     print(
-        f"median: headless {statistics.median(plain):.0f} images/s, window {statistics.median(gui):.0f} "
-        f"images/s, window/headless = {100 * ratio:.1f}%; "
-        f"GUI thread busy {100 * statistics.median(busy):.1f}% of the window's runs"
+        f"median of {args.reps} pairs: window/headless = {100 * statistics.median(ratios):.1f}% "
+        f"(pairs {100 * min(ratios):.1f}–{100 * max(ratios):.1f}%; headless "
+        f"{median('headless', lambda r: images / r.seconds):.0f}, window "
+        f"{median('window', lambda r: images / r.seconds):.0f} images/s); training CPU per image "
+        f"{1e6 * median('headless', lambda r: r.training_cpu) / images:.0f} headless, "
+        f"{1e6 * median('window', lambda r: r.training_cpu) / images:.0f} µs in the window, "
+        f"which waits {100 * median('window', lambda r: 1 - r.training_cpu / r.seconds):.1f}% of its run; "
+        f"GUI thread busy {100 * median('window', lambda r: r.gui_cpu / r.seconds):.1f}%"
     )
     return 0
 
