@@ -150,6 +150,7 @@ class LossPlot(_EpochPlot):
         item.addItem(self.smooth_curve, ignoreBounds=True)  # within the raw curve's bounds
         item.legend.addItem(self.raw_curve, "batch loss")
         item.legend.addItem(self.smooth_curve, "smoothed")
+        self.setAntialiasing(True)  # pyqtgraph's items set their own; these curves take the view's
         self.val_curve = item.plot(
             pen=pg.mkPen(theme.VALIDATION, width=2),
             symbol="o",
