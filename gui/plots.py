@@ -67,9 +67,15 @@ class _PathCurve(QGraphicsPathItem):
         pen.setCosmetic(True)  # width in pixels, whatever the view's scale
         self.setPen(pen)
         self.opts = {"pen": pen}
+        self.bounds: tuple[tuple[float | None, float | None], ...] = ((None, None), (None, None))
 
     def set_data(self, x: np.ndarray, y: np.ndarray) -> None:
         self.setPath(pg.arrayToQPath(x, y))
+
+    def dataBounds(self, axis: int, frac: float = 1.0, orthoRange=None) -> tuple[float | None, float | None]:
+        """The whole series' extent, which pyqtgraph's auto-range asks for: the path holds only
+        the points in view."""
+        return self.bounds[axis]
 
 
 class _Series:
@@ -91,6 +97,11 @@ class _Series:
 
     def keep(self, n: int) -> None:
         self.size = min(self.size, n)
+
+    def bounds(self) -> tuple[tuple[float | None, float | None], ...]:
+        if not self.size:
+            return (None, None), (None, None)
+        return (float(self.x[0]), float(self.x[-1])), (float(self.y.min()), float(self.y.max()))
 
     @property
     def x(self) -> np.ndarray:
@@ -212,6 +223,9 @@ class LossPlot(_EpochPlot):
         view = self.getPlotItem().getViewBox()
         (low, high), pixels = view.viewRange()[0], max(1.0, view.width())
         self.raw_curve.set_data(*peaks(*visible(self.batches.x, self.batches.y, low, high), int(pixels)))
+        if self.raw_curve.bounds != (bounds := self.batches.bounds()):
+            self.raw_curve.bounds = bounds
+            view.itemBoundsChanged(self.raw_curve)
         points = int(SMOOTHED_POINTS_PER_PIXEL * pixels)
         self.smooth_curve.set_data(*thinned(*visible(self.smoothed.x, self.smoothed.y, low, high), points))
         if self._validation_dirty:  # its symbols make it the dearest curve to set, once an epoch

@@ -5,7 +5,8 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEvent, QSettings
+from PySide6.QtWidgets import QApplication
 
 from engine import Dataset, load_dataset
 from engine.data import Split
@@ -43,3 +44,25 @@ def window(qtbot, settings, small_data):
     win.show()
     yield win
     win.trainer.shutdown(2000)
+
+
+@pytest.fixture
+def shown(qtbot):
+    """Shows a widget (500×300 unless told) and keeps it referenced until qtbot has closed it,
+    then deletes it: qtbot holds widgets weakly, and a parentless view that the garbage
+    collector frees while Qt is still painting it takes the process down (one left to the
+    interpreter's exit warns from pyqtgraph's half-torn-down items)."""
+    kept = []
+
+    def show(widget, width: int = 500, height: int = 300):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        kept.append(widget)
+        return widget
+
+    yield show
+    for widget in kept:  # qtbot closed them before this teardown
+        widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGraphicsPathItem
 from gui.canvas import GraphicsLayoutWidget, PlotWidget
 
 
-def _stalled_while_painting(qtbot, view: pg.PlotWidget) -> float:
+def _stalled_while_painting(shown, view: pg.PlotWidget) -> float:
     """Seconds a spinning Python thread waited for the GIL while `view` painted a slow path."""
     rng = np.random.default_rng(0)
     path = QPainterPath(QPointF(0, 0))
@@ -20,28 +20,23 @@ def _stalled_while_painting(qtbot, view: pg.PlotWidget) -> float:
     item = QGraphicsPathItem(path)  # painted by C++ alone
     item.setPen(QPen(pg.mkColor("k"), 0))
     view.getPlotItem().addItem(item)
-    qtbot.addWidget(view)
-    view.resize(400, 300)
-    view.show()
+    shown(view, 400, 300)
     run_event_loop(200)
     return stalled(300, view.viewport().update)
 
 
-def test_another_thread_runs_while_qt_paints(qtbot):
-    held = _stalled_while_painting(qtbot, pg.PlotWidget())  # pyqtgraph's own: paints in Python
-    released = _stalled_while_painting(qtbot, PlotWidget())
+def test_another_thread_runs_while_qt_paints(shown):
+    held = _stalled_while_painting(shown, pg.PlotWidget())  # pyqtgraph's own: paints in Python
+    released = _stalled_while_painting(shown, PlotWidget())
     assert held > 0.02, "the path paints too fast to tell"
     assert released < held / 4, (released, held)
 
 
-def test_the_scene_is_prepared_before_each_paint(qtbot):
+def test_the_scene_is_prepared_before_each_paint(shown):
     """pyqtgraph applies auto-range only when the scene is prepared for painting."""
     view = GraphicsLayoutWidget()
-    qtbot.addWidget(view)
     plot = view.addPlot()
-    view.resize(300, 200)
-    view.show()
-    qtbot.waitExposed(view)
+    shown(view, 300, 200)
     plot.plot([0.0, 10.0], [0.0, 50.0])
     view.grab()
     (x_low, x_high), (y_low, y_high) = plot.getViewBox().viewRange()

@@ -13,12 +13,8 @@ from gui import theme
 from gui.plots import AccuracyPlot, LossPlot, peaks, thinned, visible
 
 
-def test_legend_samples_show_their_curves_colours_after_data_arrives(qtbot):
-    plot = AccuracyPlot()
-    qtbot.addWidget(plot)
-    plot.resize(500, 300)
-    plot.show()
-    qtbot.waitExposed(plot)
+def test_legend_samples_show_their_curves_colours_after_data_arrives(shown):
+    plot = shown(AccuracyPlot())
     plot.grab()  # painted once before any data: a cached sample would keep these colours
     plot.add_epoch(EpochInfo(1, 3, 0.5, 0.8, 0.6, 0.75, 0.03, 1.0, 1000.0))
     image = plot.grab().toImage()
@@ -85,13 +81,9 @@ def _near(image: QImage, centre: QPoint, colour: QColor, radius: int = 2) -> boo
     )
 
 
-def test_the_loss_curves_and_their_legend_are_drawn_in_their_pens(qtbot):
+def test_the_loss_curves_and_their_legend_are_drawn_in_their_pens(shown):
     theme.apply()  # the window's light background, which the faint curve's colour is blended over
-    plot = LossPlot()
-    qtbot.addWidget(plot)
-    plot.resize(500, 300)
-    plot.show()
-    qtbot.waitExposed(plot)
+    plot = shown(LossPlot())
     plot.set_horizon(2.0)
     plot.getPlotItem().setYRange(0, 2.5, padding=0)
     x = np.linspace(0.01, 1.0, 100)
@@ -113,3 +105,18 @@ def test_the_loss_curves_and_their_legend_are_drawn_in_their_pens(qtbot):
         samples, (on_white, QColor(theme.TRAIN), QColor(theme.VALIDATION)), strict=True
     ):
         assert _near(image, plot.mapFromScene(sample.mapToScene(QPointF(3, 11))), colour), sample
+
+
+def test_view_all_after_zooming_in_shows_every_loss(shown):
+    """The curve's path holds only the points in view; auto-range must still see them all."""
+    plot = shown(LossPlot())
+    x = np.linspace(0.01, 2.0, 400)
+    plot.append(list(x), list(3.0 - x))
+    plot.redraw()
+    view = plot.getPlotItem().getViewBox()
+    view.setRange(xRange=(0.5, 0.6), yRange=(2.4, 2.5), padding=0)
+    plot.redraw()
+    assert plot.raw_curve.path().elementCount() < 40  # only what is in view
+    view.autoRange(padding=0)
+    (x_low, x_high), (y_low, y_high) = view.viewRange()
+    assert x_low <= 0.01 and x_high >= 2.0 and y_low <= 1.0 and y_high >= 2.99
