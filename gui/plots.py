@@ -214,7 +214,9 @@ class LossPlot(_EpochPlot):
         self._dirty = self._validation_dirty = True
 
     def _view_changed(self) -> None:
+        """Cut and thin the curves for the new range at once, so panning never shows a gap."""
         self._dirty = True
+        self.redraw()
 
     def redraw(self) -> None:
         if not self._dirty:
