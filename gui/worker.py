@@ -2,10 +2,10 @@
 
 It lives in its own QThread and runs `Network.fit` there.  The GUI thread only ever sees host
 copies it sends through signals, throttled so drawing slows training little: loss points 5
-times a second, filters and feature maps twice a second. Every repaint holds the GIL (PySide6
-keeps it inside QPainter calls), which training needs between NumPy calls: the GUI thread is
-busy 6-7% of a run and the window trains at about 91% of headless speed
-(tests/benchmarks/README.md)."""
+times a second, filters and feature maps twice a second. What the GUI thread runs in Python
+holds the GIL, which training needs between NumPy calls: the GUI thread is busy about 5.5% of a
+run, training waits for the GIL about 1.5% of it, and the window trains at 94-98% of headless
+speed (tests/benchmarks/README.md)."""
 
 from __future__ import annotations
 
