@@ -23,7 +23,7 @@ from gui.naming import named
 REDRAW_MS = 200
 SMOOTHING = 0.95
 #: The smoothed curve's vertices per pixel at most: a trend this smooth looks the same from every
-#: other pixel, and its antialiased stroke is most of the plot's paint.
+#: other pixel, for half the antialiased stroke.
 SMOOTHED_POINTS_PER_PIXEL = 0.5
 
 
@@ -42,9 +42,9 @@ def peaks(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarr
     if run < 2:
         return x, y
     whole = len(x) // run * run
-    lows = y[:whole].reshape(-1, run)
+    runs = y[:whole].reshape(-1, run)
     xs = np.repeat(x[:whole:run], 2)
-    ys = np.stack([lows.min(axis=1), lows.max(axis=1)], axis=1).ravel()
+    ys = np.stack([runs.min(axis=1), runs.max(axis=1)], axis=1).ravel()
     return np.concatenate([xs, x[whole:]]), np.concatenate([ys, y[whole:]])
 
 
@@ -154,8 +154,7 @@ class LossPlot(_EpochPlot):
             "Loss plot",
         )
         item = _styled(self, "Loss", "epoch", "cross-entropy loss")
-        # Width 0 is a hairline: the bounds the view fits to are then the points' own.
-        self.raw_curve = _PathCurve(pg.mkPen(theme.TRAIN_FAINT, width=0))
+        self.raw_curve = _PathCurve(pg.mkPen(theme.TRAIN_FAINT, width=0))  # a hairline
         self.smooth_curve = _PathCurve(pg.mkPen(theme.TRAIN, width=2))
         item.addItem(self.raw_curve)
         item.addItem(self.smooth_curve, ignoreBounds=True)  # within the raw curve's bounds
