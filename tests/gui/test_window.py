@@ -359,9 +359,6 @@ def test_a_burst_of_fifty_thousand_worker_signals_is_survived(window, qtbot):
     qtbot.waitUntil(lambda: window.progress_bar.value() > 0)
 
 
-# -- the optimizer across runs -----------------------------------------------------------------
-
-
 def test_progress_updates_repaint_without_holding_the_gil(window):
     """Set from Python, the bar repaints at once and holds the GIL the worker trains with."""
     window.progress_bar.setMinimumSize(3000, 200)  # a repaint slow enough to see
@@ -372,6 +369,9 @@ def test_progress_updates_repaint_without_holding_the_gil(window):
     assert held > 0.05, "the bar repaints too fast to tell"
     assert released < held / 3, (released, held)
     assert window.progress_bar.value() > 0
+
+
+# -- the optimizer across runs -----------------------------------------------------------------
 
 
 def test_training_again_continues_the_same_optimizer_with_the_panels_settings(window, qtbot):
