@@ -169,8 +169,6 @@ class LossPlot(_EpochPlot):
             name="validation loss",
         )
         _cache_frame(item)
-        item.getViewBox().sigXRangeChanged.connect(self._view_changed)
-        item.getViewBox().sigResized.connect(self._view_changed)
         self.batches = _Series()
         self.smoothed = _Series()
         self.validation = _Series()
@@ -185,6 +183,8 @@ class LossPlot(_EpochPlot):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
         self._timer.start()
+        item.getViewBox().sigXRangeChanged.connect(self._view_changed)  # once there is state to draw
+        item.getViewBox().sigResized.connect(self._view_changed)
 
     def close(self) -> bool:
         """pyqtgraph's close drops the plot item, which a later redraw would need."""
