@@ -30,17 +30,14 @@ class _PaintedByQt:
     # A C++ method, not a Python function: PySide6 then sees no override and Qt paints directly.
     paintEvent = QGraphicsView.paintEvent
 
-    def _prepare_before_paint(self: pg.GraphicsView) -> None:
+    def __init__(self: pg.GraphicsView, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.viewport().installEventFilter(_PrepareBeforePaint(self))
 
 
 class PlotWidget(_PaintedByQt, pg.PlotWidget):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._prepare_before_paint()
+    pass
 
 
 class GraphicsLayoutWidget(_PaintedByQt, pg.GraphicsLayoutWidget):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._prepare_before_paint()
+    pass
