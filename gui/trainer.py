@@ -12,10 +12,10 @@ from PySide6.QtCore import QObject, QThread, Signal
 from engine import TrainingControl
 from gui.worker import TrainingWorker
 
-#: How often the GIL changes hands while a run trains beside the GUI thread. A repaint holds the
-#: GIL for milliseconds; at Python's default 5 ms the worker, which needs it briefly between
-#: NumPy calls, waited out most of each one, and at 1 ms it trained 3-7% faster beside the
-#: live views (tests/benchmarks/README.md).
+#: How often the GIL changes hands while a run trains beside the GUI thread. When whole repaints
+#: held the GIL, the worker (which needs it briefly between NumPy calls) waited out most of each
+#: one at Python's default 5 ms and trained 3-7% faster at 1 ms. Since Qt paints with the GIL
+#: released, 1 and 5 ms measure the same within the noise (tests/benchmarks/README.md).
 GIL_SWITCH_S = 0.001
 
 
