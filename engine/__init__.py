@@ -2,11 +2,19 @@
 
 Pure array code: nothing here imports Qt, so notebooks, the CLI and the window share it."""
 
-from engine.backend import Backend, DeviceError, get_backend
-from engine.data import DataError, Dataset, load_dataset
+from engine.backend import Backend, get_backend
+from engine.data import Dataset, load_dataset
+from engine.errors import (
+    ConvScopeError,
+    DataError,
+    DeviceError,
+    SpecError,
+    TrainingDiverged,
+    WeightFileError,
+)
 from engine.network import Network
 from engine.optim import SGD, Adam, Optimizer
-from engine.spec import SpecError, default_spec, infer, normalize, summary, validate
+from engine.spec import default_spec, infer, normalize, summary, validate
 from engine.training import (
     BatchInfo,
     Callback,
@@ -14,7 +22,6 @@ from engine.training import (
     History,
     Schedule,
     TrainingControl,
-    TrainingDiverged,
 )
 
 __all__ = [
@@ -23,6 +30,7 @@ __all__ = [
     "Backend",
     "BatchInfo",
     "Callback",
+    "ConvScopeError",
     "DataError",
     "Dataset",
     "DeviceError",
@@ -34,6 +42,7 @@ __all__ = [
     "SpecError",
     "TrainingControl",
     "TrainingDiverged",
+    "WeightFileError",
     "default_spec",
     "get_backend",
     "infer",

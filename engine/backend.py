@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import DeviceError
+
 DEVICES = ("auto", "cpu", "gpu")
 ENV_VAR = "CONVSCOPE_DEVICE"
-
-
-class DeviceError(RuntimeError):
-    """The device asked for cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, DataError, load_dataset, with_normalization
+from engine.errors import ConvScopeError
 from engine.network import INITS, Network
 from engine.optim import Optimizer
 from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
@@ -28,7 +29,7 @@ from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingD
 from engine.weights import WeightFileError, load, load_with_optimizer, save
 
 
-class UsageError(Exception):
+class UsageError(ConvScopeError):
     """A bad command line; reported as one line like every other error."""
 
 

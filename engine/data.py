@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from engine.errors import DataError
 from engine.spec import shape_text
 
 BUILTIN = "mnist-5k"
@@ -52,10 +53,6 @@ _ROLE_WORDS = {
     ("test", "images"): ("test images", "t10k-images-idx3-ubyte"),
     ("test", "labels"): ("test labels", "t10k-labels-idx1-ubyte"),
 }
-
-
-class DataError(ValueError):
-    """A data file cannot be used; the message is written to be shown to the user as it is."""
 
 
 class Split(NamedTuple):

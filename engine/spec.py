@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import SpecError
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 POOL_MODES = ("max", "mean")
 LAYER_TYPES = ("conv", "pool", "dense", "softmax")
@@ -48,14 +50,6 @@ DEFAULT_SPEC: dict[str, Any] = {
         {"type": "softmax"},
     ],
 }
-
-
-class SpecError(ValueError):
-    """A spec that cannot build a network; `problems` lists every reason at once."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)

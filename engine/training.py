@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.data import DataError, Dataset
+from engine.data import Dataset
+from engine.errors import DataError, TrainingDiverged
 from engine.optim import SGD, Optimizer
 from engine.parallel import host_threads
 from engine.spec import shape_text
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
     from engine.network import Network
 
 SCHEDULES = ("constant", "step", "cosine")
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss or a gradient stopped being finite; the weights of the last good step remain."""
 
 
 def as_split(data: Any, *, test: bool = False) -> tuple[Any, Any]:

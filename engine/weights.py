@@ -20,9 +20,10 @@ import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
 from engine.backend import Backend
+from engine.errors import SpecError, WeightFileError
 from engine.network import INITS, Network
 from engine.optim import Optimizer, make_optimizer
-from engine.spec import SpecError, normalize, shape_text
+from engine.spec import normalize, shape_text
 
 if TYPE_CHECKING:
     from engine.data import Dataset
@@ -32,10 +33,6 @@ VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
 #: The per-parameter state slots each optimizer keeps, so a file can be checked before use.
 _SLOTS = {"sgd": ("velocity",), "adam": ("m", "v")}
-
-
-class WeightFileError(ValueError):
-    """A weight file that cannot be used; the message names the file and says why."""
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:

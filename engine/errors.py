@@ -1,0 +1,43 @@
+"""The one error family: every failure a user can cause derives from `ConvScopeError`.
+
+The CLI and the window catch this one class to report a bad file, spec or device as a short
+message; anything else is a bug and is shown with its traceback. The subclasses keep their
+`ValueError`/`RuntimeError` bases for callers that catch those."""
+
+MAX_MESSAGE_CHARS = 300
+
+
+class ConvScopeError(Exception):
+    """A failure caused by the user's input or machine; the message names the file or field."""
+
+
+class SpecError(ConvScopeError, ValueError):
+    """A spec that cannot build a network; `problems` lists every reason at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class DataError(ConvScopeError, ValueError):
+    """A data file cannot be used; the message is written to be shown to the user as it is."""
+
+
+class WeightFileError(ConvScopeError, ValueError):
+    """A weight file that cannot be used; the message names the file and says why."""
+
+
+class DeviceError(ConvScopeError, RuntimeError):
+    """The device asked for cannot be used; the message says why."""
+
+
+class TrainingDiverged(ConvScopeError, RuntimeError):
+    """The loss or a gradient stopped being finite; the weights of the last good step remain."""
+
+
+def clip(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut to `limit` characters, so a message built from file content stays readable."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
