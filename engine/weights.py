@@ -72,7 +72,10 @@ def save(
             tensors[OPTIMIZER_PREFIX + k] = np.ascontiguousarray(v)
         header["optimizer"] = json.dumps({"config": optimizer.config(), "steps": optimizer.steps})
     data = safetensors.numpy.save(tensors, metadata=header)
-    _write_atomic(Path(path), data)
+    try:
+        _write_atomic(Path(path), data)
+    except OSError as exc:  # it names the temporary file; the user knows the one they chose
+        raise WeightFileError(f"{path}: cannot write the weight file ({exc.strerror or exc})") from None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -41,7 +40,8 @@ from engine import weights as weight_files
 from engine.optim import Optimizer
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
-from gui import theme
+from gui import error_dialog, theme
+from gui.error_dialog import reports_errors
 from gui.feature_maps_view import FeatureMapsView
 from gui.filters_view import FiltersView
 from gui.naming import named
@@ -319,13 +319,10 @@ class MainWindow(QMainWindow):
 
     # -- messages ------------------------------------------------------------------------------
 
-    def show_error(self, title: str, text: str) -> None:
-        """A window-modal message that does not block the event loop (nor the tests)."""
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        """The error dialog (:func:`gui.error_dialog.show_error`), its text kept in `last_error`."""
         self.last_error = text
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setObjectName("errorDialog")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        error_dialog.show_error(self, title, text, details)
 
     def notify(self, text: str) -> None:
         self.last_notice = text
@@ -544,20 +541,16 @@ class MainWindow(QMainWindow):
         self.notify(f"Loaded {spec_source}.")
         self._network_changed()
 
+    @reports_errors("Cannot open the weight file")
     def open_weights(self, path: str | None = None) -> None:
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Open weights", self._last_dir(), WEIGHTS_FILTER)
         if not path or self.trainer.running:
             return
-        try:
-            net, optimizer = weight_files.load_with_optimizer(path, device=self.net.backend)
-        except (weight_files.WeightFileError, OSError, DeviceError) as exc:
-            self.show_error("Cannot open the weight file", str(exc))
-            return
+        net, optimizer = weight_files.load_with_optimizer(path, device=self.net.backend)
         problem = fit_problem(net, self.dataset, exact_classes=True)
         if problem:
-            self.show_error("The weight file does not fit the data", f"{path}: {problem}")
-            return
+            raise DataError(f"{path}: {problem}")
         self.weights_path = path
         self.trained = True
         self._remember_dir(path)
@@ -580,49 +573,39 @@ class MainWindow(QMainWindow):
             path += ".safetensors"
         self._write_weights(path)
 
+    @reports_errors("Cannot save the weights")
     def _write_weights(self, path: str) -> None:
         if self.trainer.running:
             return
-        try:
-            weight_files.save(self.net, path, optimizer=self.optimizer, dataset=self.dataset)
-        except OSError as exc:
-            self.show_error("Cannot save the weights", f"{path}: {exc.strerror or exc}")
-            return
+        weight_files.save(self.net, path, optimizer=self.optimizer, dataset=self.dataset)
         self.weights_path = path
         self._remember_dir(path)
         self.recent.add(path)
         self.notify(f"Saved the weights to {path}.")
         self._update_title()
 
+    @reports_errors("Cannot open the network")
     def open_network(self, path: str | None = None) -> None:
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Open network", self._last_dir(), NETWORK_FILTER)
         if not path or self.trainer.running:
             return
-        try:
-            net = self._build(load_spec(path), self.net.backend)
-        except SpecError as exc:
-            self.show_error("Cannot open the network", str(exc))
-            return
+        net = self._build(load_spec(path), self.net.backend)
         problem = fit_problem(net, self.dataset, exact_classes=True)
         if problem:
-            self.show_error("The network does not fit the data", f"{path}: {problem}")
-            return
+            raise DataError(f"{path}: {problem}")
         self.trained = False
         self._remember_dir(path)
         self.recent.add(path)
         self._adopt(net, os.path.basename(path))
 
+    @reports_errors("Cannot save the network")
     def save_network(self, path: str | None = None) -> None:
         if path is None:
             path, _ = QFileDialog.getSaveFileName(self, "Save network", self._last_dir(), NETWORK_FILTER)
         if not path:
             return
-        try:
-            save_spec(self.editor.spec(), path)
-        except (SpecError, OSError) as exc:
-            self.show_error("Cannot save the network", str(exc))
-            return
+        save_spec(self.editor.spec(), path)
         self._remember_dir(path)
         self.notify(f"Saved the network to {path}.")
 
@@ -636,24 +619,19 @@ class MainWindow(QMainWindow):
         if path:
             self.open_dataset(path)
 
+    @reports_errors("Cannot open the data set")
     def open_dataset(self, source: str) -> None:
         """Load a data set and fit the network's input and output to it, keeping what still fits."""
         if self.trainer.running:
             return
-        try:
-            dataset = load_dataset(source)
-        except (DataError, ValueError, OSError) as exc:
-            self.show_error("Cannot open the data set", str(exc))
-            return
+        dataset = load_dataset(source)
         spec = {**self.editor.spec(), "input": list(dataset.input_shape), "classes": dataset.classes}
         problems = validate(spec)
         if problems:
-            self.show_error(
-                "The network does not fit the data",
-                f"With {dataset.name}'s {shape_text(dataset.input_shape)} images the network is invalid:\n"
-                + "\n".join(problems),
+            raise DataError(
+                f"The network does not fit {dataset.name}'s {shape_text(dataset.input_shape)} images:\n"
+                + "\n".join(problems)
             )
-            return
         self.dataset = dataset
         if source != "mnist-5k":
             self._remember_dir(source)

@@ -126,7 +126,7 @@ def test_crash_mid_save_keeps_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WeightFileError, match=r"m\.safetensors: cannot write the weight file \(disk full\)"):
         save(Network(SPEC, seed=2), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.safetensors"]  # no temporary file left behind
