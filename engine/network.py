@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,7 @@ class Network:
             }
         if kind == "conv":
             nxt = self.infos[layer.info.index + 1] if layer.info.index + 1 < len(self.infos) else None
-            pool_area = nxt.layer["size"] ** 2 if nxt is not None and nxt.type == "pool" else 1
+            pool_area = math.prod(nxt.layer["size"]) if nxt is not None and nxt.type == "pool" else 1
             n_out = w_shape[0] * w_shape[2] * w_shape[3] / pool_area
         else:
             n_out = w_shape[0]

@@ -92,8 +92,8 @@ class ConvPoolLayer:
                 f"ConvPoolLayer: filter_shape has {self.filter_shape[1]} input maps but image_shape "
                 f"has {self.image_shape[1]}"
             )
-        if len(self.poolsize) != 2 or self.poolsize[0] != self.poolsize[1]:
-            raise ValueError(f"ConvPoolLayer: the engine pools square windows, got poolsize {self.poolsize}")
+        if len(self.poolsize) != 2:
+            raise ValueError(f"ConvPoolLayer: poolsize is (height, width), got {self.poolsize}")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -103,8 +103,8 @@ class ConvPoolLayer:
     def output_shape(self) -> tuple[int, ...]:
         f, _, fh, fw = self.filter_shape
         _, _, h, w = self.image_shape
-        p = self.poolsize[0]
-        return (f, (h - fh + 1) // p, (w - fw + 1) // p)
+        ph, pw = self.poolsize
+        return (f, (h - fh + 1) // ph, (w - fw + 1) // pw)
 
     def spec_layers(self) -> list[dict[str, Any]]:
         f, _, fh, fw = self.filter_shape
@@ -114,7 +114,7 @@ class ConvPoolLayer:
             "kernel": [fh, fw],
             "activation": _activation(self.activation_fn),
         }
-        return [conv, {"type": "pool", "mode": "max", "size": self.poolsize[0]}]
+        return [conv, {"type": "pool", "mode": "max", "size": list(self.poolsize)}]
 
 
 class FullyConnectedLayer:

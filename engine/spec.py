@@ -26,6 +26,8 @@ FIELDS: dict[str, dict[str, Any]] = {
         "padding": 0,
         "activation": "relu",
     },
+    # Pool `size` and `stride`, like conv `kernel`, are a whole number or [height, width]; the
+    # normal form is always the pair, and `stride` defaults to `size`.
     "pool": {"mode": "max", "size": _REQUIRED, "stride": None},
     "dense": {"units": _REQUIRED, "activation": "relu", "dropout": 0.0},
     "softmax": {"dropout": 0.0},
@@ -148,15 +150,20 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
         if key in layer and not (_is_int(v) and v >= 1):
             bad(f"{key} must be a whole number ≥ 1, got {v!r}")
 
+    def positive_pair(key: str) -> None:
+        """A whole number n (meaning n×n) or [height, width], normalised to the pair."""
+        if key not in layer:
+            return
+        v = _pair(layer[key])
+        if v is None or min(v) < 1:
+            bad(f"{key} must be a whole number ≥ 1 or [height, width], got {layer[key]!r}")
+        else:
+            layer[key] = list(v)
+
     if kind == "conv":
         positive_int("filters")
         positive_int("stride")
-        if "kernel" in layer:
-            k = _pair(layer["kernel"])
-            if k is None or min(k) < 1:
-                bad(f"kernel must be a whole number ≥ 1 or [height, width], got {layer['kernel']!r}")
-            else:
-                layer["kernel"] = list(k)
+        positive_pair("kernel")
         p = layer["padding"]
         if p == "same":
             if layer["stride"] != 1:
@@ -164,11 +171,11 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
         elif not (_is_int(p) and p >= 0):
             bad(f"padding must be a whole number ≥ 0 or 'same', got {p!r}")
     elif kind == "pool":
-        positive_int("size")
+        positive_pair("size")
         if layer["stride"] is None:
             layer["stride"] = layer.get("size")
-        if layer["stride"] is not layer.get("size"):
-            positive_int("stride")
+        else:
+            positive_pair("stride")
         if layer["mode"] not in POOL_MODES:
             bad(f"mode must be one of {', '.join(POOL_MODES)}, got {layer['mode']!r}")
     elif kind == "dense":
@@ -215,10 +222,10 @@ def _output_shape(
         s = layer["stride"]
         out = (layer["filters"], (hp - kh) // s + 1, (wp - kw) // s + 1)
         return out, layer["filters"] * (c * kh * kw + 1)
-    size, s = layer["size"], layer["stride"]
-    if size > h or size > w:
-        return f"{where}: pool window {size}×{size} does not fit its {h}×{w} input"
-    return (c, (h - size) // s + 1, (w - size) // s + 1), 0
+    (ph, pw), (sh, sw) = layer["size"], layer["stride"]
+    if ph > h or pw > w:
+        return f"{where}: pool window {ph}×{pw} does not fit its {h}×{w} input"
+    return (c, (h - ph) // sh + 1, (w - pw) // sw + 1), 0
 
 
 def check(spec: Any) -> tuple[dict[str, Any] | None, list[LayerInfo], list[str]]:
@@ -303,7 +310,8 @@ def describe(layer: dict[str, Any]) -> str:
             f"padding {layer['padding']}, {layer['activation']}"
         )
     if kind == "pool":
-        return f"{layer['mode']} {layer['size']}×{layer['size']}, stride {layer['stride']}"
+        stride = shape_text(layer["stride"]) if len(set(layer["stride"])) > 1 else layer["stride"][0]
+        return f"{layer['mode']} {shape_text(layer['size'])}, stride {stride}"
     drop = f", dropout {layer['dropout']:g}" if layer.get("dropout") else ""
     if kind == "dense":
         return f"{layer['units']} units, {layer['activation']}{drop}"

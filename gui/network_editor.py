@@ -54,6 +54,35 @@ class _LayerList(QTreeWidget):
         self.reordered.emit(ids)
 
 
+class _PairSpin(QWidget):
+    """Two spin boxes, height × width, for a field that is a [height, width] pair (pool size and
+    stride); emits the pair on every change."""
+
+    valueChanged = Signal(list)
+
+    def __init__(self, low: int, high: int, suffix: str = ""):
+        super().__init__()
+        self.height_spin = NetworkEditor._spin(low, high)
+        self.width_spin = NetworkEditor._spin(low, high, suffix)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.height_spin, 1)
+        row.addWidget(QLabel("×"))
+        row.addWidget(self.width_spin, 1)
+        for spin in (self.height_spin, self.width_spin):
+            spin.valueChanged.connect(lambda _: self.valueChanged.emit(self.value()))
+
+    def value(self) -> list[int]:
+        return [self.height_spin.value(), self.width_spin.value()]
+
+    def setValue(self, value: int | list[int]) -> None:
+        height, width = (value, value) if isinstance(value, int) else value
+        for spin, v in ((self.height_spin, height), (self.width_spin, width)):
+            spin.blockSignals(True)
+            spin.setValue(v)
+            spin.blockSignals(False)
+
+
 class NetworkEditor(QWidget):
     """Edits a spec; each layer keeps an id across reorder, insert and remove, so the window can
     tell which learned weights still belong to which layer."""
@@ -337,6 +366,10 @@ class NetworkEditor(QWidget):
         self._fields[kind] = {}
         for key, label, widget, tip in rows:
             named(widget, f"{kind}{key.capitalize()}Editor", tip, f"{kind} {label}")
+            if isinstance(widget, _PairSpin):
+                for part, spin in (("Height", widget.height_spin), ("Width", widget.width_spin)):
+                    name = f"{kind}{key.capitalize()}{part}Editor"
+                    named(spin, name, tip, f"{kind} {label} {part.lower()}")
             if isinstance(widget, QComboBox):
                 widget.currentTextChanged.connect(lambda v, k=key: self._field_changed(k, v))
             elif key == "padding":
@@ -397,8 +430,8 @@ class NetworkEditor(QWidget):
     def _pool_form(self) -> list[tuple[str, str, QWidget, str]]:
         return [
             ("mode", "Mode", self._combo(POOL_MODES), "Take the maximum or the mean of each window"),
-            ("size", "Size", self._spin(1, 32, " px"), "Height and width of the pooling window"),
-            ("stride", "Stride", self._spin(1, 32, " px"), "Step between pooling windows"),
+            ("size", "Size", _PairSpin(1, 32, " px"), "Height × width of the pooling window"),
+            ("stride", "Stride", _PairSpin(1, 32, " px"), "Steps between pooling windows, down × across"),
         ]
 
     def _dense_form(self) -> list[tuple[str, str, QWidget, str]]:

@@ -38,6 +38,12 @@ GRADIENT_SPECS = {
         {"type": "dense", "units": 6, "activation": "linear", "dropout": 0.3},
         {"type": "dense", "units": 4, "activation": "relu", "dropout": 0.2},
     ),
+    "rect-maxpool-rect-stride-after-relu": _spec(
+        (1, 9, 10),
+        {"type": "conv", "filters": 2, "kernel": 3, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": [2, 3], "stride": [2, 1]},
+        {"type": "dense", "units": 4, "activation": "tanh"},
+    ),
     "rect-kernel-conv-on-conv-linear": _spec(
         (2, 6, 7),
         {"type": "conv", "filters": 3, "kernel": [3, 2], "stride": 2, "activation": "linear"},
@@ -137,10 +143,11 @@ def test_same_padding_keeps_the_size_for_even_and_odd_kernels():
 
 
 #: Pooling layers of every mode, size and stride (equal or not) over small maps.
+_pairs = st.tuples(st.integers(1, 4), st.integers(1, 4))
 pool_cases = given(
     mode=st.sampled_from(["max", "mean"]),
-    size=st.integers(1, 4),
-    stride=st.integers(1, 4),
+    size=_pairs,
+    stride=_pairs,
     height=st.integers(4, 9),
     width=st.integers(4, 9),
     seed=st.integers(0, 2**16),
@@ -151,16 +158,20 @@ pool_cases = given(
 @pool_cases
 def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
     rng = np.random.default_rng(seed)
-    layer, info = _layer({"type": "pool", "mode": mode, "size": size, "stride": stride}, (2, height, width))
+    layer, info = _layer(
+        {"type": "pool", "mode": mode, "size": list(size), "stride": list(stride)}, (2, height, width)
+    )
+    (ph, pw), (sh, sw) = size, stride
     x = rng.normal(size=(2, 2, height, width))
     out, _ = layer.forward(x, {}, False, None)
     _, out_h, out_w = info.output_shape
-    assert out_h == (height - size) // stride + 1  # floor: windows that don't fit are dropped
+    # floor: windows that don't fit are dropped
+    assert (out_h, out_w) == ((height - ph) // sh + 1, (width - pw) // sw + 1)
     reduce = np.max if mode == "max" else np.mean
     expected = np.empty((2, 2, out_h, out_w))
     for i in range(out_h):
         for j in range(out_w):
-            window = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size]
+            window = x[:, :, i * sh : i * sh + ph, j * sw : j * sw + pw]
             expected[:, :, i, j] = reduce(window, axis=(2, 3))
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
@@ -171,7 +182,10 @@ def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, 
     """Small integer inputs tie often: each max window's gradient goes to its first maximum in
     row-major order, as an argmax would send it; windows that overlap add up."""
     rng = np.random.default_rng(seed)
-    layer, info = _layer({"type": "pool", "mode": mode, "size": size, "stride": stride}, (2, height, width))
+    layer, info = _layer(
+        {"type": "pool", "mode": mode, "size": list(size), "stride": list(stride)}, (2, height, width)
+    )
+    (ph, pw), (sh, sw) = size, stride
     x = rng.integers(0, 3, size=(2, 2, height, width)).astype(np.float64)
     out, cache = layer.forward(x, {}, True, None)
     grad = rng.normal(size=out.shape)
@@ -182,12 +196,12 @@ def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, 
         for c in range(2):
             for i in range(out_h):
                 for j in range(out_w):
-                    top, left = i * stride, j * stride
+                    top, left = i * sh, j * sw
                     if mode == "mean":
-                        expected[n, c, top : top + size, left : left + size] += grad[n, c, i, j] / size**2
+                        expected[n, c, top : top + ph, left : left + pw] += grad[n, c, i, j] / (ph * pw)
                     else:
-                        window = x[n, c, top : top + size, left : left + size]
-                        di, dj = divmod(int(np.argmax(window)), size)
+                        window = x[n, c, top : top + ph, left : left + pw]
+                        di, dj = divmod(int(np.argmax(window)), pw)
                         expected[n, c, top + di, left + dj] += grad[n, c, i, j]
     np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12)
 

@@ -75,6 +75,17 @@ def test_chapter_6_network_translates_to_the_default_spec():
     assert net.params.keys() == EngineNetwork(default_spec()).params.keys()
 
 
+def test_rectangular_poolsize_builds_and_trains(mnist):
+    layers = [
+        ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(4, 1, 5, 5), poolsize=(2, 3)),
+        SoftmaxLayer(n_in=4 * 12 * 8, n_out=10),
+    ]
+    net = Network(layers, 10)
+    assert net.spec["layers"][1]["size"] == [2, 3]
+    training, validation, _ = mnist
+    assert net.SGD((training[0][:40], training[1][:40]), 1, 10, 0.1, validation) is not None
+
+
 def test_activations_dropout_and_pool_size_translate():
     spec = to_spec(
         [
@@ -89,7 +100,7 @@ def test_activations_dropout_and_pool_size_translate():
         "classes": 4,
         "layers": [
             {"type": "conv", "filters": 6, "kernel": [3, 5], "activation": "sigmoid"},
-            {"type": "pool", "mode": "max", "size": 3},
+            {"type": "pool", "mode": "max", "size": [3, 3]},
             {"type": "dense", "units": 20, "activation": "tanh", "dropout": 0.5},
             {"type": "dense", "units": 10, "activation": "linear", "dropout": 0.0},
             {"type": "softmax", "dropout": 0.25},
@@ -165,8 +176,8 @@ def test_shape_mistakes_are_named(layers, message):
 def test_layer_argument_mistakes():
     with pytest.raises(ValueError, match="filter_shape has 3 input maps but image_shape has 1"):
         ConvPoolLayer((20, 3, 5, 5), (10, 1, 28, 28))
-    with pytest.raises(ValueError, match="square windows"):
-        ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), poolsize=(2, 3))
+    with pytest.raises(ValueError, match=r"poolsize is \(height, width\)"):
+        ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), poolsize=(2, 3, 1))
     with pytest.raises(ValueError, match="activation_fn must be one of"):
         to_spec([FullyConnectedLayer(784, 30, activation_fn=np.exp), SoftmaxLayer(30, 10)])
 

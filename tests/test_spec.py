@@ -36,6 +36,24 @@ def test_summary_lists_layers_and_total():
     assert "40×4×4" in text and "total parameters: 85,670" in text
 
 
+def test_rectangular_pool_shapes_and_summary():
+    """network3's poolsize=(2, 3): size and stride are [height, width] pairs."""
+    spec = _net(
+        {"type": "conv", "filters": 4, "kernel": 5},
+        {"type": "pool", "size": [2, 3]},
+        {"type": "pool", "size": 2, "stride": [2, 1]},
+    )
+    infos = infer(spec)
+    assert [i.output_shape for i in infos[:3]] == [(4, 24, 24), (4, 12, 8), (4, 6, 7)]
+    assert [i.layer["stride"] for i in infos[1:3]] == [[2, 3], [2, 1]]
+    text = summary(spec)
+    assert "max 2×3, stride 2×3" in text and "max 2×2, stride 2×1" in text and "4×6×7" in text
+    assert "max 2×2, stride 2 " in summary(default_spec())
+    net = Network(spec, seed=0, device="cpu")
+    maps = net.feature_maps(np.zeros((1, 1, 28, 28), dtype=np.float32))
+    assert [m.shape[1:] for m in maps[:3]] == [(4, 24, 24), (4, 12, 8), (4, 6, 7)]
+
+
 def test_kernel_that_does_not_fit_names_layer_and_sizes():
     spec = _net(
         {"type": "conv", "filters": 4, "kernel": 5},
@@ -65,7 +83,7 @@ def test_every_problem_is_reported_at_once():
         "classes must be a whole number ≥ 2",
         "layer 0 (conv): dropout is offered on dense and softmax layers only",
         "layer 0 (conv): filters must be a whole number ≥ 1, got 0",
-        "layer 1 (pool): size must be a whole number ≥ 1, got -2",
+        "layer 1 (pool): size must be a whole number ≥ 1 or [height, width], got -2",
         "layer 1 (pool): mode must be one of max, mean, got 'median'",
         "layer 2 (dense): unknown activation 'swish'",
         "layer 2 (dense): dropout must be a probability in [0, 1), got 1.0",
@@ -96,6 +114,9 @@ def test_every_problem_is_reported_at_once():
         ({"type": "pool", "size": 2, "dropout": 0.1}, "dropout is offered on dense and softmax layers only"),
         ({"type": "dense", "units": 3, "dropout": -0.1}, "dropout must be a probability"),
         ({"type": "pool", "size": 40}, "pool window 40×40 does not fit its 28×28 input"),
+        ({"type": "pool", "size": [2, 29]}, "pool window 2×29 does not fit its 28×28 input"),
+        ({"type": "pool", "size": [2, 3, 4]}, "size must be a whole number ≥ 1 or [height, width]"),
+        ({"type": "pool", "size": [2, 3], "stride": [1, 0]}, "stride must be"),
     ],
 )
 def test_single_problems(layer, phrase):
@@ -115,7 +136,7 @@ def test_conv_after_dense_and_misplaced_softmax():
 
 def test_pool_stride_defaults_to_size_and_spec_round_trips_as_json(tmp_path):
     normal = normalize(_net({"type": "pool", "size": 3}))
-    assert normal["layers"][0]["stride"] == 3
+    assert normal["layers"][0]["size"] == normal["layers"][0]["stride"] == [3, 3]
     path = tmp_path / "net.json"
     save_spec(default_spec(), path)
     assert load_spec(path) == normalize(default_spec())

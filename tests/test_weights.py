@@ -298,3 +298,28 @@ def test_damaged_training_metadata(tmp_path, training, phrase):
     _rewrite(path, lambda t, m: m.update(training=json.dumps(training)))
     message = _error(path)
     assert "its training metadata is damaged" in message and phrase in message
+
+
+def test_rectangular_pool_round_trips_and_square_int_sizes_still_load(tmp_path, data):
+    """network3's poolsize=(2, 3) is stored as pairs; files that spelled a pool's size and
+    stride as one number, as they were written before pairs, read as the same network."""
+    spec = json.loads(json.dumps(SPEC))
+    spec["layers"][1].update(size=[2, 3], stride=[2, 1])
+    net = Network(spec, seed=2)
+    path = tmp_path / "rect.safetensors"
+    save(net, path)
+    loaded = load(path)
+    assert loaded.spec["layers"][1]["size"] == [2, 3] and loaded.spec["layers"][1]["stride"] == [2, 1]
+    assert loaded.param_shapes()["layers.2.weight"] == (10, 3 * 3 * 4)
+    np.testing.assert_array_equal(loaded.predict_proba(data[0]), net.predict_proba(data[0]))
+
+    square = tmp_path / "square.safetensors"
+    save(Network(SPEC, seed=2), square)
+
+    def as_numbers(tensors, meta):
+        old = json.loads(meta["spec"])
+        old["layers"][1].update(size=2, stride=2)
+        meta["spec"] = json.dumps(old)
+
+    _rewrite(square, as_numbers)
+    assert load(square).spec["layers"][1]["size"] == [2, 2]

@@ -1,5 +1,6 @@
-"""Pooling condenses each feature map: the max or the mean of each size×size window, stepping by
-`stride`. Windows that do not fit are dropped (floor), as Theano's ignore_border=True does.
+"""Pooling condenses each feature map: the max or the mean of each window of `size` (height,
+width), stepping by `stride` (down, across). Windows that do not fit are dropped (floor), as
+Theano's ignore_border=True does.
 
 Forward combines strided slices, one per window offset, which is far faster than reductions
 over small reshaped axes. Outputs and gradients keep the memory layout of the input, so NHWC
@@ -15,8 +16,8 @@ class Pool(Layer):
     def __init__(self, info, backend):
         super().__init__(info, backend)
         self.mode = info.layer["mode"]
-        self.size = info.layer["size"]
-        self.stride = info.layer["stride"]
+        self.size = tuple(info.layer["size"])
+        self.stride = tuple(info.layer["stride"])
         #: Set by the network when this max pool follows a ReLU conv: the ReLU's gradient mask is
         #: then applied here, on the pooled gradient, instead of on the conv's four times larger
         #: output. Exact: max(relu(z)) = relu(max(z)), and the gradient reaches the same pixel.
@@ -24,16 +25,16 @@ class Pool(Layer):
 
     def _window_slices(self) -> list[tuple[slice, ...]]:
         _, out_h, out_w = self.output_shape
-        s = self.stride
+        sh, sw = self.stride
         return [
             (
                 slice(None),
                 slice(None),
-                slice(i, i + s * (out_h - 1) + 1, s),
-                slice(j, j + s * (out_w - 1) + 1, s),
+                slice(i, i + sh * (out_h - 1) + 1, sh),
+                slice(j, j + sw * (out_w - 1) + 1, sw),
             )
-            for i in range(self.size)
-            for j in range(self.size)
+            for i in range(self.size[0])
+            for j in range(self.size[1])
         ]
 
     def forward(self, x, params, train, rng):
@@ -48,7 +49,7 @@ class Pool(Layer):
         for sl in windows[2:]:
             combine(out, x[sl], out=out)
         if self.mode == "mean":
-            out *= 1.0 / (self.size * self.size)
+            out *= 1.0 / len(windows)
         return out, (x, out)
 
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
@@ -57,15 +58,16 @@ class Pool(Layer):
         x, out = cache
         xp = self.xp
         windows = self._window_slices()
-        overlapping = self.stride < self.size
+        (ph, pw), (sh, sw) = self.size, self.stride
+        overlapping = sh < ph or sw < pw
         _, out_h, out_w = self.output_shape
         dx = self._buffer("dx", x.shape, grad.dtype, like=x)
-        if self.stride != self.size or x.shape[2:] != (out_h * self.size, out_w * self.size):
+        if self.stride != self.size or x.shape[2:] != (out_h * ph, out_w * pw):
             dx.fill(0)
         if self.mode == "mean":
             share = xp.multiply(
                 grad,
-                1.0 / (self.size * self.size),
+                1.0 / len(windows),
                 out=self._buffer("share", grad.shape, grad.dtype, like=grad),
             )
             for sl in windows:

@@ -136,6 +136,27 @@ def test_editing_a_layer_updates_shapes_and_params(window):
     assert window.filters_view.layer_combo.count() == 2
 
 
+def test_pool_size_and_stride_are_edited_as_height_and_width(window):
+    """A rectangular window (network3's poolsize=(2, 3)) is set from its two spin boxes."""
+    editor = window.editor
+    editor.select_layer(1)
+    editor.findChild(QSpinBox, "poolSizeWidthEditor").setValue(3)
+    assert editor.spec()["layers"][1]["size"] == [2, 3]
+    row1 = editor.layer_list.topLevelItem(1)
+    assert "max 2×3, stride 2×3" in row1.text(0) and row1.text(1) == "20×12×8"
+    assert editor.findChild(QSpinBox, "poolStrideWidthEditor").value() == 3  # the default: size
+    assert window.net.params["layers.2.weight"].shape == (40, 20, 5, 5)
+    assert editor.layer_list.topLevelItem(3).text(1) == "40×4×2"
+    editor.findChild(QSpinBox, "poolStrideWidthEditor").setValue(2)
+    assert editor.spec()["layers"][1]["stride"] == [2, 2]
+    assert editor.layer_list.topLevelItem(1).text(1) == "20×12×11"
+    editor.select_layer(3)  # another pool shows its own square size in both boxes
+    assert editor.findChild(QSpinBox, "poolSizeHeightEditor").value() == 2
+    assert editor.findChild(QSpinBox, "poolSizeWidthEditor").value() == 2
+    editor.select_layer(1)
+    assert editor.findChild(QSpinBox, "poolSizeWidthEditor").value() == 3
+
+
 def test_impossible_edit_disables_train_and_marks_the_row(window):
     editor = window.editor
     editor.select_layer(0)
