@@ -22,7 +22,9 @@ from engine.training import (
     History,
     Schedule,
     TrainingControl,
+    fit,
 )
+from engine.weights import load, save
 
 __all__ = [
     "SGD",
@@ -44,10 +46,13 @@ __all__ = [
     "TrainingDiverged",
     "WeightFileError",
     "default_spec",
+    "fit",
     "get_backend",
     "infer",
+    "load",
     "load_dataset",
     "normalize",
+    "save",
     "summary",
     "validate",
 ]

@@ -21,11 +21,12 @@ from tqdm import tqdm
 from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, DataError, load_dataset, with_normalization
 from engine.errors import ConvScopeError
-from engine.network import INITS, Network
+from engine.init import INITS
+from engine.network import Network
 from engine.optim import Optimizer
 from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
 from engine.spec import SpecError, default_spec, load_spec, normalize, summary
-from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits
+from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits, fit
 from engine.weights import WeightFileError, load, load_with_optimizer, save
 
 
@@ -226,7 +227,8 @@ def train(args: argparse.Namespace) -> int:
         flush=True,
     )
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as TrainingDiverged
-        net.fit(
+        fit(
+            net,
             data.train,
             epochs=args.epochs,
             batch_size=args.batch_size,

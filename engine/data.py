@@ -55,6 +55,14 @@ _ROLE_WORDS = {
 }
 
 
+def as_split(data: Any, *, test: bool = False) -> tuple[Any, Any]:
+    """An (x, y) pair from a pair or from a data set (its train split, or test when `test`)."""
+    if hasattr(data, "train") and hasattr(data, "test"):
+        data = data.test if test else data.train
+    x, y = data
+    return x, y
+
+
 class Split(NamedTuple):
     """Images and the labels that belong to them, kept together so they cannot drift apart."""
 

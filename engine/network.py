@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from engine.backend import Backend, get_backend
+from engine.data import as_split
+from engine.init import check_init, initial_values
 from engine.layers import Layer, make_layer
 from engine.layers.conv import Conv
 from engine.layers.pool import Pool
 from engine.parallel import INLINE, Beside, Threads, host_threads
 from engine.spec import default_spec, infer, normalize, shape_text
-from engine.training import as_split, fit
+from engine.spec import summary as spec_summary
 
-if TYPE_CHECKING:
-    from engine.data import Dataset
-    from engine.optim import Optimizer
-
-INITS = ("network3", "he")
 FORWARD_ROWS = 64
 
 
 class Network:
     """A network of conv, pool, dense and softmax layers on one backend.
+
+    It knows its parameters, forward, backward and feature maps; training and weight files are
+    functions that take a network (:func:`engine.fit`, :func:`engine.save`, :func:`engine.load`).
 
     `params` is the live dict name -> array (``layers.{i}.weight`` / ``layers.{i}.bias``, with
     PyTorch's layouts), so writing into an array changes the network. `initialise=False` leaves it
@@ -48,8 +46,7 @@ class Network:
         self.backend = get_backend(device)
         self.xp = self.backend.xp
         self.dtype = np.dtype(dtype)
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r} (choose one of {', '.join(INITS)})")
+        check_init(init)
         self.init = init
         self.seed = seed
         self.layers: list[Layer] = [make_layer(info, self.backend) for info in self.infos]
@@ -79,39 +76,14 @@ class Network:
             for key, shape in layer.param_shapes().items()
         }
 
-    def _initial_values(self, layer: Layer, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """network3's scheme (weights N(0, 1/n_out), biases N(0, 1), softmax zeros) or He's."""
-        shapes = layer.param_shapes()
-        if not shapes:
-            return {}
-        kind = layer.info.type
-        if kind == "softmax":
-            return {k: np.zeros(s) for k, s in shapes.items()}
-        w_shape = shapes["weight"]
-        if self.init == "he":
-            fan_in = int(np.prod(w_shape[1:]))
-            return {
-                "weight": rng.normal(0.0, np.sqrt(2.0 / fan_in), w_shape),
-                "bias": np.zeros(shapes["bias"]),
-            }
-        if kind == "conv":
-            nxt = self.infos[layer.info.index + 1] if layer.info.index + 1 < len(self.infos) else None
-            pool_area = math.prod(nxt.layer["size"]) if nxt is not None and nxt.type == "pool" else 1
-            n_out = w_shape[0] * w_shape[2] * w_shape[3] / pool_area
-        else:
-            n_out = w_shape[0]
-        return {
-            "weight": rng.normal(0.0, np.sqrt(1.0 / n_out), w_shape),
-            "bias": rng.normal(0.0, 1.0, shapes["bias"]),
-        }
-
     def reset_parameters(self, seed: int | None = None) -> None:
         """(Re)initialise every parameter; drawn on the host so every device starts from the same
         weights for a given seed."""
         self.seed = self.seed if seed is None else seed
         rng = np.random.default_rng(self.seed)
-        for layer in self.layers:
-            for key, value in self._initial_values(layer, rng).items():
+        for layer, after in zip(self.layers, [*self.infos[1:], None], strict=True):
+            values = initial_values(self.init, layer.info, layer.param_shapes(), after, rng)
+            for key, value in values.items():
                 self.params[f"layers.{layer.info.index}.{key}"] = self.backend.to_device(
                     value, dtype=self.dtype
                 )
@@ -293,26 +265,5 @@ class Network:
             maps.append(self.backend.to_host(a).copy())
         return maps
 
-    # -- training and files ------------------------------------------------------------------
-
-    #: Mini-batch training: :func:`engine.training.fit` with this network as its first argument.
-    fit = fit
-
-    def save(
-        self, path: str | os.PathLike[str], optimizer: Optimizer | None = None, dataset: Dataset | None = None
-    ) -> None:
-        """Write a `.safetensors` weight file; see :func:`engine.weights.save`."""
-        from engine.weights import save
-
-        save(self, path, optimizer=optimizer, dataset=dataset)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str | Backend | None = None) -> Network:
-        from engine.weights import load
-
-        return load(path, device=device)
-
     def summary(self) -> str:
-        from engine.spec import summary
-
-        return summary(self.spec)
+        return spec_summary(self.spec)

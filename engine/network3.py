@@ -26,7 +26,7 @@ from engine.data import BUILTIN, load_dataset
 from engine.network import Network as EngineNetwork
 from engine.optim import SGD
 from engine.spec import shape_text
-from engine.training import BatchInfo, Callback, EpochInfo
+from engine.training import BatchInfo, Callback, EpochInfo, fit
 
 # -- activations: callable like network3's, and mapped by identity to the engine's names --------
 
@@ -291,7 +291,8 @@ class Network:
         else:  # a second call continues training, as with network3's shared variables
             self.optimizer.lr, self.optimizer.l2 = float(eta), lmbda / num_training_batches
         report = _Report(self, math.ceil(len(train[0]) / mini_batch_size), test)
-        self.net.fit(
+        fit(
+            self.net,
             train,
             epochs=epochs,
             batch_size=mini_batch_size,

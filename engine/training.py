@@ -11,28 +11,18 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from engine.data import Dataset
+from engine.data import Dataset, as_split
 from engine.errors import DataError, TrainingDiverged
+from engine.network import Network
 from engine.optim import SGD, Optimizer
 from engine.parallel import host_threads
 from engine.spec import shape_text
 
-if TYPE_CHECKING:
-    from engine.network import Network
-
 SCHEDULES = ("constant", "step", "cosine")
-
-
-def as_split(data: Any, *, test: bool = False) -> tuple[Any, Any]:
-    """An (x, y) pair from a pair or from a data set (its train split, or test when `test`)."""
-    if hasattr(data, "train") and hasattr(data, "test"):
-        data = data.test if test else data.train
-    x, y = data
-    return x, y
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,19 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
 from engine.backend import Backend
+from engine.data import Dataset
 from engine.errors import SpecError, WeightFileError
-from engine.network import INITS, Network
+from engine.init import INITS
+from engine.network import Network
 from engine.optim import Optimizer, make_optimizer
 from engine.spec import normalize, shape_text
-
-if TYPE_CHECKING:
-    from engine.data import Dataset
 
 FORMAT = "convscope"
 VERSION = 1

@@ -15,10 +15,10 @@ from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 from engine import EpochInfo
-from engine.smoothing import LossSmoother
 from gui import theme
 from gui.canvas import PlotWidget
 from gui.naming import named
+from gui.smoothing import LossSmoother
 
 REDRAW_MS = 200
 SMOOTHING = 0.95

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from engine.backend import gpu_unavailable_reason
-from engine.network import INITS
+from engine.init import INITS
 from engine.optim import Optimizer
 from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe

@@ -1,6 +1,6 @@
 """The training worker: the one object that touches the network while it trains.
 
-It lives in its own QThread and runs `Network.fit` there.  The GUI thread only ever sees host
+It lives in its own QThread and runs `engine.fit` there.  The GUI thread only ever sees host
 copies it sends through signals, throttled so drawing slows training little: loss points 5
 times a second, filters and feature maps twice a second. What the GUI thread runs in Python
 holds the GIL, which training needs between NumPy calls: the GUI thread is busy about 5.5% of a
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl
+from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, fit
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 
@@ -94,7 +94,8 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         history: History | None = None
         try:
-            history = self.net.fit(
+            history = fit(
+                self.net,
                 self.dataset.train,
                 epochs=self.config.epochs,
                 batch_size=self.config.batch_size,

@@ -11,7 +11,7 @@ from engine import Network, load_dataset
 from engine.cli import confusion_matrix, main
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec, summary
-from engine.weights import load
+from engine.weights import load, save
 
 #: Small enough to train in a second or two on a loaded CPU; 28×28 input like mnist-5k.
 TINY = {
@@ -82,7 +82,7 @@ def test_train_saves_a_file_that_evaluate_loads(tmp_path, tiny_spec, capsys):
 
 def test_evaluate_forwards_the_test_set_once(tmp_path, capsys, monkeypatch):
     model = tmp_path / "m.safetensors"
-    Network(TINY).save(model)
+    save(Network(TINY), model)
     calls = []
     original = Network.predict_proba
 

@@ -19,6 +19,7 @@ from engine import (
     Schedule,
     TrainingControl,
     TrainingDiverged,
+    fit,
     get_backend,
     load_dataset,
 )
@@ -86,7 +87,7 @@ def test_training_on_a_strict_device_matches_numpy_exactly(small_train, optimize
     for device in ("cpu", STRICT):
         net = Network(SMALL, seed=4, device=device)
         opt = type(optimizer)(**{k: v for k, v in optimizer.config().items() if k != "name"})
-        history = net.fit(small_train, epochs=2, batch_size=64, optimizer=opt, validation=small_train)
+        history = fit(net, small_train, epochs=2, batch_size=64, optimizer=opt, validation=small_train)
         maps = net.feature_maps(small_train[0][:2])
         runs.append((history, net.state_dict(), maps, net.predict_proba(small_train[0][:20])))
     (ha, pa, ma, qa), (hb, pb, mb, qb) = runs
@@ -100,7 +101,7 @@ def test_a_seeded_run_is_bit_for_bit_reproducible(small_train):
     states = []
     for _ in range(2):
         net = Network(SMALL, seed=11, device="cpu")
-        net.fit(small_train, epochs=2, batch_size=50, optimizer=SGD(lr=0.05, momentum=0.9))
+        fit(net, small_train, epochs=2, batch_size=50, optimizer=SGD(lr=0.05, momentum=0.9))
         states.append(net.state_dict())
     assert all(np.array_equal(states[0][k], states[1][k]) for k in states[0])
     other = Network(SMALL, seed=12, device="cpu").state_dict()
@@ -110,7 +111,8 @@ def test_a_seeded_run_is_bit_for_bit_reproducible(small_train):
 def test_training_lowers_the_loss_and_reports_progress(mnist):
     net = Network(seed=0, device="cpu", init="he")
     rec = Recorder()
-    history = net.fit(
+    history = fit(
+        net,
         (mnist.train.x[:1000], mnist.train.y[:1000]),
         epochs=2,
         batch_size=64,
@@ -139,7 +141,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train):
     snapshots = [net.state_dict()]
     rec = Recorder(on_batch=lambda info: snapshots.append(net.state_dict()))
     with pytest.raises(TrainingDiverged, match="the weights of the last good step were kept"):
-        net.fit((x, y), epochs=1, batch_size=64, optimizer=SGD(lr=0.05), callbacks=[rec])
+        fit(net, (x, y), epochs=1, batch_size=64, optimizer=SGD(lr=0.05), callbacks=[rec])
     assert rec.ended is not None and len(rec.batches) < 5
     final = net.state_dict()
     assert all(np.array_equal(final[k], snapshots[-1][k]) for k in final)
@@ -162,8 +164,8 @@ def test_pause_resume_stop_and_a_new_learning_rate_from_another_thread(small_tra
 
     rec = Recorder(on_batch=steer)
     worker = threading.Thread(
-        target=lambda: net.fit(
-            small_train, epochs=5, batch_size=32, optimizer=SGD(lr=0.1), control=control, callbacks=[rec]
+        target=lambda: fit(
+            net, small_train, epochs=5, batch_size=32, optimizer=SGD(lr=0.1), control=control, callbacks=[rec]
         )
     )
     worker.start()
@@ -201,11 +203,11 @@ def test_bad_training_data_is_refused_clearly(small_train):
     net = Network(SMALL, device="cpu")
     x, y = small_train
     with pytest.raises(ValueError, match="training set has 3×28×28 images but the network expects 1×28×28"):
-        net.fit((np.zeros((4, 3, 28, 28), np.float32), y[:4]))
+        fit(net, (np.zeros((4, 3, 28, 28), np.float32), y[:4]))
     with pytest.raises(ValueError, match="training set has 13 classes but the network has 10"):
-        net.fit((x[:3], np.array([0, 12, 1])))
+        fit(net, (x[:3], np.array([0, 12, 1])))
     with pytest.raises(ValueError, match="validation set has the label -1"):
-        net.fit((x[:3], y[:3]), validation=(x[:2], np.array([0, -1])))
+        fit(net, (x[:3], y[:3]), validation=(x[:2], np.array([0, -1])))
     with pytest.raises(ValueError, match="expects inputs of shape 1×28×28"):
         net.predict_proba(np.zeros((1, 1, 5, 5), np.float32))
 
@@ -276,15 +278,3 @@ def test_take_weights_keeps_layers_whose_shapes_survive_an_edit():
     assert np.array_equal(new.params["layers.3.weight"], old.params["layers.2.weight"])
     assert np.array_equal(new.params["layers.5.weight"], fresh["layers.5.weight"])
     assert new.metadata["epochs"] == 3
-
-
-def test_loss_smoother_is_debiased_and_rewinds():
-    from engine.smoothing import LossSmoother
-
-    smoother = LossSmoother(0.9)
-    assert smoother.extend([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # no pull towards 0
-    first = smoother.extend([1.0, 0.5])
-    again = LossSmoother(0.9)
-    again.extend([2.0, 2.0, 2.0, 1.0])
-    again.rewind(3, 2.0)
-    assert again.extend([1.0, 0.5]) == pytest.approx(first)

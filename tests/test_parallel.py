@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_engine import SMALL
 from threadpoolctl import threadpool_info
 
-from engine import SGD, Network, load_dataset
+from engine import SGD, Network, fit, load_dataset
 from engine.backend import NUMPY
 from engine.parallel import INLINE, MIN_PART, THREADS_VAR, Threads, default_threads, host_threads
 
@@ -115,7 +115,7 @@ def test_a_batch_too_small_to_split_lends_its_idle_thread_to_the_weight_gradient
 def test_training_on_two_threads_is_reproducible_and_follows_one_thread(batch):
     def train(threads, spec=SMALL):
         net = Network(spec, seed=5, device="cpu", dtype=np.float64)
-        history = net.fit(batch, epochs=2, batch_size=48, optimizer=SGD(0.05, momentum=0.9), threads=threads)
+        history = fit(net, batch, epochs=2, batch_size=48, optimizer=SGD(0.05, momentum=0.9), threads=threads)
         return history.batch_loss, net.state_dict()
 
     (loss_a, state_a), (loss_b, state_b) = train(2), train(2)
@@ -169,5 +169,5 @@ def test_validation_runs_on_the_training_runs_threads(batch, monkeypatch):
 
     monkeypatch.setattr(Network, "predict_proba", recording)
     net = Network(NO_DROPOUT, seed=3, device="cpu")
-    net.fit(batch, epochs=2, batch_size=48, validation=batch, threads=1)
+    fit(net, batch, epochs=2, batch_size=48, validation=batch, threads=1)
     assert seen == [1, 1]

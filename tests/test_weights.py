@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from engine import SGD, Adam, Network
+from engine import SGD, Adam, Network, fit
 from engine.weights import WeightFileError, load, load_with_optimizer, read_header, save
 
 SPEC = {
@@ -32,10 +32,10 @@ def data():
 
 def test_round_trip_gives_identical_predictions(tmp_path, data):
     net = Network(SPEC, seed=3)
-    net.fit(data, epochs=1, batch_size=16, optimizer=SGD(lr=0.1))
+    fit(net, data, epochs=1, batch_size=16, optimizer=SGD(lr=0.1))
     path = tmp_path / "m.safetensors"
-    net.save(path)
-    loaded = Network.load(path)
+    save(net, path)
+    loaded = load(path)
     assert loaded.spec == net.spec and loaded.seed == 3 and loaded.init == "network3"
     assert loaded.metadata["epochs"] == 1
     assert set(loaded.metadata["metrics"]) == {"train_loss", "train_acc", "val_loss", "val_acc"}
@@ -86,15 +86,15 @@ def test_header_records_spec_dataset_and_optimizer(tmp_path):
 @pytest.mark.parametrize("make", [lambda: SGD(lr=0.05, momentum=0.9, l2=1e-3), lambda: Adam(lr=3e-3)])
 def test_resume_is_exact(tmp_path, data, make):
     straight = Network(SPEC, seed=5)
-    straight.fit(data, epochs=3, batch_size=20, optimizer=make())
+    fit(straight, data, epochs=3, batch_size=20, optimizer=make())
 
     first = Network(SPEC, seed=5)
     opt = make()
-    first.fit(data, epochs=2, batch_size=20, optimizer=opt)
+    fit(first, data, epochs=2, batch_size=20, optimizer=opt)
     save(first, tmp_path / "m.safetensors", optimizer=opt)
     resumed, opt2 = load_with_optimizer(tmp_path / "m.safetensors")
     assert opt2 is not None and opt2.config() == opt.config() and opt2.steps == opt.steps
-    resumed.fit(data, epochs=1, batch_size=20, optimizer=opt2)
+    fit(resumed, data, epochs=1, batch_size=20, optimizer=opt2)
 
     assert resumed.metadata["epochs"] == 3
     for k, v in straight.params.items():
@@ -140,7 +140,7 @@ def _valid(tmp_path, optimizer=None):
     path = tmp_path / "m.safetensors"
     net = Network(SPEC)
     if optimizer is not None:
-        net.fit((np.zeros((4, 1, 8, 8), np.float32), np.zeros(4, np.int64)), optimizer=optimizer)
+        fit(net, (np.zeros((4, 1, 8, 8), np.float32), np.zeros(4, np.int64)), optimizer=optimizer)
     save(net, path, optimizer=optimizer)
     return path
 
@@ -274,12 +274,12 @@ def test_save_and_resume_on_a_strict_device_backend(tmp_path, data):
 
     net = Network(SPEC, seed=2, device=STRICT)
     opt = SGD(lr=0.05, momentum=0.9)
-    net.fit(data, epochs=1, batch_size=32, optimizer=opt)
+    fit(net, data, epochs=1, batch_size=32, optimizer=opt)
     save(net, tmp_path / "m.safetensors", optimizer=opt)
     resumed, opt2 = load_with_optimizer(tmp_path / "m.safetensors", device=STRICT)
     for k, v in net.params.items():
         np.testing.assert_array_equal(STRICT.to_host(resumed.params[k]), STRICT.to_host(v))
-    resumed.fit(data, epochs=1, batch_size=32, optimizer=opt2)
+    fit(resumed, data, epochs=1, batch_size=32, optimizer=opt2)
     assert resumed.metadata["epochs"] == 2
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine import SGD, Network, load_dataset
+from engine import SGD, Network, fit, load_dataset
 from engine.parallel import THREADS_VAR
 
 LR, MOMENTUM, SEED = 0.03, 0.9, 0
@@ -114,7 +114,7 @@ def ours(batch: int, x: np.ndarray, y: np.ndarray, x_test: np.ndarray) -> tuple[
     opt = SGD(lr=LR, momentum=MOMENTUM)
 
     def train() -> None:
-        net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt)
+        fit(net, (x, y), epochs=1, batch_size=batch, optimizer=opt)
 
     def infer() -> None:
         net.predict_proba(x_test, batch_size=batch)
@@ -279,7 +279,7 @@ def scaling(args: argparse.Namespace) -> None:
         net = Network(seed=SEED, device="cpu")
         opt = SGD(lr=LR, momentum=MOMENTUM)
         reps = args.reps if n <= 4000 else max(1, args.reps // 2)
-        run = {"ours": lambda: net.fit((x, y), epochs=1, batch_size=args.scaling_batch, optimizer=opt)}  # noqa: B023
+        run = {"ours": lambda: fit(net, (x, y), epochs=1, batch_size=args.scaling_batch, optimizer=opt)}  # noqa: B023
         rate = rates(run, n, reps, "train")["ours_train"]
         print(f"| {n} | {n / rate:.2f} | {rate:.0f} | {1e6 / rate:.0f} |", flush=True)
 
@@ -340,11 +340,11 @@ def profile(args: argparse.Namespace) -> None:
                 layer._im2col = clock.wrap(f"{tag}: im2col", layer._im2col)
                 layer._col2im = clock.wrap(f"{tag}: col2im", layer._col2im)
         opt = SGD(lr=LR, momentum=MOMENTUM)
-        net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt, threads=1)
+        fit(net, (x, y), epochs=1, batch_size=batch, optimizer=opt, threads=1)
         clock.spent.clear()
         t = time.perf_counter()
         for _ in range(args.reps):
-            net.fit((x, y), epochs=1, batch_size=batch, optimizer=opt, threads=1)
+            fit(net, (x, y), epochs=1, batch_size=batch, optimizer=opt, threads=1)
         total = time.perf_counter() - t
         steps = args.reps * math.ceil(len(x) / batch)
         ms = {k: 1e3 * v / steps for k, v in clock.spent.items()}

@@ -30,7 +30,7 @@ from PySide6.QtCore import QEventLoop, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from engine import Network, load_dataset
+from engine import Network, fit, load_dataset
 from engine.parallel import default_threads
 from engine.recipe import Recipe
 
@@ -45,7 +45,8 @@ class Timing:
 def headless(dataset, config: Recipe) -> Timing:
     net = Network(seed=0, device="cpu")
     t, cpu = time.perf_counter(), time.process_time()
-    net.fit(
+    fit(
+        net,
         dataset.train,
         epochs=config.epochs,
         batch_size=config.batch_size,
