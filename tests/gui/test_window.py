@@ -28,6 +28,7 @@ from engine import weights as weight_files
 from engine.backend import gpu_unavailable_reason
 from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE
+from gui import worker as worker_module
 from gui.settings_panel import window_threads
 from gui.trainer import GIL_SWITCH_S
 from gui.worker import LossUpdate
@@ -98,13 +99,13 @@ def test_fresh_settings_are_the_default_recipe_on_a_core_fewer(window, monkeypat
 
 def test_the_thread_count_reaches_the_training_run(window, qtbot, monkeypatch):
     seen = []
-    original = Network.fit
+    original = worker_module.fit
 
-    def fit(self, *args, **kwargs):
+    def fit(*args, **kwargs):
         seen.append(kwargs["threads"])
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(Network, "fit", fit)
+    monkeypatch.setattr(worker_module, "fit", fit)
     window.settings_panel.threads_spin.setValue(2)
     start(window)
     wait_until_finished(qtbot, window)
