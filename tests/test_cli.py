@@ -108,8 +108,8 @@ def test_resume_continues_exactly(tmp_path, tiny_spec, capsys):
     assert "resuming" in capsys.readouterr().out
     a, b = load(straight), load(resumed)
     assert b.metadata["epochs"] == 2
-    for k in a.params:
-        np.testing.assert_array_equal(a.params[k], b.params[k])
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(b.state_dict()[k], v)
 
 
 def test_resume_keeps_the_files_optimizer_settings_unless_told_otherwise(tmp_path, tiny_spec, capsys):

@@ -97,19 +97,19 @@ def test_training_on_a_strict_device_matches_numpy_exactly(small_train, optimize
     assert np.array_equal(qa, qb)
 
 
-def test_a_seeded_run_is_bit_for_bit_reproducible(small_train):
+def test_a_seeded_run_is_bit_for_bit_reproducible(small_train, device):
     states = []
     for _ in range(2):
-        net = Network(SMALL, seed=11, device="cpu")
+        net = Network(SMALL, seed=11, device=device)
         fit(net, small_train, epochs=2, batch_size=50, optimizer=SGD(lr=0.05, momentum=0.9))
         states.append(net.state_dict())
     assert all(np.array_equal(states[0][k], states[1][k]) for k in states[0])
-    other = Network(SMALL, seed=12, device="cpu").state_dict()
+    other = Network(SMALL, seed=12, device=device).state_dict()
     assert not np.array_equal(states[0]["layers.0.weight"], other["layers.0.weight"])
 
 
-def test_training_lowers_the_loss_and_reports_progress(mnist):
-    net = Network(seed=0, device="cpu", init="he")
+def test_training_lowers_the_loss_and_reports_progress(mnist, device):
+    net = Network(seed=0, device=device, init="he")
     rec = Recorder()
     history = fit(
         net,
@@ -134,10 +134,10 @@ def test_training_lowers_the_loss_and_reports_progress(mnist):
     assert history.epochs[-1].val_acc == rec.epochs[-1].val_acc
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train):
+def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train, device):
     x, y = small_train[0].copy(), small_train[1]
     x[70] = np.nan
-    net = Network(SMALL, seed=0, device="cpu")
+    net = Network(SMALL, seed=0, device=device)
     snapshots = [net.state_dict()]
     rec = Recorder(on_batch=lambda info: snapshots.append(net.state_dict()))
     with pytest.raises(TrainingDiverged, match="the weights of the last good step were kept"):
@@ -148,8 +148,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train):
     assert all(np.isfinite(v).all() for v in final.values())
 
 
-def test_pause_resume_stop_and_a_new_learning_rate_from_another_thread(small_train):
-    net = Network(SMALL, seed=0, device="cpu")
+def test_pause_resume_stop_and_a_new_learning_rate_from_another_thread(small_train, device):
+    net = Network(SMALL, seed=0, device=device)
     control = TrainingControl()
     paused = threading.Event()
 
@@ -199,8 +199,8 @@ def test_learning_rate_schedules(kind, expected):
     assert [schedule.lr(1.0, e, 4) for e in range(4)] == pytest.approx(expected)
 
 
-def test_bad_training_data_is_refused_clearly(small_train):
-    net = Network(SMALL, device="cpu")
+def test_bad_training_data_is_refused_clearly(small_train, device):
+    net = Network(SMALL, device=device)
     x, y = small_train
     with pytest.raises(ValueError, match="training set has 3×28×28 images but the network expects 1×28×28"):
         fit(net, (np.zeros((4, 3, 28, 28), np.float32), y[:4]))
@@ -212,17 +212,17 @@ def test_bad_training_data_is_refused_clearly(small_train):
         net.predict_proba(np.zeros((1, 1, 5, 5), np.float32))
 
 
-def test_one_rule_says_whether_a_data_set_fits(mnist):
+def test_one_rule_says_whether_a_data_set_fits(mnist, device):
     """Fewer classes than outputs can train (the CLI, the loop); the window wants them equal."""
     train, test = (Split(x[y < 4], y[y < 4]) for x, y in (mnist.train, mnist.test))
     four = replace(mnist, train=train, test=test, class_names=mnist.class_names[:4])
-    net = Network({**SMALL, "classes": 4}, device="cpu")
+    net = Network({**SMALL, "classes": 4}, device=device)
     assert fit_problem(net, four) is None and fit_problem(net, four, exact_classes=True) is None
     assert fit_problem(net, mnist) == "mnist-5k has 10 classes but the network has 4"
-    wide = Network({**SMALL, "classes": 12}, device="cpu")
+    wide = Network({**SMALL, "classes": 12}, device=device)
     assert fit_problem(wide, mnist) is None
     assert fit_problem(wide, mnist, exact_classes=True) == "mnist-5k has 10 classes but the network has 12"
-    rgb = Network({**SMALL, "input": [3, 28, 28]}, device="cpu")
+    rgb = Network({**SMALL, "input": [3, 28, 28]}, device=device)
     assert fit_problem(rgb, mnist) == "mnist-5k has 1×28×28 images but the network expects 3×28×28"
     with pytest.raises(DataError, match="^mnist-5k has 10 classes but the network has 4$"):
         check_fits(net, mnist)
@@ -253,8 +253,8 @@ def test_gpu_request_without_one_is_a_clear_error(monkeypatch):
         get_backend("tpu")
 
 
-def test_parameters_are_live_and_follow_pytorch_layouts():
-    net = Network(device="cpu")
+def test_parameters_are_live_and_follow_pytorch_layouts(device):
+    net = Network(device=device)
     assert net.params["layers.0.weight"].shape == (20, 1, 5, 5)
     assert net.params["layers.4.weight"].shape == (100, 640)
     assert not net.params["layers.5.weight"].any()  # network3: softmax starts at zero
@@ -264,17 +264,18 @@ def test_parameters_are_live_and_follow_pytorch_layouts():
     assert net.predict_proba(x)[:, 3].min() > before[:, 3].max()
 
 
-def test_take_weights_keeps_layers_whose_shapes_survive_an_edit():
-    old = Network(SMALL, seed=1, device="cpu")
+def test_take_weights_keeps_layers_whose_shapes_survive_an_edit(device):
+    old = Network(SMALL, seed=1, device=device)
     old.metadata["epochs"] = 3
     spec = {**SMALL, "layers": [dict(layer) for layer in SMALL["layers"]]}
     spec["layers"].insert(2, {"type": "conv", "filters": 4, "kernel": 1})  # new layer 2
     spec["layers"][5]["units"] = 12  # old dense layer 4, now 5, changes shape
-    new = Network(spec, seed=2, device="cpu")
+    new = Network(spec, seed=2, device=device)
     fresh = new.state_dict()
     reset = new.take_weights(old, {0: 0, 1: 1, 3: 2, 4: 3, 5: 4, 6: 5})
     assert reset == [2, 5, 6]  # the inserted conv, the resized dense, the softmax fed by it
-    assert np.array_equal(new.params["layers.0.weight"], old.params["layers.0.weight"])
-    assert np.array_equal(new.params["layers.3.weight"], old.params["layers.2.weight"])
-    assert np.array_equal(new.params["layers.5.weight"], fresh["layers.5.weight"])
+    before, after = old.state_dict(), new.state_dict()
+    assert np.array_equal(after["layers.0.weight"], before["layers.0.weight"])
+    assert np.array_equal(after["layers.3.weight"], before["layers.2.weight"])
+    assert np.array_equal(after["layers.5.weight"], fresh["layers.5.weight"])
     assert new.metadata["epochs"] == 3

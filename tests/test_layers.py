@@ -53,10 +53,12 @@ GRADIENT_SPECS = {
 
 
 def _numeric_check(loss_at, param, analytic, rng, checks=12, eps=1e-6):
-    """Compare `analytic` to central differences of `loss_at()` at a few entries of `param`."""
+    """Compare `analytic` to central differences of `loss_at()` at a few entries of `param`
+    (a device array: its entries are set from and read back to the host one number at a time)."""
+    analytic = np.asarray(analytic.tolist())
     for flat in rng.choice(param.size, size=min(checks, param.size), replace=False):
         idx = np.unravel_index(flat, param.shape)
-        old = param[idx]
+        old = analytic.dtype.type(param[idx].item())
         param[idx] = old + eps
         plus = loss_at()
         param[idx] = old - eps
@@ -67,12 +69,12 @@ def _numeric_check(loss_at, param, analytic, rng, checks=12, eps=1e-6):
 
 
 @pytest.mark.parametrize("name", GRADIENT_SPECS)
-def test_gradients_match_finite_differences(name):
+def test_gradients_match_finite_differences(name, device):
     spec = GRADIENT_SPECS[name]
     rng = np.random.default_rng(1)
-    net = Network(spec, seed=3, device="cpu", init="he", dtype=np.float64)
-    for key in net.params:  # non-zero softmax weights, so earlier layers get real gradients
-        net.params[key][...] = rng.normal(0, 0.5, net.params[key].shape)
+    net = Network(spec, seed=3, device=device, init="he", dtype=np.float64)
+    # non-zero softmax weights, so earlier layers get real gradients
+    net.load_state_dict({k: rng.normal(0, 0.5, v.shape) for k, v in net.params.items()})
     x = rng.random((4, *spec["input"]))
     y = rng.integers(0, spec["classes"], 4)
     _, grads = net.loss_and_grads(x, y)
@@ -82,11 +84,11 @@ def test_gradients_match_finite_differences(name):
 
 
 @pytest.mark.parametrize("optimizer", [SGD(lr=0.1, l2=0.3), Adam(l2=0.3)])
-def test_l2_gradient_is_that_of_the_decayed_cost(optimizer):
+def test_l2_gradient_is_that_of_the_decayed_cost(optimizer, device):
     """L2 λ adds ½λ‖w‖² to the cost for weights, not biases."""
     spec = GRADIENT_SPECS["conv-relu-maxpool-dense-sigmoid"]
     rng = np.random.default_rng(2)
-    net = Network(spec, seed=0, device="cpu", dtype=np.float64)
+    net = Network(spec, seed=0, device=device, dtype=np.float64)
     x, y = rng.random((3, *spec["input"])), rng.integers(0, 3, 3)
 
     def cost():
@@ -239,7 +241,7 @@ def test_dropout_is_inverted_and_only_active_in_training():
     assert trained[0, 0] == pytest.approx(4000, rel=0.1)  # kept inputs are scaled by 1 / (1 - p)
 
 
-def test_parameters_use_pytorch_layouts_and_chw_flattening():
+def test_parameters_use_pytorch_layouts_and_chw_flattening(device):
     """A reference forward pass written the way PyTorch lays tensors out ((out, in, kh, kw)
     kernels, (out, in) dense weights, flattening in (C, H, W) order) gives the network's output,
     so a weight file loads into the equivalent torch.nn.Sequential with only a key rename."""
@@ -251,10 +253,9 @@ def test_parameters_use_pytorch_layouts_and_chw_flattening():
         classes=4,
     )
     rng = np.random.default_rng(5)
-    net = Network(spec, seed=1, device="cpu", init="he", dtype=np.float64)
-    for key in net.params:
-        net.params[key][...] = rng.normal(0, 0.5, net.params[key].shape)
-    p = {k: np.asarray(v) for k, v in net.params.items()}
+    net = Network(spec, seed=1, device=device, init="he", dtype=np.float64)
+    net.load_state_dict({k: rng.normal(0, 0.5, v.shape) for k, v in net.params.items()})
+    p = net.state_dict()
     x = rng.random((3, 2, 9, 9))
     conv = (
         np.stack(
@@ -278,7 +279,7 @@ def test_parameters_use_pytorch_layouts_and_chw_flattening():
 
 
 @pytest.mark.parametrize("stride", [2, 1])
-def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride):
+def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride, device):
     spec = _spec(
         (2, 10, 10),
         {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
@@ -286,7 +287,7 @@ def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride):
         {"type": "conv", "filters": 2, "kernel": 2, "activation": "relu"},
         {"type": "pool", "mode": "mean", "size": 2},
     )
-    net = Network(spec, seed=1, device="cpu", dtype=np.float32)
+    net = Network(spec, seed=1, device=device, dtype=np.float32)
     conv, pool, conv2, mean_pool = net.layers[:4]
     assert conv.relu_masked_by_pool and pool.masks_relu
     assert not conv2.relu_masked_by_pool and not mean_pool.masks_relu
@@ -295,4 +296,4 @@ def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride):
     fused = net.loss_and_grads(x, y)[1]
     conv.relu_masked_by_pool = pool.masks_relu = False
     plain = net.loss_and_grads(x, y)[1]
-    assert all(np.array_equal(fused[k], plain[k]) for k in plain)
+    assert all(np.array_equal(device.to_host(fused[k]), device.to_host(plain[k])) for k in plain)

@@ -189,7 +189,7 @@ _layers = st.one_of(
     seed=st.integers(0, 100),
 )
 def test_a_spec_either_builds_with_the_inferred_shapes_or_validation_names_the_problem(
-    layers, input_shape, classes, seed
+    layers, input_shape, classes, seed, device
 ):
     spec = _net(*layers, input_shape=input_shape, classes=classes)
     problems = validate(spec)
@@ -200,7 +200,7 @@ def test_a_spec_either_builds_with_the_inferred_shapes_or_validation_names_the_p
             Network(spec)
         return
     infos = infer(spec)
-    net = Network(spec, seed=seed, device="cpu")
+    net = Network(spec, seed=seed, device=device)
     x = np.random.default_rng(seed).random((2, *input_shape), dtype=np.float32)
     maps = net.feature_maps(x)
     assert [m.shape[1:] for m in maps] == [i.output_shape for i in infos]
