@@ -23,8 +23,8 @@ from engine.data import BUILTIN, DataError, load_dataset, with_normalization
 from engine.errors import ConvScopeError
 from engine.init import INITS
 from engine.network import Network
-from engine.optim import Optimizer
-from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
+from engine.optim import LEARNING_RATES, Optimizer
+from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.spec import SpecError, default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits, fit
 from engine.weights import WeightFileError, load, load_with_optimizer, save

@@ -14,10 +14,28 @@ from engine.layers import Layer, make_layer
 from engine.layers.conv import Conv
 from engine.layers.pool import Pool
 from engine.parallel import INLINE, Beside, Threads, host_threads
-from engine.spec import default_spec, infer, normalize, shape_text
+from engine.spec import default_spec, infer, normalize, param_name, shape_text
 from engine.spec import summary as spec_summary
 
 FORWARD_ROWS = 64
+
+
+def tensor_problems(
+    tensors: dict[str, Any], expected: dict[str, tuple[int, ...]], dtype: Any, user: str, prefix: str = ""
+) -> list[str]:
+    """What keeps `tensors` from standing for `expected` (name -> shape): a tensor that `user`
+    does not use, a wrong shape, a dtype other than `dtype` (unless None). Whether a missing
+    tensor is a problem is the caller's to say: a network needs all, an optimizer starts lazily."""
+    problems = []
+    for k, v in tensors.items():
+        if k not in expected:
+            problems.append(f"it has a tensor {prefix}{k} that {user} does not use")
+        elif tuple(v.shape) != expected[k]:
+            got, want = shape_text(v.shape) or "scalar", shape_text(expected[k])
+            problems.append(f"tensor {prefix}{k} is {got} but the network needs {want}")
+        elif dtype is not None and v.dtype != dtype:
+            problems.append(f"tensor {prefix}{k} is {v.dtype} but the network is {dtype}")
+    return problems
 
 
 class Network:
@@ -71,7 +89,7 @@ class Network:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {
-            f"layers.{layer.info.index}.{key}": shape
+            layer.info.param(key): shape
             for layer in self.layers
             for key, shape in layer.param_shapes().items()
         }
@@ -84,7 +102,7 @@ class Network:
         for layer, after in zip(self.layers, [*self.infos[1:], None], strict=True):
             values = initial_values(self.init, layer.info, layer.param_shapes(), after, rng)
             for key, value in values.items():
-                self.params[f"layers.{layer.info.index}.{key}"] = self.backend.to_device(
+                self.params[layer.info.param(key)] = self.backend.to_device(
                     value, dtype=self.dtype
                 )
 
@@ -92,15 +110,16 @@ class Network:
         """Host copies of every parameter."""
         return {k: self.backend.to_host(v).copy() for k, v in self.params.items()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def state_problems(self, state: dict[str, Any], exact_dtype: bool = False) -> list[str]:
+        """Why `state` cannot be this network's parameters: missing or unused tensors, wrong
+        shapes, and with `exact_dtype` a dtype other than the network's (a file must match it)."""
         expected = self.param_shapes()
-        problems = [f"missing tensor {k}" for k in expected if k not in state]
-        problems += [f"unexpected tensor {k}" for k in state if k not in expected]
-        problems += [
-            f"tensor {k} has shape {tuple(state[k].shape)}, the network needs {expected[k]}"
-            for k in expected
-            if k in state and tuple(state[k].shape) != expected[k]
-        ]
+        problems = [f"tensor {k} is missing" for k in expected if k not in state]
+        problems += tensor_problems(state, expected, self.dtype if exact_dtype else None, "the network")
+        return problems
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        problems = self.state_problems(state)
         if problems:
             raise ValueError("; ".join(problems))
         for k, v in state.items():
@@ -116,7 +135,7 @@ class Network:
             keys = layer.param_shapes()
             if not keys:
                 continue
-            moved = {f"layers.{i}.{k}": old_state.get(f"layers.{sources.get(i)}.{k}") for k in keys}
+            moved = {param_name(i, k): old_state.get(param_name(sources.get(i), k)) for k in keys}
             if all(v is not None and v.shape == state[name].shape for name, v in moved.items()):
                 state.update(moved)
             else:
@@ -139,8 +158,7 @@ class Network:
         return x
 
     def _layer_params(self, layer: Layer) -> dict[str, Any]:
-        i = layer.info.index
-        return {k: self.params[f"layers.{i}.{k}"] for k in layer.param_shapes()}
+        return {k: self.params[layer.info.param(k)] for k in layer.param_shapes()}
 
     def forward(self, x: Any, *, train: bool = False, rng: Any = None) -> tuple[Any, list[Any]]:
         """Class probabilities on the device, and each layer's cache for `backward`."""
@@ -174,7 +192,7 @@ class Network:
             i = layer.info.index
             grad, layer_grads = layer.backward(grad, cache, self._layer_params(layer), i > 0, beside)
             for k, g in layer_grads.items():
-                grads[f"layers.{i}.{k}"] = g
+                grads[layer.info.param(k)] = g
         return grads
 
     def labels(self, y: Any) -> Any:

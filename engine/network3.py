@@ -287,7 +287,7 @@ class Network:
         test = self._shaped(test_data) if test_data is not None else None
         num_training_batches = max(len(train[0]) // mini_batch_size, 1)
         if self.optimizer is None:
-            self.optimizer = SGD(lr=eta, l2=lmbda / num_training_batches)
+            self.optimizer = SGD(lr=eta, momentum=0.0, l2=lmbda / num_training_batches)
         else:  # a second call continues training, as with network3's shared variables
             self.optimizer.lr, self.optimizer.l2 = float(eta), lmbda / num_training_batches
         report = _Report(self, math.ceil(len(train[0]) / mini_batch_size), test)

@@ -1,7 +1,8 @@
 """Optimizers: SGD with momentum and Adam, both with L2 weight decay on weights (not biases).
 
 The learning rate is passed to each step, so a schedule or the window can change it between
-batches without touching the optimizer's state."""
+batches without touching the optimizer's state. The constructors' defaults are the project's one
+set: the recipe (engine/recipe.py says why these), the CLI, the window and a bare `fit` use them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class Optimizer(ABC):
     """Holds per-parameter state on the parameters' device and updates them in place."""
 
     name = "optimizer"
+    #: The state it keeps per parameter, stored as ``{param}.{slot}``.
+    slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float, l2: float = 0.0):
         self.lr = float(lr)
@@ -44,6 +47,14 @@ class Optimizer(ABC):
     def _update(self, name: str, param: Any, grad: Any, lr: float) -> None:
         """Update `param` in place from its (decayed) gradient."""
 
+    @staticmethod
+    def slot(param: str, slot: str) -> str:
+        return f"{param}.{slot}"
+
+    def state_shapes(self, param_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        """The shape of every state tensor this optimizer may keep, so a file can be checked."""
+        return {self.slot(p, s): shape for p, shape in param_shapes.items() for s in self.slots}
+
     def config(self) -> dict[str, Any]:
         """What recreates this optimizer (its state aside)."""
         return {"name": self.name, "lr": self.lr, "l2": self.l2}
@@ -61,8 +72,9 @@ class SGD(Optimizer):
     """Mini-batch stochastic gradient descent, optionally with (heavy-ball) momentum."""
 
     name = "sgd"
+    slots = ("velocity",)
 
-    def __init__(self, lr: float = 0.03, momentum: float = 0.0, l2: float = 0.0):
+    def __init__(self, lr: float = 0.03, momentum: float = 0.9, l2: float = 1e-4):
         super().__init__(lr, l2)
         self.momentum = float(momentum)
 
@@ -70,7 +82,7 @@ class SGD(Optimizer):
         if not self.momentum:
             param -= lr * grad
             return
-        key = f"{name}.velocity"
+        key = self.slot(name, "velocity")
         v = self.state.get(key)
         if v is None:
             v = self.state[key] = grad.copy()
@@ -85,6 +97,7 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     name = "adam"
+    slots = ("m", "v")
 
     def __init__(
         self,
@@ -92,16 +105,17 @@ class Adam(Optimizer):
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
-        l2: float = 0.0,
+        l2: float = 1e-4,
     ):
         super().__init__(lr, l2)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def _update(self, name, param, grad, lr):
-        m, v = self.state.get(f"{name}.m"), self.state.get(f"{name}.v")
+        m_key, v_key = self.slot(name, "m"), self.slot(name, "v")
+        m, v = self.state.get(m_key), self.state.get(v_key)
         if m is None:
-            m = self.state[f"{name}.m"] = param * 0
-            v = self.state[f"{name}.v"] = param * 0
+            m = self.state[m_key] = param * 0
+            v = self.state[v_key] = param * 0
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
@@ -115,6 +129,9 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+#: Each optimizer's default learning rate: Adam's normalised steps want one about 30 times
+#: smaller than SGD's.
+LEARNING_RATES = {kind: cls().lr for kind, cls in OPTIMIZERS.items()}
 
 
 def make_optimizer(config: dict[str, Any]) -> Optimizer:

@@ -8,11 +8,7 @@ from typing import Any
 
 from engine.backend import Backend
 from engine.network import Network
-from engine.optim import SGD, Adam, Optimizer
-
-#: The learning rate each optimizer gets when none is given: the recipe's for SGD, and Adam's usual
-#: one, since SGD's would make Adam's normalised steps about 30 times too large.
-LEARNING_RATES = {"sgd": 0.03, "adam": 1e-3}
+from engine.optim import OPTIMIZERS, SGD, Optimizer
 
 
 @dataclass(frozen=True)
@@ -28,10 +24,11 @@ class Recipe:
     epochs: int = 10
     batch_size: int = 32
     optimizer: str = "sgd"
-    #: None: the optimizer's entry in LEARNING_RATES, so Recipe(optimizer="adam") trains well too.
+    #: None, here and for momentum and l2: the optimizer's own default (engine/optim.py), so
+    #: Recipe(optimizer="adam") gets Adam's learning rate and trains well too.
     lr: float | None = None
-    momentum: float = 0.9
-    l2: float = 1e-4
+    momentum: float | None = None
+    l2: float | None = None
     schedule: str = "cosine"
     init: str = "he"
     seed: int = 0
@@ -39,10 +36,12 @@ class Recipe:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.optimizer not in LEARNING_RATES:
-            raise ValueError(f"unknown optimizer {self.optimizer!r} (choose {' or '.join(LEARNING_RATES)})")
-        if self.lr is None:
-            object.__setattr__(self, "lr", LEARNING_RATES[self.optimizer])
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r} (choose {' or '.join(OPTIMIZERS)})")
+        defaults = {**SGD().config(), **OPTIMIZERS[self.optimizer]().config()}
+        for key in ("lr", "momentum", "l2"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, defaults[key])
 
     def make_optimizer(self, saved: Optimizer | None = None) -> Optimizer:
         """An optimizer with these settings: `saved` itself when it is of this kind, so its momentum
@@ -52,9 +51,9 @@ class Recipe:
             if isinstance(saved, SGD):
                 saved.momentum = float(self.momentum)
             return saved
-        if self.optimizer == "adam":
-            return Adam(self.lr, l2=self.l2)
-        return SGD(self.lr, momentum=self.momentum, l2=self.l2)
+        if self.optimizer == "sgd":
+            return SGD(self.lr, momentum=self.momentum, l2=self.l2)
+        return OPTIMIZERS[self.optimizer](self.lr, l2=self.l2)
 
     def make_network(self, spec: dict[str, Any] | None, device: str | Backend | None = None) -> Network:
         return Network(spec, seed=self.seed, device=device, init=self.init)

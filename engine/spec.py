@@ -65,9 +65,15 @@ class LayerInfo:
     params: int
     layer: dict[str, Any]
 
-    @property
-    def name(self) -> str:
-        return f"layers.{self.index}"
+    def param(self, key: str) -> str:
+        """The name of this layer's parameter `key` ("weight", "bias")."""
+        return param_name(self.index, key)
+
+
+def param_name(index: int, key: str) -> str:
+    """The one spelling of a parameter's name, in `Network.params` and weight files alike:
+    ``layers.{index}.{key}``, as PyTorch names an `nn.Sequential`'s."""
+    return f"layers.{index}.{key}"
 
 
 def shape_text(shape: Any) -> str:

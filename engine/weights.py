@@ -23,15 +23,13 @@ from engine.backend import Backend
 from engine.data import Dataset
 from engine.errors import SpecError, WeightFileError
 from engine.init import INITS
-from engine.network import Network
+from engine.network import Network, tensor_problems
 from engine.optim import Optimizer, make_optimizer
-from engine.spec import normalize, shape_text
+from engine.spec import normalize
 
 FORMAT = "convscope"
 VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
-#: The per-parameter state slots each optimizer keeps, so a file can be checked before use.
-_SLOTS = {"sgd": ("velocity",), "adam": ("m", "v")}
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:
@@ -125,11 +123,8 @@ def load_with_optimizer(
         raise fail(f"unsupported dtype {dtype!r} in its metadata (float32 or float64)")
 
     net = Network(spec, seed=seed, device=device, init=init, dtype=dtype, initialise=False)
-    expected = net.param_shapes()
     params = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
-    problems = [f"tensor {k} is missing" for k in expected if k not in params]
-    problems += [f"it has a tensor {k} that the network does not use" for k in params if k not in expected]
-    problems += _mismatches(params, expected, net.dtype)
+    problems = net.state_problems(params, exact_dtype=True)
     if problems:
         raise fail("it does not match its network spec: " + "; ".join(problems))
     problems = _training_problems(training, net.classes)
@@ -143,7 +138,7 @@ def load_with_optimizer(
         if opt_state:
             raise fail("it holds optimizer tensors but no optimizer settings")
         return net, None
-    optimizer = _optimizer(path, header, opt_state, expected, net)
+    optimizer = _optimizer(path, header, opt_state, net)
     return net, optimizer
 
 
@@ -151,7 +146,6 @@ def _optimizer(
     path: Path,
     header: dict[str, str],
     state: dict[str, np.ndarray],
-    param_shapes: dict[str, tuple[int, ...]],
     net: Network,
 ) -> Optimizer:
     saved = _json_field(path, header, "optimizer")
@@ -163,34 +157,13 @@ def _optimizer(
         optimizer = make_optimizer(config)
     except (TypeError, ValueError, KeyError) as exc:
         raise WeightFileError(f"{path}: its optimizer settings cannot be used ({exc})") from None
-    slots = _SLOTS.get(optimizer.name, ())
-    expected = {f"{p}.{s}": shape for p, shape in param_shapes.items() for s in slots}
-    problems = [
-        f"it has an optimizer tensor {OPTIMIZER_PREFIX}{k} that {optimizer.name} does not use"
-        for k in state
-        if k not in expected
-    ]
-    problems += _mismatches(state, expected, net.dtype, OPTIMIZER_PREFIX)
+    expected = optimizer.state_shapes(net.param_shapes())
+    problems = tensor_problems(state, expected, net.dtype, optimizer.name, OPTIMIZER_PREFIX)
     if problems:
         problems_text = "; ".join(problems)
         raise WeightFileError(f"{path}: its optimizer state does not match the network: {problems_text}")
     optimizer.load_state_dict(state, steps, net.backend)
     return optimizer
-
-
-def _mismatches(
-    tensors: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]], dtype: np.dtype, prefix: str = ""
-) -> list[str]:
-    problems = []
-    for k, v in tensors.items():
-        if k not in expected:
-            continue
-        if tuple(v.shape) != expected[k]:
-            got, want = shape_text(v.shape) or "scalar", shape_text(expected[k])
-            problems.append(f"tensor {prefix}{k} is {got} but the network needs {want}")
-        elif v.dtype != dtype:
-            problems.append(f"tensor {prefix}{k} is {v.dtype} but the network is {dtype}")
-    return problems
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:

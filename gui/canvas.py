@@ -4,7 +4,8 @@ pyqtgraph's views override `paintEvent` in Python to prepare their scene, so eve
 inside a Python call and holds the GIL throughout, C++ parts and cached pixmaps included; the
 training worker needs the GIL between NumPy calls and waits. These views prepare the scene from
 an event filter instead, which returns before Qt paints: only the items that paint in Python
-take the GIL, one call at a time (tests/benchmarks/README.md has the measurements)."""
+take the GIL, one call at a time (tests/benchmarks/README.md has the measurements). The image
+plot that the filter and feature-map views draw in lives here too."""
 
 from __future__ import annotations
 
@@ -41,3 +42,21 @@ class PlotWidget(_PaintedByQt, pg.PlotWidget):
 
 class GraphicsLayoutWidget(_PaintedByQt, pg.GraphicsLayoutWidget):
     pass
+
+
+def image_plot(title: str = "") -> tuple[pg.PlotItem, pg.ImageItem]:
+    """A plot with no axes showing one row-major image, top row at the top, square pixels."""
+    plot = pg.PlotItem()
+    plot.setTitle(title, size="9pt")
+    for axis in ("left", "bottom"):
+        plot.hideAxis(axis)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.invertY(True)
+    plot.setAspectLocked(True)
+    plot.getViewBox().setDefaultPadding(0.0)
+    plot.layout.setContentsMargins(2, 2, 2, 2)
+    image = pg.ImageItem(axisOrder="row-major")
+    plot.addItem(image)
+    return plot, image

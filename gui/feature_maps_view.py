@@ -17,8 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolBut
 
 from engine.spec import LayerInfo, shape_text
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget
-from gui.filters_view import image_plot
+from gui.canvas import GraphicsLayoutWidget, image_plot
 from gui.mosaic import map_mosaic
 from gui.naming import named
 

@@ -14,27 +14,9 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.spec import LayerInfo
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget
+from gui.canvas import GraphicsLayoutWidget, image_plot
 from gui.mosaic import Mosaic, filter_mosaic, nice_limit
 from gui.naming import named
-
-
-def image_plot(title: str = "") -> tuple[pg.PlotItem, pg.ImageItem]:
-    """A plot with no axes showing one row-major image, top row at the top, square pixels."""
-    plot = pg.PlotItem()
-    plot.setTitle(title, size="9pt")
-    for axis in ("left", "bottom"):
-        plot.hideAxis(axis)
-    plot.setMenuEnabled(False)
-    plot.setMouseEnabled(x=False, y=False)
-    plot.hideButtons()
-    plot.invertY(True)
-    plot.setAspectLocked(True)
-    plot.getViewBox().setDefaultPadding(0.0)
-    plot.layout.setContentsMargins(2, 2, 2, 2)
-    image = pg.ImageItem(axisOrder="row-major")
-    plot.addItem(image)
-    return plot, image
 
 
 class FiltersView(QWidget):

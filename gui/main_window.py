@@ -49,8 +49,9 @@ from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
 from gui.recent_files import RecentFiles
 from gui.settings_panel import SettingsPanel
+from gui.snapshot import Snapshot, take_snapshot
 from gui.trainer import Trainer
-from gui.worker import LossUpdate, Snapshot, TrainingWorker, take_snapshot
+from gui.worker import LossUpdate, TrainingWorker
 
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
 NETWORK_FILTER = "Network (*.json)"

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, 
 
 from engine.backend import gpu_unavailable_reason
 from engine.init import INITS
-from engine.optim import Optimizer
+from engine.optim import LEARNING_RATES, Optimizer
 from engine.parallel import THREADS_VAR, default_threads
-from engine.recipe import DEFAULT_RECIPE, LEARNING_RATES, Recipe
+from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.training import SCHEDULES
 from gui.naming import named
 

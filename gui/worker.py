@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, fit
 from engine.optim import Optimizer
 from engine.recipe import Recipe
+from gui.snapshot import take_snapshot
 
 LOSS_INTERVAL_S = 0.2
 SNAPSHOT_INTERVAL_S = 0.5
@@ -31,26 +32,6 @@ class LossUpdate:
     x: list[float]
     loss: list[float]
     info: BatchInfo
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Host copies of every conv layer's kernels and one test image's feature maps."""
-
-    kernels: dict[int, np.ndarray]
-    sample_index: int
-    maps: list[np.ndarray]
-
-
-def take_snapshot(net: Network, images: np.ndarray, index: int) -> Snapshot:
-    """Copy what the live views draw; only call it where nothing else is using `net`."""
-    kernels = {
-        info.index: net.backend.to_host(net.params[f"layers.{info.index}.weight"]).copy()
-        for info in net.infos
-        if info.type == "conv"
-    }
-    maps = [m[0] for m in net.feature_maps(images[index : index + 1])]
-    return Snapshot(kernels, index, maps)
 
 
 class TrainingWorker(QObject):

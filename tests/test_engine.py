@@ -25,7 +25,8 @@ from engine import (
 )
 from engine import backend as backend_module
 from engine.data import Split
-from engine.recipe import Recipe
+from engine.optim import LEARNING_RATES, OPTIMIZERS
+from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.training import check_fits, fit_problem
 
 SMALL = {
@@ -240,6 +241,17 @@ def test_recipe_gives_each_optimizer_its_rate_and_continues_one_of_its_kind():
     assert Recipe(momentum=0.7).make_optimizer(sgd) is sgd and sgd.momentum == 0.7
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         Recipe(optimizer="rmsprop")
+
+
+def test_one_set_of_optimizer_defaults(small_train, monkeypatch):
+    """The recipe, a bare optimizer and a `fit` given none train with the same settings."""
+    for kind in ("sgd", "adam"):
+        assert Recipe(optimizer=kind).make_optimizer().config() == OPTIMIZERS[kind]().config()
+    assert LEARNING_RATES == {"sgd": Recipe().lr, "adam": Recipe(optimizer="adam").lr}
+    used = []
+    monkeypatch.setattr(SGD, "step", lambda self, *args: used.append(self.config()))
+    fit(Network(SMALL, device="cpu"), (small_train[0][:8], small_train[1][:8]), batch_size=8)
+    assert used == [DEFAULT_RECIPE.make_optimizer().config()]
 
 
 def test_gpu_request_without_one_is_a_clear_error(monkeypatch):

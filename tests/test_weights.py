@@ -223,6 +223,21 @@ def test_missing_and_extra_tensors(tmp_path):
     assert "tensor layers.9.weight that the network does not use" in message
 
 
+def test_a_state_dict_in_memory_meets_the_rule_a_file_meets(tmp_path):
+    """One rule checks parameters, whether they come from a file or from a caller."""
+    path = _valid(tmp_path)
+
+    def change(t, m):
+        t["layers.9.weight"] = t.pop("layers.3.bias")
+        t["layers.2.weight"] = np.zeros((10, 7), np.float32)
+
+    _rewrite(path, change)
+    state = safetensors.numpy.load_file(path)
+    with pytest.raises(ValueError) as in_memory:
+        Network(SPEC).load_state_dict(state)
+    assert str(in_memory.value) in _error(path)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "phrases"),
     [
