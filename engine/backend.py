@@ -75,7 +75,10 @@ def gpu_unavailable_reason() -> str | None:
     try:
         import cupy
     except ImportError as exc:
-        return f"CuPy is not installed ({exc.msg}); install it with: pip install '.[gpu]'"
+        return (
+            f"CuPy is not installed ({exc.msg}); install the extra for your CUDA version, "
+            "e.g. pip install 'convscope[cuda12]' (README, GPU)"
+        )
     except Exception as exc:  # a broken CUDA install raises all sorts at import
         return f"CuPy failed to import: {exc}"
     try:
