@@ -9,19 +9,29 @@ Pixel scaling is deliberately simple: whole-number pixels are 8-bit intensities 
 255 (uint16 pixels by 65535); floating-point pixels are used as they are.
 """
 
-import gzip
 import math
 import os
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from engine.errors import DataError
+from engine.bounded_io import (
+    INFLATE_ERRORS,
+    NpyHeader,
+    Npz,
+    check_claim,
+    gunzip,
+    is_gzip,
+    open_regular,
+    path_kind,
+    read_array,
+    size_of,
+)
+from engine.errors import DataError, clip, listing
+from engine.limits import check_data
 from engine.spec import shape_text
 
 BUILTIN = "mnist-5k"
@@ -30,6 +40,8 @@ _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # A label this large is far more likely to be a wrong array than a real class, and building that
 # many class names would exhaust memory.
 _MAX_CLASSES = 10_000
+#: The longest class name: enough for any label, short enough for a table's column.
+MAX_NAME = 100
 
 # IDX type codes from the format's specification; multi-byte values are stored big-endian.
 _IDX_TYPES = {
@@ -107,55 +119,75 @@ class _Raw(NamedTuple):
     class_names: tuple[str, ...] | None
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read one IDX file, gzipped or not, as a writable native-byte-order array of its type.
+class _Idx(NamedTuple):
+    """An IDX file's header, read and checked against the file's size; no data read yet."""
 
-    Gzip is recognised by content rather than by a ``.gz`` suffix, because browsers often unpack a
-    download but keep its name.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist.") from None
-    except OSError as exc:
-        raise DataError(f"{path} could not be read: {exc.strerror or exc}.") from exc
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path} is a damaged gzip file ({exc}); try downloading it again.") from exc
-    if len(data) < 4:
-        raise DataError(f"{path} is too short to be an IDX file ({len(data)} bytes).")
-    if data[0] or data[1]:
-        raise DataError(
-            f"{path} has the wrong magic number (0x{data[:4].hex()}) for an IDX file; "
-            "it is not an MNIST-format images or labels file."
-        )
-    if data[2] not in _IDX_TYPES:
-        raise DataError(f"{path} uses an unknown IDX data type code (0x{data[2]:02x}).")
-    dtype, ndim = _IDX_TYPES[data[2]], data[3]
-    if ndim == 0:
-        raise DataError(f"{path} declares no dimensions in its IDX header.")
+    path: Path
+    dtype: np.dtype
+    dims: tuple[int, ...]
+    header_bytes: int
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.dims)
+
+
+def _idx_stream(path: Path, f: IO[bytes]) -> tuple[IO[bytes], bool]:
+    """The IDX bytes of an open file, inflated as they are read when the file is gzipped (recognised
+    by content rather than by a ``.gz`` suffix, because browsers often unpack a download but keep
+    its name)."""
+    return (gunzip(f), True) if is_gzip(f) else (f, False)
+
+
+def _idx_header(path: Path) -> _Idx:
+    with open_regular(path, DataError, "data file") as f:
+        size = size_of(f)
+        stream, compressed = _idx_stream(path, f)
+        start = _read_some(stream, 4, path)
+        if len(start) < 4:
+            raise DataError(f"{path} is too short to be an IDX file ({len(start)} bytes).")
+        if start[0] or start[1]:
+            raise DataError(
+                f"{path} has the wrong magic number (0x{start[:4].hex()}) for an IDX file; "
+                "it is not an MNIST-format images or labels file."
+            )
+        if start[2] not in _IDX_TYPES:
+            raise DataError(f"{path} uses an unknown IDX data type code (0x{start[2]:02x}).")
+        dtype, ndim = _IDX_TYPES[start[2]], start[3]
+        if ndim == 0:
+            raise DataError(f"{path} declares no dimensions in its IDX header.")
+        dims_bytes = _read_some(stream, 4 * ndim, path)
+        if len(dims_bytes) < 4 * ndim:
+            raise DataError(f"{path} is truncated: it ends inside its IDX header.")
+    dims = tuple(int(d) for d in np.frombuffer(dims_bytes, ">u4"))
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path} is truncated: it ends inside its IDX header.")
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    count = math.prod(dims)
-    expected, actual = count * dtype.itemsize, len(data) - header
-    shape = shape_text(dims)
-    if actual < expected:
-        raise DataError(
-            f"{path} is truncated: its header promises {shape} values ({expected:,} bytes) "
-            f"but only {actual:,} bytes follow."
-        )
-    if actual > expected:
-        raise DataError(
-            f"{path} has {actual - expected:,} bytes of extra data after the {shape} values its "
-            "header describes; the file is damaged or not an IDX file."
-        )
-    array = np.frombuffer(data, dtype, count=count, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="))
+    check_claim(header + math.prod(dims) * dtype.itemsize, size, compressed, str(path))
+    return _Idx(path, dtype, dims, header)
+
+
+def _read_some(stream: IO[bytes], n: int, path: Path) -> bytes:
+    try:
+        return stream.read(n)
+    except INFLATE_ERRORS as exc:
+        why = clip(exc, 120)
+        raise DataError(f"{path} is a damaged gzip file ({why}); try downloading it again.") from None
+
+
+def _idx_data(idx: _Idx) -> np.ndarray:
+    """The values of a checked header's file, inflated in bounded chunks into their own array."""
+    with open_regular(idx.path, DataError, "data file") as f:
+        stream, _ = _idx_stream(idx.path, f)
+        _read_some(stream, idx.header_bytes, idx.path)
+        array = read_array(stream, idx.dtype, idx.dims, str(idx.path))
+    return array.astype(idx.dtype.newbyteorder("="), copy=False)
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one IDX file, gzipped or not, as a native-byte-order array of its type; its size is
+    checked against the file's and against :mod:`engine.limits` before it is read."""
+    idx = _idx_header(Path(path))
+    check_data(idx.count * idx.dtype.itemsize, str(path))
+    return _idx_data(idx)
 
 
 def load_dataset(
@@ -184,12 +216,10 @@ def load_dataset(
     else:
         path = Path(source)
         name = path.resolve().name
-    if path.is_dir():
+    if path_kind(path, DataError, "data file") == "folder":
         raw = _read_idx_folder(path)
-    elif path.exists():
-        raw = _read_npz(path)
     else:
-        raise DataError(f"{path} does not exist.")
+        raw = _read_npz(path)
 
     train = _checked(raw.train)
     test = _checked(raw.test) if raw.test is not None else None
@@ -238,11 +268,21 @@ def _read_idx_folder(folder: Path) -> _Raw:
             f"{folder} has {files[present].name} but no matching {words} file ({example} or {example}.gz)."
         )
 
+    headers = {role: _idx_header(path) for role, path in files.items()}
+    check_data(sum(_memory(h.dims, h.dtype, role[1] == "labels") for role, h in headers.items()), str(folder))
+
     def arrays(split: str) -> _Arrays:
-        images, labels = files[(split, "images")], files[(split, "labels")]
-        return _Arrays(read_idx(images), read_idx(labels), str(images), str(labels))
+        images, labels = headers[(split, "images")], headers[(split, "labels")]
+        return _Arrays(_idx_data(images), _idx_data(labels), str(images.path), str(labels.path))
 
     return _Raw(arrays("train"), arrays("test") if test_roles else None, None)
+
+
+def _memory(shape: tuple[int, ...], dtype: np.dtype, labels: bool) -> int:
+    """Bytes an array of `shape` takes as read and then as the trainer holds it (float32 images,
+    int64 labels): what :func:`engine.limits.check_data` is given before anything is read."""
+    count = math.prod(shape)
+    return count * (dtype.itemsize + (8 if labels else 4))
 
 
 def _find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
@@ -269,24 +309,15 @@ def _find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
     return chosen
 
 
+_NPZ_KEYS = ("x", "y", "x_test", "y_test", "class_names")
+
+
 def _read_npz(path: Path) -> _Raw:
-    not_npz = (
-        f"{path} is not an .npz archive (NumPy's savez format); choose an .npz file with arrays "
-        "'x' and 'y', or a folder of MNIST-format IDX files."
-    )
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(not_npz) from exc
-    except OSError as exc:
-        raise DataError(f"{path} could not be read: {exc.strerror or exc}.") from exc
-    if isinstance(archive, np.ndarray):
-        raise DataError(not_npz)
-    with archive:
-        keys = set(archive.files)
+    with Npz(path) as archive:
+        keys = set(archive.members)
         for key in ("x", "y"):
             if key not in keys:
-                holds = ", ".join(sorted(keys)) or "nothing"
+                holds = listing(sorted(clip(repr(k), 40) for k in keys), sep=", ") or "nothing"
                 raise DataError(
                     f"{path} has no array named '{key}' (it holds: {holds}); an .npz data set "
                     "needs its images in 'x' and its labels in 'y'."
@@ -294,38 +325,51 @@ def _read_npz(path: Path) -> _Raw:
         if ("x_test" in keys) != ("y_test" in keys):
             present, absent = ("x_test", "y_test") if "x_test" in keys else ("y_test", "x_test")
             raise DataError(f"{path} has '{present}' but no '{absent}'; a test split needs both.")
+        headers = {key: archive.header(key) for key in _NPZ_KEYS if key in keys}
+        if "class_names" in headers:
+            _check_class_names_header(headers["class_names"], path)
+        check_data(
+            sum(_memory(h.shape, h.dtype, key.startswith("y")) for key, h in headers.items()), str(path)
+        )
 
         def arrays(x_key: str, y_key: str) -> _Arrays:
-            return _Arrays(
-                _npz_array(archive, x_key, path),
-                _npz_array(archive, y_key, path),
-                f"array '{x_key}' in {path}",
-                f"array '{y_key}' in {path}",
-            )
+            x, y = archive.read(x_key), archive.read(y_key)
+            return _Arrays(x, y, f"array '{x_key}' in {path}", f"array '{y_key}' in {path}")
 
         names = None
         if "class_names" in keys:
-            names = _npz_class_names(_npz_array(archive, "class_names", path), path)
+            names = _npz_class_names(archive.read("class_names"), path)
         test = arrays("x_test", "y_test") if "x_test" in keys else None
         return _Raw(arrays("x", "y"), test, names)
 
 
-def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
-    try:
-        return archive[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+def _check_class_names_header(header: NpyHeader, path: Path) -> None:
+    """Refuse, from its header alone, a class-name array too long or too wide to be names."""
+    if len(header.shape) != 1 or header.dtype.kind not in "US":
         raise DataError(
-            f"array '{key}' in {path} could not be read ({exc}); the file may be damaged, or the "
-            "array may hold Python objects, which are not loaded for safety."
-        ) from exc
+            f"array 'class_names' in {path} must be a 1-D array of strings, "
+            f"not a {len(header.shape)}-D {header.dtype} array."
+        )
+    chars = header.dtype.itemsize // (4 if header.dtype.kind == "U" else 1)
+    if header.shape[0] > _MAX_CLASSES or chars > MAX_NAME:
+        raise DataError(
+            f"array 'class_names' in {path} holds {header.shape[0]:,} names of up to {chars:,} characters; "
+            f"a data set has at most {_MAX_CLASSES:,} classes, each named in at most {MAX_NAME} characters."
+        )
+
+
+def class_names_problem(names: Any, classes: int | None = None) -> str | None:
+    """Why `names` cannot be a data set's class names, or None: the one rule for data files and
+    weight files (a list of at most `classes`, or _MAX_CLASSES, short strings)."""
+    most = _MAX_CLASSES if classes is None else min(classes, _MAX_CLASSES)
+    if not isinstance(names, list | tuple) or len(names) > most:
+        return f"class_names must be a list of at most {most:,} names"
+    if not all(isinstance(n, str) and len(n) <= MAX_NAME for n in names):
+        return f"class_names must be text of at most {MAX_NAME} characters each"
+    return None
 
 
 def _npz_class_names(names: np.ndarray, path: Path) -> tuple[str, ...]:
-    if names.ndim != 1 or names.dtype.kind not in "US":
-        raise DataError(
-            f"array 'class_names' in {path} must be a 1-D array of strings, "
-            f"not a {names.ndim}-D {names.dtype} array."
-        )
     return tuple(n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist())
 
 

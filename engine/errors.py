@@ -12,11 +12,12 @@ class ConvScopeError(Exception):
 
 
 class SpecError(ConvScopeError, ValueError):
-    """A spec that cannot build a network; `problems` lists every reason at once."""
+    """A spec that cannot build a network; `problems` lists every reason at once (the message
+    shows the first few, so a spec with thousands of bad layers still gives a short one)."""
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
+        super().__init__(listing(self.problems))
 
 
 class DataError(ConvScopeError, ValueError):
@@ -31,6 +32,11 @@ class DeviceError(ConvScopeError, RuntimeError):
     """The device asked for cannot be used; the message says why."""
 
 
+class LimitError(ConvScopeError, ValueError):
+    """A network or data set larger than the memory limits allow; the message gives the figure,
+    the limit and how to raise it (see :mod:`engine.limits`)."""
+
+
 class TrainingDiverged(ConvScopeError, RuntimeError):
     """The loss or a gradient stopped being finite; the weights of the last good step remain."""
 
@@ -41,3 +47,18 @@ def clip(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def listing(items: list[str], limit: int = MAX_MESSAGE_CHARS, sep: str = "; ") -> str:
+    """`items` joined while they fit in about `limit` characters, then "… and N more", so a
+    message listing problems found in a file stays a line or two however many there are."""
+    shown: list[str] = []
+    used = 0
+    for item in items:
+        item = clip(item, limit)
+        if shown and used + len(sep) + len(item) > limit:
+            break
+        shown.append(item)
+        used += len(item) + len(sep)
+    rest = len(items) - len(shown)
+    return sep.join(shown) + (f"{sep}… and {rest:,} more" if rest else "")

@@ -6,6 +6,7 @@ set: the recipe (engine/recipe.py says why these), the CLI, the window and a bar
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
 from typing import Any
@@ -13,10 +14,26 @@ from typing import Any
 import numpy as np
 
 from engine.backend import Backend
+from engine.errors import clip
+
+#: More steps than any run takes; beyond it Adam's bias correction (β**steps) is not computable.
+MAX_STEPS = 10**15
 
 
 def _decays(name: str) -> bool:
     return name.endswith(".weight")
+
+
+def _setting(name: str, value: Any, low: float, high: float = math.inf, low_ok: bool = True) -> float:
+    """`value` as a float within [low, high) (or (low, high)), else a ValueError saying so: a
+    setting may come from a weight file, and β₁ = 1 or lr = NaN would fail only mid-run."""
+    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
+    number = float(value) if ok else math.nan
+    if not (math.isfinite(number) and (number >= low if low_ok else number > low) and number < high):
+        where = f"≥ {low:g}" if low_ok else f"> {low:g}"
+        where += f" and < {high:g}" if math.isfinite(high) else ""
+        raise ValueError(clip(f"{name} must be a finite number {where}, got {value!r}", 200))
+    return number
 
 
 class Optimizer(ABC):
@@ -27,8 +44,8 @@ class Optimizer(ABC):
     slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float, l2: float = 0.0):
-        self.lr = float(lr)
-        self.l2 = float(l2)
+        self.lr = _setting("lr", lr, 0, low_ok=False)
+        self.l2 = _setting("l2", l2, 0)
         self.steps = 0
         self.state: dict[str, Any] = {}
 
@@ -64,6 +81,8 @@ class Optimizer(ABC):
         return {k: backend.to_host(v).copy() for k, v in self.state.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray], steps: int, backend: Backend) -> None:
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be a whole number from 0 to {MAX_STEPS:,}, got {clip(steps, 40)}")
         self.state = {k: backend.to_device(v) for k, v in state.items()}
         self.steps = steps
 
@@ -76,7 +95,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.03, momentum: float = 0.9, l2: float = 1e-4):
         super().__init__(lr, l2)
-        self.momentum = float(momentum)
+        self.momentum = _setting("momentum", momentum, 0, 1)
 
     def _update(self, name, param, grad, lr):
         if not self.momentum:
@@ -108,7 +127,9 @@ class Adam(Optimizer):
         l2: float = 1e-4,
     ):
         super().__init__(lr, l2)
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1 = _setting("beta1", beta1, 0, 1)
+        self.beta2 = _setting("beta2", beta2, 0, 1)
+        self.eps = _setting("eps", eps, 0, low_ok=False)
 
     def _update(self, name, param, grad, lr):
         m_key, v_key = self.slot(name, "m"), self.slot(name, "v")
@@ -135,9 +156,14 @@ LEARNING_RATES = {kind: cls().lr for kind, cls in OPTIMIZERS.items()}
 
 
 def make_optimizer(config: dict[str, Any]) -> Optimizer:
-    """Rebuild an optimizer from its `config()`."""
+    """Rebuild an optimizer from its `config()`; a ValueError names any setting it cannot take."""
     config = dict(config)
-    kind = config.pop("name")
-    if kind not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {kind!r} (choose one of {', '.join(OPTIMIZERS)})")
-    return OPTIMIZERS[kind](**config)
+    kind = config.pop("name", None)
+    if not isinstance(kind, str) or kind not in OPTIMIZERS:
+        raise ValueError(clip(f"unknown optimizer {kind!r} (choose one of {', '.join(OPTIMIZERS)})", 200))
+    cls = OPTIMIZERS[kind]
+    allowed = inspect.signature(cls).parameters
+    unknown = [k for k in config if k not in allowed]
+    if unknown:
+        raise ValueError(clip(f"{kind} has no setting {unknown[0]!r}", 200))
+    return cls(**config)

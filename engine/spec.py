@@ -10,12 +10,19 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import SpecError
+from engine import jsontext
+from engine.bounded_io import read_regular
+from engine.errors import SpecError, clip
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 POOL_MODES = ("max", "mean")
 LAYER_TYPES = ("conv", "pool", "dense", "softmax")
 _REQUIRED = object()
+#: The largest whole number a spec field may hold: far beyond any real network (which the memory
+#: limits of engine.limits refuse long before), and it keeps every size a machine integer.
+MAX_WHOLE = 2**31 - 1
+#: A spec file larger than this is not a spec.
+MAX_SPEC_BYTES = 16 << 20
 
 #: Each layer type's fields and their defaults; `_REQUIRED` fields have none.
 FIELDS: dict[str, dict[str, Any]] = {
@@ -87,14 +94,13 @@ def default_spec() -> dict[str, Any]:
 
 def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a spec from JSON and check it, so a bad file fails here and not mid-build."""
+    name = os.fspath(path)
+    text = read_regular(path, MAX_SPEC_BYTES, lambda why: SpecError([why]), "spec file")
+    spec = jsontext.parse(text, lambda why: SpecError([f"{name}: {why}"]))
     try:
-        with open(path, encoding="utf-8") as f:
-            spec = json.load(f)
-    except OSError as exc:
-        raise SpecError([f"{os.fspath(path)}: cannot read the file ({exc.strerror})"]) from exc
-    except json.JSONDecodeError as exc:
-        raise SpecError([f"{os.fspath(path)}: not valid JSON ({exc.msg}, line {exc.lineno})"]) from exc
-    return normalize(spec)
+        return normalize(spec)
+    except SpecError as exc:
+        raise SpecError([f"{name}: {p}" for p in exc.problems]) from None
 
 
 def save_spec(spec: dict[str, Any], path: str | os.PathLike[str]) -> None:
@@ -104,7 +110,17 @@ def save_spec(spec: dict[str, Any], path: str | os.PathLike[str]) -> None:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_WHOLE
+
+
+def _at_most(v: Any) -> str:
+    """The upper bound, said only to someone who went past it."""
+    return f" and at most {MAX_WHOLE:,}" if isinstance(v, int) and abs(v) > MAX_WHOLE else ""
+
+
+def _show(v: Any) -> str:
+    """A value from the spec, as a message quotes it: cut short, since it came from a file."""
+    return clip(repr(v), 60)
 
 
 def _pair(v: Any) -> tuple[int, int] | None:
@@ -118,11 +134,11 @@ def _pair(v: Any) -> tuple[int, int] | None:
 def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
     """Fill defaults and check one layer's fields; returns None when its shape can't be known."""
     if not isinstance(raw, dict):
-        problems.append(f"layer {i}: must be an object with a 'type', got {raw!r}")
+        problems.append(f"layer {i}: must be an object with a 'type', got {_show(raw)}")
         return None
     kind = raw.get("type")
-    if kind not in FIELDS:
-        problems.append(f"layer {i}: unknown type {kind!r} (choose one of {', '.join(LAYER_TYPES)})")
+    if not isinstance(kind, str) or kind not in FIELDS:
+        problems.append(f"layer {i}: unknown type {_show(kind)} (choose one of {', '.join(LAYER_TYPES)})")
         return None
     where = f"layer {i} ({kind})"
     fields = FIELDS[kind]
@@ -134,7 +150,7 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
         if key == "dropout":
             problems.append(f"{where}: dropout is offered on dense and softmax layers only")
         else:
-            problems.append(f"{where}: unknown field {key!r} (fields: {', '.join(fields)})")
+            problems.append(f"{where}: unknown field {_show(key)} (fields: {', '.join(fields)})")
         ok = False
     for key, default in fields.items():
         if key not in raw:
@@ -154,7 +170,7 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
     def positive_int(key: str) -> None:
         v = layer.get(key)
         if key in layer and not (_is_int(v) and v >= 1):
-            bad(f"{key} must be a whole number ≥ 1, got {v!r}")
+            bad(f"{key} must be a whole number ≥ 1{_at_most(v)}, got {_show(v)}")
 
     def positive_pair(key: str) -> None:
         """A whole number n (meaning n×n) or [height, width], normalised to the pair."""
@@ -162,7 +178,7 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
             return
         v = _pair(layer[key])
         if v is None or min(v) < 1:
-            bad(f"{key} must be a whole number ≥ 1 or [height, width], got {layer[key]!r}")
+            bad(f"{key} must be a whole number ≥ 1 or [height, width], got {_show(layer[key])}")
         else:
             layer[key] = list(v)
 
@@ -175,7 +191,7 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
             if layer["stride"] != 1:
                 bad("padding 'same' needs stride 1")
         elif not (_is_int(p) and p >= 0):
-            bad(f"padding must be a whole number ≥ 0 or 'same', got {p!r}")
+            bad(f"padding must be a whole number ≥ 0 or 'same', got {_show(p)}")
     elif kind == "pool":
         positive_pair("size")
         if layer["stride"] is None:
@@ -183,15 +199,15 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
         else:
             positive_pair("stride")
         if layer["mode"] not in POOL_MODES:
-            bad(f"mode must be one of {', '.join(POOL_MODES)}, got {layer['mode']!r}")
+            bad(f"mode must be one of {', '.join(POOL_MODES)}, got {_show(layer['mode'])}")
     elif kind == "dense":
         positive_int("units")
     if "activation" in layer and layer["activation"] not in ACTIVATIONS:
-        bad(f"unknown activation {layer['activation']!r} (choose one of {', '.join(ACTIVATIONS)})")
+        bad(f"unknown activation {_show(layer['activation'])} (choose one of {', '.join(ACTIVATIONS)})")
     if "dropout" in layer:
         d = layer["dropout"]
         if isinstance(d, bool) or not isinstance(d, int | float) or not 0 <= d < 1:
-            bad(f"dropout must be a probability in [0, 1), got {d!r}")
+            bad(f"dropout must be a probability in [0, 1), got {_show(d)}")
         else:
             layer["dropout"] = float(d)
     return layer if ok else None
@@ -241,18 +257,18 @@ def check(spec: Any) -> tuple[dict[str, Any] | None, list[LayerInfo], list[str]]
         return None, [], [f"a network spec must be an object, got {type(spec).__name__}"]
     for key in spec:
         if key not in ("input", "classes", "layers"):
-            problems.append(f"unknown top-level field {key!r} (fields: input, classes, layers)")
+            problems.append(f"unknown top-level field {_show(key)} (fields: input, classes, layers)")
     shape_in = spec.get("input")
     if not (
         isinstance(shape_in, list | tuple)
         and len(shape_in) == 3
         and all(_is_int(v) and v >= 1 for v in shape_in)
     ):
-        problems.append(f"input must be [channels, height, width], each ≥ 1, got {shape_in!r}")
+        problems.append(f"input must be [channels, height, width], each ≥ 1, got {_show(shape_in)}")
         shape_in = None
     classes = spec.get("classes")
     if not (_is_int(classes) and classes >= 2):
-        problems.append(f"classes must be a whole number ≥ 2, got {classes!r}")
+        problems.append(f"classes must be a whole number ≥ 2{_at_most(classes)}, got {_show(classes)}")
         classes = None
     raw_layers = spec.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:

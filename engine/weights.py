@@ -9,20 +9,26 @@ prepare data the way training did. Loading checks all of it, because a weight fi
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
-from engine.backend import Backend
-from engine.data import Dataset
-from engine.errors import SpecError, WeightFileError
+from engine import jsontext
+from engine.backend import NUMPY, Backend
+from engine.bounded_io import open_regular, os_reason
+from engine.data import MAX_NAME, Dataset, class_names_problem
+from engine.errors import LimitError, SpecError, WeightFileError, clip, listing
 from engine.init import INITS
+from engine.limits import estimate
 from engine.network import Network, tensor_problems
 from engine.optim import Optimizer, make_optimizer
 from engine.spec import normalize
@@ -30,6 +36,13 @@ from engine.spec import normalize
 FORMAT = "convscope"
 VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
+#: The dtypes a network may have.
+_DTYPES = ("float32", "float64")
+#: Safetensors' dtype names, as NumPy names them (bfloat16 has no NumPy dtype: kept as its name).
+_STORED_DTYPES = {
+    "F16": "float16", "F32": "float32", "F64": "float64", "BOOL": "bool",
+    **{f"{k}{b}": f"{n}{b}" for k, n in (("I", "int"), ("U", "uint")) for b in (8, 16, 32, 64)},
+}
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:
@@ -98,107 +111,149 @@ def load(path: str | os.PathLike[str], device: str | Backend | None = None) -> N
 def load_with_optimizer(
     path: str | os.PathLike[str], device: str | Backend | None = None
 ) -> tuple[Network, Optimizer | None]:
-    """The network and, when the file holds one, its optimizer with its state, for exact resume."""
+    """The network and, when the file holds one, its optimizer with its state, for exact resume.
+
+    The header is read and every metadata field checked in type and range, the network's size
+    checked against :mod:`engine.limits` and every tensor's name, shape and dtype checked, all
+    before any tensor is read."""
     path = Path(path)
-    header, tensors = _read(path)
 
     def fail(message: str) -> WeightFileError:
         return WeightFileError(f"{path}: {message}")
 
-    spec = _json_field(path, header, "spec")
-    network = _json_field(path, header, "network")
-    training = _json_field(path, header, "training")
-    try:
-        spec = normalize(spec)
-    except SpecError as exc:
-        raise fail(f"its network spec is invalid: {exc}") from None
-    if not isinstance(network, dict) or not isinstance(training, dict):
-        raise fail("its 'network' and 'training' metadata must be JSON objects")
-    init, seed, dtype = network.get("init"), network.get("seed"), network.get("dtype")
-    if init not in INITS:
-        raise fail(f"unknown init {init!r} in its metadata")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise fail(f"the seed in its metadata must be a whole number, got {seed!r}")
-    if dtype not in ("float32", "float64"):
-        raise fail(f"unsupported dtype {dtype!r} in its metadata (float32 or float64)")
+    with _opened(path) as f:
+        header = _header(path, f)
+        spec = _json_field(path, header, "spec")
+        network = _json_field(path, header, "network")
+        training = _json_field(path, header, "training")
+        try:
+            spec = normalize(spec)
+        except SpecError as exc:
+            raise fail(f"its network spec is invalid: {exc}") from None
+        if not isinstance(network, dict) or not isinstance(training, dict):
+            raise fail("its 'network' and 'training' metadata must be JSON objects")
+        init, seed, dtype = network.get("init"), network.get("seed"), network.get("dtype")
+        if not isinstance(init, str) or init not in INITS:
+            raise fail(f"unknown init {clip(repr(init), 60)} in its metadata")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+            raise fail(f"the seed in its metadata must be a whole number in [0, 2⁶⁴), not {clip(seed, 30)}")
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            raise fail(f"unsupported dtype {clip(repr(dtype), 60)} in its metadata (float32 or float64)")
+        problems = _training_problems(training, spec)
+        if problems:
+            raise fail("its training metadata is damaged: " + listing(problems))
+        try:
+            estimate(spec, dtype).check()
+        except LimitError as exc:
+            raise fail(str(exc)) from None
 
-    net = Network(spec, seed=seed, device=device, init=init, dtype=dtype, initialise=False)
-    params = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
-    problems = net.state_problems(params, exact_dtype=True)
-    if problems:
-        raise fail("it does not match its network spec: " + "; ".join(problems))
-    problems = _training_problems(training, net.classes)
-    if problems:
-        raise fail("its training metadata is damaged: " + "; ".join(problems))
-    net.load_state_dict(params)
-    net.metadata = training
-
-    opt_state = {k[len(OPTIMIZER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(OPTIMIZER_PREFIX)}
-    if "optimizer" not in header:
-        if opt_state:
-            raise fail("it holds optimizer tensors but no optimizer settings")
-        return net, None
-    optimizer = _optimizer(path, header, opt_state, net)
+        net = Network(spec, seed=seed, device=device, init=init, dtype=dtype, initialise=False)
+        stored = {k: _Stored.of(f.get_slice(k)) for k in f.keys()}
+        params = {k: v for k, v in stored.items() if not k.startswith(OPTIMIZER_PREFIX)}
+        problems = net.state_problems(params, exact_dtype=True)
+        if problems:
+            raise fail("it does not match its network spec: " + listing(problems))
+        opt_state = {
+            k[len(OPTIMIZER_PREFIX) :]: v for k, v in stored.items() if k.startswith(OPTIMIZER_PREFIX)
+        }
+        if "optimizer" not in header:
+            if opt_state:
+                raise fail("it holds optimizer tensors but no optimizer settings")
+            optimizer, steps = None, 0
+        else:
+            optimizer, steps = _optimizer(path, header, opt_state, net)
+        net.load_state_dict({k: _tensor(path, f, k) for k in params})
+        net.metadata = training
+        if optimizer is not None:
+            state = {k: _tensor(path, f, OPTIMIZER_PREFIX + k) for k in opt_state}
+            optimizer.load_state_dict(state, steps, net.backend)
     return net, optimizer
 
 
 def _optimizer(
     path: Path,
     header: dict[str, str],
-    state: dict[str, np.ndarray],
+    state: dict[str, Any],
     net: Network,
-) -> Optimizer:
+) -> tuple[Optimizer, int]:
+    """The optimizer the file's settings describe, with its step count, once its settings and its
+    tensors' names and shapes have been checked; the caller loads the tensors into it."""
     saved = _json_field(path, header, "optimizer")
     config = saved.get("config") if isinstance(saved, dict) else None
     steps = saved.get("steps") if isinstance(saved, dict) else None
-    if not isinstance(config, dict) or not isinstance(steps, int) or steps < 0:
+    if not isinstance(config, dict):
         raise WeightFileError(f"{path}: its optimizer settings are damaged")
     try:
         optimizer = make_optimizer(config)
-    except (TypeError, ValueError, KeyError) as exc:
+        optimizer.load_state_dict({}, steps, NUMPY)  # checks the step count
+    except ValueError as exc:
         raise WeightFileError(f"{path}: its optimizer settings cannot be used ({exc})") from None
     expected = optimizer.state_shapes(net.param_shapes())
     problems = tensor_problems(state, expected, net.dtype, optimizer.name, OPTIMIZER_PREFIX)
     if problems:
-        problems_text = "; ".join(problems)
+        problems_text = listing(problems)
         raise WeightFileError(f"{path}: its optimizer state does not match the network: {problems_text}")
-    optimizer.load_state_dict(state, steps, net.backend)
-    return optimizer
+    return optimizer, steps
+
+
+def _tensor(path: Path, f: Any, key: str) -> np.ndarray:
+    try:
+        return np.array(f.get_tensor(key))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightFileError(f"{path}: tensor {key} cannot be read ({clip(exc, 120)})") from None
+
+
+class _Stored(NamedTuple):
+    """A stored tensor's shape and dtype, read from the file's header: what the checks of
+    :func:`engine.network.tensor_problems` look at, before any tensor is read."""
+
+    shape: tuple[int, ...]
+    dtype: Any
+
+    @classmethod
+    def of(cls, stored: Any) -> _Stored:
+        name = stored.get_dtype()
+        dtype = _STORED_DTYPES.get(name)
+        return cls(tuple(stored.get_shape()), np.dtype(dtype) if dtype else clip(name, 20))
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The file's metadata, JSON fields decoded, without building a network (for summaries)."""
     path = Path(path)
-    header, _ = _read(path)
+    with _opened(path) as f:
+        header = _header(path, f)
     return {
         k: v if k in ("format", "format_version") else _json_field(path, header, k) for k, v in header.items()
     }
 
 
-def _read(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    """The header and every tensor, with any problem reading them said in words."""
-    if not path.exists():
-        raise WeightFileError(f"{path}: no such weight file")
-    if path.is_dir():
-        raise WeightFileError(f"{path}: is a folder, not a weight file")
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[Any]:
+    """The file opened by safetensors, once it is known to be a readable regular file (safetensors
+    would block on a named pipe and calls a permission error "No such file or directory")."""
+    open_regular(path, WeightFileError, "weight file").close()
     try:
         with safe_open(path, framework="np") as f:
-            header = f.metadata() or {}
-            if header.get("format") != FORMAT:
-                raise WeightFileError(
-                    f"{path}: is a safetensors file but not a ConvScope weight file (its header has no "
-                    "ConvScope metadata)"
-                )
-            tensors = {k: np.array(f.get_tensor(k)) for k in f.keys()}
+            yield f
     except SafetensorError as exc:
         raise WeightFileError(
-            f"{path}: not a readable .safetensors file; it may be truncated or damaged ({exc})"
+            f"{path}: not a readable .safetensors file; it may be truncated or damaged ({clip(exc, 200)})"
         ) from None
     except OSError as exc:
-        raise WeightFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+        raise WeightFileError(f"{path}: cannot read the file ({os_reason(exc)})") from None
+
+
+def _header(path: Path, f: Any) -> dict[str, str]:
+    """The ConvScope metadata of an open file, its format and version checked."""
+    header = f.metadata() or {}
+    if header.get("format") != FORMAT:
+        raise WeightFileError(
+            f"{path}: is a safetensors file but not a ConvScope weight file (its header has no "
+            "ConvScope metadata)"
+        )
     version = header.get("format_version", "")
-    if not version.isdigit():
-        raise WeightFileError(f"{path}: its format version {version!r} is not a number")
+    if not (version.isascii() and version.isdigit() and len(version) <= 6):
+        raise WeightFileError(f"{path}: its format version {clip(repr(version), 40)} is not a number")
     if int(version) > VERSION:
         raise WeightFileError(
             f"{path}: was written in weight-file format {version}, newer than this ConvScope reads "
@@ -207,14 +262,12 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     for key in ("spec", "network", "training"):
         if key not in header:
             raise WeightFileError(f"{path}: its header lacks the {key!r} metadata")
-    return header, tensors
+    return header
 
 
 def _json_field(path: Path, header: dict[str, str], key: str) -> Any:
-    try:
-        return json.loads(header[key])
-    except json.JSONDecodeError as exc:
-        raise WeightFileError(f"{path}: its {key!r} metadata is not valid JSON ({exc.msg})") from None
+    where = f"{path}: its {clip(key, 40)!r} metadata"
+    return jsontext.parse(header[key], lambda why: WeightFileError(f"{where} {why}"))
 
 
 __all__ = [
@@ -227,26 +280,48 @@ __all__ = [
 ]
 
 
-def _training_problems(training: dict[str, Any], classes: int) -> list[str]:
-    """What in the recorded training metadata the CLI and the window could not use."""
+#: More epochs than any run trains.
+MAX_EPOCHS = 10**9
+_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def _training_problems(training: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+    """What in the recorded training metadata the CLI and the window could not use: each field is
+    checked in type and range, since the file is user input."""
     problems = []
     epochs = training.get("epochs", 0)
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-        problems.append(f"epochs must be a whole number ≥ 0, got {epochs!r}")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or not 0 <= epochs <= MAX_EPOCHS:
+        got = clip(repr(epochs), 60)
+        problems.append(f"epochs must be a whole number from 0 to {MAX_EPOCHS:,}, got {got}")
+    metrics = training.get("metrics", {})
+    if not isinstance(metrics, dict) or any(
+        k not in _METRICS or not (v is None or _is_number(v)) for k, v in metrics.items()
+    ):
+        problems.append(f"metrics must map {', '.join(_METRICS)} to numbers")
     dataset = training.get("dataset") or {}
     if not isinstance(dataset, dict):
-        return [*problems, f"'dataset' must be an object, got {dataset!r}"]
+        return [*problems, f"'dataset' must be an object, got {clip(repr(dataset), 60)}"]
+    name = dataset.get("name")
+    if name is not None and not (isinstance(name, str) and len(name) <= MAX_NAME):
+        problems.append(f"the data set's name must be text of at most {MAX_NAME} characters")
     names = dataset.get("class_names") or []
-    if not isinstance(names, list) or len(names) > classes:
-        problems.append(f"class_names must be a list of at most {classes} names")
+    problem = class_names_problem(names, spec["classes"])
+    if problem:
+        problems.append(problem)
     stats = dataset.get("normalization")
     if stats is not None:
-        try:
-            means, stds = (np.asarray(s, dtype=np.float64) for s in stats)
-            ok = means.ndim == 1 and means.shape == stds.shape and np.isfinite(means).all()
-            ok = ok and bool((np.isfinite(stds) & (stds > 0)).all())
-        except (TypeError, ValueError):
-            ok = False
+        channels = spec["input"][0]
+        ok = isinstance(stats, list) and len(stats) == 2
+        ok = ok and all(isinstance(s, list) and len(s) == channels and all(map(_is_number, s)) for s in stats)
+        ok = ok and all(math.isfinite(m) for m in stats[0])
+        ok = ok and all(math.isfinite(s) and s > 0 for s in stats[1])
         if not ok:
-            problems.append("normalization must be per-channel means and positive stds of equal length")
+            problems.append(
+                f"normalization must be per-channel means and positive stds of equal length ({channels})"
+            )
     return problems
+
+
+def _is_number(v: Any) -> bool:
+    """A JSON number: finite, or NaN (JSON as Python writes it; a metric not computed)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and (math.isfinite(v) or math.isnan(v))

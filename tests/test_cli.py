@@ -151,8 +151,8 @@ def test_summary_prints_the_spec_summary(tiny_spec, capsys):
         (["train", "--optimizer", "rmsprop"], ["invalid choice: 'rmsprop'"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
         ([], ["arguments are required: {train,evaluate,summary}"]),
-        (["train", "--spec", "missing.json", "--device", "cpu"], ["missing.json: cannot read the file"]),
-        (["train", "--data", "missing-data", "--device", "cpu"], ["missing-data does not exist"]),
+        (["train", "--spec", "missing.json", "--device", "cpu"], ["missing.json: no such spec file"]),
+        (["train", "--data", "missing-data", "--device", "cpu"], ["missing-data: does not exist"]),
         (
             ["evaluate", "missing.safetensors", "--device", "cpu"],
             ["missing.safetensors: no such weight file"],

@@ -316,7 +316,7 @@ def _folder_with_bad_train_images(tmp_path: Path, data: bytes) -> Path:
         (b"\x00\x00\x08\x03\x00\x00\x00\x14", "truncated"),
         (idx_bytes(small_set(20)[0])[:-10], "truncated"),
         (idx_bytes(small_set(20)[0]) + b"junk", "extra data"),
-        (gzip.compress(idx_bytes(small_set(20)[0]))[:-30], "damaged gzip"),
+        (gzip.compress(idx_bytes(small_set(20)[0]))[:-30], "damaged"),
     ],
 )
 def test_bad_idx_file(tmp_path: Path, data: bytes, phrase: str) -> None:
