@@ -22,6 +22,7 @@ from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gp
 from engine.data import BUILTIN, DataError, load_dataset, with_normalization
 from engine.errors import ConvScopeError
 from engine.init import INITS
+from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
 from engine.network import Network
 from engine.optim import LEARNING_RATES, Optimizer
 from engine.recipe import DEFAULT_RECIPE, Recipe
@@ -61,8 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary}")
     d = DEFAULT_RECIPE
     rates = ", ".join(f"{kind} {lr:g}" for kind, lr in LEARNING_RATES.items())
+    # Memory limits (engine/limits.py), on every command since each reads specs or files.
+    limits = _Parser(add_help=False)
+    defaults = Limits()
+    for name, flag, what, shown in (
+        ("max_params", "--max-params", "parameters in a network", f"{defaults.max_params:,}"),
+        ("max_activation_bytes", "--max-activations", "activations of one batch",
+         format_bytes(defaults.max_activation_bytes)),
+        ("max_data_bytes", "--max-data", "a data set in memory", format_bytes(defaults.max_data_bytes)),
+    ):
+        limits.add_argument(
+            flag, dest=name, metavar="N" if name == "max_params" else "SIZE",
+            help=f"limit on {what}; default ${ENV_VARS[name]} or {shown}",
+        )
 
-    train = sub.add_parser("train", help="train a network (defaults: the ≥97%% mnist-5k recipe)")
+    train = sub.add_parser(
+        "train", parents=[limits], help="train a network (defaults: the ≥97%% mnist-5k recipe)"
+    )
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
     train.add_argument("--data", default=BUILTIN, help=f"{BUILTIN}, an IDX folder or an .npz file")
     train.add_argument("--epochs", type=_number(int, 1), default=d.epochs, help=f"default {d.epochs}")
@@ -83,12 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="write the trained network to a .safetensors file")
     train.add_argument("--resume", metavar="PATH", help="continue training a saved network exactly")
 
-    evaluate = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
+    evaluate = sub.add_parser(
+        "evaluate", parents=[limits], help="accuracy, per-class accuracy and confusion matrix"
+    )
     evaluate.add_argument("model", help="a .safetensors weight file")
     evaluate.add_argument("--data", default=BUILTIN, help="data set whose test split is evaluated")
     evaluate.add_argument("--device", choices=DEVICES)
 
-    summ = sub.add_parser("summary", help="layers, output shapes and parameter counts")
+    summ = sub.add_parser("summary", parents=[limits], help="layers, output shapes and parameter counts")
     summ.add_argument("--spec", help="network spec JSON (default: the built-in network)")
     return parser
 
@@ -98,6 +116,7 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        configure(**{name: getattr(args, name) for name in ENV_VARS})
         return {"train": train, "evaluate": evaluate, "summary": show_summary}[args.command](args)
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
@@ -113,6 +132,9 @@ def main(argv: list[str]) -> int:
         return 2
     except (SpecError, DataError, DeviceError, WeightFileError, TrainingDiverged, ValueError, OSError) as exc:
         _error(str(exc))
+        return 1
+    except MemoryError:  # beyond what engine.limits foresaw: the machine has less than the limits
+        _error("ran out of memory; lower the memory limits (see convscope --help) or free some memory")
         return 1
 
 
@@ -291,5 +313,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def show_summary(args: argparse.Namespace) -> int:
-    print(summary(load_spec(args.spec) if args.spec else default_spec()))
+    """The table, and the network's memory, once that is known to be within the limits."""
+    spec = load_spec(args.spec) if args.spec else default_spec()
+    memory = estimate(spec)
+    memory.check()
+    print(summary(spec))
+    print(f"memory: {memory.describe()}")
     return 0

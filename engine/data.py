@@ -237,7 +237,8 @@ def load_dataset(
     else:
         train_x, train_y = train.x[:limit], train.y[:limit]
         test_x, test_y = test.x, test.y
-    train_x, test_x = _to_float(train_x), _to_float(test_x)
+    train_x = _to_float(train_x, train.x_src)
+    test_x = _to_float(test_x, train.x_src if test is None else test.x_src)
     normalization = _normalize(train_x, test_x) if normalize else None
     return Dataset(
         name=name,
@@ -387,10 +388,7 @@ def _checked(part: _Arrays) -> _Arrays:
         raise DataError(f"{part.x_src} holds {x.dtype} values; pixels must be numbers.")
     if x.size == 0:
         raise DataError(f"{part.x_src} holds no images.")
-    if x.dtype.kind == "f":
-        if not np.isfinite(x).all():
-            raise DataError(f"{part.x_src} holds NaN or infinite pixel values.")
-    elif x.dtype != np.uint8:
+    if x.dtype.kind in "ui" and x.dtype != np.uint8:
         low, high, top = x.min(), x.max(), _pixel_scale(x.dtype)
         if low < 0 or high > top:
             raise DataError(
@@ -476,9 +474,16 @@ def _pixel_scale(dtype: np.dtype) -> int:
     return 65535 if dtype == np.uint16 else 255
 
 
-def _to_float(x: np.ndarray) -> np.ndarray:
+def _to_float(x: np.ndarray, source: str) -> np.ndarray:
+    """float32 pixels, checked finite after the conversion: float64 pixels of 1e39 become inf."""
     if x.dtype.kind == "f":
-        return np.ascontiguousarray(x, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(out).all():
+            raise DataError(
+                f"{source} holds NaN or infinite pixel values, or values beyond float32's range (±3.4e38)."
+            )
+        return out
     out = x.astype(np.float32, order="C")
     out /= _pixel_scale(x.dtype)  # divide rather than multiply, so 255 maps to exactly 1.0
     return out
@@ -498,6 +503,8 @@ def _normalize(train_x: np.ndarray, test_x: np.ndarray) -> tuple[tuple[float, ..
         stds.append(float(np.sqrt(centred.mean(dtype=np.float64))) or 1.0)
         means.append(mean)
     stats = tuple(means), tuple(stds)
+    if not np.isfinite(stats).all():
+        raise DataError("the pixel values are too large to standardise in float32; scale them down first.")
     for x in (train_x, test_x):
         _standardize(x, stats)
     return stats

@@ -13,6 +13,7 @@ from engine.init import check_init, initial_values
 from engine.layers import Layer, make_layer
 from engine.layers.conv import Conv
 from engine.layers.pool import Pool
+from engine.limits import estimate
 from engine.parallel import INLINE, Beside, Threads, host_threads
 from engine.spec import default_spec, infer, normalize, param_name, shape_text
 from engine.spec import summary as spec_summary
@@ -61,9 +62,12 @@ class Network:
     ):
         self.spec = normalize(default_spec() if spec is None else spec)
         self.infos = infer(self.spec)
+        self.dtype = np.dtype(dtype)
+        #: The memory it needs, checked against engine.limits before any array is made.
+        self.memory = estimate(self.infos, self.dtype)
+        self.memory.check()
         self.backend = get_backend(device)
         self.xp = self.backend.xp
-        self.dtype = np.dtype(dtype)
         check_init(init)
         self.init = init
         self.seed = seed
@@ -243,6 +247,7 @@ class Network:
         none waits for another and the result does not depend on the thread count."""
         out = np.empty((len(x), self.classes), dtype=self.dtype)
         rows = batch_size if self.backend.name == "gpu" else min(batch_size, FORWARD_ROWS)
+        rows = self.memory.inference_rows(rows)  # within the activation limit
         starts = range(0, len(x), rows)
 
         def part(_: int, which: slice) -> None:

@@ -158,9 +158,14 @@ def fit_problem(
     """
     x, y = as_split(data)
     if isinstance(data, Dataset):
-        name, classes = data.name, data.classes
-    else:
-        classes = int(y.max()) + 1 if len(y) else 0
+        name = data.name
+    if len(x) == 0:
+        return f"{name} holds no images"
+    if getattr(y, "ndim", None) != 1 or y.dtype.kind not in "uif":
+        return f"{name}'s labels must be a 1-D array of class numbers 0, 1, 2, ..."
+    if y.dtype.kind == "f" and not bool(((y % 1) == 0).all()):  # NaN and inf fail this too
+        return f"{name} has labels that are not whole numbers; labels are class numbers 0, 1, 2, ..."
+    classes = data.classes if isinstance(data, Dataset) else int(y.max()) + 1 if len(y) else 0
     if x.ndim != 4 or tuple(x.shape[1:]) != net.input_shape:
         got, want = shape_text(x.shape[1:]), shape_text(net.input_shape)
         return f"{name} has {got} images but the network expects {want}"
@@ -207,6 +212,7 @@ def fit(
         raise ValueError("epochs and batch size must be at least 1")
     x, y = as_split(train)
     check_fits(net, (x, y), name="the training set")
+    net.memory.check(batch_size)
     if validation is not None:
         check_fits(net, as_split(validation, test=True), name="the validation set")
     schedule = Schedule(schedule) if isinstance(schedule, str) else schedule

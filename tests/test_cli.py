@@ -138,7 +138,9 @@ def test_normalization_is_recorded_and_reused(tmp_path, tiny_spec, capsys):
 
 def test_summary_prints_the_spec_summary(tiny_spec, capsys):
     assert main(["summary"]) == 0
-    assert capsys.readouterr().out.strip() == summary(default_spec())
+    table, memory = capsys.readouterr().out.strip().rsplit("\n", 1)
+    assert table == summary(default_spec())
+    assert memory == "memory: 85,670 parameters (335 KiB); activations 623 KiB per image in training"
     assert main(["summary", "--spec", tiny_spec]) == 0
     assert "total parameters: 37,434" in capsys.readouterr().out
 
