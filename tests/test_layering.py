@@ -17,7 +17,8 @@ PACKAGES = ("engine", "gui")
 #: or a package (all its modules); `engine` alone is the package's facade (its __init__).
 LAYERS = (
     ("engine.errors",),
-    ("engine.backend", "engine.spec", "engine.activations", "engine.init", "engine.unpickle"),
+    ("engine.jsontext", "engine.bounded_io"),
+    ("engine.backend", "engine.spec", "engine.activations", "engine.init", "engine.unpickle", "engine.limits"),
     ("engine.layers", "engine.data", "engine.optim", "engine.parallel"),
     ("engine.network",),
     ("engine.training", "engine.weights", "engine.recipe"),
