@@ -18,7 +18,8 @@ PACKAGES = ("engine", "gui")
 LAYERS = (
     ("engine.errors",),
     ("engine.jsontext", "engine.bounded_io"),
-    ("engine.backend", "engine.spec", "engine.activations", "engine.init", "engine.unpickle", "engine.limits"),
+    ("engine.backend", "engine.spec", "engine.activations", "engine.init", "engine.unpickle"),
+    ("engine.limits",),
     ("engine.layers", "engine.data", "engine.optim", "engine.parallel"),
     ("engine.network",),
     ("engine.training", "engine.weights", "engine.recipe"),
