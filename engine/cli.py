@@ -24,7 +24,7 @@ from engine.errors import ConvScopeError
 from engine.init import INITS
 from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
 from engine.network import Network
-from engine.optim import LEARNING_RATES, Optimizer
+from engine.optim import LEARNING_RATES, Optimizer, setting_problem
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.spec import SpecError, default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits, fit
@@ -40,21 +40,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _number(kind: Callable[[str], Any], low: float, low_ok: bool = True, high: float | None = None):
-    """An argparse type that says what range it wants, instead of a bare 'invalid value'."""
+def _parsed(kind: Callable[[str], Any], problem: Callable[[Any], str | None]) -> Callable[[str], Any]:
+    """An argparse type that says what it wants, instead of a bare 'invalid value'."""
 
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < low or (not low_ok and value == low) or (high is not None and value >= high):
-            where = f"≥ {low}" if low_ok else f"> {low}"
-            where += f" and < {high}" if high is not None else ""
-            raise argparse.ArgumentTypeError(f"{text} must be {where}")
+        if reason := problem(value):
+            raise argparse.ArgumentTypeError(reason)
         return value
 
     return parse
+
+
+def _count() -> Callable[[str], int]:
+    """A whole number ≥ 1."""
+    return _parsed(int, lambda n: None if n >= 1 else f"{n} must be ≥ 1")
+
+
+def _setting(name: str) -> Callable[[str], float]:
+    """An optimizer setting, held to the optimizers' own rule."""
+    return _parsed(float, lambda value: setting_problem(name, value))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,20 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
     train.add_argument("--data", default=BUILTIN, help=f"{BUILTIN}, an IDX folder or an .npz file")
-    train.add_argument("--epochs", type=_number(int, 1), default=d.epochs, help=f"default {d.epochs}")
-    train.add_argument("--batch-size", type=_number(int, 1), default=d.batch_size)
+    train.add_argument("--epochs", type=_count(), default=d.epochs, help=f"default {d.epochs}")
+    train.add_argument("--batch-size", type=_count(), default=d.batch_size)
     train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
-    train.add_argument("--lr", type=_number(float, 0, low_ok=False), help=f"default {rates}")
-    train.add_argument("--momentum", type=_number(float, 0, high=1), help=f"SGD only, default {d.momentum}")
-    train.add_argument("--l2", type=_number(float, 0), help=f"L2 weight decay λ, default {d.l2:g}")
+    train.add_argument("--lr", type=_setting("lr"), help=f"default {rates}")
+    train.add_argument("--momentum", type=_setting("momentum"), help=f"SGD only, default {d.momentum}")
+    train.add_argument("--l2", type=_setting("l2"), help=f"L2 weight decay λ, default {d.l2:g}")
     train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
     train.add_argument("--init", choices=INITS, default=d.init, help=f"default {d.init}")
     train.add_argument("--normalize", action="store_true", help="standardise each channel")
-    train.add_argument("--limit", type=_number(int, 1), help="train on the first N images only")
+    train.add_argument("--limit", type=_count(), help="train on the first N images only")
     train.add_argument("--device", choices=DEVICES, help="default $CONVSCOPE_DEVICE or auto")
     train.add_argument(
-        "--threads", type=_number(int, 1), help="CPU threads, default $CONVSCOPE_THREADS or one per core"
+        "--threads", type=_count(), help="CPU threads, default $CONVSCOPE_THREADS or one per core"
     )
     train.add_argument("--save", metavar="PATH", help="write the trained network to a .safetensors file")
     train.add_argument("--resume", metavar="PATH", help="continue training a saved network exactly")

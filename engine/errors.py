@@ -37,6 +37,10 @@ class LimitError(ConvScopeError, ValueError):
     the limit and how to raise it (see :mod:`engine.limits`)."""
 
 
+class SettingError(ConvScopeError, ValueError):
+    """An optimizer setting (learning rate, momentum, L2, Adam's β and ε) out of its range."""
+
+
 class TrainingDiverged(ConvScopeError, RuntimeError):
     """The loss or a gradient stopped being finite; the weights of the last good step remain."""
 

@@ -14,26 +14,50 @@ from typing import Any
 import numpy as np
 
 from engine.backend import Backend
-from engine.errors import clip
+from engine.errors import SettingError, clip
 
 #: More steps than any run takes; beyond it Adam's bias correction (β**steps) is not computable.
 MAX_STEPS = 10**15
 
+#: Each optimizer setting's range: (lowest, whether the lowest itself is allowed, the bound above).
+#: Every value must also be finite: an infinite or NaN rate would overflow the weights at once.
+SETTINGS = {
+    "lr": (0.0, False, math.inf),
+    "momentum": (0.0, True, 1.0),
+    "l2": (0.0, True, math.inf),
+    "beta1": (0.0, True, 1.0),
+    "beta2": (0.0, True, 1.0),
+    "eps": (0.0, False, math.inf),
+}
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot be the optimizer setting `name`, or None: the one rule the command line,
+    the window, `TrainingControl.set_lr`, the optimizers and the weight files share (a setting may
+    come from a file, and β₁ = 1 or lr = NaN would otherwise fail only mid-run)."""
+    low, low_ok, high = SETTINGS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return f"{name} must be a number, got {clip(repr(value), 40)}"
+    value = float(value)
+    if not math.isfinite(value):
+        return f"{name} must be a finite number, got {value}"
+    if value < low or (value == low and not low_ok) or value >= high:
+        where = f"≥ {low:g}" if low_ok else f"> {low:g}"
+        where += f" and < {high:g}" if math.isfinite(high) else ""
+        return f"{name} must be {where}, got {value:g}"
+    return None
+
+
+def check_setting(name: str, value: Any) -> float:
+    """`value` as a float when :func:`setting_problem` finds nothing, else :class:`SettingError`."""
+    problem = setting_problem(name, value)
+    if problem:
+        raise SettingError(problem)
+    return float(value)
+
 
 def _decays(name: str) -> bool:
     return name.endswith(".weight")
-
-
-def _setting(name: str, value: Any, low: float, high: float = math.inf, low_ok: bool = True) -> float:
-    """`value` as a float within [low, high) (or (low, high)), else a ValueError saying so: a
-    setting may come from a weight file, and β₁ = 1 or lr = NaN would fail only mid-run."""
-    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
-    number = float(value) if ok else math.nan
-    if not (math.isfinite(number) and (number >= low if low_ok else number > low) and number < high):
-        where = f"≥ {low:g}" if low_ok else f"> {low:g}"
-        where += f" and < {high:g}" if math.isfinite(high) else ""
-        raise ValueError(clip(f"{name} must be a finite number {where}, got {value!r}", 200))
-    return number
 
 
 class Optimizer(ABC):
@@ -44,8 +68,8 @@ class Optimizer(ABC):
     slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float, l2: float = 0.0):
-        self.lr = _setting("lr", lr, 0, low_ok=False)
-        self.l2 = _setting("l2", l2, 0)
+        self.lr = check_setting("lr", lr)
+        self.l2 = check_setting("l2", l2)
         self.steps = 0
         self.state: dict[str, Any] = {}
 
@@ -95,7 +119,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.03, momentum: float = 0.9, l2: float = 1e-4):
         super().__init__(lr, l2)
-        self.momentum = _setting("momentum", momentum, 0, 1)
+        self.momentum = check_setting("momentum", momentum)
 
     def _update(self, name, param, grad, lr):
         if not self.momentum:
@@ -127,9 +151,9 @@ class Adam(Optimizer):
         l2: float = 1e-4,
     ):
         super().__init__(lr, l2)
-        self.beta1 = _setting("beta1", beta1, 0, 1)
-        self.beta2 = _setting("beta2", beta2, 0, 1)
-        self.eps = _setting("eps", eps, 0, low_ok=False)
+        self.beta1 = check_setting("beta1", beta1)
+        self.beta2 = check_setting("beta2", beta2)
+        self.eps = check_setting("eps", eps)
 
     def _update(self, name, param, grad, lr):
         m_key, v_key = self.slot(name, "m"), self.slot(name, "v")

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.backend import Backend
 from engine.network import Network
-from engine.optim import OPTIMIZERS, SGD, Optimizer
+from engine.optim import OPTIMIZERS, SETTINGS, SGD, Optimizer, check_setting
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,17 @@ class Recipe:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r} (choose {' or '.join(OPTIMIZERS)})")
         defaults = {**SGD().config(), **OPTIMIZERS[self.optimizer]().config()}
-        for key in ("lr", "momentum", "l2"):
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, defaults[key])
+        for key in SETTINGS:  # lr, momentum, l2: the optimizer's default, or the value held to its rule
+            value = getattr(self, key)
+            object.__setattr__(self, key, check_setting(key, defaults[key] if value is None else value))
 
     def make_optimizer(self, saved: Optimizer | None = None) -> Optimizer:
         """An optimizer with these settings: `saved` itself when it is of this kind, so its momentum
         or Adam's moments carry on (a resumed CLI run, the window's next Train), else a new one."""
         if saved is not None and saved.name == self.optimizer:
-            saved.lr, saved.l2 = float(self.lr), float(self.l2)
+            saved.lr, saved.l2 = self.lr, self.l2
             if isinstance(saved, SGD):
-                saved.momentum = float(self.momentum)
+                saved.momentum = self.momentum
             return saved
         if self.optimizer == "sgd":
             return SGD(self.lr, momentum=self.momentum, l2=self.l2)

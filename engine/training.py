@@ -17,8 +17,9 @@ import numpy as np
 
 from engine.data import Dataset, as_split
 from engine.errors import DataError, TrainingDiverged
+from engine.last_good import LastGood
 from engine.network import Network
-from engine.optim import SGD, Optimizer
+from engine.optim import SGD, Optimizer, check_setting
 from engine.parallel import host_threads
 from engine.spec import shape_text
 
@@ -102,49 +103,59 @@ class Callback:
 
 class TrainingControl:
     """Pause, resume, stop and a new learning rate, requested from any thread and applied by
-    the training loop between batches."""
+    the training loop between batches. Stop wins over pause, whatever their order."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = threading.Event()
-        self._running.set()
+        self._changed = threading.Condition()
+        self._paused = False
         self._stop = False
         self._lr: float | None = None
 
     def pause(self) -> None:
-        self._running.clear()
+        with self._changed:
+            self._paused = True
 
     def resume(self) -> None:
-        self._running.set()
+        with self._changed:
+            self._paused = False
+            self._changed.notify_all()
 
     def stop(self) -> None:
-        with self._lock:
+        with self._changed:
             self._stop = True
-        self._running.set()
+            self._changed.notify_all()
 
     def set_lr(self, lr: float) -> None:
-        with self._lock:
-            self._lr = float(lr)
+        """Use `lr` from the next batch on; raises :class:`SettingError` (in the caller's thread)
+        for a rate the optimizers refuse, so the run never sees it."""
+        lr = check_setting("lr", lr)
+        with self._changed:
+            self._lr = lr
 
     @property
     def paused(self) -> bool:
-        return not self._running.is_set()
+        """Paused and not stopped: a stopped run is ending, not waiting."""
+        with self._changed:
+            return self._paused and not self._stop
 
     @property
     def stop_requested(self) -> bool:
-        with self._lock:
+        with self._changed:
             return self._stop
 
     def checkpoint(self, optimizer: Optimizer) -> float:
-        """Apply a pending learning rate and wait out a pause; returns seconds spent paused."""
-        with self._lock:
+        """Wait out a pause unless a stop is requested, applying a new learning rate; returns the
+        seconds spent paused."""
+        with self._changed:
+            if self._paused and not self._stop:
+                t = time.perf_counter()
+                self._changed.wait_for(lambda: not self._paused or self._stop)
+                waited = time.perf_counter() - t
+            else:
+                waited = 0.0
             if self._lr is not None:
                 optimizer.lr, self._lr = self._lr, None
-        if self._running.is_set():
-            return 0.0
-        t = time.perf_counter()
-        self._running.wait()
-        return time.perf_counter() - t
+            return waited
 
 
 def fit_problem(
@@ -231,6 +242,7 @@ def fit(
     done = 0  # images trained on in this run
     total = epochs * n
     lr = optimizer.lr
+    last_good = LastGood(net, optimizer)
     with host_threads(backend, threads) as pool:
         try:
             for epoch in range(first, last):
@@ -251,20 +263,23 @@ def fit(
                     loss_batch, right_batch, grads = net.batch_gradients(xb, yb, dropout_rngs, pool)
                     loss = loss_batch / len(idx)
                     correct += right_batch
-                    # One host copy per batch: the loss, a health check of every gradient (NaN
-                    # and inf survive `* 0`) and the running count of correct answers.
-                    health = sum(g.sum() * 0 for g in grads.values())
+                    lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
+                    optimizer.step(net.params, grads, lr)
+                    # One host copy per batch: the loss, a health check of the weights and the
+                    # optimizer's state the step left, and the running count of correct answers.
                     loss_f, health, right = backend.to_host(
-                        xp.stack([loss, health, correct]).astype(xp.float64)
+                        xp.stack([loss, last_good.health(), correct]).astype(xp.float64)
                     ).tolist()
                     if not math.isfinite(loss_f + health):
+                        what = f"the loss became {loss_f}"
+                        if math.isfinite(loss_f):
+                            what = "the weights became infinite or NaN"
                         raise TrainingDiverged(
-                            f"the loss became {loss_f} at epoch {epoch + 1}, batch {b + 1}; "
+                            f"{what} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g}); "
                             "training stopped and the weights of the last good step were kept "
                             "(try a smaller learning rate)"
                         )
-                    lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
-                    optimizer.step(net.params, grads, lr)
+                    last_good.keep()
                     loss_sum += loss_batch
                     seen = min((b + 1) * batch_size, n)
                     history.batch_loss.append(loss_f)
@@ -311,6 +326,9 @@ def fit(
                 for cb in callbacks:
                     cb.on_epoch_end(epoch_info)
             return history
+        except BaseException:  # a diverged step, an error or an interrupt mid-step
+            last_good.restore()
+            raise
         finally:
             for cb in callbacks:
                 cb.on_train_end(history)

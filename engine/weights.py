@@ -63,11 +63,14 @@ def save(
     path: str | os.PathLike[str],
     optimizer: Optimizer | None = None,
     dataset: Dataset | None = None,
+    *,
+    allow_non_finite: bool = False,
 ) -> None:
     """Write `net` (and `optimizer`'s state, for exact resume) atomically to `path`.
 
     The file is written beside `path` and renamed over it, so a crash mid-save leaves the
-    previous file whole.
+    previous file whole. Weights or state holding NaN or infinity (a diverged network) are
+    refused unless `allow_non_finite`, so they never silently replace a good file.
     """
     tensors = {k: np.ascontiguousarray(v) for k, v in net.state_dict().items()}
     training = dict(net.metadata)
@@ -84,6 +87,12 @@ def save(
         for k, v in optimizer.state_dict(net.backend).items():
             tensors[OPTIMIZER_PREFIX + k] = np.ascontiguousarray(v)
         header["optimizer"] = json.dumps({"config": optimizer.config(), "steps": optimizer.steps})
+    broken = [k for k, v in tensors.items() if not np.isfinite(v).all()]
+    if broken and not allow_non_finite:
+        raise WeightFileError(
+            f"{path}: not written: {clip(', '.join(broken))} hold NaN or infinite values "
+            "(the network has diverged)"
+        )
     data = safetensors.numpy.save(tensors, metadata=header)
     try:
         _write_atomic(Path(path), data)

@@ -21,7 +21,7 @@ LAYERS = (
     ("engine.backend", "engine.spec", "engine.activations", "engine.init", "engine.unpickle"),
     ("engine.limits",),
     ("engine.layers", "engine.data", "engine.optim", "engine.parallel"),
-    ("engine.network",),
+    ("engine.network", "engine.last_good"),
     ("engine.training", "engine.weights", "engine.recipe"),
     ("engine",),
     ("engine.cli", "engine.network3", "engine.__main__"),

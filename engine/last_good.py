@@ -1,0 +1,50 @@
+"""The last training state checked finite, kept on the device so a diverging run goes back to it.
+
+An update can overflow even when its gradient was finite (a learning rate of 1e30), so the loop
+checks the weights and the optimizer's state the step left, at the host synchronisation it makes
+anyway for the loss it reports; a check that passes refreshes this copy with device-to-device
+copies only, so no tick costs a synchronisation of its own."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.optim import Optimizer
+
+if TYPE_CHECKING:
+    from engine.network import Network
+
+
+class LastGood:
+    """A device copy of `net`'s parameters and `optimizer`'s state and step count."""
+
+    def __init__(self, net: Network, optimizer: Optimizer):
+        self._net, self._optimizer = net, optimizer
+        self._params = {k: v.copy() for k, v in net.params.items()}
+        self._state = {k: v.copy() for k, v in optimizer.state.items()}
+        self._steps = optimizer.steps
+
+    def health(self) -> Any:
+        """A device scalar, finite only when every parameter and optimizer slot is finite (NaN and
+        inf survive `* 0`)."""
+        arrays = [*self._net.params.values(), *self._optimizer.state.values()]
+        return sum(a.sum() * 0 for a in arrays)
+
+    def keep(self) -> None:
+        """Take the current state as the last good one: call it when :meth:`health` was finite."""
+        for k, v in self._net.params.items():
+            self._params[k][...] = v
+        state = self._optimizer.state
+        for k, v in state.items():
+            if k in self._state:
+                self._state[k][...] = v
+            else:  # a slot the first step created
+                self._state[k] = v.copy()
+        self._steps = self._optimizer.steps
+
+    def restore(self) -> None:
+        """Put the last good state back, in place: the network's arrays stay the same objects."""
+        for k, v in self._params.items():
+            self._net.params[k][...] = v
+        self._optimizer.state = {k: v.copy() for k, v in self._state.items()}
+        self._optimizer.steps = self._steps
