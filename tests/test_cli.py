@@ -150,6 +150,13 @@ def test_summary_prints_the_spec_summary(tiny_spec, capsys):
     [
         (["train", "--epochs", "0"], ["argument --epochs: 0 must be ≥ 1"]),
         (["train", "--lr", "abc"], ["'abc' is not a number"]),
+        (["train", "--lr", "nan"], ["argument --lr: lr must be a finite number, got nan"]),
+        (["train", "--lr", "inf"], ["argument --lr: lr must be a finite number, got inf"]),
+        (["train", "--lr", "-0.5"], ["argument --lr: lr must be > 0, got -0.5"]),
+        (["train", "--momentum", "1"], ["argument --momentum: momentum must be ≥ 0 and < 1, got 1"]),
+        (["train", "--momentum=-inf"], ["argument --momentum: momentum must be a finite number"]),
+        (["train", "--l2", "nan"], ["argument --l2: l2 must be a finite number, got nan"]),
+        (["train", "--l2", "-1"], ["argument --l2: l2 must be ≥ 0, got -1"]),
         (["train", "--optimizer", "rmsprop"], ["invalid choice: 'rmsprop'"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
         ([], ["arguments are required: {train,evaluate,summary}"]),
