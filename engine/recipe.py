@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.backend import Backend
 from engine.network import Network
-from engine.optim import OPTIMIZERS, SETTINGS, SGD, Optimizer, check_setting
+from engine.optim import OPTIMIZERS, SGD, Optimizer, check_setting
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Recipe:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r} (choose {' or '.join(OPTIMIZERS)})")
         defaults = {**SGD().config(), **OPTIMIZERS[self.optimizer]().config()}
-        for key in SETTINGS:  # lr, momentum, l2: the optimizer's default, or the value held to its rule
+        for key in ("lr", "momentum", "l2"):  # the optimizer's default, or the value held to its rule
             value = getattr(self, key)
             object.__setattr__(self, key, check_setting(key, defaults[key] if value is None else value))
 
