@@ -1,32 +1,50 @@
-"""Michael Nielsen's network3.py API over the ConvScope engine, so a network3 script runs here (and
-on the GPU) by changing its import::
+"""Michael Nielsen's network3.py over the ConvScope engine: a script written for it (the book's
+`conv.py`, say) runs here, and on the GPU, by changing its import lines only::
 
-    from engine.network3 import Network, ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, ReLU
-    training_data, validation_data, test_data = load_data_shared()
-    net = Network([ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(20, 1, 5, 5),
-                                 poolsize=(2, 2), activation_fn=ReLU),
-                   FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100, activation_fn=ReLU),
-                   SoftmaxLayer(n_in=100, n_out=10)], 10)
-    net.SGD(training_data, 60, 10, 0.03, validation_data, test_data, lmbda=0.1)
+    import engine.network3 as network3
+    from engine.network3 import sigmoid, tanh, ReLU, Network
+    from engine.network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 
-The layers only describe a spec; the engine's Network (init "network3": the same Gaussian weights
-and biases, zero softmax) does the work, and `SGD` is one call to the engine's `fit`.
+and computes what network3 computes: true convolution, the bias added after pooling, network3's
+dropout (inputs dropped unscaled in training, (1 − p)·x·w at inference), mini-batches in file
+order with the last partial one dropped, L2 divided by the number of training batches, and
+accuracy as the mean over whole mini-batches. Its data are the book's `mnist.pkl.gz`, read
+through the one restricted unpickler.
+
+One difference remains: where a max-pool window holds its maximum more than once (identical
+input patches: blank background, saturated strokes), Theano sends the window's gradient to
+every copy, the engine to the first only. Sending it to all would give the conv weights
+network3's gradient but count the bias, which network3 adds after pooling, once per copy; an
+exact match needs the bias gradient taken per window, which the engine's conv does not do.
+
+The layers only describe a spec; the engine's Network (init "network3": the same Gaussian
+weights and biases, zero softmax) does the work, and `SGD` is one call to the engine's `fit`. The
+engine cross-correlates, stores dense weights (out, in) and scales dropout at training time
+instead; `layer.w` presents and accepts the weights as network3 has them, and the engine's
+weights are their exact reparametrisation (see `Network`).
 """
 
 from __future__ import annotations
 
+import gzip
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from engine import unpickle
 from engine.backend import Backend
 from engine.data import BUILTIN, load_dataset
+from engine.errors import DataError, clip
 from engine.network import Network as EngineNetwork
 from engine.optim import SGD
 from engine.spec import shape_text
 from engine.training import BatchInfo, Callback, EpochInfo, fit
+
+#: Where network3's `load_data_shared()` looks by default, relative to the working directory.
+BOOK_DATA = "../data/mnist.pkl.gz"
 
 # -- activations: callable like network3's, and mapped by identity to the engine's names --------
 
@@ -60,10 +78,120 @@ def _activation(fn: Any) -> str:
     )
 
 
+# -- Theano's shared variables, as read-only NumPy shims ---------------------------------------
+
+
+class SharedArray(np.ndarray):
+    """A data array as `load_data_shared` returns it: a read-only NumPy array that also answers
+    Theano's `.eval()` and `.get_value()` (each a plain NumPy copy), as the book's helpers call."""
+
+    def eval(self, givens: Any = None) -> np.ndarray:
+        return np.array(self)
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        return np.asarray(self) if borrow else np.array(self)
+
+
+def _shared(a: np.ndarray, dtype: Any) -> SharedArray:
+    out = np.ascontiguousarray(a, dtype=dtype).view(SharedArray)
+    out.flags.writeable = False
+    return out
+
+
+def size(data: Any) -> int:
+    """The number of images in `data`, as network3's `size`."""
+    return len(data[0])
+
+
+class Parameter:
+    """`layer.w` or `layer.b`: the engine's parameter as network3 lays it out. `get_value()` and
+    `eval()` return a NumPy copy; `set_value()` writes network3's layout back into the engine."""
+
+    def __init__(self, net: Network, name: str, to_network3: Callable, from_network3: Callable):
+        self._net, self.name = net, name
+        self._to, self._from = to_network3, from_network3
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        engine = self._net.net
+        return np.array(self._to(engine.backend.to_host(engine.params[self.name])))
+
+    eval = get_value
+
+    def set_value(self, value: Any, borrow: bool = False) -> None:
+        engine = self._net.net
+        current = engine.params[self.name]
+        new = self._from(np.asarray(value, dtype=np.float64))
+        if new.shape != current.shape:
+            raise ValueError(
+                f"{self.name}: network3's layout is {shape_text(self.get_value().shape)}, "
+                f"got {shape_text(np.shape(value))}"
+            )
+        current[...] = engine.backend.to_device(new, dtype=engine.dtype)
+
+    def __repr__(self) -> str:
+        return f"<network3 parameter {self.name} {shape_text(self.get_value().shape)}>"
+
+
+class Input:
+    """`net.x`: the network's input, to be given in `output.eval({net.x: images})`."""
+
+    def __repr__(self) -> str:
+        return "<network3 input x>"
+
+
+class Output:
+    """`layer.output` / `layer.y_out`: that layer's inference output (or its argmax) for the
+    images given as `eval({net.x: images})`, as a NumPy array."""
+
+    def __init__(self, net: Network, index: int, argmax: bool):
+        self._net, self._index, self._argmax = net, index, argmax
+
+    def eval(self, givens: dict[Any, Any] | None = None) -> np.ndarray:
+        if not givens or self._net.x not in givens:
+            raise ValueError("give the images to compute on: output.eval({net.x: images})")
+        x = self._net._images(givens[self._net.x])
+        out = self._net.net.feature_maps(x)[self._index]
+        return out.argmax(axis=1) if self._argmax else out
+
+
 # -- layers ---------------------------------------------------------------------------------------
 
 
-class ConvPoolLayer:
+class _Layer:
+    """What network3's layers share once in a Network: `w`, `b`, `params`, `output`."""
+
+    p_dropout = 0.0
+
+    def _bind(self, net: Network, first: int, last: int) -> None:
+        keep = 1.0 - self.p_dropout
+        if isinstance(self, ConvPoolLayer):
+            to3 = from3 = _flip
+        else:  # the engine's w is keep·(network3's w)ᵀ, exactly: see Network
+
+            def to3(w: np.ndarray) -> np.ndarray:
+                return w.T / keep
+
+            def from3(w: np.ndarray) -> np.ndarray:
+                return w.T * keep
+
+        self.w = Parameter(net, f"layers.{first}.weight", to3, from3)
+        self.b = Parameter(net, f"layers.{first}.bias", _same, _same)
+        self.params = [self.w, self.b]
+        self.output = Output(net, last, argmax=False)
+        if not isinstance(self, ConvPoolLayer):
+            self.y_out = Output(net, last, argmax=True)
+
+
+def _flip(w: np.ndarray) -> np.ndarray:
+    """Theano's conv2d is a true convolution: its kernel is the engine's, flipped both ways."""
+    return w[..., ::-1, ::-1]
+
+
+def _same(b: np.ndarray) -> np.ndarray:
+    return b
+
+
+class ConvPoolLayer(_Layer):
     """A convolution followed by max pooling, as network3's.
 
     network3 adds the bias after pooling, act(maxpool(w∗x) + b); the engine computes
@@ -117,9 +245,8 @@ class ConvPoolLayer:
         return [conv, {"type": "pool", "mode": "max", "size": list(self.poolsize)}]
 
 
-class FullyConnectedLayer:
-    """network3's dense layer; dropout drops its inputs in training, as network3's does (the
-    engine's inverted dropout scales in training instead of at inference: the same expectation)."""
+class FullyConnectedLayer(_Layer):
+    """network3's dense layer; `p_dropout` drops its inputs in training, as network3's does."""
 
     def __init__(self, n_in: int, n_out: int, activation_fn: Any = sigmoid, p_dropout: float = 0.0):
         self.n_in, self.n_out = int(n_in), int(n_out)
@@ -141,7 +268,7 @@ class FullyConnectedLayer:
         ]
 
 
-class SoftmaxLayer:
+class SoftmaxLayer(_Layer):
     """The log-likelihood output layer; `n_out` becomes the spec's `classes`."""
 
     def __init__(self, n_in: int, n_out: int, p_dropout: float = 0.0):
@@ -203,38 +330,64 @@ def to_spec(layers: Sequence[Layer]) -> dict[str, Any]:
 # -- the network ----------------------------------------------------------------------------------
 
 
-class _Report(Callback):
-    """network3's progress messages, from the engine's callbacks."""
+class _Network3SGD(SGD):
+    """Plain SGD on network3's parameters, carried out on the engine's reparametrised ones.
 
-    def __init__(self, net: Network, batches: int, test_data: Any):
-        self.net, self.batches, self.test_data = net, batches, test_data
+    A layer with dropout p keeps w_e = k·w (k = 1 − p), so network3's step w −= η(∂C/∂w + λ'w)
+    is w_e −= η(k²·∂C/∂w_e + λ'·w_e): the gradient scaled by k², the decay as it is."""
+
+    def __init__(self, lr: float, l2: float, scales: dict[str, float]):
+        super().__init__(lr=lr, momentum=0.0, l2=l2)
+        self.scales = scales
+
+    def _grad(self, name: str, param: Any, grad: Any) -> Any:
+        if name in self.scales:
+            grad = grad * self.scales[name]
+        return super()._grad(name, param, grad)
+
+
+class _Report(Callback):
+    """network3's progress messages and its per-call counting: epochs and iterations start at 0
+    in every SGD call, and accuracy is taken over whole mini-batches."""
+
+    def __init__(self, net: Network, batches: int, validation: Any, test: Any):
+        self.net, self.batches = net, batches
+        self.validation, self.test = validation, test
+        self.first = int(net.net.metadata.get("epochs", 0))
         self.best = 0.0
-        self.best_iteration = 0
+        self.best_iteration: int | None = None
         self.test_accuracy: float | None = None
 
     def on_batch_end(self, info: BatchInfo) -> None:
-        iteration = info.step - 1
+        iteration = self.batches * (info.epoch - 1 - self.first) + info.batch - 1
         if iteration % 1000 == 0:
             print(f"Training mini-batch number {iteration}")
 
     def on_epoch_end(self, info: EpochInfo) -> None:
-        if info.val_acc is None:
+        if self.validation is None:
             return
-        print(f"Epoch {info.epoch - 1}: validation accuracy {info.val_acc:.2%}")
-        if info.val_acc >= self.best:
+        epoch = info.epoch - 1 - self.first
+        accuracy = self.net._score(self.validation)
+        print(f"Epoch {epoch}: validation accuracy {accuracy:.2%}")
+        if accuracy >= self.best:
             print("This is the best validation accuracy to date.")
-            self.best = info.val_acc
-            self.best_iteration = info.epoch * self.batches - 1
-            if self.test_data is not None:
-                self.test_accuracy = self.net.accuracy(self.test_data)
+            self.best = accuracy
+            self.best_iteration = self.batches * (epoch + 1) - 1
+            if self.test is not None:
+                self.test_accuracy = self.net._score(self.test)
                 print(f"The corresponding test accuracy is {self.test_accuracy:.2%}")
 
 
 class Network:
     """network3's `Network(layers, mini_batch_size)`, backed by an engine network.
 
-    `image_shape[0]` and `mini_batch_size` need not agree here (the engine takes any batch size);
-    `seed` and `device` are additions: network3 draws unseeded and runs where Theano is set up.
+    Where a dense or softmax layer has dropout p, the engine (inverted dropout: inputs scaled by
+    1/k in training, k = 1 − p) holds k·w for network3's w. Training then computes x·mask·w and
+    inference k·x·w, network3's own; `_Network3SGD` makes each step network3's step.
+
+    `image_shape[0]` need not equal `mini_batch_size` (the engine takes any batch size); `seed`,
+    `device` and `dtype` are additions: network3 draws unseeded, runs where Theano is set up and
+    computes in Theano's floatX (float32 on the GPU).
     """
 
     def __init__(
@@ -244,27 +397,58 @@ class Network:
         *,
         seed: int = 0,
         device: str | Backend | None = None,
+        dtype: Any = np.float32,
     ):
         self.layers = list(layers)
         self.mini_batch_size = int(mini_batch_size)
         self.spec = to_spec(self.layers)
-        self.net = EngineNetwork(self.spec, seed=seed, device=device, init="network3")
-        self.optimizer: SGD | None = None
+        self.net = EngineNetwork(self.spec, seed=seed, device=device, init="network3", dtype=dtype)
+        self.x = Input()
+        self._scales: dict[str, float] = {}
+        first = 0
+        for layer in self.layers:
+            last = first + len(layer.spec_layers()) - 1
+            layer._bind(self, first, last)
+            keep = 1.0 - layer.p_dropout
+            if keep != 1.0:
+                # The engine drew network3's w; it holds k·w (see above).
+                self.net.params[layer.w.name] *= keep
+                self._scales[layer.w.name] = keep * keep
+            first = last + 1
+        self.params = [p for layer in self.layers for p in layer.params]
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.net.params
-
-    def _shaped(self, data: Any) -> tuple[Any, Any]:
+    def _images(self, x: Any) -> Any:
         """network3's flat (N, 784) images as the engine's (N, C, H, W), on the network's device:
         NumPy arrays are copied there once, arrays already there stay."""
-        x, y = data
         backend = self.net.backend
-        x = backend.to_device(x, dtype=np.float32)
-        return x.reshape(len(x), *self.net.input_shape), backend.to_device(y, dtype=np.int64)
+        x = backend.to_device(x, dtype=self.net.dtype)
+        if math.prod(x.shape[1:]) != math.prod(self.net.input_shape):
+            raise DataError(
+                f"the images have {math.prod(x.shape[1:])} values each, but the network's first layer "
+                f"takes {_shape_words(self.net.input_shape)}"
+            )
+        return x.reshape(len(x), *self.net.input_shape)
+
+    def _shaped(self, data: Any, batches: int | None = None) -> tuple[Any, Any]:
+        """(images, labels) on the device; with `batches`, only that many whole mini-batches of
+        the network's mini_batch_size, as network3 slices them."""
+        x, y = data
+        if batches is not None:
+            n = batches * self.mini_batch_size
+            if n > len(x):
+                raise ValueError(
+                    f"network3 SGD: {batches} mini-batches of {self.mini_batch_size} need {n} images, "
+                    f"the data have {len(x)}"
+                )
+            x, y = x[:n], y[:n]
+        return self._images(x), self.net.backend.to_device(y, dtype=np.int64)
+
+    def _score(self, data: tuple[Any, Any]) -> float:
+        return self.net.evaluate(data)[1]
 
     def accuracy(self, data: Any) -> float:
-        return self.net.evaluate(self._shaped(data))[1]
+        """The share of `data` classified right (every image, not whole mini-batches only)."""
+        return self._score(self._shaped(data))
 
     def SGD(
         self,
@@ -275,30 +459,40 @@ class Network:
         validation_data: Any = None,
         test_data: Any = None,
         lmbda: float = 0.0,
+        *,
+        shuffle: bool = False,
     ) -> float | None:
-        """Plain mini-batch SGD, printing as network3 does; returns the best validation accuracy.
+        """network3's mini-batch SGD; returns the best validation accuracy (network3: None).
 
-        network3's cost adds 0.5·lmbda·‖w‖²/num_training_batches, so the engine's L2 is
-        lmbda/num_training_batches on weights (not biases), as there. Unlike network3, the last
-        partial mini-batch is trained on, not dropped.
+        As network3: mini-batches in file order (`shuffle=True` draws a new order each epoch),
+        `size // mini_batch_size` of them, the last partial one dropped; the cost adds
+        0.5·lmbda·‖w‖²/num_training_batches over every layer's w; validation and test accuracy
+        are the mean over their whole mini-batches; epochs and iterations count from 0 in each
+        call, and the weights carry over from the last.
         """
-        train = self._shaped(training_data)
-        validation = self._shaped(validation_data) if validation_data is not None else None
-        test = self._shaped(test_data) if test_data is not None else None
-        num_training_batches = max(len(train[0]) // mini_batch_size, 1)
-        if self.optimizer is None:
-            self.optimizer = SGD(lr=eta, momentum=0.0, l2=lmbda / num_training_batches)
-        else:  # a second call continues training, as with network3's shared variables
-            self.optimizer.lr, self.optimizer.l2 = float(eta), lmbda / num_training_batches
-        report = _Report(self, math.ceil(len(train[0]) / mini_batch_size), test)
+        num_training_batches = size(training_data) // mini_batch_size
+        if num_training_batches < 1:
+            raise ValueError(
+                f"network3 SGD: {size(training_data)} training images make no whole mini-batch of "
+                f"{mini_batch_size}"
+            )
+        train = self._shaped(training_data, num_training_batches)
+        validation = test = None
+        if validation_data is not None:
+            validation = self._shaped(validation_data, size(validation_data) // mini_batch_size)
+        if test_data is not None:
+            test = self._shaped(test_data, size(test_data) // mini_batch_size)
+            self.test_mb_predictions = self._mb_predictions(test[0])
+        optimizer = _Network3SGD(eta, lmbda / num_training_batches, self._scales)
+        report = _Report(self, num_training_batches, validation, test)
         fit(
             self.net,
             train,
             epochs=epochs,
-            batch_size=mini_batch_size,
-            optimizer=self.optimizer,
-            validation=validation,
+            batch_size=self.mini_batch_size,
+            optimizer=optimizer,
             callbacks=[report],
+            shuffle=shuffle,
         )
         print("Finished training network.")
         if validation is None:
@@ -308,24 +502,87 @@ class Network:
             print(f"Corresponding test accuracy of {report.test_accuracy:.2%}")
         return report.best
 
+    def _mb_predictions(self, x: Any) -> Callable[[int], np.ndarray]:
+        """network3's `test_mb_predictions(i)`: the predicted labels of test mini-batch i."""
+
+        def predictions(i: int) -> np.ndarray:
+            mbs = self.mini_batch_size
+            return self.net.predict(x[i * mbs : (i + 1) * mbs])
+
+        return predictions
+
+
+# -- data -----------------------------------------------------------------------------------------
+
 
 def load_data_shared(
-    filename: str = BUILTIN, validation_size: int = 500
-) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """(training, validation, test) as network3's loader gives them: (x flat (N, H·W) float32 in
-    [0, 1], y int64). The validation images are the last `validation_size` of the training split,
-    so the test split stays unseen. Default: the built-in mnist-5k (3,500 / 500 / 1,000)."""
-    data = load_dataset(filename)
+    filename: str | os.PathLike[str] = BOOK_DATA, validation_size: int = 500
+) -> list[tuple[SharedArray, SharedArray]]:
+    """[training, validation, test], each (x, y): x flat (N, H·W) float32, y int32, as network3's.
+
+    A `.pkl.gz` (or `.pkl`) file is the book's format, read through the restricted unpickler.
+    Without `filename`, network3's `../data/mnist.pkl.gz`; when that file is absent, the built-in
+    sample stands in, as one printed line says. Any other source is an engine data set
+    (`load_dataset`), whose last `validation_size` training images become the validation split.
+    """
+    path = os.fspath(filename)
+    if path.endswith((".pkl.gz", ".pkl")):
+        if path == BOOK_DATA and not os.path.exists(path):
+            print(
+                f"network3: {BOOK_DATA} not found, so the built-in {BUILTIN} stands in: its first "
+                f"training images train, its last {validation_size} validate, and its test split tests"
+            )
+            return _from_dataset(BUILTIN, validation_size)
+        return _from_pickle(path)
+    return _from_dataset(path, validation_size)
+
+
+def _from_dataset(source: str, validation_size: int) -> list[tuple[SharedArray, SharedArray]]:
+    data = load_dataset(source)
     x, y = data.train
     if not 0 < validation_size < len(x):
         raise ValueError(f"validation_size must be between 1 and {len(x) - 1}, got {validation_size}")
-    flat = x.reshape(len(x), -1)
     cut = len(x) - validation_size
     test_x, test_y = data.test
-    return (flat[:cut], y[:cut]), (flat[cut:], y[cut:]), (test_x.reshape(len(test_x), -1), test_y)
+    splits = [(x[:cut], y[:cut]), (x[cut:], y[cut:]), (test_x, test_y)]
+    return [(_shared(sx.reshape(len(sx), -1), np.float32), _shared(sy, np.int32)) for sx, sy in splits]
+
+
+def _from_pickle(path: str) -> list[tuple[SharedArray, SharedArray]]:
+    """The book's format: a (gzipped) pickle of ((x, y), (x, y), (x, y)), x (N, 784) float32 in
+    [0, 1] and y int64, written by Python 2."""
+    try:
+        with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+            content = unpickle.load(f, path)
+    except OSError as exc:  # includes gzip.BadGzipFile
+        raise DataError(f"{path}: cannot read it ({clip(exc.strerror or exc, 200)})") from None
+    except EOFError:
+        raise DataError(f"{path}: the file is cut short") from None
+    names = ("training", "validation", "test")
+    if not (isinstance(content, tuple | list) and len(content) == 3):
+        raise DataError(f"{path}: expected (training, validation, test) splits, got {type(content).__name__}")
+    splits = []
+    for name, split in zip(names, content, strict=True):
+        if not (isinstance(split, tuple | list) and len(split) == 2):
+            raise DataError(f"{path}: the {name} split is not an (images, labels) pair")
+        x, y = split
+        if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype.kind in "fiu"):
+            raise DataError(f"{path}: the {name} images are not an (N, pixels) array of numbers")
+        if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == len(x)):
+            raise DataError(f"{path}: the {name} labels are not {len(x)} whole numbers")
+        if len(y) and int(y.min()) < 0:
+            raise DataError(f"{path}: the {name} labels include {int(y.min())}; labels are 0, 1, 2, …")
+        if splits and x.shape[1] != splits[0][0].shape[1]:
+            raise DataError(
+                f"{path}: the {name} images have {x.shape[1]} values, the training images "
+                f"{splits[0][0].shape[1]}"
+            )
+        splits.append((_shared(x, np.float32), _shared(y, np.int32)))
+    return splits
 
 
 __all__ = [
+    "BOOK_DATA",
     "ConvPoolLayer",
     "FullyConnectedLayer",
     "Network",
@@ -334,6 +591,7 @@ __all__ = [
     "linear",
     "load_data_shared",
     "sigmoid",
+    "size",
     "tanh",
     "to_spec",
 ]

@@ -212,12 +212,15 @@ def fit(
     schedule: Schedule | str = "constant",
     control: TrainingControl | None = None,
     threads: int | None = None,
+    shuffle: bool = True,
 ) -> History:
     """Train `net` by mini-batch backpropagation for `epochs` more epochs.
 
-    Shuffling and dropout are seeded from the network's seed and the epoch number, so a run is
-    reproducible (for a given number of `threads`, default: :func:`engine.parallel.default_threads`)
-    and a resumed run sees the batches the uninterrupted one would have.
+    Each epoch draws a new order of the images unless `shuffle` is false (then file order, as
+    network3 trains). Shuffling and dropout are seeded from the network's seed and the epoch
+    number, so a run is reproducible (for a given number of `threads`, default:
+    :func:`engine.parallel.default_threads`) and a resumed run sees the batches the uninterrupted
+    one would have.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
@@ -247,7 +250,10 @@ def fit(
         try:
             for epoch in range(first, last):
                 started = time.perf_counter()
-                order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
+                if shuffle:
+                    order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
+                else:
+                    order = xp.arange(n)
                 dropout_rngs = [backend.rng(_seed(net.seed, epoch, 1, p)) for p in range(pool.count)]
                 loss_sum = xp.zeros((), dtype=net.dtype)
                 correct = xp.zeros((), dtype=xp.int64)
