@@ -1,4 +1,4 @@
-"""The headless command line: `convscope train`, `convscope evaluate`, `convscope summary`.
+"""The headless command line: `convscope train`, `evaluate`, `summary` and `export`.
 
 Every failure a user can cause (a bad spec, data or weight file, a missing GPU, a diverging run,
 a bad argument) ends in one line on stderr and a non-zero exit status, never a traceback.
@@ -18,17 +18,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from engine.backend import DEVICES, ENV_VAR, NUMPY, DeviceError, get_backend, gpu_unavailable_reason
-from engine.data import BUILTIN, DataError, load_dataset, with_normalization
+from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
+from engine.data import BUILTIN, load_dataset, with_normalization
 from engine.errors import ConvScopeError
+from engine.export import export
 from engine.init import INITS
 from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
 from engine.network import Network
 from engine.optim import LEARNING_RATES, Optimizer, setting_problem
 from engine.recipe import DEFAULT_RECIPE, Recipe
-from engine.spec import SpecError, default_spec, load_spec, normalize, summary
-from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, TrainingDiverged, check_fits, fit
-from engine.weights import WeightFileError, load, load_with_optimizer, save
+from engine.spec import default_spec, load_spec, normalize, summary
+from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, check_fits, fit
+from engine.weights import load, load_with_optimizer, save
 
 
 class UsageError(ConvScopeError):
@@ -67,7 +68,7 @@ def _setting(name: str) -> Callable[[str], float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary,export}")
     d = DEFAULT_RECIPE
     rates = ", ".join(f"{kind} {lr:g}" for kind, lr in LEARNING_RATES.items())
     # Memory limits (engine/limits.py), on every command since each reads specs or files.
@@ -116,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     summ = sub.add_parser("summary", parents=[limits], help="layers, output shapes and parameter counts")
     summ.add_argument("--spec", help="network spec JSON (default: the built-in network)")
+
+    exp = sub.add_parser(
+        "export", parents=[limits], help="write a trained network as ONNX and/or PyTorch source"
+    )
+    exp.add_argument("model", help="a .safetensors weight file")
+    exp.add_argument("--onnx", metavar="PATH", help="write an ONNX model (needs convscope[export])")
+    exp.add_argument("--torch", metavar="PATH", help="write a torch.nn.Module source file with a load()")
     return parser
 
 
@@ -125,7 +133,8 @@ def main(argv: list[str]) -> int:
     try:
         args = parser.parse_args(argv)
         configure(**{name: getattr(args, name) for name in ENV_VARS})
-        return {"train": train, "evaluate": evaluate, "summary": show_summary}[args.command](args)
+        commands = {"train": train, "evaluate": evaluate, "summary": show_summary, "export": export_model}
+        return commands[args.command](args)
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
@@ -138,7 +147,7 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         _error(f"{exc} (see convscope --help)")
         return 2
-    except (SpecError, DataError, DeviceError, WeightFileError, TrainingDiverged, ValueError, OSError) as exc:
+    except (ConvScopeError, ValueError, OSError) as exc:
         _error(str(exc))
         return 1
     except MemoryError:  # beyond what engine.limits foresaw: the machine has less than the limits
@@ -327,4 +336,14 @@ def show_summary(args: argparse.Namespace) -> int:
     memory.check()
     print(summary(spec))
     print(f"memory: {memory.describe()}")
+    return 0
+
+
+def export_model(args: argparse.Namespace) -> int:
+    if args.onnx is None and args.torch is None:
+        raise UsageError("export needs --onnx PATH, --torch PATH or both")
+    export(args.model, onnx=args.onnx, torch=args.torch)
+    for path in (args.onnx, args.torch):
+        if path is not None:
+            print(f"wrote {path}")
     return 0

@@ -276,6 +276,16 @@ class _Stored(NamedTuple):
         return cls(tuple(stored.get_shape()), np.dtype(dtype) if dtype else clip(name, 20))
 
 
+def recorded_normalization(net: Network) -> tuple[list[float], list[float]] | None:
+    """The per-channel (means, stds) the network's training data was standardised with, as its
+    weight file records them, or None: what an exported model applies to its input first."""
+    stats = (net.metadata.get("dataset") or {}).get("normalization")
+    if stats is None:
+        return None
+    means, stds = ([float(v) for v in s] for s in stats)
+    return means, stds
+
+
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The file's metadata, JSON fields decoded, without building a network (for summaries)."""
     path = Path(path)
@@ -335,6 +345,7 @@ __all__ = [
     "load",
     "load_with_optimizer",
     "read_header",
+    "recorded_normalization",
     "save",
 ]
 

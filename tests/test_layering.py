@@ -23,6 +23,8 @@ LAYERS = (
     ("engine.layers", "engine.data", "engine.optim", "engine.parallel"),
     ("engine.network", "engine.last_good"),
     ("engine.training", "engine.weights", "engine.recipe"),
+    ("engine.onnx_export", "engine.torch_export"),
+    ("engine.export",),
     ("engine",),
     ("engine.cli", "engine.network3", "engine.__main__"),
     ("gui",),

@@ -1,0 +1,24 @@
+"""Exporting a trained network for other runtimes: the one entry point the CLI and the window
+call, writing a weight file's network through `onnx_export` and `torch_export`."""
+
+from __future__ import annotations
+
+import os
+
+from engine.onnx_export import save_onnx
+from engine.torch_export import save_torch
+from engine.weights import load
+
+
+def export(
+    model: str | os.PathLike[str],
+    *,
+    onnx: str | os.PathLike[str] | None = None,
+    torch: str | os.PathLike[str] | None = None,
+) -> None:
+    """Write the network in weight file `model` as an ONNX file and/or PyTorch source."""
+    net = load(model, device="cpu")
+    if onnx is not None:
+        save_onnx(net, onnx)
+    if torch is not None:
+        save_torch(net, torch, model)
