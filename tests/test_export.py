@@ -75,12 +75,12 @@ def layer_lists(draw):
 
 
 @st.composite
-def networks(draw):
+def networks(draw, device):
     channels = draw(st.integers(1, 3))
     spec = {"input": [channels, draw(st.integers(5, 12)), draw(st.integers(5, 12))],
             "classes": draw(st.integers(2, 5)), "layers": draw(layer_lists())}
     assume(not validate(spec))
-    net = Network(spec, seed=draw(st.integers(0, 2**16)))
+    net = Network(spec, seed=draw(st.integers(0, 2**16)), device=device)
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     # The default init gives the softmax layer zero weights: every output would be uniform.
     net.load_state_dict({k: rng.normal(0, 0.7, v.shape) for k, v in net.state_dict().items()})
@@ -92,9 +92,9 @@ def networks(draw):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(networks())
-def test_random_networks_match_in_onnxruntime_and_torch(tmp_path, case):
-    net, x = case
+@given(data=st.data())
+def test_random_networks_match_in_onnxruntime_and_torch(tmp_path, device, data):
+    net, x = data.draw(networks(device))
     expected = net.predict_proba(standardized(x, net.metadata.get("dataset", {}).get("normalization")))
     np.testing.assert_allclose(onnx_probabilities(to_onnx(net).SerializeToString(), x), expected,
                                rtol=0, atol=TOLERANCE)
@@ -104,12 +104,12 @@ def test_random_networks_match_in_onnxruntime_and_torch(tmp_path, case):
     np.testing.assert_allclose(torch_probabilities(source, x), expected, rtol=0, atol=TOLERANCE)
 
 
-def test_same_padding_with_an_even_kernel_pads_bottom_right():
+def test_same_padding_with_an_even_kernel_pads_bottom_right(device):
     """ONNX's pads are (top, left, bottom, right); swapping them would still give the right shape."""
     spec = {"input": [1, 6, 6], "classes": 2, "layers": [
         {"type": "conv", "filters": 1, "kernel": [4, 2], "padding": "same", "activation": "linear"},
         {"type": "softmax"}]}
-    net = Network(spec)
+    net = Network(spec, device=device)
     weight = np.zeros((1, 1, 4, 2), np.float32)
     weight[0, 0, 0, 0] = 1  # each output is the pixel at its window's top-left corner
     state = net.state_dict()
