@@ -67,13 +67,13 @@ def to_onnx(net: Network) -> Any:
         current = node("Div", [node("Sub", [current, means], "centred"), stds], "normalized")
     flat = False
     for info in net.infos:
-        layer, where = info.layer, info.name
+        layer, where = info.layer, f"layer{info.index}"
+        weights = [const(info.param(k), state[info.param(k)]) for k in ("weight", "bias") if info.params]
         if info.type == "conv":
             top, bottom, left, right = conv_padding(layer)
             current = node(
                 "Conv",
-                [current, const(f"{where}.weight", state[f"{where}.weight"]),
-                 const(f"{where}.bias", state[f"{where}.bias"])],
+                [current, *weights],
                 f"{where}.conv",
                 kernel_shape=list(layer["kernel"]),
                 strides=[layer["stride"]] * 2,
@@ -93,8 +93,7 @@ def to_onnx(net: Network) -> Any:
                 flat = True
             current = node(
                 "Gemm",
-                [current, const(f"{where}.weight", state[f"{where}.weight"]),
-                 const(f"{where}.bias", state[f"{where}.bias"])],
+                [current, *weights],
                 f"{where}.gemm",
                 transB=1,
             )
