@@ -3,13 +3,13 @@ action, close the window after about a second of training, and exit with the eve
 
     python tests/gui/clean_exit_driver.py SETTINGS.ini
 
-Prints `closing <unix time> running=<bool>` just before the close, so the test can time the exit."""
+Prints `closing batches=<n> running=<bool>` just before the close and `exited batches=<n>` once the
+event loop has returned, so the test can tell that training stopped at the batch in flight."""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,17 +29,35 @@ def main(settings_path: str) -> int:
     window.settings_panel.set_device("cpu")
     window.show()
 
+    batches = [0]
+
+    def count_batches() -> None:
+        """The training loop asks its control before every batch it starts."""
+        control = window.trainer.worker.control
+        checkpoint = control.checkpoint
+
+        def counting(optimizer):
+            paused_s = checkpoint(optimizer)
+            if not control.stop_requested:
+                batches[0] += 1
+            return paused_s
+
+        control.checkpoint = counting
+
     def close() -> None:
-        print(f"closing {time.time():.6f} running={window.trainer.running}", flush=True)
+        print(f"closing batches={batches[0]} running={window.trainer.running}", flush=True)
         window.close()
 
     def started(_update: object) -> None:
         window.trainer.lossUpdated.disconnect(started)
+        count_batches()
         QTimer.singleShot(round(TRAINING_S * 1000), close)
 
     window.trainer.lossUpdated.connect(started)
     QTimer.singleShot(0, window.train_action.trigger)
-    return app.exec()
+    code = app.exec()
+    print(f"exited batches={batches[0]}", flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""How long a spinning Python thread goes without the GIL while Qt's event loop works."""
+"""How much CPU time the GUI thread spends holding the GIL while a spinning Python thread wants it.
+
+The spinning thread never sleeps except to wait for the GIL. Between two of its turns it reads
+its own CPU time, its time waiting in the run queue (the kernel's /proc/.../schedstat) and the
+GUI thread's CPU time: where it was neither running nor queued it waited for the GIL, and the GUI
+thread's CPU time over that wait is work done holding the GIL. Both are CPU times, so a busy
+machine stretches the waits without changing the figure."""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 
-import numpy as np
 from PySide6.QtCore import QEventLoop, QTimer
+
+#: A turn longer than this that the thread spent neither running nor queued was a GIL wait.
+SLEPT_S = 0.5e-3
 
 
 def run_event_loop(ms: int) -> None:
@@ -17,28 +25,36 @@ def run_event_loop(ms: int) -> None:
     loop.exec()
 
 
-def stalled(ms: int, action: Callable[[], None], every_ms: int = 0) -> float:
-    """Seconds the spinning thread spent in waits over a millisecond while the loop ran `ms` ms:
-    `action` runs once at the start, or every `every_ms` ms when that is given."""
-    stamps: list[float] = []
-    stop = threading.Event()
+def gil_held(action: Callable[[], None], times: int = 1, ms: int = 300) -> float:
+    """CPU seconds this (the GUI) thread held the GIL that a spinning thread waited for, while
+    `action` ran `times` times, each followed by `ms` ms of Qt's event loop."""
+    gui_clock = time.pthread_getcpuclockid(threading.get_ident())
+    held: list[float] = [0.0]
+    started, stop = threading.Event(), threading.Event()
 
     def spin() -> None:
-        while not stop.is_set():
-            stamps.append(time.perf_counter())
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat", "rb", buffering=0) as stat:
+
+            def clocks() -> tuple[float, float, float, float]:
+                stat.seek(0)
+                queued = int(stat.read().split()[1]) / 1e9
+                return time.monotonic(), time.thread_time(), queued, time.clock_gettime(gui_clock)
+
+            before = clocks()
+            started.set()
+            while not stop.is_set():
+                now = clocks()
+                wall, running, queued, gui = (a - b for a, b in zip(now, before, strict=True))
+                if wall - running - queued > SLEPT_S:
+                    held[0] += gui
+                before = now
 
     thread = threading.Thread(target=spin)
     thread.start()
-    timer = QTimer()
-    if every_ms:
-        timer.setInterval(every_ms)
-        timer.timeout.connect(action)
-        timer.start()
-    else:
+    started.wait()  # the loop must not run before the spinning thread has read its clocks
+    for _ in range(times):
         action()
-    run_event_loop(ms)
-    timer.stop()
+        run_event_loop(ms)
     stop.set()
     thread.join()
-    gaps = np.diff(stamps)
-    return float(gaps[gaps > 1e-3].sum())
+    return held[0]

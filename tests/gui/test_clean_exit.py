@@ -1,11 +1,10 @@
-"""Closing the window while it trains ends the real process cleanly and quickly."""
+"""Closing the window while it trains ends the real process cleanly, at the batch in flight."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 DRIVER = Path(__file__).with_name("clean_exit_driver.py")
@@ -21,17 +20,17 @@ def test_closing_the_window_while_training_exits_the_process_cleanly(tmp_path):
         text=True,
         env=env,
     )
-    line = process.stdout.readline()  # blocks until the driver closes the window
     try:
-        process.wait(timeout=10)
+        stdout, stderr = process.communicate(timeout=120)  # only catches a hang
     finally:
         process.kill()
-    exited = time.time()
-    stdout, stderr = process.communicate()
-    assert line.startswith("closing "), f"the driver never closed the window: {line!r}\n{stderr}"
-    _, closed, running = line.split()
+    lines = stdout.splitlines()
+    assert lines and lines[0].startswith("closing "), f"the driver never closed the window:\n{stdout}{stderr}"
+    _, closed, running = lines[0].split()
     assert running == "running=True", "training had already ended when the window closed"
     assert process.returncode == 0, stderr
-    assert exited - float(closed) < 2.0, f"exit took {exited - float(closed):.2f} s after the close"
+    assert lines[1:] and lines[1].startswith("exited "), stdout
+    after = int(lines[1].split("=")[1]) - int(closed.split("=")[1])
+    assert after <= 1, f"{after} batches were started after the close"
     for sign in CRASH_SIGNS:
         assert sign not in stderr, stderr
