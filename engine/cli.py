@@ -19,13 +19,14 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
-from engine.data import BUILTIN, load_dataset, with_normalization
+from engine.data import BUILTIN, Dataset, load_dataset, with_normalization
 from engine.errors import ConvScopeError
 from engine.export import export
 from engine.init import INITS
 from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
 from engine.network import Network
 from engine.optim import LEARNING_RATES, Optimizer, setting_problem
+from engine.output_path import check_output_path
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.spec import default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, check_fits, fit
@@ -105,8 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--threads", type=_count(), help="CPU threads, default $CONVSCOPE_THREADS or one per core"
     )
-    train.add_argument("--save", metavar="PATH", help="write the trained network to a .safetensors file")
+    train.add_argument(
+        "--save",
+        metavar="PATH",
+        help="write the network to a .safetensors file after every epoch (Ctrl-C keeps the last one)",
+    )
     train.add_argument("--resume", metavar="PATH", help="continue training a saved network exactly")
+    train.add_argument("--verbose", action="store_true", help="say why no GPU is used")
 
     evaluate = sub.add_parser(
         "evaluate", parents=[limits], help="accuracy, per-class accuracy and confusion matrix"
@@ -114,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="a .safetensors weight file")
     evaluate.add_argument("--data", default=BUILTIN, help="data set whose test split is evaluated")
     evaluate.add_argument("--device", choices=DEVICES)
+    evaluate.add_argument("--verbose", action="store_true", help="say why no GPU is used")
 
     summ = sub.add_parser("summary", parents=[limits], help="layers, output shapes and parameter counts")
     summ.add_argument("--spec", help="network spec JSON (default: the built-in network)")
@@ -206,13 +213,18 @@ class ProgressBar(Callback):
             self.bar = None
 
 
-def _pick_device(device: str | None):
+def _pick_device(device: str | None, verbose: bool = False):
+    """The backend asked for, said in one line; why there is no GPU only when asked (--verbose),
+    since a GPU asked for explicitly and missing is an error that says why."""
     backend = get_backend(device)
-    note = ""
     requested = (device or os.environ.get(ENV_VAR) or "auto").lower()
-    if backend is NUMPY and requested == "auto" and gpu_unavailable_reason() is not None:
-        note = f", picked by auto because no GPU works here: {gpu_unavailable_reason()}"
+    reason = gpu_unavailable_reason() if backend is NUMPY and requested == "auto" else None
+    note = ""
+    if reason is not None:
+        note = ", picked by auto: no usable GPU" + ("" if verbose else " (--verbose says why)")
     print(f"device: {backend.description}{note}", flush=True)
+    if reason is not None and verbose:
+        print(f"no GPU because: {reason}", flush=True)
     return backend
 
 
@@ -228,8 +240,64 @@ def _optimizer(args: argparse.Namespace, saved: Optimizer | None) -> Optimizer:
     return Recipe(optimizer=kind, **settings).make_optimizer(saved)
 
 
+class SaveEachEpoch(Callback):
+    """Writes the network to `path` at the end of every epoch, so Ctrl-C or a crash leaves the
+    last finished epoch there, resumable exactly with --resume."""
+
+    def __init__(self, path: str, optimizer: Optimizer, data: Dataset):
+        self.path, self.optimizer, self.data = path, optimizer, data
+        self.net: Network | None = None
+        self.saved_epoch: int | None = None
+
+    def on_train_begin(self, net: Network, epochs: int, batches: int) -> None:
+        self.net = net
+
+    def on_epoch_end(self, info: EpochInfo) -> None:
+        save(self.net, self.path, optimizer=self.optimizer, dataset=self.data)
+        self.saved_epoch = info.epoch
+
+
 def train(args: argparse.Namespace) -> int:
-    backend = _pick_device(args.device)
+    if args.save:  # before anything slow: a run must not end in a write bound to fail
+        check_output_path(args.save)
+    saver: SaveEachEpoch | None = None
+    try:
+        net, data, optimizer = _prepare(args)
+        if args.save:  # first, so an epoch's line is printed once it is saved
+            saver = SaveEachEpoch(args.save, optimizer, data)
+        callbacks = [c for c in (saver, ProgressBar()) if c is not None]
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as TrainingDiverged
+            fit(
+                net,
+                data.train,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                optimizer=optimizer,
+                validation=data.test,
+                callbacks=callbacks,
+                schedule=args.schedule,
+                threads=args.threads,
+            )
+    except KeyboardInterrupt:
+        print(f"convscope: interrupted{_kept(args.save, saver)}", file=sys.stderr)
+        return 130
+    if args.save:
+        print(f"saved {args.save}", flush=True)
+    return 0
+
+
+def _kept(path: str | None, saver: SaveEachEpoch | None) -> str:
+    """What the --save file holds after an interrupted run, said after 'interrupted'."""
+    if path is None:
+        return ""
+    if saver is None or saver.saved_epoch is None:
+        return f"; nothing was saved to {path}"
+    return f"; {path} holds the network after epoch {saver.saved_epoch} (--resume {path} goes on from there)"
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
+    """The network, data and optimizer `train` asked for, described in a few lines."""
+    backend = _pick_device(args.device, args.verbose)
     seed = DEFAULT_RECIPE.seed if args.seed is None else args.seed
     saved_opt = None
     if args.resume:
@@ -265,22 +333,7 @@ def train(args: argparse.Namespace) -> int:
         f"seed {net.seed}",
         flush=True,
     )
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as TrainingDiverged
-        fit(
-            net,
-            data.train,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            optimizer=optimizer,
-            validation=data.test,
-            callbacks=[ProgressBar()],
-            schedule=args.schedule,
-            threads=args.threads,
-        )
-    if args.save:
-        save(net, args.save, optimizer=optimizer, dataset=data)
-        print(f"saved {args.save}", flush=True)
-    return 0
+    return net, data, optimizer
 
 
 # -- evaluate ----------------------------------------------------------------------------------
@@ -300,7 +353,7 @@ def format_confusion(counts: np.ndarray, names: list[str]) -> str:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    backend = _pick_device(args.device)
+    backend = _pick_device(args.device, args.verbose)
     net = load(args.model, device=backend)
     recorded = net.metadata.get("dataset") or {}
     data = with_normalization(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))

@@ -9,6 +9,7 @@ Pixel scaling is deliberately simple: whole-number pixels are 8-bit intensities 
 255 (uint16 pixels by 65535); floating-point pixels are used as they are.
 """
 
+import difflib
 import math
 import os
 import re
@@ -190,6 +191,16 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return _idx_data(idx)
 
 
+#: What --data and the window's Open Data take, said wherever a source is not found.
+ACCEPTED = f"A data set is {BUILTIN} (built in), a folder of MNIST-format IDX files, or an .npz file."
+
+
+def _did_you_mean(source: str | os.PathLike[str]) -> str:
+    """' Did you mean mnist-5k?' when `source` is a near miss of a built-in name, else ''."""
+    close = difflib.get_close_matches(str(source).lower(), [BUILTIN], n=1, cutoff=0.6)
+    return f" Did you mean {close[0]}?" if close else ""
+
+
 def load_dataset(
     source: str | os.PathLike[str] = BUILTIN,
     *,
@@ -216,6 +227,8 @@ def load_dataset(
     else:
         path = Path(source)
         name = path.resolve().name
+    if not os.path.lexists(path):
+        raise DataError(f"{path}: does not exist.{_did_you_mean(source)} {ACCEPTED}")
     if path_kind(path, DataError, "data file") == "folder":
         raw = _read_idx_folder(path)
     else:

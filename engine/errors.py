@@ -28,6 +28,10 @@ class WeightFileError(ConvScopeError, ValueError):
     """A weight file that cannot be used; the message names the file and says why."""
 
 
+class OutputPathError(ConvScopeError, ValueError):
+    """A file cannot be written where the user asked; checked before any work is done."""
+
+
 class DeviceError(ConvScopeError, RuntimeError):
     """The device asked for cannot be used; the message says why."""
 

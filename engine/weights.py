@@ -17,6 +17,7 @@ import re
 import secrets
 import stat
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,12 +29,13 @@ from safetensors import SafetensorError, safe_open
 from engine import jsontext
 from engine.backend import NUMPY, Backend
 from engine.bounded_io import open_regular, os_reason
-from engine.data import MAX_NAME, Dataset, class_names_problem
+from engine.data import _IDX_TYPES, MAX_NAME, Dataset, class_names_problem
 from engine.errors import LimitError, SpecError, WeightFileError, clip, listing
 from engine.init import INITS
 from engine.limits import estimate
 from engine.network import Network, tensor_problems
 from engine.optim import Optimizer, make_optimizer
+from engine.output_path import check_output_path
 from engine.spec import normalize
 
 FORMAT = "convscope"
@@ -72,6 +74,7 @@ def save(
     previous file whole. Weights or state holding NaN or infinity (a diverged network) are
     refused unless `allow_non_finite`, so they never silently replace a good file.
     """
+    check_output_path(path)
     tensors = {k: np.ascontiguousarray(v) for k, v in net.state_dict().items()}
     training = dict(net.metadata)
     if dataset is not None:
@@ -305,6 +308,9 @@ def _opened(path: Path) -> Iterator[Any]:
         with safe_open(path, framework="np") as f:
             yield f
     except SafetensorError as exc:
+        kind = _wrong_kind(path)
+        if kind is not None:
+            raise WeightFileError(f"{path}: this is {kind}") from None
         raise WeightFileError(
             f"{path}: not a readable .safetensors file; it may be truncated or damaged ({clip(exc, 200)})"
         ) from None
@@ -332,6 +338,43 @@ def _header(path: Path, f: Any) -> dict[str, str]:
         if key not in header:
             raise WeightFileError(f"{path}: its header lacks the {key!r} metadata")
     return header
+
+
+#: Files people mistake for weight files, by their first bytes: what they are and where they go.
+_KINDS = (
+    (b"\x93NUMPY", "a NumPy .npy array", "a data set is an .npz archive; pass that with --data"),
+    (b"\x1f\x8b", "a gzip file", "gzipped data files go with --data"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", "a weight file is what convscope train --save writes"),
+    (b"\xff\xd8\xff", "a JPEG image", "a weight file is what convscope train --save writes"),
+)
+
+
+def _wrong_kind(path: Path) -> str | None:
+    """What a file that is not a safetensors file is, when it is a common one, and where it goes."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    for magic, kind, hint in _KINDS:
+        if head.startswith(magic):
+            return f"{kind}, not a weight file; {hint}"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            names = []
+        if names and all(n.endswith(".npy") for n in names):
+            return "a NumPy .npz archive, not a weight file; pass it with --data"
+        return "a zip archive, not a weight file"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "a Python pickle, not a weight file (weights are never unpickled); pickled data: --data"
+    if len(head) >= 4 and head[:2] == b"\0\0" and head[2] in _IDX_TYPES and 1 <= head[3] <= 4:
+        return "an IDX (MNIST-format) file, not a weight file; pass its folder with --data"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "a JSON file, not a weight file; a network spec goes with --spec"
+    return None
 
 
 def _json_field(path: Path, header: dict[str, str], key: str) -> Any:

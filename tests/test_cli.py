@@ -1,14 +1,21 @@
 """The headless CLI: train → save → evaluate, summary, and one clear line for every error."""
 
+import gzip
 import json
+import pickle
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engine import Network, load_dataset
+from engine import Network, cli, load_dataset
+from engine import backend as backend_module
+from engine.backend import ENV_VAR
 from engine.cli import confusion_matrix, main
+from engine.errors import OutputPathError
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec, summary
 from engine.weights import load, save
@@ -250,3 +257,147 @@ def test_default_recipe_reaches_97_percent(tmp_path, capsys):
     assert main(["evaluate", str(model), "--device", "cpu"]) == 0
     accuracy = float(capsys.readouterr().out.split("accuracy: ")[1].split("%")[0]) / 100
     assert accuracy >= 0.97
+
+
+# -- a newcomer's first runs: nothing is wasted, nothing said twice ----------------------------
+
+
+def _convscope(*args: str, **kwargs) -> subprocess.Popen:
+    """`convscope ARGS` as a real process, run from this checkout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gui.launch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        **kwargs,
+    )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "a-file", "a-folder", "read-only"])
+def test_train_checks_the_save_path_before_it_trains(tmp_path, tiny_spec, capsys, monkeypatch, where):
+    trained = []
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: trained.append(1))
+    (tmp_path / "file").write_text("")
+    path = {
+        "missing-folder": tmp_path / "no" / "such" / "m.safetensors",
+        "a-file": tmp_path / "file" / "m.safetensors",
+        "a-folder": tmp_path,
+        "read-only": Path("/proc/m.safetensors"),  # not writable even for root
+    }[where]
+    assert main(["train", "--spec", tiny_spec, "--device", "cpu", "--save", str(path)]) == 1
+    line = _one_error_line(capsys, str(path))
+    assert ".tmp" not in line
+    assert trained == [], "it trained before finding out"
+    assert not capsys.readouterr().out, "it said something before the error"
+
+
+def test_the_windows_save_uses_the_same_check(tmp_path):
+    """weights.save (the window's Save and the CLI's last save) says the same as the CLI's check."""
+    with pytest.raises(OutputPathError, match="the folder .* does not exist"):
+        save(Network(TINY), tmp_path / "gone" / "m.safetensors")
+
+
+def test_auto_device_says_in_one_short_line_which_it_picked(tiny_spec, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: None)
+    def reason():
+        return "CuPy is not installed (a long story)"
+
+    monkeypatch.setattr(backend_module, "gpu_unavailable_reason", reason)
+    monkeypatch.setattr(cli, "gpu_unavailable_reason", reason)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert main(["train", "--spec", tiny_spec, "--limit", "64"]) == 0
+    out = capsys.readouterr().out
+    device = out.splitlines()[0]
+    assert device.startswith("device: CPU (NumPy), picked by auto") and len(device) <= 80, device
+    assert "CuPy" not in out
+    assert main(["train", "--spec", tiny_spec, "--limit", "64", "--verbose"]) == 0
+    assert "CuPy is not installed (a long story)" in capsys.readouterr().out
+    assert main(["train", "--spec", tiny_spec, "--device", "gpu"]) == 1
+    _one_error_line(capsys, "GPU requested but unavailable: CuPy is not installed")
+
+
+def test_a_near_miss_of_a_built_in_data_set_name_is_suggested(capsys):
+    assert main(["train", "--data", "mnist", "--device", "cpu"]) == 1
+    _one_error_line(capsys, "mnist does not exist", "Did you mean mnist-5k?", "IDX files", ".npz")
+
+
+def _wrong_kinds(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    files = {}
+    npz = tmp_path / "data.npz"
+    np.savez(npz, x=np.zeros((2, 4, 4)), y=np.zeros(2, dtype=np.int64))
+    files["npz"] = (npz, "this is a NumPy .npz archive, not a weight file; pass it with --data")
+    pickled = tmp_path / "mnist.pkl"
+    pickled.write_bytes(pickle.dumps({"x": [1, 2]}))
+    files["pickle"] = (pickled, "a Python pickle")
+    idx = tmp_path / "train-labels-idx1-ubyte"
+    idx.write_bytes(b"\0\0\x08\x01" + (3).to_bytes(4, "big") + bytes(3))
+    files["idx"] = (idx, "an IDX (MNIST-format) file")
+    png = tmp_path / "digit.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    files["png"] = (png, "a PNG image")
+    spec = tmp_path / "net.json"
+    spec.write_text(json.dumps(TINY))
+    files["json"] = (spec, "a JSON file, not a weight file; a network spec goes with --spec")
+    gz = tmp_path / "labels.gz"
+    gz.write_bytes(gzip.compress(b"hello"))
+    files["gzip"] = (gz, "a gzip file")
+    return files
+
+
+@pytest.mark.parametrize("kind", ["npz", "pickle", "idx", "png", "json", "gzip"])
+def test_evaluate_names_the_kind_of_a_file_that_is_not_a_weight_file(tmp_path, capsys, kind):
+    path, said = _wrong_kinds(tmp_path)[kind]
+    assert main(["evaluate", str(path), "--device", "cpu"]) == 1
+    line = _one_error_line(capsys, str(path), said)
+    assert "truncated" not in line and "header too large" not in line
+
+
+def _wait_for(process: subprocess.Popen, prefix: str) -> list[str]:
+    """Lines printed until one starts with `prefix` (the process's stdout stays open)."""
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith(prefix):
+            return seen
+    raise AssertionError(f"the process ended before printing {prefix!r}: {''.join(seen)}")
+
+
+def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path, tiny_spec):
+    model = tmp_path / "m.safetensors"
+    run = _convscope(
+        "train", "--spec", tiny_spec, "--limit", "300", "--epochs", "500", "--device", "cpu",
+        "--save", str(model),
+    )  # fmt: skip
+    try:
+        _wait_for(run, "epoch 2/500")
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"convscope: interrupted; {model} holds the network after epoch "), err
+    epoch = int(line.split("after epoch ")[1].split()[0])
+    assert epoch >= 2 and load(model).metadata["epochs"] == epoch
+    assert f"--resume {model}" in line
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_ctrl_c_during_start_up_prints_no_traceback(tmp_path):
+    model = tmp_path / "m.safetensors"
+    run = _convscope("train", "--device", "cpu", "--save", str(model))
+    try:
+        _wait_for(run, "device: ")  # then it loads the data and builds the network: an epoch is seconds away
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip() == f"convscope: interrupted; nothing was saved to {model}", err
+    assert not model.exists()

@@ -18,7 +18,14 @@ PACKAGES = ("engine", "gui")
 LAYERS = (
     ("engine.errors",),
     ("engine.jsontext", "engine.bounded_io"),
-    ("engine.backend", "engine.spec", "engine.activations", "engine.init", "engine.unpickle"),
+    (
+        "engine.backend",
+        "engine.spec",
+        "engine.activations",
+        "engine.init",
+        "engine.unpickle",
+        "engine.output_path",
+    ),
     ("engine.limits",),
     ("engine.layers", "engine.data", "engine.optim", "engine.parallel"),
     ("engine.network", "engine.last_good"),
