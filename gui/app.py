@@ -1,17 +1,26 @@
-"""The application entry point: one QApplication, named so QSettings finds the preferences again."""
+"""The application entry point: one QApplication, named so QSettings finds the preferences again.
+
+Qt is imported only once `qt_platform` has found that its platform plugin can load: otherwise
+importing QtWidgets fails or creating the QApplication aborts the process."""
 
 from __future__ import annotations
 
 import sys
 
-from PySide6.QtWidgets import QApplication
+from gui.qt_platform import platform_problem
 
 ORGANIZATION = "ConvScope"
 APPLICATION = "ConvScope"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open the window and run the event loop; returns the exit code."""
+    """Open the window and run the event loop; returns the exit code (1 when Qt cannot start)."""
+    problem = platform_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
+    from PySide6.QtWidgets import QApplication
+
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
