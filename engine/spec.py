@@ -13,6 +13,7 @@ from typing import Any
 from engine import jsontext
 from engine.bounded_io import read_regular
 from engine.errors import SpecError, clip
+from engine.output_path import check_output_path
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 POOL_MODES = ("max", "mean")
@@ -104,6 +105,7 @@ def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def save_spec(spec: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    check_output_path(path)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(normalize(spec), f, indent=2)
         f.write("\n")

@@ -39,7 +39,7 @@ def _empty_folder(tmp_path):
 
 def _unwritable(name):
     def make(tmp_path):
-        return str(tmp_path / "no such folder" / name), "No such file or directory"
+        return str(tmp_path / "no such folder" / name), "does not exist"
 
     return make
 
