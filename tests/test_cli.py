@@ -356,30 +356,31 @@ def test_evaluate_names_the_kind_of_a_file_that_is_not_a_weight_file(tmp_path, c
     assert "truncated" not in line and "header too large" not in line
 
 
-def _wait_for(process: subprocess.Popen, prefix: str) -> list[str]:
-    """Lines printed until one starts with `prefix` (the process's stdout stays open)."""
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if line.startswith(prefix):
-            return seen
-    raise AssertionError(f"the process ended before printing {prefix!r}: {''.join(seen)}")
-
-
-def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path, tiny_spec):
-    model = tmp_path / "m.safetensors"
-    run = _convscope(
-        "train", "--spec", tiny_spec, "--limit", "300", "--epochs", "500", "--device", "cpu",
-        "--save", str(model),
-    )  # fmt: skip
+def _interrupt_after(prefix: str, *args: str) -> tuple[int, str]:
+    """Runs `convscope ARGS`, sends it SIGINT (Ctrl-C) once it prints a line starting with
+    `prefix`, and returns its exit status and stderr."""
+    run = _convscope(*args)
     try:
-        _wait_for(run, "epoch 2/500")
+        seen = []
+        for line in run.stdout:
+            seen.append(line)
+            if line.startswith(prefix):
+                break
+        else:
+            raise AssertionError(f"the process ended before printing {prefix!r}: {''.join(seen)}")
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=120)
     finally:
         run.kill()
-    assert run.returncode == 130, err
     assert "Traceback" not in err
+    return run.returncode, err
+
+
+def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path, tiny_spec):
+    model = tmp_path / "m.safetensors"
+    run = ("train", "--spec", tiny_spec, "--limit", "300", "--epochs", "500", "--device", "cpu")
+    status, err = _interrupt_after("epoch 2/500", *run, "--save", str(model))
+    assert status == 130, err
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"convscope: interrupted; {model} holds the network after epoch "), err
     epoch = int(line.split("after epoch ")[1].split()[0])
@@ -390,14 +391,8 @@ def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path, tiny_spe
 
 def test_ctrl_c_during_start_up_prints_no_traceback(tmp_path):
     model = tmp_path / "m.safetensors"
-    run = _convscope("train", "--device", "cpu", "--save", str(model))
-    try:
-        _wait_for(run, "device: ")  # then it loads the data and builds the network: an epoch is seconds away
-        run.send_signal(signal.SIGINT)
-        _, err = run.communicate(timeout=120)
-    finally:
-        run.kill()
-    assert run.returncode == 130, err
-    assert "Traceback" not in err
+    # after the device line it loads the data and builds the network: an epoch is seconds away
+    status, err = _interrupt_after("device: ", "train", "--device", "cpu", "--save", str(model))
+    assert status == 130, err
     assert err.strip() == f"convscope: interrupted; nothing was saved to {model}", err
     assert not model.exists()
