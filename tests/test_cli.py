@@ -322,7 +322,7 @@ def test_auto_device_says_in_one_short_line_which_it_picked(tiny_spec, capsys, m
 
 def test_a_near_miss_of_a_built_in_data_set_name_is_suggested(capsys):
     assert main(["train", "--data", "mnist", "--device", "cpu"]) == 1
-    _one_error_line(capsys, "mnist does not exist", "Did you mean mnist-5k?", "IDX files", ".npz")
+    _one_error_line(capsys, "mnist: does not exist", "Did you mean mnist-5k?", "IDX files", ".npz")
 
 
 def _wrong_kinds(tmp_path: Path) -> dict[str, tuple[Path, str]]:
