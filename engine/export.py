@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from engine.onnx_export import save_onnx
+from engine.output_path import check_output_path
 from engine.torch_export import save_torch
 from engine.weights import load
 
@@ -16,7 +17,11 @@ def export(
     onnx: str | os.PathLike[str] | None = None,
     torch: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Write the network in weight file `model` as an ONNX file and/or PyTorch source."""
+    """Write the network in weight file `model` as an ONNX file and/or PyTorch source; both paths
+    are checked first, so a bad second one leaves no first file behind."""
+    for path in (onnx, torch):
+        if path is not None:
+            check_output_path(path)
     net = load(model, device="cpu")
     if onnx is not None:
         save_onnx(net, onnx)

@@ -295,6 +295,15 @@ def test_train_checks_the_save_path_before_it_trains(tmp_path, tiny_spec, capsys
     assert not capsys.readouterr().out, "it said something before the error"
 
 
+def test_export_checks_every_output_path_before_it_writes_one(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    save(Network(TINY), model)
+    good, bad = tmp_path / "m.onnx", tmp_path / "gone" / "m.py"
+    assert main(["export", str(model), "--onnx", str(good), "--torch", str(bad)]) == 1
+    _one_error_line(capsys, str(bad), "does not exist")
+    assert not good.exists()
+
+
 def test_the_windows_save_uses_the_same_check(tmp_path):
     """weights.save (the window's Save and the CLI's last save) says the same as the CLI's check."""
     with pytest.raises(OutputPathError, match="the folder .* does not exist"):
