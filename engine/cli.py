@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
-from engine.data import BUILTIN, Dataset, load_dataset, with_normalization
+from engine.data import BUILTIN, LAYOUTS, Dataset, load_dataset, with_normalization
 from engine.errors import ConvScopeError
 from engine.export import export
 from engine.init import INITS
@@ -67,6 +67,9 @@ def _setting(name: str) -> Callable[[str], float]:
     return _parsed(float, lambda value: setting_problem(name, value))
 
 
+_LAYOUT_HELP = "how .npz images are stored: nchw, nhwc, or auto (default: told from the shape)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary,export}")
@@ -91,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
     train.add_argument("--data", default=BUILTIN, help=f"{BUILTIN}, an IDX folder or an .npz file")
+    train.add_argument("--layout", choices=LAYOUTS, default="auto", help=_LAYOUT_HELP)
     train.add_argument("--epochs", type=_count(), default=d.epochs, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=_count(), default=d.batch_size)
     train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
@@ -119,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("model", help="a .safetensors weight file")
     evaluate.add_argument("--data", default=BUILTIN, help="data set whose test split is evaluated")
+    evaluate.add_argument("--layout", choices=LAYOUTS, default="auto", help=_LAYOUT_HELP)
     evaluate.add_argument("--device", choices=DEVICES)
     evaluate.add_argument("--verbose", action="store_true", help="say why no GPU is used")
 
@@ -257,6 +262,14 @@ class SaveEachEpoch(Callback):
         self.saved_epoch = info.epoch
 
 
+def _load_data(args: argparse.Namespace, **options: Any) -> Dataset:
+    """The data set `--data` names, read as `--layout` says; what loading decided is printed."""
+    data = load_dataset(args.data, layout=args.layout, **options)
+    for note in data.notes:
+        print(f"note: {note}", flush=True)
+    return data
+
+
 def train(args: argparse.Namespace) -> int:
     if args.save:  # before anything slow: a run must not end in a write bound to fail
         check_output_path(args.save)
@@ -308,11 +321,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
             raise UsageError(f"--seed {args.seed} differs from the resumed network's seed {net.seed}")
         recorded = net.metadata.get("dataset") or {}
         data = with_normalization(
-            load_dataset(args.data, seed=net.seed, limit=args.limit), recorded.get("normalization")
+            _load_data(args, seed=net.seed, limit=args.limit), recorded.get("normalization")
         )
         print(f"resuming {args.resume} after {_plural(net.metadata.get('epochs', 0), 'epoch')}", flush=True)
     else:
-        data = load_dataset(args.data, normalize=args.normalize, seed=seed, limit=args.limit)
+        data = _load_data(args, normalize=args.normalize, seed=seed, limit=args.limit)
         if args.spec:
             spec = load_spec(args.spec)
         else:  # the default network, sized to the data
@@ -356,7 +369,7 @@ def evaluate(args: argparse.Namespace) -> int:
     backend = _pick_device(args.device, args.verbose)
     net = load(args.model, device=backend)
     recorded = net.metadata.get("dataset") or {}
-    data = with_normalization(load_dataset(args.data, seed=net.seed), recorded.get("normalization"))
+    data = with_normalization(_load_data(args, seed=net.seed), recorded.get("normalization"))
     check_fits(net, data)
     y = data.test.y
     pred, loss, _ = net.predict_and_score(data)  # one forward pass: loss, accuracy, confusion matrix

@@ -92,6 +92,8 @@ class Dataset:
     test: Split
     class_names: tuple[str, ...]
     normalization: tuple[tuple[float, ...], tuple[float, ...]] | None
+    #: What loading decided on the user's behalf (a layout it detected), one line each, to show.
+    notes: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -208,6 +210,7 @@ def load_dataset(
     validation_fraction: float = 0.1,
     seed: int = 0,
     limit: int | None = None,
+    layout: str = "auto",
 ) -> Dataset:
     """Load the built-in set, a folder of MNIST-format IDX files or an ``.npz`` archive.
 
@@ -217,7 +220,11 @@ def load_dataset(
     images the network trained on.  ``normalize`` standardises each channel with the training
     split's statistics (recorded in ``normalization``).  ``limit`` keeps only the first ``limit``
     training images, for quick runs; classes are still counted over the whole source.
+    ``layout`` says how 4-D images are stored: "nchw", "nhwc", or "auto" to tell from the shape
+    (see :func:`_channels_first`).
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be between 0 and 1, not {validation_fraction}")
     if limit is not None and limit < 1:
@@ -234,8 +241,9 @@ def load_dataset(
     else:
         raw = _read_npz(path)
 
-    train = _checked(raw.train)
-    test = _checked(raw.test) if raw.test is not None else None
+    notes: list[str] = []
+    train = _checked(raw.train, layout, notes)
+    test = _checked(raw.test, layout, notes) if raw.test is not None else None
     if test is not None and test.x.shape[1:] != train.x.shape[1:]:
         raise DataError(
             f"{test.x_src} holds images of shape {shape_text(test.x.shape[1:])} but {train.x_src} holds "
@@ -259,6 +267,7 @@ def load_dataset(
         test=Split(test_x, np.ascontiguousarray(test_y)),
         class_names=class_names,
         normalization=normalization,
+        notes=tuple(notes),
     )
 
 
@@ -387,12 +396,41 @@ def _npz_class_names(names: np.ndarray, path: Path) -> tuple[str, ...]:
     return tuple(n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist())
 
 
-def _checked(part: _Arrays) -> _Arrays:
+LAYOUTS = ("auto", "nchw", "nhwc")
+#: Channel counts images have: grey, RGB, RGBA.
+_IMAGE_CHANNELS = (1, 3, 4)
+
+
+def _channels_first(x: np.ndarray, source: str, layout: str, notes: list[str]) -> np.ndarray:
+    """4-D images as (N, C, H, W). With layout "auto", a last axis of 1, 3 or 4 where the second is
+    not is read as channels-last (N, H, W, C) and transposed, with a note saying so; a shape that
+    reads both ways is refused, naming both readings and the option that chooses."""
+    n, a, b, c = x.shape
+    if layout == "auto":
+        first, last = a in _IMAGE_CHANNELS, c in _IMAGE_CHANNELS
+        if first and last:
+            raise DataError(
+                f"{source} is {shape_text(x.shape)}, which reads two ways: {n} images of {a} channels "
+                f"of {b}×{c} (channels first, NCHW) or {n} images of {a}×{b} with {c} channels "
+                "(channels last, NHWC); choose one with --layout nchw or --layout nhwc."
+            )
+        layout = "nhwc" if last else "nchw"
+        if last:
+            notes.append(f"{source} is {shape_text(x.shape)}: read as channels-last (N, H, W, C) images "
+                         f"of {a}×{b} with {c} channel{'s' if c > 1 else ''} (--layout nchw to override).")
+    if layout == "nhwc":
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x
+
+
+def _checked(part: _Arrays, layout: str, notes: list[str]) -> _Arrays:
     """Catch every problem with one split's arrays now, with words, before any arithmetic."""
     x, y = part.x, part.y
     if x.ndim == 3:
         x = x[:, np.newaxis]
-    elif x.ndim != 4:
+    elif x.ndim == 4:
+        x = _channels_first(x, part.x_src, layout, notes)
+    else:
         hint = ", which looks like labels rather than images" if x.ndim == 1 else ""
         raise DataError(
             f"{part.x_src} holds {x.ndim}-D data{hint}; images must be (N, H, W) or (N, C, H, W)."

@@ -227,7 +227,7 @@ def test_integer_pixels_are_scaled(tmp_path: Path, pixels, scale: int) -> None:
 
 def test_normalize_standardises_train_and_applies_same_to_test(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    x = rng.random((40, 3, 4, 4)) * np.array([1.0, 0.5, 0.2])[:, None, None] + 0.1
+    x = rng.random((40, 3, 5, 5)) * np.array([1.0, 0.5, 0.2])[:, None, None] + 0.1
     path = tmp_path / "colour.npz"
     np.savez(path, x=x, y=np.arange(40) % 4, x_test=x[:8], y_test=np.arange(8) % 4)
     data = load_dataset(path, normalize=True)
@@ -254,9 +254,9 @@ def test_recorded_normalization_is_applied_exactly_as_in_training(tmp_path: Path
     path = tmp_path / "colour.npz"
     np.savez(
         path,
-        x=rng.random((30, 2, 4, 4)),
+        x=rng.random((30, 2, 5, 5)),
         y=np.arange(30) % 3,
-        x_test=rng.random((6, 2, 4, 4)),
+        x_test=rng.random((6, 2, 5, 5)),
         y_test=np.arange(6) % 3,
     )
     trained = load_dataset(path, normalize=True)
