@@ -37,9 +37,9 @@ _KINDS = (
 )
 
 
-def _not_regular(mode: int) -> str:
+def _not_regular(mode: int, what: str) -> str:
     if stat.S_ISDIR(mode):
-        return "is a folder"
+        return f"is a folder, not a {what}"
     kind = next((name for test, name in _KINDS if test(mode)), "a special file")
     return f"is {kind}, not a regular file"
 
@@ -68,7 +68,7 @@ def open_regular(path: str | os.PathLike[str], error: ErrorType = DataError, wha
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise error(f"{name}: {_not_regular(mode)}, not a {what}")
+            raise error(f"{name}: {_not_regular(mode, what)}")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -91,7 +91,7 @@ def path_kind(path: str | os.PathLike[str], error: ErrorType = DataError, what: 
         return "folder"
     if stat.S_ISREG(mode):
         return "file"
-    raise error(f"{name}: {_not_regular(mode)}")
+    raise error(f"{name}: {_not_regular(mode, what)}")
 
 
 def size_of(stream: IO[bytes]) -> int:

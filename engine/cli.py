@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, LAYOUTS, Dataset, load_dataset, with_normalization
-from engine.errors import ConvScopeError
+from engine.errors import ConvScopeError, LimitError
 from engine.export import export
 from engine.init import INITS
 from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
@@ -330,7 +330,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
             spec = load_spec(args.spec)
         else:  # the default network, sized to the data
             spec = {**default_spec(), "input": list(data.input_shape), "classes": data.classes}
-        net = Network(normalize(spec), seed=seed, device=backend, init=args.init)
+        with _naming(args.spec):
+            net = Network(normalize(spec), seed=seed, device=backend, init=args.init)
     check_fits(net, data)
     optimizer = _optimizer(args, saved_opt)
     params = sum(int(np.prod(s)) for s in net.param_shapes().values())
@@ -395,11 +396,23 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _naming(spec_path: str | None) -> Iterator[None]:
+    """A network beyond the memory limits, named by the spec file it came from."""
+    try:
+        yield
+    except LimitError as exc:
+        if spec_path is None:
+            raise
+        raise LimitError(f"{spec_path}: {exc}") from None
+
+
 def show_summary(args: argparse.Namespace) -> int:
     """The table, and the network's memory, once that is known to be within the limits."""
     spec = load_spec(args.spec) if args.spec else default_spec()
     memory = estimate(spec)
-    memory.check()
+    with _naming(args.spec):
+        memory.check()
     print(summary(spec))
     print(f"memory: {memory.describe()}")
     return 0

@@ -20,7 +20,7 @@ MAX_DIGITS = 40
 def _int(text: str) -> int:
     digits = len(text.lstrip("-"))
     if digits > MAX_DIGITS:
-        raise ValueError(f"it holds a whole number with {digits:,} digits")
+        raise ValueError(f"holds a whole number with {digits:,} digits")
     return int(text)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import LimitError, clip
+from engine.errors import LimitError, clip, listing
 from engine.spec import LayerInfo, conv_padding, infer
 
 GIB = 1 << 30
@@ -82,9 +82,9 @@ def current() -> Limits:
     return replace(Limits(), **values)
 
 
-def configure(**limits: int | str | None) -> Limits:
+def configure(**limits: int | str | None) -> None:
     """Set limits for this process (names as in :class:`Limits`; None returns one to the
-    environment's or the default); returns the limits now in force."""
+    environment's or the default)."""
     known = {f.name for f in fields(Limits)}
     for name, value in limits.items():
         if name not in known:
@@ -93,7 +93,6 @@ def configure(**limits: int | str | None) -> Limits:
             _configured.pop(name, None)
         else:
             _configured[name] = parse_size(str(value), name)
-    return current()
 
 
 def format_bytes(n: int) -> str:
@@ -109,9 +108,9 @@ def format_bytes(n: int) -> str:
     return f"{value:,.0f} {unit}" if 1000 <= value < 1e6 else f"{value:.3g} {unit}"
 
 
-def _refuse(what: str, figure: str, limit_name: str, limit: str, advice: str = "") -> LimitError:
+def _refuse(what: str, figure: str, limit_name: str, limit: str, advice: str = "") -> str:
     how = _HOW[limit_name]
-    return LimitError(f"{what} {figure}, more than the limit of {limit} ({advice}raise it with {how})")
+    return f"{what} {figure}, more than the limit of {limit} ({advice}raise it with {how})"
 
 
 @dataclass(frozen=True)
@@ -137,35 +136,26 @@ class MemoryEstimate:
     def problems(self, limits: Limits | None = None) -> list[str]:
         """Why a network of this size is refused (its parameters or one image's activations
         beyond the limits), as messages; empty when it may be built."""
-        return [str(e) for e in self._errors(limits or current(), batch=None)]
+        return self._problems(limits or current(), batch=None)
 
     def check(self, batch: int | None = None, limits: Limits | None = None) -> None:
         """Raise :class:`LimitError` if the network, or training on batches of `batch`, would
         go beyond the limits."""
-        errors = self._errors(limits or current(), batch)
-        if errors:
-            raise errors[0]
+        problems = self._problems(limits or current(), batch)
+        if problems:
+            raise LimitError(listing(problems))
 
-    def _errors(self, limits: Limits, batch: int | None) -> list[LimitError]:
-        errors = []
+    def _problems(self, limits: Limits, batch: int | None) -> list[str]:
+        problems = []
         if self.params > limits.max_params:
-            errors.append(
-                _refuse(
-                    "the network has", f"{self.params:,} parameters", "max_params", f"{limits.max_params:,}")
-            )
-        if self.window > MAX_WINDOW:
-            errors.append(
-                LimitError(
-                    f"{self.window_layer}: its window covers {self.window:,} positions, more than the "
-                    f"{MAX_WINDOW:,} this engine steps through"
-                )
-            )
+            figure, limit = f"{self.params:,} parameters", f"{limits.max_params:,}"
+            problems.append(_refuse("the network has", figure, "max_params", limit))
         per_image = self.inference_bytes_per_image if batch is None else self.train_bytes_per_image
         need = per_image * (batch or 1)
         if need > limits.max_activation_bytes:
             what = "one image needs" if batch is None else f"training on batches of {batch:,} needs"
             advice = "choose a smaller batch size, or " if batch and batch > 1 else ""
-            errors.append(
+            problems.append(
                 _refuse(
                     what,
                     f"{format_bytes(need)} of activations",
@@ -174,7 +164,12 @@ class MemoryEstimate:
                     advice,
                 )
             )
-        return errors
+        if self.window > MAX_WINDOW:
+            problems.append(
+                f"{self.window_layer}: its window covers {self.window:,} positions, more than the "
+                f"{MAX_WINDOW:,} this engine steps through"
+            )
+        return problems
 
     def inference_rows(self, wanted: int, limits: Limits | None = None) -> int:
         """How many of `wanted` images one forward pass may take within the activation limit."""
@@ -247,4 +242,4 @@ def check_data(nbytes: int, source: str, limits: Limits | None = None) -> None:
     limit = (limits or current()).max_data_bytes
     if nbytes > limit:
         figure, limit_text = f"{format_bytes(nbytes)} in memory", format_bytes(limit)
-        raise _refuse(f"{source} would take", figure, "max_data_bytes", limit_text)
+        raise LimitError(_refuse(f"{source} would take", figure, "max_data_bytes", limit_text))

@@ -100,8 +100,8 @@ def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     spec = jsontext.parse(text, lambda why: SpecError([f"{name}: {why}"]))
     try:
         return normalize(spec)
-    except SpecError as exc:
-        raise SpecError([f"{name}: {p}" for p in exc.problems]) from None
+    except SpecError as exc:  # the file named once, before the first of its problems
+        raise SpecError([f"{name}: {exc.problems[0]}", *exc.problems[1:]]) from None
 
 
 def save_spec(spec: dict[str, Any], path: str | os.PathLike[str]) -> None:
