@@ -200,10 +200,10 @@ def test_permission_denied_is_named_as_such(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("config", "phrase"),
     [
-        ({"beta1": 1}, "beta1 must be a finite number ≥ 0 and < 1, got 1"),
+        ({"beta1": 1}, "beta1 must be ≥ 0 and < 1, got 1"),
         ({"beta2": 2}, "beta2 must be"),
-        ({"eps": float("nan")}, "eps must be a finite number > 0"),
-        ({"lr": "0.1"}, "lr must be a finite number > 0, got '0.1'"),
+        ({"eps": float("nan")}, "eps must be a finite number"),
+        ({"lr": "0.1"}, "lr must be a number, got '0.1'"),
     ],
 )
 def test_optimizer_settings_are_checked_in_type_and_range(config, phrase):
