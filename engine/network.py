@@ -12,7 +12,7 @@ from engine.data import as_split
 from engine.init import check_init, initial_values
 from engine.layers import Layer, make_layer
 from engine.layers.conv import Conv
-from engine.layers.pool import Pool
+from engine.layers.pool import BIAS_SURPLUS, Pool
 from engine.limits import estimate
 from engine.parallel import INLINE, Beside, Threads, host_threads
 from engine.spec import default_spec, infer, normalize, param_name, shape_text
@@ -192,12 +192,27 @@ class Network:
         grad[xp.arange(n), y] -= 1
         grad *= 1.0 / (batch or n)
         grads: dict[str, Any] = {}
+        surplus = None
         for layer, cache in zip(reversed(self.layers), reversed(caches), strict=True):
             i = layer.info.index
             grad, layer_grads = layer.backward(grad, cache, self._layer_params(layer), i > 0, beside)
+            if surplus is not None:  # this conv's bias is added after the pool, as network3's
+                layer_grads["bias"] = layer_grads["bias"] - surplus
+            surplus = layer_grads.pop(BIAS_SURPLUS, None)
             for k, g in layer_grads.items():
                 grads[layer.info.param(k)] = g
         return grads
+
+    def send_ties_to_every_maximum(self) -> None:
+        """network3's max-pool gradient, as Theano computes it: a window holding its maximum
+        more than once (identical patches: blank background, saturated strokes) sends its
+        gradient to every copy, and a conv just before the pool gets its bias gradient once per
+        window, as network3, which adds the bias after pooling, has it. The default sends it to
+        the first copy only, which gives the same bias gradient but not the same weights'."""
+        for layer, after in zip([None, *self.layers[:-1]], self.layers, strict=True):
+            if isinstance(after, Pool) and after.mode == "max":
+                after.all_maxima = True
+                after.bias_activation = layer.activation if isinstance(layer, Conv) else None
 
     def labels(self, y: Any) -> Any:
         if isinstance(y, np.ndarray):

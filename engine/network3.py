@@ -7,15 +7,10 @@
 
 and computes what network3 computes: true convolution, the bias added after pooling, network3's
 dropout (inputs dropped unscaled in training, (1 − p)·x·w at inference), mini-batches in file
-order with the last partial one dropped, L2 divided by the number of training batches, and
-accuracy as the mean over whole mini-batches. Its data are the book's `mnist.pkl.gz`, read
-through the one restricted unpickler.
-
-One difference remains: where a max-pool window holds its maximum more than once (identical
-input patches: blank background, saturated strokes), Theano sends the window's gradient to
-every copy, the engine to the first only. Sending it to all would give the conv weights
-network3's gradient but count the bias, which network3 adds after pooling, once per copy; an
-exact match needs the bias gradient taken per window, which the engine's conv does not do.
+order with the last partial one dropped, L2 divided by the number of training batches,
+accuracy as the mean over whole mini-batches, and Theano's max-pool gradient (every maximum of
+a window gets it; the bias, added after pooling, once per window). Its data are the book's
+`mnist.pkl.gz`, read through the one restricted unpickler.
 
 The layers only describe a spec; the engine's Network (init "network3": the same Gaussian
 weights and biases, zero softmax) does the work, and `SGD` is one call to the engine's `fit`. The
@@ -35,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from engine import unpickle
+from engine.activations import Custom
 from engine.backend import Backend
 from engine.data import BUILTIN, load_dataset
 from engine.errors import DataError, clip
@@ -66,15 +62,26 @@ def linear(z: Any) -> Any:
 
 
 _ACTIVATIONS = {sigmoid: "sigmoid", tanh: "tanh", ReLU: "relu", linear: "linear"}
+_NAMES = "sigmoid, tanh, ReLU or linear from engine.network3"
 
 
-def _activation(fn: Any) -> str:
+def _activation(fn: Any, where: str, custom: bool) -> str | Custom:
+    """The engine's activation for network3's `activation_fn`: one of network3's four, or where
+    `custom`, any function that carries its derivative (of z) as `fn.derivative`."""
     if fn in _ACTIVATIONS:
         return _ACTIVATIONS[fn]
     if isinstance(fn, str) and fn in _ACTIVATIONS.values():
         return fn
+    if not custom:
+        raise ValueError(
+            f"{where}: activation_fn must be {_NAMES}, got {fn!r}: the engine applies it before "
+            "pooling, which gives network3's result for these non-decreasing functions only"
+        )
+    if callable(fn) and callable(getattr(fn, "derivative", None)):
+        return Custom(fn, fn.derivative)
     raise ValueError(
-        f"activation_fn must be one of sigmoid, tanh, ReLU or linear from engine.network3, got {fn!r}"
+        f"{where}: activation_fn must be {_NAMES}, or a function that carries its derivative as "
+        f"fn.derivative (e.g. fn.derivative = lambda z: 1 - np.tanh(z) ** 2), got {fn!r}"
     )
 
 
@@ -196,7 +203,8 @@ class ConvPoolLayer(_Layer):
 
     network3 adds the bias after pooling, act(maxpool(w∗x) + b); the engine computes
     maxpool(act(w∗x + b)). These are equal: b is one constant per feature map, so it commutes with
-    the max, and the activations are monotone (non-decreasing), so they commute with it too.
+    the max, and network3's four activations are non-decreasing, so they commute with it too (a
+    custom one need not: it is offered on FullyConnectedLayer only).
     """
 
     def __init__(
@@ -215,6 +223,7 @@ class ConvPoolLayer(_Layer):
         self.image_shape = tuple(int(v) for v in image_shape)
         self.poolsize = tuple(int(v) for v in poolsize)
         self.activation_fn = activation_fn
+        self.activation = _activation(activation_fn, "ConvPoolLayer", custom=False)
         if self.filter_shape[1] != self.image_shape[1]:
             raise ValueError(
                 f"ConvPoolLayer: filter_shape has {self.filter_shape[1]} input maps but image_shape "
@@ -236,12 +245,7 @@ class ConvPoolLayer(_Layer):
 
     def spec_layers(self) -> list[dict[str, Any]]:
         f, _, fh, fw = self.filter_shape
-        conv = {
-            "type": "conv",
-            "filters": f,
-            "kernel": [fh, fw],
-            "activation": _activation(self.activation_fn),
-        }
+        conv = {"type": "conv", "filters": f, "kernel": [fh, fw], "activation": self.activation}
         return [conv, {"type": "pool", "mode": "max", "size": list(self.poolsize)}]
 
 
@@ -251,6 +255,7 @@ class FullyConnectedLayer(_Layer):
     def __init__(self, n_in: int, n_out: int, activation_fn: Any = sigmoid, p_dropout: float = 0.0):
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.activation_fn = activation_fn
+        self.activation = _activation(activation_fn, "FullyConnectedLayer", custom=True)
         self.p_dropout = float(p_dropout)
 
     @property
@@ -262,7 +267,7 @@ class FullyConnectedLayer(_Layer):
             {
                 "type": "dense",
                 "units": self.n_out,
-                "activation": _activation(self.activation_fn),
+                "activation": self.activation,
                 "dropout": self.p_dropout,
             }
         ]
@@ -403,6 +408,7 @@ class Network:
         self.mini_batch_size = int(mini_batch_size)
         self.spec = to_spec(self.layers)
         self.net = EngineNetwork(self.spec, seed=seed, device=device, init="network3", dtype=dtype)
+        self.net.send_ties_to_every_maximum()
         self.x = Input()
         self._scales: dict[str, float] = {}
         first = 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import jsontext
+from engine.activations import Custom
 from engine.bounded_io import read_regular
 from engine.errors import SpecError, clip
 from engine.output_path import check_output_path
@@ -204,7 +205,10 @@ def _check_layer(i: int, raw: Any, problems: list[str]) -> dict[str, Any] | None
             bad(f"mode must be one of {', '.join(POOL_MODES)}, got {_show(layer['mode'])}")
     elif kind == "dense":
         positive_int("units")
-    if "activation" in layer and layer["activation"] not in ACTIVATIONS:
+    if "activation" in layer and isinstance(layer["activation"], Custom):
+        if kind != "dense":
+            bad(f"a custom activation ({layer['activation']}) is offered on dense layers only")
+    elif "activation" in layer and layer["activation"] not in ACTIVATIONS:
         bad(f"unknown activation {_show(layer['activation'])} (choose one of {', '.join(ACTIVATIONS)})")
     if "dropout" in layer:
         d = layer["dropout"]

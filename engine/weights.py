@@ -27,6 +27,7 @@ import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
 from engine import jsontext
+from engine.activations import Custom
 from engine.backend import NUMPY, Backend
 from engine.bounded_io import open_regular, os_reason
 from engine.data import _IDX_TYPES, MAX_NAME, Dataset, class_names_problem
@@ -75,6 +76,13 @@ def save(
     refused unless `allow_non_finite`, so they never silently replace a good file.
     """
     check_output_path(path)
+    layers = net.spec["layers"]
+    custom = [str(layer["activation"]) for layer in layers if isinstance(layer.get("activation"), Custom)]
+    if custom:
+        raise WeightFileError(
+            f"{path}: not written: the activation {clip(', '.join(custom), 80)} is Python code, which "
+            "a weight file does not hold"
+        )
     tensors = {k: np.ascontiguousarray(v) for k, v in net.state_dict().items()}
     training = dict(net.metadata)
     if dataset is not None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.signal import correlate
 
 from engine import SGD, Adam, Network
+from engine.activations import Custom
 from engine.backend import NUMPY
 from engine.layers import make_layer
 from engine.spec import infer
@@ -43,6 +44,10 @@ GRADIENT_SPECS = {
         {"type": "conv", "filters": 2, "kernel": 3, "activation": "relu"},
         {"type": "pool", "mode": "max", "size": [2, 3], "stride": [2, 1]},
         {"type": "dense", "units": 4, "activation": "tanh"},
+    ),
+    "dense-custom-activation": _spec(
+        (1, 5, 5),
+        {"type": "dense", "units": 6, "activation": Custom(np.sin, np.cos), "dropout": 0.2},
     ),
     "rect-kernel-conv-on-conv-linear": _spec(
         (2, 6, 7),
@@ -214,6 +219,31 @@ def test_max_pool_sends_a_tied_window_gradient_to_one_input_only():
     out, cache = layer.forward(x, {}, False, None)
     dx, _ = layer.backward(np.full_like(out, 3.0), cache, {}, True)
     assert dx.sum() == 3.0 and np.count_nonzero(dx) == 1
+    layer.all_maxima = True  # Theano's rule, as network3 has it
+    dx, _ = layer.backward(np.full_like(out, 3.0), cache, {}, True)
+    np.testing.assert_array_equal(dx, np.full((1, 1, 2, 2), 3.0))
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+def test_ties_to_every_maximum_give_the_weights_every_copy_and_the_bias_one_per_window(activation, device):
+    """On a blank image every 2×2 window holds its maximum four times. network3 (bias after
+    pooling) gives the 1×1 kernel the gradient of all four copies and the bias that of the
+    window: 4:1. The engine's default sends it to the first copy only: 1:1."""
+    spec = _spec(
+        (1, 4, 6),
+        {"type": "conv", "filters": 2, "kernel": 1, "activation": activation},
+        {"type": "pool", "mode": "max", "size": [2, 3]},
+    )
+    net = Network(spec, seed=1, device=device, dtype=np.float64)
+    net.params["layers.0.bias"][...] = device.to_device(np.array([0.5, 1.5]))
+    x, y = np.ones((3, 1, 4, 6)), np.array([0, 1, 2])
+    first = {k: device.to_host(g) for k, g in net.loss_and_grads(x, y)[1].items()}
+    np.testing.assert_allclose(first["layers.0.weight"].ravel(), first["layers.0.bias"])
+    net.send_ties_to_every_maximum()
+    every = {k: device.to_host(g) for k, g in net.loss_and_grads(x, y)[1].items()}
+    np.testing.assert_allclose(every["layers.0.weight"].ravel(), 6 * every["layers.0.bias"])
+    np.testing.assert_allclose(every["layers.0.bias"], first["layers.0.bias"])
+    np.testing.assert_allclose(every["layers.2.weight"], first["layers.2.weight"])
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "linear"])

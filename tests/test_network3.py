@@ -5,6 +5,7 @@ import pytest
 from strict_backend import STRICT
 
 from engine import Network as EngineNetwork
+from engine.errors import WeightFileError
 from engine.network3 import (
     ConvPoolLayer,
     FullyConnectedLayer,
@@ -18,6 +19,7 @@ from engine.network3 import (
     to_spec,
 )
 from engine.spec import default_spec, normalize
+from engine.weights import save
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +175,28 @@ def test_layer_argument_mistakes():
         ConvPoolLayer((20, 3, 5, 5), (10, 1, 28, 28))
     with pytest.raises(ValueError, match=r"poolsize is \(height, width\)"):
         ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), poolsize=(2, 3, 1))
-    with pytest.raises(ValueError, match="activation_fn must be one of"):
-        to_spec([FullyConnectedLayer(784, 30, activation_fn=np.exp), SoftmaxLayer(30, 10)])
+    with pytest.raises(ValueError, match="FullyConnectedLayer: .* carries its derivative as fn.derivative"):
+        FullyConnectedLayer(784, 30, activation_fn=np.exp)
+
+    def softplus(z):
+        return np.logaddexp(0, z)
+
+    softplus.derivative = sigmoid
+    with pytest.raises(ValueError, match="ConvPoolLayer: activation_fn must be sigmoid, tanh, ReLU"):
+        ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), activation_fn=softplus)
+    spec = to_spec([FullyConnectedLayer(784, 30, activation_fn=softplus), SoftmaxLayer(30, 10)])
+    assert spec["layers"][0]["activation"].fn is softplus
+
+
+def test_a_network_with_a_custom_activation_is_not_written_to_a_weight_file(tmp_path):
+    def softsign(z):
+        return z / (1 + np.abs(z))
+
+    softsign.derivative = lambda z: 1 / (1 + np.abs(z)) ** 2
+    net = Network([FullyConnectedLayer(784, 30, activation_fn=softsign), SoftmaxLayer(30, 10)], 10)
+    with pytest.raises(WeightFileError, match="the activation softsign is Python code"):
+        save(net.net, tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 def test_activation_functions_compute_like_network3s():

@@ -354,11 +354,9 @@ def _true_conv(x, w):
 class Oracle:
     """network3's Network for conv/pool, fully connected and softmax layers, written from its
     definitions: conv → max-pool (ignore_border=True) → + b → act; dropout drops inputs unscaled
-    in training and multiplies x·w by 1 − p at inference.
-
-    `ties`: where a window holds its maximum more than once, "all" sends the gradient to every
-    copy (Theano's rule), "first" to the first in row-major order (the engine's; the documented
-    difference, see engine/network3.py)."""
+    in training and multiplies x·w by 1 − p at inference. A window that holds its maximum more
+    than once sends its gradient to every copy (Theano's rule); the bias, added after pooling,
+    gets it once."""
 
     ACT = {
         sigmoid: (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
@@ -366,8 +364,12 @@ class Oracle:
         tanh: (np.tanh, lambda z, a: 1 - a * a),
     }
 
-    def __init__(self, layers, params, ties="first"):
-        self.layers, self.ties = layers, ties
+    def _act(self, fn):
+        """network3's own activations, or a script's function with its `fn.derivative`."""
+        return self.ACT.get(fn) or (fn, lambda z, a: fn.derivative(z))
+
+    def __init__(self, layers, params):
+        self.layers = layers
         self.params = [np.array(p, dtype=np.float64) for p in params]
 
     def forward(self, x, masks=None):
@@ -384,7 +386,7 @@ class Oracle:
                 blocks = conv[:, :, : h // ph * ph, : wd // pw * pw].reshape(n, f, h // ph, ph, wd // pw, pw)
                 pooled = blocks.max(axis=(3, 5))
                 z = pooled + b[None, :, None, None]
-                act, _ = self.ACT[layer.activation_fn]
+                act, _ = self._act(layer.activation_fn)
                 a = act(z)
                 caches.append((inp, blocks, pooled, z, a))
                 continue
@@ -400,7 +402,7 @@ class Oracle:
                 e = np.exp(z - z.max(axis=1, keepdims=True))
                 a = e / e.sum(axis=1, keepdims=True)
             else:
-                a = self.ACT[layer.activation_fn][0](z)
+                a = self._act(layer.activation_fn)[0](z)
             caches.append((inp, z, a, mask))
         return a, caches
 
@@ -416,14 +418,9 @@ class Oracle:
             layer, w = self.layers[k], self.params[2 * k]
             if isinstance(layer, ConvPoolLayer):
                 inp, blocks, pooled, z, a = caches[k]
-                dz = grad.reshape(z.shape) * self.ACT[layer.activation_fn][1](z, a)
+                dz = grad.reshape(z.shape) * self._act(layer.activation_fn)[1](z, a)
                 grads[2 * k + 1] = dz.sum(axis=(0, 2, 3))
                 tie = blocks == pooled[:, :, :, None, :, None]
-                if self.ties == "first":
-                    n_, f_, ho, ph, wo, pw = blocks.shape
-                    flat = tie.transpose(0, 1, 2, 4, 3, 5).reshape(n_, f_, ho, wo, ph * pw)
-                    first = np.eye(ph * pw, dtype=bool)[flat.argmax(axis=-1)]
-                    tie = first.reshape(n_, f_, ho, wo, ph, pw).transpose(0, 1, 2, 4, 3, 5)
                 dblocks = tie * dz[:, :, :, None, :, None]
                 dconv = np.zeros(
                     (len(inp), w.shape[0], inp.shape[2] - w.shape[2] + 1, inp.shape[3] - w.shape[3] + 1)
@@ -441,7 +438,7 @@ class Oracle:
                     grad = np.einsum("nfpqab,fcab->ncpq", windows, w, optimize=True)
                 continue
             inp, z, a, mask = caches[k]
-            dz = grad if isinstance(layer, SoftmaxLayer) else grad * self.ACT[layer.activation_fn][1](z, a)
+            dz = grad if isinstance(layer, SoftmaxLayer) else grad * self._act(layer.activation_fn)[1](z, a)
             grads[2 * k] = inp.T @ dz
             grads[2 * k + 1] = dz.sum(axis=0)
             grad = (dz @ w.T) * mask
@@ -487,6 +484,14 @@ def _twins(layers, seed=0, dtype=np.float64):
     return net, Oracle(layers, params)
 
 
+def _softplus(z):
+    """A custom activation_fn, as a script may pass one: with its derivative as an attribute."""
+    return np.logaddexp(0.0, z)
+
+
+_softplus.derivative = sigmoid
+
+
 def _relative(a, b):
     return np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b)
 
@@ -520,6 +525,15 @@ ORACLE_NETS = {
         ],
         0.03,
         1.0,
+    ),
+    "custom-activation-fc": (
+        lambda: [
+            _conv_pool(1, (28, 28), 6, ReLU),
+            FullyConnectedLayer(n_in=6 * 12 * 12, n_out=30, activation_fn=_softplus),
+            SoftmaxLayer(n_in=30, n_out=10),
+        ],
+        0.1,
+        0.5,
     ),
     "rectangular-pool-tanh": (
         lambda: [

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine import Network, SpecError, default_spec, infer, normalize, summary, validate
+from engine.activations import Custom
 from engine.spec import load_spec, save_spec
 
 
@@ -52,6 +53,16 @@ def test_rectangular_pool_shapes_and_summary():
     net = Network(spec, seed=0, device="cpu")
     maps = net.feature_maps(np.zeros((1, 1, 28, 28), dtype=np.float32))
     assert [m.shape[1:] for m in maps[:3]] == [(4, 24, 24), (4, 12, 8), (4, 6, 7)]
+
+
+def test_a_custom_activation_is_offered_on_dense_layers_only():
+    """network3 scripts may pass a function with its derivative; its spec has no JSON form."""
+    custom = Custom(np.sin, np.cos)
+    assert validate(_net({"type": "dense", "units": 3, "activation": custom})) == []
+    assert "3 units, sin" in summary(_net({"type": "dense", "units": 3, "activation": custom}))
+    assert validate(_net({"type": "conv", "filters": 2, "kernel": 3, "activation": custom})) == [
+        "layer 0 (conv): a custom activation (sin) is offered on dense layers only"
+    ]
 
 
 def test_kernel_that_does_not_fit_names_layer_and_sizes():

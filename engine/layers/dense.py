@@ -66,7 +66,7 @@ class Dense(Layer):
         z = x @ weight.T
         z += params["bias"]
         a = self._activate(z)
-        return a, (x, mask, a, weight if hwc else None)
+        return a, (x, mask, activations.saved(self.activation, z, a), weight if hwc else None)
 
     def _preactivation_grad(self, grad, a):
         return activations.backward(self.xp, self.activation, a, grad)

@@ -8,8 +8,12 @@ maps from a conv stay NHWC end to end."""
 
 from __future__ import annotations
 
+from engine import activations
 from engine.layers.base import Layer
 from engine.parallel import INLINE
+
+#: The key under which a pool with `bias_activation` reports the conv bias's surplus gradient.
+BIAS_SURPLUS = "conv_bias_surplus"
 
 
 class Pool(Layer):
@@ -22,6 +26,12 @@ class Pool(Layer):
         #: then applied here, on the pooled gradient, instead of on the conv's four times larger
         #: output. Exact: max(relu(z)) = relu(max(z)), and the gradient reaches the same pixel.
         self.masks_relu = False
+        #: Set by `Network.send_ties_to_every_maximum` (network3's rule, Theano's gradient): a max
+        #: window's gradient goes to every input equal to its maximum, not to the first only.
+        self.all_maxima = False
+        #: With `all_maxima`, the activation of the conv just before, whose bias network3 adds
+        #: after pooling: its bias gradient counts each window once, however many maxima it has.
+        self.bias_activation: str | None = None
 
     def _window_slices(self) -> list[tuple[slice, ...]]:
         _, out_h, out_w = self.output_shape
@@ -76,22 +86,34 @@ class Pool(Layer):
                 else:
                     dx[sl] = share
             return dx, {}
-        # Each window's gradient goes to its first maximum only, as an argmax would send it.
-        # `served` marks the windows already given theirs and, when this pool applies the ReLU's
-        # mask, those whose maximum is 0, where the ReLU passes no gradient.
+        # Each window's gradient goes to its first maximum only, as an argmax would send it (or to
+        # every maximum, `all_maxima`). `served` marks the windows already given theirs and, when
+        # this pool applies the ReLU's mask, those whose maximum is 0, where the ReLU passes none.
         served = self._buffer("served", out.shape, bool, like=out)
         if self.masks_relu:
             xp.less_equal(out, 0, out=served)
         else:
             served.fill(False)
         hit = self._buffer("hit", out.shape, bool, like=out)
+        if self.bias_activation is not None:
+            maxima = self._buffer("maxima", out.shape, grad.dtype, like=out)
+            maxima.fill(0)
         for k, sl in enumerate(windows):
             xp.equal(x[sl], out, out=hit)
             xp.greater(hit, served, out=hit)  # a maximum, in a window not served yet
-            if k < len(windows) - 1:
+            if self.bias_activation is not None:
+                maxima += hit
+            if k < len(windows) - 1 and not self.all_maxima:
                 served |= hit
             if overlapping:
                 dx[sl] += grad * hit
             else:
                 xp.multiply(grad, hit, out=dx[sl])
-        return dx, {}
+        if self.bias_activation is None:
+            return dx, {}
+        # The conv's bias gradient sums its outputs' gradients: a window with m maxima adds its
+        # share m times, network3 once. The surplus, per feature map, for the network to take off.
+        maxima -= 1
+        maxima *= grad
+        surplus = activations.backward(xp, self.bias_activation, out, maxima)
+        return dx, {BIAS_SURPLUS: surplus.sum(axis=(0, 2, 3))}
