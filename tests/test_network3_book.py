@@ -473,10 +473,10 @@ def _network3_init(layers, rng):
     return [p.astype(np.float32) for p in params]
 
 
-def _twins(layers, seed=0, dtype=np.float64):
-    """A compatibility-layer network and the oracle, from the same network3 initial weights,
-    given to the network through `layer.w.set_value` in network3's layout. In float64, so what
-    is compared is what they compute, not how float32 rounds it."""
+def _twins(layers, seed=0, dtype=np.float32):
+    """A compatibility-layer network (float32 as network3 on the GPU, or float64) and the oracle
+    (float64), from the same network3 initial weights, given to the network through
+    `layer.w.set_value` in network3's layout."""
     net = Network(layers, 10, dtype=dtype)
     params = _network3_init(layers, np.random.default_rng(seed))
     for p, value in zip(net.params, params, strict=True):
@@ -549,7 +549,8 @@ ORACLE_NETS = {
 
 @pytest.mark.parametrize("name", list(ORACLE_NETS))
 def test_one_epoch_matches_the_oracle(in_src, capsys, name):
-    """295 images: 29 whole mini-batches in file order, the last 5 images dropped."""
+    """295 images: 29 whole mini-batches in file order, the last 5 images dropped. In float32:
+    network3 on the GPU computes in float32 too, and its rounding stays within the tolerance."""
     make, eta, lmbda = ORACLE_NETS[name]
     layers = make()
     net, oracle = _twins(layers)
@@ -573,7 +574,7 @@ def _dropout_layers(p):
 
 def test_dropout_inference_matches_the_oracle(in_src):
     layers = _dropout_layers((0.5, 0.25, 0.2))
-    net, oracle = _twins(layers)
+    net, oracle = _twins(layers, dtype=np.float64)
     rng = np.random.default_rng(1)
     oracle.params[-2] = rng.normal(0, 0.3, oracle.params[-2].shape).astype(np.float32)  # not all zero
     net.params[-2].set_value(oracle.params[-2])
@@ -601,7 +602,7 @@ class _Recorder:
 def test_one_dropout_training_step_matches_the_oracle_with_the_same_masks(in_src, monkeypatch):
     p = (0.5, 0.25, 0.2)
     layers = _dropout_layers(p)
-    net, oracle = _twins(layers)
+    net, oracle = _twins(layers, dtype=np.float64)
     oracle.params[-2] = np.random.default_rng(1).normal(0, 0.3, oracle.params[-2].shape)
     net.params[-2].set_value(oracle.params[-2])
     monkeypatch.setenv("CONVSCOPE_THREADS", "1")
