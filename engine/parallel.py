@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -20,8 +21,11 @@ from functools import cache
 from typing import Any, TypeVar
 
 from engine.backend import Backend
+from engine.errors import SettingError, clip
 
 THREADS_VAR = "CONVSCOPE_THREADS"
+#: More threads than any machine this runs on has cores; a larger count is a typo.
+MAX_THREADS = 1024
 #: The fewest images a thread is given from a training batch: below this its share of Python
 #: overhead outweighs the work it takes off the other threads.
 MIN_PART = 8
@@ -29,11 +33,20 @@ MIN_PART = 8
 T = TypeVar("T")
 
 
+def parse_threads(text: str, what: str = THREADS_VAR) -> int:
+    """A thread count from text (a whole number from 1 to MAX_THREADS), else :class:`SettingError`
+    naming `what`."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]{1,6}", text) or not 1 <= int(text) <= MAX_THREADS:
+        raise SettingError(f"{what} must be a whole number from 1 to {MAX_THREADS}, got {clip(text, 40)!r}")
+    return int(text)
+
+
 def default_threads() -> int:
     """$CONVSCOPE_THREADS, or the cores this process may run on."""
     value = os.environ.get(THREADS_VAR, "").strip()
     if value:
-        return max(1, int(value))
+        return parse_threads(value)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

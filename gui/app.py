@@ -19,12 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setStyle("Fusion")
+    # An INI file everywhere (not the registry or a plist), so the preferences can be checked as
+    # text before Qt reads them (gui/preferences.py).
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 
     from gui.main_window import MainWindow
 

@@ -47,6 +47,7 @@ from gui.filters_view import FiltersView
 from gui.naming import named
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
+from gui.preferences import Preferences
 from gui.recent_files import RecentFiles
 from gui.settings_panel import SettingsPanel
 from gui.snapshot import Snapshot, take_snapshot
@@ -76,7 +77,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         theme.apply()
         self.setObjectName("mainWindow")
-        self.settings = settings or QSettings()
+        #: Read with a type and range check each; what was refused is said once, below.
+        self.preferences = Preferences(settings or QSettings())
         self.dataset = dataset or load_dataset()
         self.trainer = Trainer(self)
         self.weights_path: str | None = None
@@ -96,13 +98,13 @@ class MainWindow(QMainWindow):
         self.accuracy_plot = AccuracyPlot()
         self.filters_view = FiltersView()
         self.feature_maps_view = FeatureMapsView()
-        self.recent = RecentFiles(self.settings, self)
+        self.recent = RecentFiles(self.preferences, self)
         self._build_actions()
         self._build_layout()
         self._build_menus()
         self._build_status_bar()
 
-        self.settings_panel.restore(self.settings)
+        self.settings_panel.restore(self.preferences)
         self.editor.set_spec(self._default_spec())
         self.editor.set_data(self.dataset.input_shape, self.dataset.classes)
         self.feature_maps_view.set_data(self.dataset.test.x, self.dataset.test.y, self.dataset.class_names)
@@ -111,6 +113,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._network_changed()
         self._restore_window()
+        notice = self.preferences.notice()
+        if notice:
+            self.notify(notice)
 
     # -- construction --------------------------------------------------------------------------
 
@@ -524,10 +529,11 @@ class MainWindow(QMainWindow):
     # -- files ---------------------------------------------------------------------------------
 
     def _last_dir(self) -> str:
-        return str(self.settings.value("lastDirectory", os.getcwd()))
+        folder = self.preferences.text("lastDirectory")
+        return folder if folder and os.path.isdir(folder) else os.getcwd()
 
     def _remember_dir(self, path: str) -> None:
-        self.settings.setValue("lastDirectory", os.path.dirname(os.path.abspath(path)))
+        self.preferences.set("lastDirectory", os.path.dirname(os.path.abspath(path)))
 
     def _adopt(self, net: Network, spec_source: str, optimizer: Optimizer | None = None) -> None:
         """Show a network that came from a file: new layer ids, so no weights are carried over; a
@@ -653,9 +659,11 @@ class MainWindow(QMainWindow):
     # -- window state --------------------------------------------------------------------------
 
     def _restore_window(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        geometry = self.preferences.data("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1440, 900)
+        #: Applied once the window is shown (see showEvent), read now with every other preference.
+        self._splitter_states = {name: self.preferences.data(f"splitters/{name}") for name in SPLITTERS}
 
     def showEvent(self, event: QShowEvent) -> None:
         """Splitter sizes are restored once the window has its real size, or they get squeezed; by
@@ -666,17 +674,16 @@ class MainWindow(QMainWindow):
         self._splitters_restored = True
         left = min(max(self.width() * 3 // 10, self.editor.full_width()), self.width() * 37 // 100)
         self.main_splitter.setSizes([left, self.width() - left])
-        for name in SPLITTERS:
-            state = self.settings.value(f"splitters/{name}")
+        for name, state in self._splitter_states.items():
             if state is not None:
                 self.findChild(QSplitter, name).restoreState(state)
 
     def save_window_state(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.preferences.set("window/geometry", self.saveGeometry())
         for name in SPLITTERS:
-            self.settings.setValue(f"splitters/{name}", self.findChild(QSplitter, name).saveState())
-        self.settings_panel.save(self.settings)
-        self.settings.sync()
+            self.preferences.set(f"splitters/{name}", self.findChild(QSplitter, name).saveState())
+        self.settings_panel.save(self.preferences)
+        self.preferences.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_window_state()

@@ -1,13 +1,14 @@
-"""The File ▸ Open Recent menu, kept in QSettings so it survives a restart."""
+"""The File ▸ Open Recent menu, kept in the preferences so it survives a restart."""
 
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu, QWidget
 
 from gui.naming import named
+from gui.preferences import Preferences
 
 KEY = "recentFiles"
 LIMIT = 8
@@ -18,21 +19,20 @@ class RecentFiles(QObject):
 
     openRequested = Signal(str)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+    def __init__(self, preferences: Preferences, parent: QWidget | None = None):
         super().__init__(parent)
-        self._settings = settings
+        self._preferences = preferences
         self.menu = named(QMenu("Open &Recent", parent), "recentMenu")
         self.menu.setToolTipsVisible(True)
         self._rebuild()
 
     def paths(self) -> list[str]:
-        value = self._settings.value(KEY, [], type=list)
-        return [str(p) for p in value]
+        return self._preferences.texts(KEY)[:LIMIT]
 
     def add(self, path: str) -> None:
         path = os.path.abspath(path)
         paths = [path, *(p for p in self.paths() if p != path)][:LIMIT]
-        self._settings.setValue(KEY, paths)
+        self._preferences.set(KEY, paths)
         self._rebuild()
 
     def _rebuild(self) -> None:

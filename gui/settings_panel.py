@@ -2,14 +2,14 @@
 seed, device and CPU threads.
 
 Only the learning rate stays editable during a run (the trainer applies it at the next batch);
-the values are remembered between sessions in QSettings."""
+the values are remembered between sessions in the preferences."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import fields
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from engine.backend import gpu_unavailable_reason
@@ -19,6 +19,7 @@ from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.training import SCHEDULES
 from gui.naming import named
+from gui.preferences import Preferences
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
 OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
@@ -169,41 +170,41 @@ class SettingsPanel(QWidget):
         if not training:
             self._optimizer_changed()
 
-    def save(self, settings: QSettings) -> None:
-        settings.beginGroup(GROUP)
+    def save(self, preferences: Preferences) -> None:
         config = self.config()
         for field in fields(config):
-            settings.setValue(field.name, getattr(config, field.name))
-        settings.setValue("device", self.device())
-        settings.endGroup()
+            preferences.set(f"{GROUP}/{field.name}", getattr(config, field.name))
+        preferences.set(f"{GROUP}/device", self.device())
 
-    def restore(self, settings: QSettings) -> None:
-        settings.beginGroup(GROUP)
+    def restore(self, preferences: Preferences) -> None:
+        """Each saved value that its widget can show as it is; a damaged one leaves the default
+        (the preferences note it), never a value clamped or converted into something else."""
         # The optimizer first: picking it may move the learning rate, which the saved one then sets.
         for key, combo in (
             ("optimizer", self.optimizer_combo),
             ("schedule", self.schedule_combo),
             ("init", self.init_combo),
         ):
-            index = combo.findData(settings.value(key))
-            if index >= 0:
-                combo.setCurrentIndex(index)
-        for key, spin, kind in (
-            ("epochs", self.epochs_spin, int),
-            ("batch_size", self.batch_spin, int),
-            ("lr", self.lr_spin, float),
-            ("momentum", self.momentum_spin, float),
-            ("l2", self.l2_spin, float),
-            ("seed", self.seed_spin, int),
-            ("threads", self.threads_spin, int),
+            value = preferences.choice(f"{GROUP}/{key}", [combo.itemData(i) for i in range(combo.count())])
+            if value is not None:
+                combo.setCurrentIndex(combo.findData(value))
+        for key, spin in (
+            ("epochs", self.epochs_spin),
+            ("batch_size", self.batch_spin),
+            ("lr", self.lr_spin),
+            ("momentum", self.momentum_spin),
+            ("l2", self.l2_spin),
+            ("seed", self.seed_spin),
+            ("threads", self.threads_spin),
         ):
-            if settings.contains(key):
-                spin.setValue(kind(settings.value(key)))
-        device = settings.value("device")
+            kind = float if isinstance(spin, QDoubleSpinBox) else int
+            value = preferences.number(f"{GROUP}/{key}", kind, spin.minimum(), spin.maximum())
+            if value is not None:
+                spin.setValue(value)
+        device = preferences.choice(f"{GROUP}/device", [name for name, _ in DEVICES])
         index = self.device_combo.findData(device)
-        if index >= 0 and self.device_combo.model().item(index).isEnabled():
+        if index >= 0 and self.device_combo.model().item(index).isEnabled():  # a GPU may be gone
             self.set_device(device)
-        settings.endGroup()
         self._optimizer_changed()
 
     def _optimizer_picked(self, _index: int) -> None:
