@@ -7,7 +7,6 @@ the values are remembered between sessions in the preferences."""
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
@@ -171,41 +170,43 @@ class SettingsPanel(QWidget):
             self._optimizer_changed()
 
     def save(self, preferences: Preferences) -> None:
-        config = self.config()
-        for field in fields(config):
-            preferences.set(f"{GROUP}/{field.name}", getattr(config, field.name))
-        preferences.set(f"{GROUP}/device", self.device())
+        for key, widget in self._remembered().items():
+            value = widget.currentData() if isinstance(widget, QComboBox) else widget.value()
+            preferences.set(f"{GROUP}/{key}", value)
 
     def restore(self, preferences: Preferences) -> None:
         """Each saved value that its widget can show as it is; a damaged one leaves the default
         (the preferences note it), never a value clamped or converted into something else."""
-        # The optimizer first: picking it may move the learning rate, which the saved one then sets.
-        for key, combo in (
-            ("optimizer", self.optimizer_combo),
-            ("schedule", self.schedule_combo),
-            ("init", self.init_combo),
-        ):
-            value = preferences.choice(f"{GROUP}/{key}", [combo.itemData(i) for i in range(combo.count())])
-            if value is not None:
-                combo.setCurrentIndex(combo.findData(value))
-        for key, spin in (
-            ("epochs", self.epochs_spin),
-            ("batch_size", self.batch_spin),
-            ("lr", self.lr_spin),
-            ("momentum", self.momentum_spin),
-            ("l2", self.l2_spin),
-            ("seed", self.seed_spin),
-            ("threads", self.threads_spin),
-        ):
-            kind = float if isinstance(spin, QDoubleSpinBox) else int
-            value = preferences.number(f"{GROUP}/{key}", kind, spin.minimum(), spin.maximum())
-            if value is not None:
-                spin.setValue(value)
-        device = preferences.choice(f"{GROUP}/device", [name for name, _ in DEVICES])
-        index = self.device_combo.findData(device)
-        if index >= 0 and self.device_combo.model().item(index).isEnabled():  # a GPU may be gone
-            self.set_device(device)
+        for key, widget in self._remembered().items():
+            name = f"{GROUP}/{key}"
+            if isinstance(widget, QComboBox):
+                value = preferences.choice(name, [widget.itemData(i) for i in range(widget.count())])
+                index = widget.findData(value)
+                if index >= 0 and widget.model().item(index).isEnabled():  # a GPU may be gone
+                    widget.setCurrentIndex(index)
+            else:
+                kind = float if isinstance(widget, QDoubleSpinBox) else int
+                value = preferences.number(name, kind, widget.minimum(), widget.maximum())
+                if value is not None:
+                    widget.setValue(value)
         self._optimizer_changed()
+
+    def _remembered(self) -> dict[str, QComboBox | QSpinBox | QDoubleSpinBox]:
+        """The widgets kept in the preferences, by key; the optimizer first: picking it may move
+        the learning rate, which the saved one then sets."""
+        return {
+            "optimizer": self.optimizer_combo,
+            "schedule": self.schedule_combo,
+            "init": self.init_combo,
+            "device": self.device_combo,
+            "epochs": self.epochs_spin,
+            "batch_size": self.batch_spin,
+            "lr": self.lr_spin,
+            "momentum": self.momentum_spin,
+            "l2": self.l2_spin,
+            "seed": self.seed_spin,
+            "threads": self.threads_spin,
+        }
 
     def _optimizer_picked(self, _index: int) -> None:
         """A learning rate still at an optimizer's usual value follows the pick (Adam's is 30 times
