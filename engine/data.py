@@ -31,6 +31,7 @@ from engine.bounded_io import (
     read_array,
     size_of,
 )
+from engine.cifar import Cifar, read_cifar
 from engine.errors import DataError, clip, listing
 from engine.limits import check_data
 from engine.spec import shape_text
@@ -237,7 +238,8 @@ def load_dataset(
     if not os.path.lexists(path):
         raise DataError(f"{path}: does not exist.{_did_you_mean(source)} {ACCEPTED}")
     if path_kind(path, DataError, "data file") == "folder":
-        raw = _read_idx_folder(path)
+        cifar = read_cifar(path)
+        raw = _read_idx_folder(path) if cifar is None else _from_cifar(cifar)
     else:
         raw = _read_npz(path)
 
@@ -269,6 +271,14 @@ def load_dataset(
         normalization=normalization,
         notes=tuple(notes),
     )
+
+
+def _from_cifar(cifar: Cifar) -> _Raw:
+    problem = class_names_problem(list(cifar.class_names))
+    if problem:
+        raise DataError(f"{cifar.train.source}: its {problem}.")
+    train, test = (_Arrays(p.x, p.y, p.source, p.source) for p in (cifar.train, cifar.test))
+    return _Raw(train, test, cifar.class_names)
 
 
 def _read_idx_folder(folder: Path) -> _Raw:

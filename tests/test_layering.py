@@ -27,7 +27,7 @@ LAYERS = (
         "engine.output_path",
     ),
     ("engine.limits",),
-    ("engine.layers", "engine.data", "engine.optim", "engine.parallel"),
+    ("engine.layers", "engine.data", "engine.cifar", "engine.optim", "engine.parallel"),
     ("engine.network", "engine.last_good"),
     ("engine.training", "engine.weights", "engine.recipe"),
     ("engine.onnx_export", "engine.torch_export"),
