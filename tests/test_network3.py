@@ -128,11 +128,11 @@ def test_bias_after_pooling_equals_bias_before_activation(act):
     plain = EngineNetwork(
         {**net.spec, "layers": [dict(net.spec["layers"][0], activation="linear")] + net.spec["layers"][1:]}
     )
-    plain.params["layers.0.weight"][...] = net.net.params["layers.0.weight"]
-    plain.params["layers.0.bias"][...] = 0
+    state = net.net.state_dict()
+    plain.load_state_dict({**state, "layers.0.bias": np.zeros_like(state["layers.0.bias"])})
     x = np.random.default_rng(0).normal(size=(3, 2, 9, 9)).astype(np.float32)
     pooled = plain.feature_maps(x)[1]
-    b = net.net.params["layers.0.bias"].reshape(1, -1, 1, 1)
+    b = state["layers.0.bias"].reshape(1, -1, 1, 1)
     np.testing.assert_allclose(net.net.feature_maps(x)[1], act(pooled + b), rtol=1e-5, atol=1e-6)
 
 

@@ -310,14 +310,13 @@ def test_the_attributes_the_books_helpers_read(in_src, capsys):
     net = book.dbl_conv(activation_fn=ReLU)
     filters = net.layers[0].w.eval()
     assert filters.shape == (20, 1, 5, 5) and type(filters) is np.ndarray
-    np.testing.assert_array_equal(
-        net.layers[0].w.get_value(), net.net.params["layers.0.weight"][..., ::-1, ::-1]
-    )
+    engine_weights = net.net.state_dict()["layers.0.weight"]
+    np.testing.assert_array_equal(net.layers[0].w.get_value(), engine_weights[..., ::-1, ::-1])
     assert net.layers[2].w.get_value().shape == (640, 100)
     assert [p.get_value().shape for p in net.params][-2:] == [(100, 10), (10,)]
     test_x, test_y = book.test_data
     predicted = net.layers[-1].y_out.eval({net.x: test_x[:20]})
-    np.testing.assert_array_equal(predicted, net.net.predict(test_x[:20].reshape(20, 1, 28, 28)))
+    np.testing.assert_array_equal(predicted, net.net.predict(np.asarray(test_x[:20]).reshape(20, 1, 28, 28)))
     np.testing.assert_array_equal(net.test_mb_predictions(1), predicted[10:])
     filters[...] = 0  # a copy: the network is untouched
     assert np.abs(net.layers[0].w.get_value()).sum() > 0
@@ -473,12 +472,12 @@ def _network3_init(layers, rng):
     return [p.astype(np.float32) for p in params]
 
 
-def _twins(layers, seed=0, dtype=np.float32):
-    """A compatibility-layer network (float32 as network3 on the GPU, or float64) and the oracle
-    (float64), from the same network3 initial weights, given to the network through
-    `layer.w.set_value` in network3's layout."""
-    net = Network(layers, 10, dtype=dtype)
-    params = _network3_init(layers, np.random.default_rng(seed))
+def _twins(layers, device, dtype=np.float32):
+    """A compatibility-layer network on `device` (float32 as network3 on the GPU, or float64)
+    and the oracle (float64), from the same network3 initial weights, given to the network
+    through `layer.w.set_value` in network3's layout."""
+    net = Network(layers, 10, device=device, dtype=dtype)
+    params = _network3_init(layers, np.random.default_rng(0))
     for p, value in zip(net.params, params, strict=True):
         p.set_value(value)
     return net, Oracle(layers, params)
@@ -548,12 +547,12 @@ ORACLE_NETS = {
 
 
 @pytest.mark.parametrize("name", list(ORACLE_NETS))
-def test_one_epoch_matches_the_oracle(in_src, capsys, name):
+def test_one_epoch_matches_the_oracle(in_src, capsys, name, device):
     """295 images: 29 whole mini-batches in file order, the last 5 images dropped. In float32:
     network3 on the GPU computes in float32 too, and its rounding stays within the tolerance."""
     make, eta, lmbda = ORACLE_NETS[name]
     layers = make()
-    net, oracle = _twins(layers)
+    net, oracle = _twins(layers, device)
     (x, y), validation, test = network3.load_data_shared()
     x, y = x[:295].get_value(), y[:295].get_value()
     net.SGD((x, y), 1, 10, eta, validation, test, lmbda=lmbda)
@@ -572,9 +571,9 @@ def _dropout_layers(p):
     ]
 
 
-def test_dropout_inference_matches_the_oracle(in_src):
+def test_dropout_inference_matches_the_oracle(in_src, device):
     layers = _dropout_layers((0.5, 0.25, 0.2))
-    net, oracle = _twins(layers, dtype=np.float64)
+    net, oracle = _twins(layers, device, dtype=np.float64)
     rng = np.random.default_rng(1)
     oracle.params[-2] = rng.normal(0, 0.3, oracle.params[-2].shape).astype(np.float32)  # not all zero
     net.params[-2].set_value(oracle.params[-2])
@@ -599,10 +598,10 @@ class _Recorder:
         return u
 
 
-def test_one_dropout_training_step_matches_the_oracle_with_the_same_masks(in_src, monkeypatch):
+def test_one_dropout_training_step_matches_the_oracle_with_the_same_masks(in_src, monkeypatch, device):
     p = (0.5, 0.25, 0.2)
     layers = _dropout_layers(p)
-    net, oracle = _twins(layers, dtype=np.float64)
+    net, oracle = _twins(layers, device, dtype=np.float64)
     oracle.params[-2] = np.random.default_rng(1).normal(0, 0.3, oracle.params[-2].shape)
     net.params[-2].set_value(oracle.params[-2])
     monkeypatch.setenv("CONVSCOPE_THREADS", "1")
@@ -612,7 +611,8 @@ def test_one_dropout_training_step_matches_the_oracle_with_the_same_masks(in_src
     (x, y), _, _ = network3.load_data_shared()
     x, y = x.get_value()[:10], y.get_value()[:10]
     net.SGD((x, y), 1, 10, 0.05)
-    masks = [(u < 1 - q).astype(np.float64) for u, q in zip(_Recorder.draws, p, strict=True)]
+    draws = [device.to_host(u) for u in _Recorder.draws]
+    masks = [(u < 1 - q).astype(np.float64) for u, q in zip(draws, p, strict=True)]
     assert [m.shape for m in masks] == [(10, 1152), (10, 50), (10, 30)]
     # The engine flattens pooled maps in their (height, width, maps) memory order: the first
     # mask in network3's (maps, height, width) order
