@@ -21,7 +21,7 @@ weights are their exact reparametrisation (see `Network`).
 
 from __future__ import annotations
 
-import gzip
+import io
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -32,8 +32,10 @@ import numpy as np
 from engine import unpickle
 from engine.activations import Custom
 from engine.backend import Backend
+from engine.bounded_io import INFLATE_ERRORS, gunzip, is_gzip, open_regular
 from engine.data import BUILTIN, load_dataset
 from engine.errors import DataError, clip
+from engine.limits import check_data, current
 from engine.network import Network as EngineNetwork
 from engine.optim import SGD
 from engine.spec import shape_text
@@ -556,14 +558,17 @@ def _from_dataset(source: str, validation_size: int) -> list[tuple[SharedArray, 
 
 def _from_pickle(path: str) -> list[tuple[SharedArray, SharedArray]]:
     """The book's format: a (gzipped) pickle of ((x, y), (x, y), (x, y)), x (N, 784) float32 in
-    [0, 1] and y int64, written by Python 2."""
-    try:
-        with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
-            content = unpickle.load(f, path)
-    except OSError as exc:  # includes gzip.BadGzipFile
-        raise DataError(f"{path}: cannot read it ({clip(exc.strerror or exc, 200)})") from None
-    except EOFError:
-        raise DataError(f"{path}: the file is cut short") from None
+    [0, 1] and y int64, written by Python 2. Read as a regular file, gzip recognised by its
+    content, and inflated no further than the data limit, before anything is unpickled."""
+    limit = current().max_data_bytes
+    with open_regular(path, DataError, "data file") as f:
+        stream = gunzip(f) if is_gzip(f) else f
+        try:
+            raw = stream.read(limit + 1)
+        except INFLATE_ERRORS as exc:
+            raise DataError(f"{path}: is a damaged gzip file ({clip(exc, 200)})") from None
+    check_data(len(raw), f"{path}, inflated as far as the limit," if len(raw) > limit else path)
+    content = unpickle.load(io.BytesIO(raw), path)
     names = ("training", "validation", "test")
     if not (isinstance(content, tuple | list) and len(content) == 3):
         raise DataError(f"{path}: expected (training, validation, test) splits, got {type(content).__name__}")
@@ -583,7 +588,13 @@ def _from_pickle(path: str) -> list[tuple[SharedArray, SharedArray]]:
                 f"{path}: the {name} images have {x.shape[1]} values, the training images "
                 f"{splits[0][0].shape[1]}"
             )
-        splits.append((_shared(x, np.float32), _shared(y, np.int32)))
+        with np.errstate(over="ignore"):
+            images = _shared(x, np.float32)  # as network3 casts them: no rescaling
+        if not np.isfinite(images).all():
+            raise DataError(f"{path}: the {name} images hold NaN or infinite values (in float32)")
+        if len(y) and int(y.max()) > np.iinfo(np.int32).max:
+            raise DataError(f"{path}: the {name} labels include {int(y.max())}, beyond network3's int32")
+        splits.append((images, _shared(y, np.int32)))
     return splits
 
 

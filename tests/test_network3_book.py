@@ -20,9 +20,10 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import engine.network3 as network3
+from engine import limits
 from engine.backend import Backend
 from engine.data import load_dataset
-from engine.errors import DataError
+from engine.errors import DataError, LimitError
 from engine.network3 import (
     ConvPoolLayer,
     FullyConnectedLayer,
@@ -260,8 +261,26 @@ def test_a_hostile_or_wrong_book_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="the training labels are not 2 whole numbers"):
         network3.load_data_shared(tmp_path / "labels.pkl.gz")
     (tmp_path / "plain.pkl.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(DataError, match=r"plain\.pkl\.gz: cannot read it"):
+    with pytest.raises(DataError, match=r"plain\.pkl\.gz: not a usable pickled data set"):
         network3.load_data_shared(tmp_path / "plain.pkl.gz")
+    (tmp_path / "cut.pkl.gz").write_bytes((tmp_path / "labels.pkl.gz").read_bytes()[:40])
+    with pytest.raises(DataError, match=r"cut\.pkl\.gz: is a damaged gzip file"):
+        network3.load_data_shared(tmp_path / "cut.pkl.gz")
+    _book_file(tmp_path / "nan.pkl.gz", [(np.full((2, 784), np.nan), np.zeros(2))] * 3)
+    with pytest.raises(DataError, match="the training images hold NaN or infinite values"):
+        network3.load_data_shared(tmp_path / "nan.pkl.gz")
+    with pytest.raises(DataError, match=r"missing\.pkl\.gz: no such data file"):
+        network3.load_data_shared(tmp_path / "missing.pkl.gz")
+
+
+def test_a_book_file_is_inflated_no_further_than_the_data_limit(tmp_path, book_dir):
+    """A gzip bomb would inflate to any size: reading stops at the limit, before unpickling."""
+    limits.configure(max_data_bytes="100000")
+    try:
+        with pytest.raises(LimitError, match=r"mnist\.pkl\.gz, inflated as far as the limit, would take "):
+            network3.load_data_shared(book_dir / "data" / "mnist.pkl.gz")
+    finally:
+        limits.configure(max_data_bytes=None)
 
 
 @pytest.mark.parametrize(
