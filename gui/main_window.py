@@ -320,7 +320,7 @@ class MainWindow(QMainWindow):
         self.trainer.epochEnded.connect(self._epoch_ended)
         self.trainer.snapshotReady.connect(self._show_snapshot)
         self.trainer.predictionsReady.connect(self.feature_maps_view.set_misclassified)
-        self.trainer.failed.connect(lambda message: self.show_error("Training stopped", message))
+        self.trainer.failed.connect(lambda text, details: self.show_error("Training stopped", text, details))
         self.trainer.finished.connect(self._training_finished)
 
     # -- messages ------------------------------------------------------------------------------

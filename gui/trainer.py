@@ -26,7 +26,7 @@ class Trainer(QObject):
     epochEnded = Signal(object)
     snapshotReady = Signal(object)
     predictionsReady = Signal(object)
-    failed = Signal(str)
+    failed = Signal(str, str)  # message, and a bug's traceback
     finished = Signal(object)  # History, or None after an error
 
     def __init__(self, parent: QObject | None = None):

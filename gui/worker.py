@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, fit
 from engine.optim import Optimizer
 from engine.recipe import Recipe
+from gui.error_dialog import describe, log
 from gui.snapshot import take_snapshot
 
 LOSS_INTERVAL_S = 0.2
@@ -41,7 +42,7 @@ class TrainingWorker(QObject):
     epochEnded = Signal(object)  # EpochInfo
     snapshotReady = Signal(object)  # Snapshot
     predictionsReady = Signal(object)  # np.ndarray of predicted test labels
-    failed = Signal(str)
+    failed = Signal(str, str)  # message, and a bug's traceback
     finished = Signal(object)  # History, or None after an error
 
     def __init__(
@@ -93,7 +94,10 @@ class TrainingWorker(QObject):
             else:
                 self.send_predictions_if_wanted()
         except Exception as exc:  # any failure ends the run with a message, never the process
-            self.failed.emit(str(exc) or type(exc).__name__)
+            text, details = describe(exc)
+            if details:  # a bug: its traceback is logged and shown
+                log.exception("Training stopped")
+            self.failed.emit(text, details)
         finally:
             self.finished.emit(history)
 

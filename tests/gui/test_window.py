@@ -344,6 +344,7 @@ def test_an_exception_in_the_worker_shows_an_error_and_keeps_the_last_good_weigh
     assert "simulated failure in backward" in window.last_error
     dialog = window.findChild(QMessageBox, "errorDialog")
     assert dialog is not None and dialog.isVisible()
+    assert "RuntimeError" in dialog.text() and "in failing_backward" in dialog.detailedText()
     for key, value in window.net.state_dict().items():
         np.testing.assert_array_equal(value, good[key])
     assert window.train_button.isEnabled() and window.editor.isEnabled()
