@@ -536,11 +536,14 @@ def load_data_shared(
     path = os.fspath(filename)
     if path.endswith((".pkl.gz", ".pkl")):
         if path == BOOK_DATA and not os.path.exists(path):
+            splits = _from_dataset(BUILTIN, validation_size)
+            n_train, n_val, n_test = (size(split) for split in splits)
             print(
-                f"network3: {BOOK_DATA} not found, so the built-in {BUILTIN} stands in: its first "
-                f"training images train, its last {validation_size} validate, and its test split tests"
+                f"network3: {BOOK_DATA} not found, so the built-in {BUILTIN} stands in: the first "
+                f"{n_train:,} images of its training split train, the last {n_val:,} validate, and "
+                f"its {n_test:,} test images test"
             )
-            return _from_dataset(BUILTIN, validation_size)
+            return splits
         return _from_pickle(path)
     return _from_dataset(path, validation_size)
 

@@ -243,6 +243,8 @@ def test_without_the_book_file_the_builtin_sample_stands_in_with_one_line(tmp_pa
     training_data, validation_data, test_data = network3.load_data_shared()
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "../data/mnist.pkl.gz not found" in out and "mnist-5k" in out
+    assert "first 3,500 images of its training split train, the last 500 validate" in out
+    assert "its 1,000 test images test" in out
     assert [network3.size(d) for d in (training_data, validation_data, test_data)] == [3500, 500, 1000]
 
 
