@@ -38,7 +38,7 @@ from engine.errors import DataError, clip
 from engine.limits import check_data, current
 from engine.network import Network as EngineNetwork
 from engine.optim import SGD
-from engine.spec import shape_text
+from engine.spec import param_name, shape_text
 from engine.training import BatchInfo, Callback, EpochInfo, fit
 
 #: Where network3's `load_data_shared()` looks by default, relative to the working directory.
@@ -183,8 +183,8 @@ class _Layer:
             def from3(w: np.ndarray) -> np.ndarray:
                 return w.T * keep
 
-        self.w = Parameter(net, f"layers.{first}.weight", to3, from3)
-        self.b = Parameter(net, f"layers.{first}.bias", _same, _same)
+        self.w = Parameter(net, param_name(first, "weight"), to3, from3)
+        self.b = Parameter(net, param_name(first, "bias"), _same, _same)
         self.params = [self.w, self.b]
         self.output = Output(net, last, argmax=False)
         if not isinstance(self, ConvPoolLayer):
