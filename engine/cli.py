@@ -22,6 +22,7 @@ from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable
 from engine.data import BUILTIN, LAYOUTS, Dataset, load_dataset, with_normalization
 from engine.errors import ConvScopeError, LimitError
 from engine.export import export
+from engine.image_folder import COLOURS
 from engine.init import INITS
 from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
 from engine.network import Network
@@ -70,6 +71,26 @@ def _setting(name: str) -> Callable[[str], float]:
 _LAYOUT_HELP = "how .npz images are stored: nchw, nhwc, or auto (default: told from the shape)"
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    """HxW (or one number for a square), as --image-size takes it."""
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) > 2 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 28x28 (height x width)")
+    height, width = (int(parts[0]), int(parts[-1]))
+    return height, width
+
+
+def _image_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--image-size", type=_image_size, metavar="HxW",
+        help="image folders: resize every image to this (default: the most common size)",
+    )
+    parser.add_argument(
+        "--colour", choices=COLOURS, default="auto",
+        help="image folders: grey or rgb (default: told from the files)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary,export}")
@@ -95,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--spec", help="network spec JSON (default: the built-in conv-pool network)")
     train.add_argument("--data", default=BUILTIN, help=f"{BUILTIN}, an IDX folder or an .npz file")
     train.add_argument("--layout", choices=LAYOUTS, default="auto", help=_LAYOUT_HELP)
+    _image_options(train)
     train.add_argument("--epochs", type=_count(), default=d.epochs, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=_count(), default=d.batch_size)
     train.add_argument("--optimizer", choices=("sgd", "adam"), help=f"default {d.optimizer}")
@@ -124,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="a .safetensors weight file")
     evaluate.add_argument("--data", default=BUILTIN, help="data set whose test split is evaluated")
     evaluate.add_argument("--layout", choices=LAYOUTS, default="auto", help=_LAYOUT_HELP)
+    _image_options(evaluate)
     evaluate.add_argument("--device", choices=DEVICES)
     evaluate.add_argument("--verbose", action="store_true", help="say why no GPU is used")
 
@@ -264,7 +287,16 @@ class SaveEachEpoch(Callback):
 
 def _load_data(args: argparse.Namespace, **options: Any) -> Dataset:
     """The data set `--data` names, read as `--layout` says; what loading decided is printed."""
-    data = load_dataset(args.data, layout=args.layout, **options)
+    with tqdm(desc="loading images", unit="image", leave=False, disable=None) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        data = load_dataset(
+            args.data, layout=args.layout, image_size=args.image_size, colour=args.colour,
+            progress=progress, **options,
+        )
     for note in data.notes:
         print(f"note: {note}", flush=True)
     return data

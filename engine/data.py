@@ -13,6 +13,7 @@ import difflib
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -33,6 +34,7 @@ from engine.bounded_io import (
 )
 from engine.cifar import Cifar, read_cifar
 from engine.errors import DataError, clip, listing
+from engine.image_folder import ImageFolder, Progress, is_image_folder, read_image_folder
 from engine.limits import check_data
 from engine.spec import shape_text
 
@@ -121,6 +123,9 @@ class _Raw(NamedTuple):
     train: _Arrays
     test: _Arrays | None
     class_names: tuple[str, ...] | None
+    notes: tuple[str, ...] = ()
+    #: The reader built (N, C, H, W) itself (CIFAR, image folders): no layout to tell.
+    channels_first: bool = False
 
 
 class _Idx(NamedTuple):
@@ -212,8 +217,13 @@ def load_dataset(
     seed: int = 0,
     limit: int | None = None,
     layout: str = "auto",
+    image_size: tuple[int, int] | None = None,
+    colour: str = "auto",
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Dataset:
-    """Load the built-in set, a folder of MNIST-format IDX files or an ``.npz`` archive.
+    """Load the built-in set, a folder of MNIST-format IDX files, CIFAR files or class folders of
+    images, or an ``.npz`` archive.
 
     An ``.npz`` needs images ``x`` and labels ``y``; ``x_test``/``y_test`` and ``class_names`` are
     optional.  A source without a test split gets a stratified, ``seed``-ed validation split of
@@ -222,7 +232,8 @@ def load_dataset(
     split's statistics (recorded in ``normalization``).  ``limit`` keeps only the first ``limit``
     training images, for quick runs; classes are still counted over the whole source.
     ``layout`` says how 4-D images are stored: "nchw", "nhwc", or "auto" to tell from the shape
-    (see :func:`_channels_first`).
+    (see :func:`_channels_first`). ``image_size``, ``colour``, ``progress`` and ``cancelled`` apply
+    to image folders (:func:`engine.image_folder.read_image_folder`).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
@@ -239,11 +250,19 @@ def load_dataset(
         raise DataError(f"{path}: does not exist.{_did_you_mean(source)} {ACCEPTED}")
     if path_kind(path, DataError, "data file") == "folder":
         cifar = read_cifar(path)
-        raw = _read_idx_folder(path) if cifar is None else _from_cifar(cifar)
+        if cifar is not None:
+            raw = _from_cifar(cifar)
+        elif not _find_idx_files(path) and is_image_folder(path):
+            raw = _from_images(read_image_folder(
+                path, size=image_size, colour=colour, progress=progress, cancelled=cancelled
+            ))
+        else:
+            raw = _read_idx_folder(path)
     else:
         raw = _read_npz(path)
 
-    notes: list[str] = []
+    notes = list(raw.notes)
+    layout = "nchw" if raw.channels_first else layout
     train = _checked(raw.train, layout, notes)
     test = _checked(raw.test, layout, notes) if raw.test is not None else None
     if test is not None and test.x.shape[1:] != train.x.shape[1:]:
@@ -278,7 +297,12 @@ def _from_cifar(cifar: Cifar) -> _Raw:
     if problem:
         raise DataError(f"{cifar.train.source}: its {problem}.")
     train, test = (_Arrays(p.x, p.y, p.source, p.source) for p in (cifar.train, cifar.test))
-    return _Raw(train, test, cifar.class_names)
+    return _Raw(train, test, cifar.class_names, channels_first=True)
+
+
+def _from_images(folder: ImageFolder) -> _Raw:
+    train, test = (None if p is None else _Arrays(p.x, p.y, p.source, p.source) for p in folder[:2])
+    return _Raw(train, test, folder.class_names, folder.notes, channels_first=True)
 
 
 def _read_idx_folder(folder: Path) -> _Raw:
@@ -286,7 +310,8 @@ def _read_idx_folder(folder: Path) -> _Raw:
     if not files:
         raise DataError(
             f"{folder} holds no MNIST-format IDX files (looked for names such as "
-            "train-images-idx3-ubyte and train-labels-idx1-ubyte, optionally ending in .gz)."
+            "train-images-idx3-ubyte and train-labels-idx1-ubyte, optionally ending in .gz), no "
+            "CIFAR files and no class folders of images (<class name>/*.png|jpg|bmp)."
         )
     for role in (("train", "images"), ("train", "labels")):
         if role not in files:
