@@ -177,9 +177,9 @@ class MemoryEstimate:
         return max(1, min(wanted, budget // max(self.inference_bytes_per_image, 1)))
 
     def describe(self) -> str:
-        """One line for a summary or the editor: parameters and activation memory."""
+        """One line for a summary or the editor: the memory of the parameters and of activations."""
         return (
-            f"{self.params:,} parameters ({format_bytes(self.param_bytes)}); activations "
+            f"parameters {format_bytes(self.param_bytes)}; activations "
             f"{format_bytes(self.train_bytes_per_image)} per image in training"
         )
 

@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import LimitError
+from engine.limits import estimate
 from engine.spec import ACTIVATIONS, POOL_MODES, LayerInfo, check, describe, shape_text
 from gui.naming import named
 
@@ -151,6 +153,12 @@ class NetworkEditor(QWidget):
         self.total_label = named(
             QLabel(), "totalParamsLabel", "Learned parameters (weights and biases) in the whole network"
         )
+        self.memory_label = named(
+            QLabel(),
+            "memoryLabel",
+            "The memory the network needs: its parameters, and the feature maps and buffers of one "
+            "training image (a batch needs that many times its size)",
+        )
         self.problem_label = named(QLabel(), "problemLabel")
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #c0392b;")
@@ -176,6 +184,7 @@ class NetworkEditor(QWidget):
         layout.addLayout(add_row)
         layout.addLayout(edit_row)
         layout.addWidget(self.total_label)
+        layout.addWidget(self.memory_label)
         layout.addWidget(self.problem_label)
         layout.addWidget(fields_box)
 
@@ -278,6 +287,13 @@ class NetworkEditor(QWidget):
             problems.append(
                 f"output: the network has {self._classes} classes but the data set has {self._data_classes}"
             )
+        memory = None
+        if len(self._infos) == len(self._layers) and not problems:
+            memory = estimate(self._infos)
+            try:
+                problems += memory.problems()  # beyond the memory limits: shown, and Train stays off
+            except LimitError as exc:  # a limit set to something that is not a size
+                problems.append(str(exc))
         self._problems = problems
         marked: dict[int, list[str]] = {}
         for message in problems:
@@ -324,8 +340,10 @@ class NetworkEditor(QWidget):
             self._show_fields(None)
 
         total = sum(info.params for info in self._infos)
-        complete = len(self._infos) == len(self._layers) and not problems
+        complete = memory is not None  # every layer inferred; it may still exceed the limits
         self.total_label.setText(f"Total parameters: <b>{total:,}</b>" if complete else "Total parameters: —")
+        self.memory_label.setText(f"Memory: {memory.describe()}" if memory else "Memory: —")
+        self.memory_label.setStyleSheet("color: #c0392b;" if memory and problems else "")
         self.problem_label.setText("\n".join(f"⚠ {p}" for p in problems))
         self.problem_label.setVisible(bool(problems))
         row = self.current_row()

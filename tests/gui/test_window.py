@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from engine import BatchInfo, Network
 from engine import weights as weight_files
 from engine.backend import gpu_unavailable_reason
+from engine.limits import estimate
 from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE
 from gui import worker as worker_module
@@ -194,6 +195,24 @@ def test_impossible_edit_disables_train_and_marks_the_row(window):
     kernel.setValue(5)
     assert window.train_button.isEnabled()
     assert not editor.problem_label.isVisible()
+
+
+def test_the_editor_shows_the_memory_and_refuses_a_network_beyond_the_limits(window, monkeypatch):
+    editor = window.editor
+    default = "Memory: parameters 335 KiB; activations 623 KiB per image in training"
+    assert editor.memory_label.text() == default
+    monkeypatch.setenv("CONVSCOPE_MAX_ACTIVATIONS", "4MiB")
+    editor.select_layer(0)
+    editor.findChild(QSpinBox, "convFiltersEditor").setValue(512)  # 512×24×24 maps: valid, but large
+    assert editor.memory_label.text() == f"Memory: {estimate(editor.spec()).describe()}"
+    assert "parameters 2.25 MiB" in editor.memory_label.text()  # 590,462 float32s
+    assert editor.total_label.text() == "Total parameters: <b>590,462</b>"
+    problem = editor.problem_label.text()
+    assert "one image needs" in problem and "more than the limit of 4 MiB" in problem
+    assert not window.train_button.isEnabled()
+    monkeypatch.delenv("CONVSCOPE_MAX_ACTIVATIONS")
+    editor.findChild(QSpinBox, "convFiltersEditor").setValue(20)
+    assert window.train_button.isEnabled() and not editor.problem_label.isVisible()
 
 
 def test_add_reorder_and_remove_layers(window):
