@@ -28,6 +28,7 @@ from engine.weights import load, save
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).resolve().parent / "hostile_driver.py"
+FUZZER = Path(__file__).resolve().parent / "fuzz_files.py"
 CPU_S = 10
 ADDRESS_SPACE = 3 << 30
 #: Only catches a hang (a named pipe opened for reading blocks without using CPU time).
@@ -83,6 +84,25 @@ def test_crafted_input_is_refused_cleanly(case: Case, via: str, tmp_path_factory
     assert "Traceback" not in err and "ran out of memory" not in err, err[-2000:]
     assert 0 < len(err) <= 1000 and len(err.splitlines()) <= 2, err[:2000]
     assert err.startswith("convscope: error: " if via == "cli" else "error: ")
+
+
+def test_mutation_fuzzer_finds_no_uncaught_exception():
+    """tests/fuzz_files.py on a fixed budget (and seed) here; CONVSCOPE_FUZZ_MINUTES runs it
+    longer, as does the script itself."""
+    minutes = os.environ.get("CONVSCOPE_FUZZ_MINUTES", "0")
+    command = [sys.executable, str(FUZZER), "--examples", "30", "--minutes", minutes]
+    budget = max(60, 120 * float(minutes) * 60)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (int(budget), int(budget)))
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=WALL_S + 2 * budget, preexec_fn=limited, env=_env()
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert " 0 uncaught exceptions" in done.stdout
+    assert minutes != "0" or done.stdout.startswith("fuzz: 150 cases")
 
 
 # --- bound every size before allocating ----------------------------------------------------------
