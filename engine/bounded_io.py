@@ -13,6 +13,7 @@ import gzip
 import math
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -131,6 +132,8 @@ def gunzip(stream: IO[bytes]) -> IO[bytes]:
 
 #: What a damaged gzip or zip stream raises while being read.
 INFLATE_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
+#: What NumPy's .npy header parser lets through for a damaged header (found by tests/fuzz_files.py).
+_HEADER_ERRORS = (ValueError, TypeError, SyntaxError, RecursionError, tokenize.TokenError, *INFLATE_ERRORS)
 
 
 def read_exactly(stream: IO[bytes], n: int, source: str, error: ErrorType = DataError) -> bytes:
@@ -269,7 +272,7 @@ class Npz:
                 shape, fortran, dtype = fmt.read_array_header_2_0(member)
             else:
                 raise ValueError(f"unknown .npy version {version}")
-        except (ValueError, TypeError, SyntaxError, *INFLATE_ERRORS) as exc:
+        except _HEADER_ERRORS as exc:  # NumPy tokenizes and literal_evals the header's text
             raise self.error(f"{where}: is not a readable .npy array ({clip(exc, 120)})") from None
         if dtype.hasobject:
             raise self.error(f"{where}: holds Python objects, which are not loaded for safety")

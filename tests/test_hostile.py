@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_inputs import CASES, TINY, Case, weight_file
+from hostile_inputs import CASES, TINY, Case, npy, npy_header, weight_file, zip64
 
 from engine import limits
 from engine.bounded_io import open_regular
@@ -243,6 +243,16 @@ def test_weight_file_metadata_is_checked_in_type_and_range(tmp_path):
     ]:
         with pytest.raises(WeightFileError, match=phrase):
             load(weight_file(tmp_path / "m.safetensors", header=header))
+
+
+def test_an_npy_header_numpy_cannot_tokenize_is_a_data_error(tmp_path):
+    """Found by the fuzzer: an unclosed parenthesis in the header made NumPy raise TokenError."""
+    header = npy_header((20, 28, 28))
+    broken = header.replace(b"}", b"}(", 1)[: len(header)]
+    x, y = broken + bytes(20 * 784), npy(np.arange(20))
+    zip64(tmp_path / "d.npz", {"x.npy": (x, len(x), False), "y.npy": (y, len(y), False)})
+    with pytest.raises(DataError, match="array 'x' in .*d.npz: is not a readable .npy array"):
+        load_dataset(tmp_path / "d.npz")
 
 
 def test_pixels_are_checked_after_the_float32_conversion(tmp_path):
