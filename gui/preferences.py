@@ -40,10 +40,13 @@ ENVIRONMENT: dict[str, Callable[[str, str], Any]] = {
 _ESCAPE = r'\\(?:[\\"abtnvfr]|x[0-9a-fA-F]{1,2}(?![0-9a-fA-F])|0(?![0-7]))'
 _CHAR = rf'(?:[^\\",;]|{_ESCAPE})'
 _QUOTED_CHAR = rf'(?:[^\\"]|{_ESCAPE})'
+#: How an element may start: a plain character, "@@", or an escaped backslash or quote (a path
+#: like \\server\share); never an escape that could spell "@" or a space Qt might skip.
+_START = r'@@|\\[\\"]'
 _ELEMENT = (
     rf"@Invalid\(\)|@ByteArray\({_CHAR}*\)|\"@ByteArray\({_QUOTED_CHAR}*\)\""
-    rf'|"(?:(?:[^\\"@]|@@){_QUOTED_CHAR}*)?"'
-    rf'|(?:[^\\",;\s@]|@@){_CHAR}*'
+    rf'|"(?:(?:[^\\"@]|{_START}){_QUOTED_CHAR}*)?"'
+    rf'|(?:[^\\",;\s@]|{_START}){_CHAR}*'
 )
 _PLAIN_VALUE = re.compile(rf"(?:(?:{_ELEMENT})(?:\s*,\s*(?:{_ELEMENT}))*)?")
 _SECTION = re.compile(r"\[[^\]]*\]")

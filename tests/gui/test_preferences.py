@@ -159,7 +159,15 @@ def test_a_rate_beyond_the_box_is_refused_not_clamped(tmp_path):
 
 def test_what_the_window_writes_reads_back_unchanged_and_unrefused(tmp_path):
     path = tmp_path / "p.ini"
-    paths = ["/home/x y/é 日本/a,b;c\\d\"q'.npz", "@at.json", " lead", "tab\there", "/plain.safetensors"]
+    paths = [
+        "/home/x y/é 日本/a,b;c\\d\"q'.npz",
+        "@at.json",
+        " lead",
+        "tab\there",
+        "\\\\server\\share\\m.safetensors",
+        '"quoted".json',
+        "/plain.safetensors",
+    ]
     geometry = QByteArray(bytes(range(256)))
     writer = Preferences(QSettings(str(path), QSettings.Format.IniFormat))
     writer.set("recentFiles", paths)
