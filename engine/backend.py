@@ -22,10 +22,17 @@ ENV_VAR = "CONVSCOPE_DEVICE"
 
 @dataclass(frozen=True)
 class Backend:
-    """An array module plus the two explicit edges between it and the host."""
+    """An array module plus the two explicit edges between it and the host, and what the engine
+    does differently where the arrays live."""
 
     name: str
     xp: Any
+    #: Arrays in host memory: a batch is split over the cores' threads, and inference forwards
+    #: cache-sized pieces (a GPU takes whole batches on one thread).
+    on_host: bool = True
+    #: Layers keep their workspaces between batches: a fresh multi-megabyte NumPy array costs
+    #: page faults on every batch, where CuPy's memory pool already hands memory back.
+    keeps_workspaces: bool = True
 
     def to_device(self, a: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(a, dtype=dtype)
@@ -95,7 +102,7 @@ def gpu_unavailable_reason() -> str | None:
 def _gpu_backend() -> Backend:
     import cupy
 
-    return Backend("gpu", cupy)
+    return Backend("gpu", cupy, on_host=False, keeps_workspaces=False)
 
 
 def get_backend(device: str | Backend | None = None) -> Backend:

@@ -165,7 +165,8 @@ class Network:
         return {k: self.params[layer.info.param(k)] for k in layer.param_shapes()}
 
     def forward(self, x: Any, *, train: bool = False, rng: Any = None) -> tuple[Any, list[Any]]:
-        """Class probabilities on the device, and each layer's cache for `backward`."""
+        """Class probabilities on the device, and each layer's cache for `backward`: the caches
+        live in the layers' workspaces, valid until the next forward pass on this thread."""
         a = self._input(x)
         caches = []
         for layer in self.layers:
@@ -261,7 +262,7 @@ class Network:
         these batches (`threads` of them, default :func:`engine.parallel.default_threads`), so
         none waits for another and the result does not depend on the thread count."""
         out = np.empty((len(x), self.classes), dtype=self.dtype)
-        rows = batch_size if self.backend.name == "gpu" else min(batch_size, FORWARD_ROWS)
+        rows = min(batch_size, FORWARD_ROWS) if self.backend.on_host else batch_size
         rows = self.memory.inference_rows(rows)  # within the activation limit
         starts = range(0, len(x), rows)
 

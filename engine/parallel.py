@@ -2,7 +2,7 @@
 
 NumPy lets go of the GIL inside copies, ufuncs and BLAS calls, which is nearly all of a step,
 so threads that each take a slice of a batch run side by side. Each thread keeps its own layer
-buffers (`Layer._buffer` is per thread) and a one-thread BLAS: a multi-threaded BLAS spreads
+workspaces (see `engine.layers.base`) and a one-thread BLAS: a multi-threaded BLAS spreads
 only the GEMMs over the cores, leaving im2col, activations, pooling and col2im on one, and its
 spinning threads slowed training up to 20x whenever anything else wanted a core
 (tests/benchmarks/README.md has the figures).
@@ -145,7 +145,7 @@ def _one_blas_thread() -> Iterator[None]:
 @contextmanager
 def host_threads(backend: Backend, threads: int | None = None) -> Iterator[Threads]:
     """Threads for `backend` (one on the GPU), with the host BLAS pinned to one thread each."""
-    if backend.name == "gpu":
+    if not backend.on_host:
         yield Threads(1)
         return
     with _one_blas_thread():

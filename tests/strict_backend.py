@@ -136,4 +136,4 @@ class StrictModule(_Proxy):
         return a.a.copy()
 
 
-STRICT = Backend("strict", StrictModule())
+STRICT = Backend("strict", StrictModule(), keeps_workspaces=False)

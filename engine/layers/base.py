@@ -1,8 +1,8 @@
-"""What every layer offers the network: parameter shapes, forward, backward."""
+"""What every layer offers the network: parameter shapes, forward, backward, and the workspaces
+its passes write into."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
@@ -12,8 +12,37 @@ from engine.parallel import INLINE, Beside
 from engine.spec import LayerInfo
 
 
+class Workspace:
+    """Named arrays that one kind of pass (forward or backward) of one layer writes into, on one
+    thread, kept from one batch to the next where the backend keeps workspaces.
+
+    Whoever calls the pass owns its arrays until that pass runs again on the same thread. A
+    forward pass's arrays back its output and its cache: the network runs the backward pass
+    that uses the cache, or drops it, before the next forward pass. A backward pass's arrays
+    back the gradient it returns: the layer below consumes it before the next backward pass.
+    So an array is always free when `array` hands it out again; results kept longer are copied
+    (`Network.feature_maps` does)."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self._arrays: dict[str, tuple[tuple, Any]] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
+        """An uninitialised array (C order, or `like`'s layout): last pass's `name` when it has
+        the same shape, dtype and layout, else a new one."""
+        xp = self._backend.xp
+        key = (tuple(shape), xp.dtype(dtype), None if like is None else like.strides)
+        entry = self._arrays.get(name)
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        buf = xp.empty(shape, dtype=dtype) if like is None else xp.empty_like(like, dtype=dtype)
+        if self._backend.keeps_workspaces:
+            self._arrays[name] = (key, buf)
+        return buf
+
+
 class Layer(ABC):
-    """A layer holds its settings only; parameters live in the network's `params` dict."""
+    """A layer holds its settings and workspaces; parameters live in the network's `params`."""
 
     def __init__(self, info: LayerInfo, backend: Backend):
         self.info = info
@@ -21,29 +50,23 @@ class Layer(ABC):
         self.xp = backend.xp
         self.input_shape = info.input_shape
         self.output_shape = info.output_shape
-        self._scratch = threading.local()
+        # Per thread, so the parts of a split batch, and the window asking for feature maps
+        # while its worker trains, never share an array.
+        self._workspaces = threading.local()
 
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
-        """An uninitialised array (C order, or `like`'s layout) kept between batches on NumPy.
+    def _workspace(self, phase: str) -> Workspace:
+        spaces = self._workspaces.__dict__
+        if phase not in spaces:
+            spaces[phase] = Workspace(self.backend)
+        return spaces[phase]
 
-        Fresh multi-megabyte arrays cost page faults on every batch (up to a fifth of a step);
-        CuPy's memory pool already avoids that on the device, so only NumPy keeps buffers. One
-        is handed out again only when nothing else (a cache, a caller's view) still refers to
-        it, and each thread has its own, so the window's feature-map requests never share one
-        with the training thread.
-        """
-        xp = self.xp
-        if self.backend.name != "cpu":
-            return xp.empty(shape, dtype=dtype) if like is None else xp.empty_like(like, dtype=dtype)
-        key = (tuple(shape), xp.dtype(dtype), None if like is None else like.strides)
-        store = self._scratch.__dict__
-        entry = store.get(name)
-        # Referrers of a free buffer: the stored tuple, `buf` and getrefcount's argument.
-        if entry is not None and entry[0] == key and sys.getrefcount(buf := entry[1]) == 3:
-            return buf
-        buf = xp.empty(shape, dtype=dtype) if like is None else xp.empty_like(like, dtype=dtype)
-        store[name] = (key, buf)
-        return buf
+    def _forward_array(self, name: str, shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
+        """An array of this thread's forward workspace (see :class:`Workspace` for its lifetime)."""
+        return self._workspace("forward").array(name, shape, dtype, like)
+
+    def _backward_array(self, name: str, shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
+        """An array of this thread's backward workspace (see :class:`Workspace` for its lifetime)."""
+        return self._workspace("backward").array(name, shape, dtype, like)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}

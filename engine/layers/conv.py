@@ -57,14 +57,14 @@ class Conv(Layer):
         k = kh * kw * c
         sn, sh, sw, sc = x.strides
         if kw * c < 8:
-            cols_t = self._buffer("cols", (k + 1, n * out_h * out_w), x.dtype)
+            cols_t = self._forward_array("cols", (k + 1, n * out_h * out_w), x.dtype)
             windows = self.backend.as_strided(
                 x, (kh, kw, c, n, out_h, out_w), (sh, sw, sc, sn, s * sh, s * sw)
             )
             self.xp.copyto(cols_t[:k].reshape(windows.shape), windows)
             cols_t[k] = 1
             return cols_t.T
-        cols = self._buffer("cols", (n * out_h * out_w, k + 1), x.dtype)
+        cols = self._forward_array("cols", (n * out_h * out_w, k + 1), x.dtype)
         windows = self.backend.as_strided(x, (n, out_h, out_w, kh, kw, c), (sn, s * sh, s * sw, sh, sw, sc))
         row, item = cols.strides
         into = self.backend.as_strided(
@@ -85,9 +85,9 @@ class Conv(Layer):
         s = self.stride
         _, out_h, out_w = self.output_shape
         per_offset = weight.transpose(2, 3, 0, 1).reshape(kh * kw, self.filters, c)
-        dcols = self._buffer("dcols", (kh * kw, dz.shape[0], c), dz.dtype)
+        dcols = self._backward_array("dcols", (kh * kw, dz.shape[0], c), dz.dtype)
         self.xp.matmul(dz, per_offset, out=dcols)
-        dx = self._buffer("dx", shape, dz.dtype)
+        dx = self._backward_array("dx", shape, dz.dtype)
         dx.fill(0)
         for i in range(kh):
             for j in range(kw):
@@ -106,7 +106,7 @@ class Conv(Layer):
         x = self._pad(x.transpose(0, 2, 3, 1))
         cols = self._im2col(x)
         w = xp.concatenate([self._weight_matrix(params["weight"]), params["bias"][:, None]], axis=1)
-        z = self._buffer("z", (cols.shape[0], self.filters), xp.result_type(cols.dtype, w.dtype))
+        z = self._forward_array("z", (cols.shape[0], self.filters), xp.result_type(cols.dtype, w.dtype))
         xp.matmul(cols, w.T, out=z)
         a = activations.forward(xp, self.activation, z)
         out = a.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
@@ -117,7 +117,8 @@ class Conv(Layer):
         padded_shape, cols, a = cache
         dz = grad.transpose(0, 2, 3, 1).reshape(a.shape)
         if self.activation != "linear" and not self.relu_masked_by_pool:
-            dz = activations.backward(xp, self.activation, a, dz, out=self._buffer("dz", a.shape, dz.dtype))
+            out = self._backward_array("dz", a.shape, dz.dtype)
+            dz = activations.backward(xp, self.activation, a, dz, out=out)
         # The weight gradient is off the path back to the input, so it can run beside it.
         weight_grad = (beside if need_dx else INLINE).start(xp.matmul, dz.T, cols)
         try:

@@ -50,7 +50,7 @@ class Pool(Layer):
     def forward(self, x, params, train, rng):
         xp = self.xp
         windows = self._window_slices()
-        out = self._buffer("out", x[windows[0]].shape, x.dtype, like=x[windows[0]])
+        out = self._forward_array("out", x[windows[0]].shape, x.dtype, like=x[windows[0]])
         if len(windows) == 1:
             out[...] = x[windows[0]]
             return out, (x, out)
@@ -71,14 +71,14 @@ class Pool(Layer):
         (ph, pw), (sh, sw) = self.size, self.stride
         overlapping = sh < ph or sw < pw
         _, out_h, out_w = self.output_shape
-        dx = self._buffer("dx", x.shape, grad.dtype, like=x)
+        dx = self._backward_array("dx", x.shape, grad.dtype, like=x)
         if self.stride != self.size or x.shape[2:] != (out_h * ph, out_w * pw):
             dx.fill(0)
         if self.mode == "mean":
             share = xp.multiply(
                 grad,
                 1.0 / len(windows),
-                out=self._buffer("share", grad.shape, grad.dtype, like=grad),
+                out=self._backward_array("share", grad.shape, grad.dtype, like=grad),
             )
             for sl in windows:
                 if overlapping:
@@ -89,14 +89,14 @@ class Pool(Layer):
         # Each window's gradient goes to its first maximum only, as an argmax would send it (or to
         # every maximum, `all_maxima`). `served` marks the windows already given theirs and, when
         # this pool applies the ReLU's mask, those whose maximum is 0, where the ReLU passes none.
-        served = self._buffer("served", out.shape, bool, like=out)
+        served = self._backward_array("served", out.shape, bool, like=out)
         if self.masks_relu:
             xp.less_equal(out, 0, out=served)
         else:
             served.fill(False)
-        hit = self._buffer("hit", out.shape, bool, like=out)
+        hit = self._backward_array("hit", out.shape, bool, like=out)
         if self.bias_activation is not None:
-            maxima = self._buffer("maxima", out.shape, grad.dtype, like=out)
+            maxima = self._backward_array("maxima", out.shape, grad.dtype, like=out)
             maxima.fill(0)
         for k, sl in enumerate(windows):
             xp.equal(x[sl], out, out=hit)
