@@ -53,6 +53,14 @@ def describe(exc: BaseException) -> tuple[str, str]:
     return text, details
 
 
+def report(window: Reporter, title: str, exc: BaseException) -> None:
+    """Show `exc` in a dialog titled `title`; a bug is also logged with its traceback."""
+    text, details = describe(exc)
+    if details:
+        log.error("%s", title, exc_info=exc)
+    window.show_error(title, text, details)
+
+
 def reports_errors(title: str) -> Callable[[Action], Action]:
     """Decorates a window's action (open, save, ...): whatever it raises is shown in a dialog
     titled `title`, and a bug is also logged with its traceback; the action then returns None."""
@@ -63,10 +71,7 @@ def reports_errors(title: str) -> Callable[[Action], Action]:
             try:
                 return action(window, *args, **kwargs)
             except Exception as exc:
-                text, details = describe(exc)
-                if details:
-                    log.exception(title)
-                window.show_error(title, text, details)
+                report(window, title, exc)
                 return None
 
         return run  # type: ignore[return-value]

@@ -199,13 +199,15 @@ class NetworkEditor(QWidget):
     def is_valid(self) -> bool:
         return not self._problems
 
-    def set_spec(self, spec: dict[str, Any]) -> None:
-        """Show a new network; its layers get fresh ids, so none inherits old weights."""
+    def set_spec(self, spec: dict[str, Any], ids: list[int] | None = None) -> None:
+        """Show a new network whose layers have the given `ids` (the session's), or fresh ones."""
         self._input = list(spec["input"])
         self._classes = spec["classes"]
         self._layers = copy.deepcopy(spec["layers"])
-        self._ids = list(range(self._next_id, self._next_id + len(self._layers)))
-        self._next_id += len(self._layers)
+        if ids is None:
+            ids = list(range(self._next_id, self._next_id + len(self._layers)))
+        self._ids = list(ids)
+        self._next_id = max([self._next_id - 1, *self._ids]) + 1
         self._refresh(select=0)
 
     def set_data(self, input_shape: tuple[int, ...], classes: int) -> None:

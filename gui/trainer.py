@@ -5,18 +5,10 @@ delivered while the GUI thread is blocked in `wait()`."""
 
 from __future__ import annotations
 
-import sys
-
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine import TrainingControl
 from gui.worker import TrainingWorker
-
-#: How often the GIL changes hands while a run trains beside the GUI thread. When whole repaints
-#: held the GIL, the worker (which needs it briefly between NumPy calls) waited out most of each
-#: one at Python's default 5 ms and trained 3-7% faster at 1 ms. Since Qt paints with the GIL
-#: released, 1 and 5 ms measure the same within the noise (tests/benchmarks/README.md).
-GIL_SWITCH_S = 0.001
 
 
 class Trainer(QObject):
@@ -26,7 +18,7 @@ class Trainer(QObject):
     epochEnded = Signal(object)
     snapshotReady = Signal(object)
     predictionsReady = Signal(object)
-    failed = Signal(str, str)  # message, and a bug's traceback
+    failed = Signal(object)  # the exception that ended the run
     finished = Signal(object)  # History, or None after an error
 
     def __init__(self, parent: QObject | None = None):
@@ -62,8 +54,6 @@ class Trainer(QObject):
         for name in ("lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):
             getattr(self._worker, name).connect(getattr(self, name))
         self._worker.finished.connect(self._on_finished)
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(GIL_SWITCH_S)
         self._thread.start()
 
     def pause(self) -> None:
@@ -114,6 +104,5 @@ class Trainer(QObject):
         self.finished.emit(history)
 
     def _release(self) -> None:
-        sys.setswitchinterval(self._switch_interval)
         self._thread.deleteLater()
         self._thread = self._worker = None

@@ -1,11 +1,9 @@
 """The training worker: the one object that touches the network while it trains.
 
-It lives in its own QThread and runs `engine.fit` there.  The GUI thread only ever sees host
-copies it sends through signals, throttled so drawing slows training little: loss points 5
-times a second, filters and feature maps twice a second. What the GUI thread runs in Python
-holds the GIL, which training needs between NumPy calls: the GUI thread is busy about 5.5% of a
-run, training waits for the GIL about 1.5% of it, and the window trains at 94-98% of headless
-speed (tests/benchmarks/README.md)."""
+It lives in its own QThread and runs `engine.fit` there. The GUI thread only ever sees host
+copies it sends through signals, throttled to what the eye can follow (loss points 5 times a
+second, filters and feature maps twice a second): whatever the GUI thread runs in Python holds
+the GIL that training needs between NumPy calls. tests/benchmarks/README.md has what this costs."""
 
 from __future__ import annotations
 
@@ -19,7 +17,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, fit
 from engine.optim import Optimizer
 from engine.recipe import Recipe
-from gui.error_dialog import describe, log
 from gui.snapshot import take_snapshot
 
 LOSS_INTERVAL_S = 0.2
@@ -42,7 +39,7 @@ class TrainingWorker(QObject):
     epochEnded = Signal(object)  # EpochInfo
     snapshotReady = Signal(object)  # Snapshot
     predictionsReady = Signal(object)  # np.ndarray of predicted test labels
-    failed = Signal(str, str)  # message, and a bug's traceback
+    failed = Signal(object)  # the exception that ended the run
     finished = Signal(object)  # History, or None after an error
 
     def __init__(
@@ -93,11 +90,8 @@ class TrainingWorker(QObject):
                 self.send_predictions_if_wanted(self.misclassified)
             else:
                 self.send_predictions_if_wanted()
-        except Exception as exc:  # any failure ends the run with a message, never the process
-            text, details = describe(exc)
-            if details:  # a bug: its traceback is logged and shown
-                log.exception("Training stopped")
-            self.failed.emit(text, details)
+        except Exception as exc:  # any failure ends the run and is reported, never the process
+            self.failed.emit(exc)
         finally:
             self.finished.emit(history)
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from strict_backend import STRICT
 
 from engine.backend import Backend, get_backend
+from engine.data import Dataset, load_dataset
 from engine.network import Network
 
 _BUILT_ON_DEVICE: set[str] = set()
@@ -32,6 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=default if default in ("cpu", "gpu", "auto") else "cpu",
         help="the backend the engine's tests build networks on (default: $CONVSCOPE_DEVICE or cpu)",
     )
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Dataset:
+    """The built-in 5,000-image MNIST sample, loaded once for the whole run."""
+    return load_dataset()
 
 
 @pytest.fixture(scope="session")

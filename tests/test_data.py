@@ -65,11 +65,6 @@ def raises(source, *phrases: str, name: str | None = None, **kwargs) -> str:
 # --- the built-in set ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mnist() -> Dataset:
-    return load_dataset()
-
-
 def test_builtin_shapes_and_types(mnist: Dataset) -> None:
     assert mnist.name == BUILTIN
     assert mnist.train.x.shape == (4000, 1, 28, 28)

@@ -21,7 +21,6 @@ from engine import (
     TrainingDiverged,
     fit,
     get_backend,
-    load_dataset,
 )
 from engine import backend as backend_module
 from engine.data import Split
@@ -41,11 +40,6 @@ SMALL = {
         {"type": "softmax", "dropout": 0.1},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return load_dataset("mnist-5k")
 
 
 @pytest.fixture(scope="module")

@@ -23,19 +23,20 @@ from engine.weights import save
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def shared_data():
+    """network3's (training, validation, test) tuples of the built-in sample."""
     return load_data_shared()
 
 
-def test_load_data_shared_gives_flat_network3_tuples(mnist):
-    (tx, ty), (vx, vy), (sx, sy) = mnist
+def test_load_data_shared_gives_flat_network3_tuples(shared_data):
+    (tx, ty), (vx, vy), (sx, sy) = shared_data
     assert tx.shape == (3500, 784) and vx.shape == (500, 784) and sx.shape == (1000, 784)
     assert tx.dtype == np.float32 and 0 <= tx.min() and tx.max() <= 1
     assert ty.shape == (3500,) and vy.shape == (500,) and sy.shape == (1000,)
 
 
-def test_network3_script_trains(mnist, capsys):
-    training_data, validation_data, test_data = mnist
+def test_network3_script_trains(shared_data, capsys):
+    training_data, validation_data, test_data = shared_data
     mini_batch_size = 10
     net = Network(
         [
@@ -80,14 +81,14 @@ def test_chapter_6_network_translates_to_the_default_spec():
     ]
 
 
-def test_rectangular_poolsize_builds_and_trains(mnist):
+def test_rectangular_poolsize_builds_and_trains(shared_data):
     layers = [
         ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(4, 1, 5, 5), poolsize=(2, 3)),
         SoftmaxLayer(n_in=4 * 12 * 8, n_out=10),
     ]
     net = Network(layers, 10)
     assert net.spec["layers"][1]["size"] == [2, 3]
-    training, validation, _ = mnist
+    training, validation, _ = shared_data
     assert net.SGD((training[0][:40], training[1][:40]), 1, 10, 0.1, validation) is not None
 
 
@@ -113,10 +114,10 @@ def test_activations_dropout_and_pool_size_translate():
     }
 
 
-def test_fully_connected_first_network_takes_flat_inputs(mnist):
+def test_fully_connected_first_network_takes_flat_inputs(shared_data):
     net = Network([FullyConnectedLayer(784, 30), SoftmaxLayer(30, 10)], 10)
     assert net.spec["input"] == [1, 1, 784]
-    training, validation, _ = mnist
+    training, validation, _ = shared_data
     assert net.SGD((training[0][:50], training[1][:50]), 1, 10, 0.5, validation) is not None
 
 
@@ -207,11 +208,11 @@ def test_activation_functions_compute_like_network3s():
     np.testing.assert_allclose(linear(z), z)
 
 
-def test_device_arrays_stay_on_the_device(mnist):
+def test_device_arrays_stay_on_the_device(shared_data):
     """Scripts may hand network3's API arrays already on the GPU; the strict backend refuses any
     host round trip CuPy would refuse, and the activations dispatch like NumPy ufuncs."""
     net = Network([FullyConnectedLayer(784, 30), SoftmaxLayer(30, 10)], 10, device=STRICT)
-    training, validation, _ = mnist
+    training, validation, _ = shared_data
     on_device = [(STRICT.to_device(x[:60]), STRICT.to_device(y[:60])) for x, y in (training, validation)]
     assert net.SGD(on_device[0], 1, 10, 0.5, on_device[1]) is not None
     assert 0.0 <= net.accuracy(on_device[1]) <= 1.0

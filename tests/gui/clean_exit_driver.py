@@ -54,7 +54,7 @@ def main(settings_path: str) -> int:
         QTimer.singleShot(round(TRAINING_S * 1000), close)
 
     window.trainer.lossUpdated.connect(started)
-    QTimer.singleShot(0, window.train_action.trigger)
+    QTimer.singleShot(0, window.acts.train.trigger)
     code = app.exec()
     print(f"exited batches={batches[0]}", flush=True)
     return code

@@ -8,13 +8,8 @@ import pytest
 from PySide6.QtCore import QEvent, QSettings
 from PySide6.QtWidgets import QApplication
 
-from engine import Dataset, load_dataset
+from engine import Dataset
 from engine.data import Split
-
-
-@pytest.fixture(scope="session")
-def mnist():
-    return load_dataset()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-import gui.main_window
+import gui.session
 
 ZERO_DIVISION = ZeroDivisionError("division by zero, planted")
 
@@ -48,21 +48,21 @@ def _unwritable(name):
 #: and the function it calls that a planted bug replaces.
 ACTIONS = {
     "open weights": (
-        "open_weights_action",
+        "open_weights",
         "getOpenFileName",
         _bad_weights,
         "weight_files.load_with_optimizer",
     ),
-    "open network": ("open_network_action", "getOpenFileName", _bad_network, "load_spec"),
-    "open data file": ("open_npz_action", "getOpenFileName", _bad_npz, "load_dataset"),
-    "open data folder": ("open_folder_action", "getExistingDirectory", _empty_folder, "load_dataset"),
+    "open network": ("open_network", "getOpenFileName", _bad_network, "load_spec"),
+    "open data file": ("open_npz", "getOpenFileName", _bad_npz, "load_dataset"),
+    "open data folder": ("open_folder", "getExistingDirectory", _empty_folder, "load_dataset"),
     "save weights": (
-        "save_weights_as_action",
+        "save_weights_as",
         "getSaveFileName",
         _unwritable("m.safetensors"),
         "weight_files.save",
     ),
-    "save network": ("save_network_action", "getSaveFileName", _unwritable("net.json"), "save_spec"),
+    "save network": ("save_network", "getSaveFileName", _unwritable("net.json"), "save_spec"),
 }
 
 
@@ -77,13 +77,22 @@ def _dialogs(window):
 
 
 def _unchanged(window):
-    return window.net, window.dataset, window.weights_path, window.net.predict_proba(window.dataset.test.x)
+    return (
+        window.session.net,
+        window.session.dataset,
+        window.session.weights_path,
+        window.session.net.predict_proba(window.session.dataset.test.x),
+    )
 
 
 def _assert_unchanged(window, before):
     net, dataset, weights_path, probs = before
-    assert window.net is net and window.dataset is dataset and window.weights_path == weights_path
-    np.testing.assert_array_equal(window.net.predict_proba(window.dataset.test.x), probs)
+    assert (
+        window.session.net is net
+        and window.session.dataset is dataset
+        and window.session.weights_path == weights_path
+    )
+    np.testing.assert_array_equal(window.session.net.predict_proba(window.session.dataset.test.x), probs)
 
 
 @pytest.mark.parametrize("name", ACTIONS)
@@ -92,7 +101,7 @@ def test_a_bad_file_shows_its_error_in_a_dialog(window, monkeypatch, tmp_path, n
     path, cause = make_bad(tmp_path)
     _answer(monkeypatch, dialog_function, path)
     before = _unchanged(window)
-    getattr(window, action).trigger()
+    getattr(window.acts, action).trigger()
     (dialog,) = _dialogs(window)
     assert cause in dialog.text()
     assert path in dialog.text() or path.rsplit("/", 1)[-1] in dialog.text()
@@ -109,10 +118,10 @@ def test_a_bug_in_a_file_action_shows_and_logs_its_traceback(window, monkeypatch
         raise ZERO_DIVISION
 
     owner, _, attribute = called.rpartition(".")
-    monkeypatch.setattr(getattr(gui.main_window, owner) if owner else gui.main_window, attribute, planted)
+    monkeypatch.setattr(getattr(gui.session, owner) if owner else gui.session, attribute, planted)
     before = _unchanged(window)
     with caplog.at_level(logging.ERROR, logger="convscope"):
-        getattr(window, action).trigger()
+        getattr(window.acts, action).trigger()
     (dialog,) = _dialogs(window)
     assert "unexpected error" in dialog.text()
     assert "ZeroDivisionError: division by zero, planted" in dialog.text()

@@ -1,0 +1,98 @@
+"""The window's file actions: open and save weights and networks, open data sets, the recent
+files and the last folder used. Each asks for a path where none is given, calls the session, and
+reports a failure through the window's one error helper."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtWidgets import QFileDialog
+
+from gui.error_dialog import reports_errors
+from gui.session import BUILTIN
+
+WEIGHTS_FILTER = "Weight files (*.safetensors)"
+NETWORK_FILTER = "Network (*.json)"
+DATA_FILTER = "NumPy archive (*.npz)"
+
+
+class FileActions:
+    """Mixed into the main window, whose session, preferences, recent files, trainer, editor and
+    settings panel it uses."""
+
+    def _ask(self, title: str, file_filter: str, save: bool = False) -> str:
+        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        return ask(self, title, self._last_dir(), file_filter)[0]
+
+    def _last_dir(self) -> str:
+        folder = self.preferences.text("lastDirectory")
+        return folder if folder and os.path.isdir(folder) else os.getcwd()
+
+    def _remember(self, path: str, recent: bool = True) -> None:
+        self.preferences.set("lastDirectory", os.path.dirname(os.path.abspath(path)))
+        if recent:
+            self.recent.add(path)
+
+    @reports_errors("Cannot open the weight file")
+    def open_weights(self, path: str | None = None) -> None:
+        path = path or self._ask("Open weights", WEIGHTS_FILTER)
+        if path and not self.trainer.running:
+            self.notify(self.session.open_weights(path))
+            self._remember(path)
+
+    def save_weights(self) -> None:
+        if self.session.weights_path is None:
+            self.save_weights_as()
+        else:
+            self._write_weights(self.session.weights_path)
+
+    def save_weights_as(self, path: str | None = None) -> None:
+        path = path or self._ask("Save weights", WEIGHTS_FILTER, save=True)
+        if path:
+            self._write_weights(path if path.endswith(".safetensors") else path + ".safetensors")
+
+    @reports_errors("Cannot save the weights")
+    def _write_weights(self, path: str) -> None:
+        if not self.trainer.running:
+            self.notify(self.session.save_weights(path))
+            self._remember(path)
+
+    @reports_errors("Cannot open the network")
+    def open_network(self, path: str | None = None) -> None:
+        path = path or self._ask("Open network", NETWORK_FILTER)
+        if path and not self.trainer.running:
+            self.notify(self.session.open_network(path, self.settings_panel.config()))
+            self._remember(path)
+
+    @reports_errors("Cannot save the network")
+    def save_network(self, path: str | None = None) -> None:
+        path = path or self._ask("Save network", NETWORK_FILTER, save=True)
+        if path:
+            self.notify(self.session.save_network(self.editor.spec(), path))
+            self._remember(path, recent=False)
+
+    def _ask_data_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of IDX files", self._last_dir())
+        if path:
+            self.open_dataset(path)
+
+    def _ask_data_file(self) -> None:
+        path = self._ask("Open a data set", DATA_FILTER)
+        if path:
+            self.open_dataset(path)
+
+    @reports_errors("Cannot open the data set")
+    def open_dataset(self, source: str) -> None:
+        """Load a data set and fit the network's input and output to it, keeping what still fits."""
+        if not self.trainer.running:
+            self.notify(self.session.open_dataset(source, self.editor.spec(), self.editor.layer_ids()))
+            if source != BUILTIN:
+                self._remember(source)
+
+    def open_recent(self, path: str) -> None:
+        if path.endswith(".safetensors"):
+            self.open_weights(path)
+        elif path.endswith(".json"):
+            self.open_network(path)
+        else:
+            self.open_dataset(path)

@@ -1,0 +1,347 @@
+"""The application's state and what a user can do to it, without Qt.
+
+A `Session` owns the data set, the network and its layer ids, the optimizer the next run continues,
+the weight file and whether the weights changed since it, and the run history. Each operation
+either changes the state and returns a notice the window can show, or raises a
+:class:`ConvScopeError` and leaves the state as it was. The window observes the session's events
+and renders it, as napari's Qt window observes its `ViewerModel`; nothing here knows the window.
+
+While a run trains, the network and the optimizer belong to the training thread: every operation
+that would touch them refuses (:meth:`Session.start_run` hands them out, :meth:`finish_run` takes
+them back)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import Backend, ConvScopeError, Dataset, EpochInfo, History, Network, load_dataset
+from engine import weights as weight_files
+from engine.errors import DataError, LimitError
+from engine.optim import Optimizer
+from engine.recipe import Recipe
+from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
+from engine.training import fit_problem
+
+BUILTIN = "mnist-5k"
+
+
+class Busy(ConvScopeError):
+    """An operation that needs the network while a run is training it."""
+
+
+class Event:
+    """Callbacks called in order with the event's arguments; the whole of the observer pattern
+    the window needs (Qt's signals would tie the session to Qt)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., Any]] = []
+
+    def connect(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.append(callback)
+
+    def emit(self, *args: Any) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+@dataclass
+class Events:
+    #: The network or its weights changed (edit, reset, device, file): redraw what shows it.
+    network: Event = field(default_factory=Event)
+    #: A new data set: its images, names and sizes.
+    dataset: Event = field(default_factory=Event)
+    #: The weight file or the dirty flag changed: the title.
+    weights_file: Event = field(default_factory=Event)
+    #: The run history was cleared, or a run began at `start_epoch` (args: start, horizon).
+    history: Event = field(default_factory=Event)
+    #: The optimizer the next run continues was replaced by one from a file (arg: optimizer).
+    optimizer: Event = field(default_factory=Event)
+
+
+@dataclass
+class RunHistory:
+    """What the runs on this network reported: every epoch's scores, and where the last began."""
+
+    epochs: list[EpochInfo] = field(default_factory=list)
+    start_epoch: int = 0
+    epochs_planned: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a training run takes from the session until :meth:`Session.finish_run`."""
+
+    net: Network
+    dataset: Dataset
+    config: Recipe
+    optimizer: Optimizer
+
+
+_ids = itertools.count()
+
+
+def new_ids(count: int) -> list[int]:
+    """Layer ids never used before, for a network that arrives whole (from a file or a reset)."""
+    return [next(_ids) for _ in range(count)]
+
+
+def default_spec_for(dataset: Dataset) -> dict[str, Any]:
+    """The default network fitted to the data; just the output layer for images too small for it."""
+    spec = {**default_spec(), "input": list(dataset.input_shape), "classes": dataset.classes}
+    return spec if not validate(spec) else {**spec, "layers": [{"type": "softmax"}]}
+
+
+def build(spec: dict[str, Any], *, seed: int, init: str, device: str | Backend) -> Network:
+    """Every network the session builds comes from here, so each path refuses the same way: a
+    bad spec, a network over the memory limits, a device that does not work, or memory running
+    out while the arrays are made, all as a :class:`ConvScopeError`."""
+    try:
+        return Network(spec, seed=seed, device=device, init=init)
+    except MemoryError:
+        raise LimitError("the machine ran out of memory building this network; make it smaller") from None
+
+
+class Session:
+    """See the module's docstring. `recipe` gives the network's seed and init; `device` where
+    it lives."""
+
+    def __init__(self, dataset: Dataset, recipe: Recipe, device: str | Backend = "auto"):
+        self.events = Events()
+        self._dataset = dataset
+        self._spec = default_spec_for(dataset)
+        self._net = build(self._spec, seed=recipe.seed, init=recipe.init, device=device)
+        self._layer_ids = new_ids(len(self._net.infos))
+        self._optimizer: Optimizer | None = None
+        self._weights_path: str | None = None
+        self._dirty = False
+        self._trained = False
+        self._history = RunHistory()
+        self._run: Run | None = None
+
+    # -- what the window reads -----------------------------------------------------------------
+
+    @property
+    def dataset(self) -> Dataset:
+        return self._dataset
+
+    @property
+    def net(self) -> Network:
+        return self._net
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The network's spec as the user or the file wrote it (`net.spec` fills in defaults)."""
+        return copy.deepcopy(self._spec)
+
+    @property
+    def layer_ids(self) -> list[int]:
+        return list(self._layer_ids)
+
+    @property
+    def optimizer(self) -> Optimizer | None:
+        """The optimizer the next run continues (its momentum or moments), or None for a new one."""
+        return self._optimizer
+
+    @property
+    def weights_path(self) -> str | None:
+        return self._weights_path
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the weights changed since they were last opened or saved."""
+        return self._dirty
+
+    @property
+    def trained(self) -> bool:
+        """Whether the network holds anything learned (so an edit that loses some says so)."""
+        return self._trained
+
+    @property
+    def history(self) -> RunHistory:
+        return self._history
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    # -- the network ---------------------------------------------------------------------------
+
+    def _idle(self) -> None:
+        if self._run is not None:
+            raise Busy("a training run is using the network; stop it first")
+
+    def _replace(
+        self, net: Network, ids: list[int], *, dirty: bool, spec: dict[str, Any] | None = None
+    ) -> None:
+        self._net, self._layer_ids = net, list(ids)
+        self._spec = copy.deepcopy(net.spec if spec is None else spec)
+        self._set_dirty(dirty)
+        self.events.network.emit()
+
+    def _set_dirty(self, dirty: bool) -> None:
+        self._dirty = dirty
+        self.events.weights_file.emit()
+
+    def _clear_history(self) -> None:
+        self._history = RunHistory()
+        self.events.history.emit(None, None)
+
+    def edit(self, spec: dict[str, Any], ids: list[int]) -> str | None:
+        """Rebuild the network from an edited spec. Layer `ids` say which layer is which: a
+        layer keeps what it learned while its id is the same and its weights' shapes still fit."""
+        self._idle()
+        old = self._net
+        new = build(spec, seed=old.seed, init=old.init, device=old.backend)
+        old_index = {layer_id: i for i, layer_id in enumerate(self._layer_ids)}
+        sources = {i: old_index[layer_id] for i, layer_id in enumerate(ids) if layer_id in old_index}
+        reset = new.take_weights(old, sources)
+        learned = sum(1 for info in new.infos if info.params)
+        notice = None
+        if self._trained and reset:
+            names = ", ".join(f"{i} ({new.infos[i].type})" for i in reset)
+            notice = (
+                f"Re-initialised layer {names}: the edit changed its weight shapes. "
+                f"The other {learned - len(reset)} layer(s) with weights kept what they learned."
+            )
+        self._trained = self._trained and len(reset) < learned
+        self._optimizer = None
+        self._replace(new, ids, dirty=True, spec=spec)
+        return notice
+
+    def change_device(self, device: str) -> str:
+        """Move the network, weights and all, to `device`."""
+        self._idle()
+        old = self._net
+        new = build(old.spec, seed=old.seed, init=old.init, device=device)
+        new.load_state_dict(old.state_dict())
+        new.metadata = old.metadata
+        self._optimizer = None
+        self._replace(new, self._layer_ids, dirty=self._dirty, spec=self._spec)
+        return f"The network now lives on {new.backend.description}."
+
+    def reset(self, recipe: Recipe) -> str:
+        """New initial weights from the recipe's seed and init; the run history goes too."""
+        self._idle()
+        old = self._net
+        new = build(old.spec, seed=recipe.seed, init=recipe.init, device=old.backend)
+        self._optimizer = None
+        self._trained = False
+        self._clear_history()
+        self._replace(new, self._layer_ids, dirty=True, spec=self._spec)
+        return f"Weights re-initialised from seed {recipe.seed}."
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _adopt(self, net: Network) -> None:
+        """A network from a file: new layer ids, so nothing is carried over to it."""
+        self._clear_history()
+        self._replace(net, new_ids(len(net.infos)), dirty=False)
+
+    def open_weights(self, path: str) -> str:
+        """The network, weights and optimizer state in a weight file; the next run continues it."""
+        self._idle()
+        net, optimizer = weight_files.load_with_optimizer(path, device=self._net.backend)
+        problem = fit_problem(net, self._dataset, exact_classes=True)
+        if problem:
+            raise DataError(f"{path}: {problem}")
+        self._trained = True
+        self._weights_path = path
+        self._optimizer = optimizer
+        self._adopt(net)
+        if optimizer is not None:
+            self.events.optimizer.emit(optimizer)
+        kept = f" and its {optimizer.name} state, which Train continues" if optimizer is not None else ""
+        return f"Loaded {os.path.basename(path)}{kept}."
+
+    def save_weights(self, path: str | None = None) -> str:
+        """Write the weights (and the optimizer's state) to `path`, or to the file they came from."""
+        self._idle()
+        path = path or self._weights_path
+        if path is None:
+            raise ValueError("no weight file to save to: give a path")
+        weight_files.save(self._net, path, optimizer=self._optimizer, dataset=self._dataset)
+        self._weights_path = path
+        self._set_dirty(False)
+        return f"Saved the weights to {path}."
+
+    def open_network(self, path: str, recipe: Recipe) -> str:
+        """A network (layers only) from JSON, with fresh weights from the recipe."""
+        self._idle()
+        net = build(load_spec(path), seed=recipe.seed, init=recipe.init, device=self._net.backend)
+        problem = fit_problem(net, self._dataset, exact_classes=True)
+        if problem:
+            raise DataError(f"{path}: {problem}")
+        self._trained = False
+        self._optimizer = None
+        self._adopt(net)
+        return f"Loaded {os.path.basename(path)}."
+
+    @staticmethod
+    def save_network(spec: dict[str, Any], path: str) -> str:
+        save_spec(spec, path)
+        return f"Saved the network to {path}."
+
+    def open_dataset(self, source: str, spec: dict[str, Any], ids: list[int]) -> str:
+        """Load a data set and fit the network's input and output to it (the edited `spec`, with
+        its layer `ids`), keeping what still fits."""
+        self._idle()
+        dataset = load_dataset(source)
+        fitted = {**spec, "input": list(dataset.input_shape), "classes": dataset.classes}
+        problems = validate(fitted)
+        if problems:
+            raise DataError(
+                f"The network does not fit {dataset.name}'s {shape_text(dataset.input_shape)} images:\n"
+                + "\n".join(problems)
+            )
+        self._dataset = dataset
+        self.events.dataset.emit()
+        self.edit(fitted, ids)
+        return f"Opened the data set {dataset.name}."
+
+    # -- training and evaluation ---------------------------------------------------------------
+
+    def start_run(self, config: Recipe) -> Run:
+        """Hand the network and an optimizer to a run of `config`; the session refuses anything
+        that would touch them until :meth:`finish_run`."""
+        self._idle()
+        problem = fit_problem(self._net, self._dataset, exact_classes=True)
+        if problem:
+            raise DataError(problem)
+        start = int(self._net.metadata.get("epochs", 0))
+        kept = [e for e in self._history.epochs if e.epoch <= start]
+        self._history = RunHistory(kept, start, config.epochs)
+        self._optimizer = config.make_optimizer(self._optimizer)
+        self._trained = True
+        self._run = Run(self._net, self._dataset, config, self._optimizer)
+        self.events.history.emit(start, start + config.epochs)
+        return self._run
+
+    def record_epoch(self, info: EpochInfo) -> None:
+        self._history.epochs.append(info)
+
+    def finish_run(self, history: History | None) -> str:
+        """Take the network back from the run; says how the run ended (None: it failed)."""
+        self._run = None
+        self._set_dirty(True)  # the run sent its last views itself: nothing else to redraw
+        if history is None:
+            return "failed"
+        return "stopped" if history.stopped else "done"
+
+    def evaluate(self, threads: int | None = None) -> str:
+        """The network's loss and accuracy on the data set's test split, in words."""
+        self._idle()
+        _, loss, accuracy = self._net.predict_and_score(self._dataset, threads=threads)
+        images = f"{self._dataset.name}'s {len(self._dataset.test.y):,} test images"
+        return f"Test accuracy {accuracy:.2%} (loss {loss:.4f}) on {images}."
+
+    def predictions(self) -> np.ndarray:
+        """The network's predicted label for every test image (for the misclassified list)."""
+        self._idle()
+        return self._net.predict(self._dataset.test.x)

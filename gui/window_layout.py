@@ -1,0 +1,219 @@
+"""The main window's actions, menus, splitters and status bar, built in one place so the window
+itself only connects them to the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+
+from gui.naming import named
+from gui.preferences import Preferences
+
+SPLITTERS = ("mainSplitter", "leftSplitter", "rightSplitter", "plotSplitter", "viewSplitter")
+
+
+@dataclass(frozen=True)
+class Actions:
+    train: QAction
+    pause: QAction
+    stop: QAction
+    reset: QAction
+    open_weights: QAction
+    save_weights: QAction
+    save_weights_as: QAction
+    open_network: QAction
+    save_network: QAction
+    open_folder: QAction
+    open_npz: QAction
+    builtin: QAction
+    quit: QAction
+
+    def file_actions(self) -> tuple[QAction, ...]:
+        """Those that would touch the network or the data set: off while a run trains."""
+        return (
+            self.open_weights,
+            self.save_weights,
+            self.save_weights_as,
+            self.open_network,
+            self.save_network,
+            self.open_folder,
+            self.open_npz,
+            self.builtin,
+        )
+
+
+def _action(window: QMainWindow, text: str, name: str, tip: str, shortcut: Any = None) -> QAction:
+    action = named(QAction(text, window), name, tip)
+    action.setStatusTip(tip)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    window.addAction(action)
+    return action
+
+
+def build_actions(window: QMainWindow) -> Actions:
+    keys = QKeySequence.StandardKey
+    return Actions(
+        train=_action(window, "&Train", "trainAction", "Train the network (F5)", "F5"),
+        pause=_action(window, "&Pause", "pauseAction", "Pause or resume training (F6)", "F6"),
+        stop=_action(window, "&Stop", "stopAction", "Stop training after this batch (Shift+F5)", "Shift+F5"),
+        reset=_action(
+            window,
+            "&Reset Weights",
+            "resetAction",
+            "Re-initialise every weight from the seed (Ctrl+R)",
+            "Ctrl+R",
+        ),
+        open_weights=_action(
+            window,
+            "&Open Weights…",
+            "openWeightsAction",
+            "Load a .safetensors weight file and its network",
+            keys.Open,
+        ),
+        save_weights=_action(
+            window,
+            "&Save Weights",
+            "saveWeightsAction",
+            "Save the weights (to the same file again)",
+            keys.Save,
+        ),
+        save_weights_as=_action(
+            window, "Save Weights &As…", "saveWeightsAsAction", "Save the weights to a new file", keys.SaveAs
+        ),
+        open_network=_action(
+            window, "Open &Network…", "openNetworkAction", "Load a network (layers only) from JSON"
+        ),
+        save_network=_action(
+            window, "Save N&etwork…", "saveNetworkAction", "Save the network (layers only) as JSON"
+        ),
+        open_folder=_action(
+            window,
+            "Open Data Set &Folder…",
+            "openDataFolderAction",
+            "Load a folder of MNIST-format IDX files",
+        ),
+        open_npz=_action(
+            window,
+            "Open Data Set F&ile…",
+            "openDataFileAction",
+            "Load images and labels from an .npz archive",
+        ),
+        builtin=_action(
+            window,
+            "Use &Built-in MNIST Sample",
+            "builtinDataAction",
+            "Go back to the 5,000-image MNIST sample",
+        ),
+        quit=_action(window, "&Quit", "quitAction", "Stop training and quit", keys.Quit),
+    )
+
+
+def build_menus(window: QMainWindow, actions: Actions, recent: QMenu) -> None:
+    file_menu = window.menuBar().addMenu("&File")
+    groups = (
+        (actions.open_weights, actions.save_weights, actions.save_weights_as),
+        (actions.open_network, actions.save_network),
+        (actions.open_folder, actions.open_npz, actions.builtin),
+    )
+    for group in groups:
+        for action in group:
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+    file_menu.addMenu(recent)
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+    train_menu = window.menuBar().addMenu("&Training")
+    for action in (actions.train, actions.pause, actions.stop, actions.reset):
+        train_menu.addAction(action)
+
+
+def _splitter(
+    name: str, orientation: Qt.Orientation, stretch: tuple[int, int], *widgets: QWidget
+) -> QSplitter:
+    splitter = named(QSplitter(orientation), name)
+    splitter.setChildrenCollapsible(False)
+    for i, widget in enumerate(widgets):
+        splitter.addWidget(widget)
+        splitter.setStretchFactor(i, stretch[i])
+    return splitter
+
+
+def _group(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(6, 6, 6, 6)
+    layout.addWidget(widget)
+    return box
+
+
+def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
+    """The editor and settings on the left; the run bar, plots and views on the right. Returns
+    the main splitter (the others are found by name)."""
+    horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+    left = _splitter(
+        "leftSplitter",
+        vertical,
+        (3, 1),
+        _group("Network", window.editor),
+        _group("Training", window.settings_panel),
+    )
+    plots = _splitter("plotSplitter", horizontal, (3, 2), window.loss_plot, window.accuracy_plot)
+    views = _splitter(
+        "viewSplitter",
+        horizontal,
+        (1, 2),
+        _group("Learned filters", window.filters_view),
+        _group("Feature maps", window.feature_maps_view),
+    )
+    right = QWidget()
+    right_layout = QVBoxLayout(right)
+    right_layout.setContentsMargins(0, 0, 0, 0)
+    right_layout.addWidget(run_bar)
+    right_layout.addWidget(_splitter("rightSplitter", vertical, (2, 3), plots, views), 1)
+    main = _splitter("mainSplitter", horizontal, (0, 1), left, right)
+    left.setMinimumWidth(window.fontMetrics().averageCharWidth() * 48)
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    layout.setContentsMargins(6, 6, 6, 6)
+    layout.addWidget(main)
+    window.setCentralWidget(central)
+    return main
+
+
+def build_status_bar(window: QMainWindow) -> tuple[QLabel, QLabel]:
+    """(data label, device label), kept at the status bar's right."""
+    device = named(QLabel(), "deviceLabel", "Where the network's arrays live")
+    data = named(QLabel(), "dataLabel", "The data set being trained on")
+    window.statusBar().addPermanentWidget(data)
+    window.statusBar().addPermanentWidget(device)
+    return data, device
+
+
+def restore_geometry(window: QMainWindow, preferences: Preferences) -> dict[str, Any]:
+    """Restore the window's geometry; returns the splitters' saved states, which
+    :func:`restore_splitters` applies once the window is shown."""
+    geometry = preferences.data("window/geometry")
+    if geometry is None or not window.restoreGeometry(geometry):
+        window.resize(1440, 900)
+    return {name: preferences.data(f"splitters/{name}") for name in SPLITTERS}
+
+
+def restore_splitters(window: QMainWindow, states: dict[str, Any], main: QSplitter, left_wanted: int) -> None:
+    """Once the window has its real size (before, splitter sizes get squeezed): the left panel
+    as wide as `left_wanted` where the window allows, then the sizes the user left."""
+    left = min(max(window.width() * 3 // 10, left_wanted), window.width() * 37 // 100)
+    main.setSizes([left, window.width() - left])
+    for name, state in states.items():
+        if state is not None:
+            window.findChild(QSplitter, name).restoreState(state)
+
+
+def save_window(window: QMainWindow, preferences: Preferences) -> None:
+    preferences.set("window/geometry", window.saveGeometry())
+    for name in SPLITTERS:
+        preferences.set(f"splitters/{name}", window.findChild(QSplitter, name).saveState())

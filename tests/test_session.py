@@ -1,0 +1,202 @@
+"""The window's state and operations without Qt: each operation changes the session and returns a
+notice, or raises a ConvScopeError and changes nothing; one whole user scenario runs in a process
+where PySide6 cannot be imported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import ConvScopeError, DataError, DeviceError, WeightFileError, fit, load_dataset
+from engine import backend as backend_module
+from engine.errors import LimitError
+from engine.recipe import Recipe
+from gui import session as session_module
+from gui.session import Busy, Session
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE = Recipe(epochs=1, batch_size=16, seed=0)
+SPEC_8x8 = {
+    "input": [1, 8, 8],
+    "classes": 3,
+    "layers": [
+        {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "dense", "units": 10, "activation": "tanh"},
+        {"type": "softmax"},
+    ],
+}
+
+
+def write_npz(path: Path, classes: int, size: int = 8, seed: int = 0) -> str:
+    """A small learnable data set: the class is which third of the image is bright."""
+    rng = np.random.default_rng(seed)
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, classes, n)
+        x = rng.random((n, 1, size, size), dtype=np.float32) * 0.2
+        for i, label in enumerate(y):
+            x[i, 0, :, label * size // classes : (label + 1) * size // classes] += 0.8
+        return x, y
+
+    x, y = split(96)
+    x_test, y_test = split(48)
+    np.savez(path, x=x, y=y, x_test=x_test, y_test=y_test)
+    return str(path)
+
+
+@pytest.fixture
+def session(tmp_path) -> Session:
+    return Session(load_dataset(write_npz(tmp_path / "start.npz", 3)), RECIPE, "cpu")
+
+
+def _state(session: Session):
+    return session.net, session.dataset, session.layer_ids, session.weights_path, session.dirty
+
+
+def with_layers(session: Session) -> None:
+    """Edit the network to SPEC_8x8's layers, as the editor would: new ids for the new layers."""
+    spec = {**session.spec, "layers": SPEC_8x8["layers"]}
+    session.edit(spec, [-3, -2, -1, *session.layer_ids])
+
+
+def train_briefly(session: Session, epochs: int = 1) -> str:
+    """What the window's worker does with a run, on this thread."""
+    run = session.start_run(Recipe(epochs=epochs, batch_size=16, lr=0.1))
+    history = fit(
+        run.net, run.dataset.train, epochs=epochs, batch_size=16, optimizer=run.optimizer, threads=1
+    )
+    for info in history.epochs:
+        session.record_epoch(info)
+    return session.finish_run(history)
+
+
+def scenario(folder: str) -> None:
+    """Open a data set, edit the network, train briefly, save, reset, open the weights again,
+    evaluate: the reopened network predicts exactly what the saved one did."""
+    folder_path = Path(folder)
+    session = Session(load_dataset(write_npz(folder_path / "start.npz", 3)), RECIPE, "cpu")
+    seen = []
+    session.events.network.connect(lambda: seen.append("network"))
+    notice = session.open_dataset(
+        write_npz(folder_path / "four.npz", 4, seed=1), session.spec, session.layer_ids
+    )
+    assert notice == "Opened the data set four.npz." and session.net.classes == 4
+    assert [info.type for info in session.net.infos] == ["softmax"]  # 8×8 is too small for the default
+    with_layers(session)
+    assert [info.type for info in session.net.infos] == ["conv", "pool", "dense", "softmax"]
+    assert train_briefly(session, epochs=2) == "done" and session.dirty
+    assert [e.epoch for e in session.history.epochs] == [1, 2]
+    path = str(folder_path / "trained.safetensors")
+    assert session.save_weights(path) == f"Saved the weights to {path}." and not session.dirty
+    trained = session.net.predict_proba(session.dataset.test.x)
+    before = session.evaluate(threads=1)
+    assert session.reset(RECIPE) == "Weights re-initialised from seed 0."
+    assert not np.array_equal(session.net.predict_proba(session.dataset.test.x), trained)
+    assert session.history.epochs == [] and session.optimizer is None
+    assert (
+        session.open_weights(path) == "Loaded trained.safetensors and its sgd state, which Train continues."
+    )
+    np.testing.assert_array_equal(session.net.predict_proba(session.dataset.test.x), trained)
+    assert session.evaluate(threads=1) == before and before.startswith("Test accuracy ")
+    assert session.net.metadata["epochs"] == 2 and session.optimizer.steps == 12
+    assert seen.count("network") >= 4
+    assert "PySide6" not in sys.modules or sys.modules["PySide6"] is None
+
+
+def test_a_whole_user_scenario_runs_with_pyside6_unimportable(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['PySide6'] = None\n"  # any `import PySide6...` now raises ImportError
+        "sys.modules['pyqtgraph'] = None\n"
+        "import test_session\n"
+        f"test_session.scenario({str(tmp_path)!r})\n"
+        "print('scenario done')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "scenario done" in result.stdout
+
+
+def test_an_edit_keeps_what_each_unchanged_layer_learned(session, tmp_path):
+    with_layers(session)
+    train_briefly(session)
+    before = session.net.state_dict()
+    spec = session.spec
+    spec["layers"][2]["units"] = 12  # the dense layer: its weights and the softmax's change shape
+    notice = session.edit(spec, session.layer_ids)
+    after = session.net.state_dict()
+    np.testing.assert_array_equal(after["layers.0.weight"], before["layers.0.weight"])
+    assert after["layers.2.weight"].shape[0] == 12
+    assert "Re-initialised layer 2 (dense), 3 (softmax)" in notice and session.optimizer is None
+
+
+def test_a_failed_operation_changes_nothing(session, tmp_path, monkeypatch):
+    before = _state(session)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a weight file")
+    with pytest.raises(WeightFileError):
+        session.open_weights(str(bad))
+    monkeypatch.setattr(backend_module, "gpu_unavailable_reason", lambda: "no CUDA here")
+    with pytest.raises(DeviceError, match="no CUDA here"):
+        session.change_device("gpu")
+    (tmp_path / "net.json").write_text('{"input": [3, 8, 8], "classes": 3, "layers": [{"type": "softmax"}]}')
+    with pytest.raises(DataError, match="net.json: .* 1×8×8 images but the network expects 3×8×8"):
+        session.open_network(str(tmp_path / "net.json"), RECIPE)
+    with pytest.raises(DataError):
+        session.open_dataset(str(tmp_path / "missing.npz"), session.spec, session.layer_ids)
+    assert _state(session) == before
+
+
+def test_every_path_that_builds_a_network_turns_running_out_of_memory_into_a_limit_error(
+    session, monkeypatch
+):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(session_module, "Network", no_memory)
+    before = _state(session)
+    for operation in (
+        lambda: session.edit(session.spec, session.layer_ids),
+        lambda: session.change_device("cpu"),
+        lambda: session.reset(RECIPE),
+    ):
+        with pytest.raises(LimitError, match="ran out of memory"):
+            operation()
+    assert _state(session) == before
+
+
+def test_while_a_run_trains_the_network_is_the_runs(session, tmp_path):
+    run = session.start_run(RECIPE)
+    assert session.running and run.net is session.net
+    for operation in (
+        lambda: session.edit(session.spec, session.layer_ids),
+        lambda: session.reset(RECIPE),
+        lambda: session.save_weights(str(tmp_path / "m.safetensors")),
+        lambda: session.start_run(RECIPE),
+        lambda: session.evaluate(),
+    ):
+        with pytest.raises(Busy):
+            operation()
+    assert issubclass(Busy, ConvScopeError)
+    assert session.finish_run(None) == "failed" and not session.running
+
+
+def test_a_new_run_continues_the_optimizer_and_rewinds_the_history(session):
+    events = []
+    session.events.history.connect(lambda start, horizon: events.append((start, horizon)))
+    train_briefly(session)
+    optimizer = session.optimizer
+    train_briefly(session)
+    assert session.optimizer is optimizer and optimizer.steps == 12
+    assert events == [(0, 1), (1, 2)] and [e.epoch for e in session.history.epochs] == [1, 2]
+    session.reset(RECIPE)
+    assert events[-1] == (None, None)
