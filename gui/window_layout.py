@@ -155,21 +155,12 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     """The editor and settings on the left; the run bar, plots and views on the right. Returns
     the main splitter (the others are found by name)."""
     horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-    left = _splitter(
-        "leftSplitter",
-        vertical,
-        (3, 1),
-        _group("Network", window.editor),
-        _group("Training", window.settings_panel),
-    )
-    plots = _splitter("plotSplitter", horizontal, (3, 2), window.loss_plot, window.accuracy_plot)
-    views = _splitter(
-        "viewSplitter",
-        horizontal,
-        (1, 2),
-        _group("Learned filters", window.filters_view),
-        _group("Feature maps", window.feature_maps_view),
-    )
+    w = window
+    network, training = _group("Network", w.editor), _group("Training", w.settings_panel)
+    left = _splitter("leftSplitter", vertical, (3, 1), network, training)
+    plots = _splitter("plotSplitter", horizontal, (3, 2), w.loss_plot, w.accuracy_plot)
+    filters, maps = _group("Learned filters", w.filters_view), _group("Feature maps", w.feature_maps_view)
+    views = _splitter("viewSplitter", horizontal, (1, 2), filters, maps)
     right = QWidget()
     right_layout = QVBoxLayout(right)
     right_layout.setContentsMargins(0, 0, 0, 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_weights import SPEC  # an 8×8, 3-class network
 
 from engine import ConvScopeError, DataError, DeviceError, WeightFileError, fit, load_dataset
 from engine import backend as backend_module
@@ -21,16 +22,7 @@ from gui.session import Busy, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = Recipe(epochs=1, batch_size=16, seed=0)
-SPEC_8x8 = {
-    "input": [1, 8, 8],
-    "classes": 3,
-    "layers": [
-        {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
-        {"type": "pool", "mode": "max", "size": 2},
-        {"type": "dense", "units": 10, "activation": "tanh"},
-        {"type": "softmax"},
-    ],
-}
+
 
 
 def write_npz(path: Path, classes: int, size: int = 8, seed: int = 0) -> str:
@@ -60,8 +52,8 @@ def _state(session: Session):
 
 
 def with_layers(session: Session) -> None:
-    """Edit the network to SPEC_8x8's layers, as the editor would: new ids for the new layers."""
-    spec = {**session.spec, "layers": SPEC_8x8["layers"]}
+    """Edit the network to SPEC's layers, as the editor would: new ids for the new layers."""
+    spec = {**session.spec, "layers": SPEC["layers"]}
     session.edit(spec, [-3, -2, -1, *session.layer_ids])
 
 
