@@ -207,10 +207,10 @@ def test_the_editor_shows_the_memory_and_refuses_a_network_beyond_the_limits(win
     assert editor.total_label.text() == "Total parameters: <b>590,462</b>"
     problem = editor.problem_label.text()
     assert "one image needs" in problem and "more than the limit of 4 MiB" in problem
-    assert not window.train_button.isEnabled()
+    assert not window.run_bar.train_button.isEnabled()
     monkeypatch.delenv("CONVSCOPE_MAX_ACTIVATIONS")
     editor.findChild(QSpinBox, "convFiltersEditor").setValue(20)
-    assert window.train_button.isEnabled() and not editor.problem_label.isVisible()
+    assert window.run_bar.train_button.isEnabled() and not editor.problem_label.isVisible()
 
 
 def test_add_reorder_and_remove_layers(window):
