@@ -2,12 +2,14 @@
 
 Without a display, or with a system library that the plugin needs missing (a fresh Debian lacks
 several), creating the QApplication ends in SIGABRT, and importing QtWidgets fails outright
-without libGL. This module reads the environment and runs `ldd` on the plugin Qt would load, so
-the launcher can say what is wrong, what installs it and how to train without a window.
-Nothing here imports Qt."""
+without libGL. This module reads the environment and loads the plugin Qt would load (which Qt
+then finds loaded, so a good start costs nothing more); where that fails, `ldd` names every
+library missing, so the launcher can say what is wrong, what installs it and how to train
+without a window. Nothing here imports Qt."""
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import re
@@ -122,9 +124,14 @@ def platform_problem() -> str | None:
             f"convscope: Qt's {name!r} platform plugin (libq{name}.so) is not installed; "
             f"reinstall PySide6, or set QT_QPA_PLATFORM to another platform. {HEADLESS}."
         )
-    missing = missing_libraries(plugin)
-    if not missing:
+    try:
+        ctypes.CDLL(str(plugin))
         return None
+    except OSError as exc:
+        error = str(exc)
+    missing = missing_libraries(plugin)
+    if not missing:  # not a missing library (or no ldd here): the loader's own words
+        return f"convscope: Qt's {name} platform plugin cannot load: {error}\n{HEADLESS}."
     return "\n".join(
         [
             f"convscope: Qt's {name} platform plugin cannot load: the system lacks {', '.join(missing)}",
