@@ -112,13 +112,16 @@ class _Series:
         return self._data[1, : self.size]
 
 
-def _styled(widget: pg.PlotWidget, title: str, x_label: str, y_label: str) -> pg.PlotItem:
+def _styled(
+    widget: pg.PlotWidget, title: str, x_label: str, y_label: str, legend_at_top: bool = True
+) -> pg.PlotItem:
+    """`legend_at_top` False puts the legend bottom right, where a rising curve leaves room."""
     item = widget.getPlotItem()
     item.setTitle(title)
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
-    item.addLegend(offset=(-10, 10))
+    item.addLegend(offset=(-10, 10 if legend_at_top else -10))
     return item
 
 
@@ -254,7 +257,7 @@ class AccuracyPlot(_EpochPlot):
         named(
             self, "accuracyPlot", "Training and validation accuracy at the end of each epoch", "Accuracy plot"
         )
-        item = _styled(self, "Accuracy", "epoch", "accuracy (%)")
+        item = _styled(self, "Accuracy", "epoch", "accuracy (%)", legend_at_top=False)
         item.setYRange(0, 100, padding=0.02)
         symbols = {"symbol": "o", "symbolSize": 7}
         self.train_curve = item.plot(

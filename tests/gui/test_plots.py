@@ -13,6 +13,18 @@ from gui import theme
 from gui.plots import AccuracyPlot, LossPlot, peaks, thinned, visible
 
 
+def test_the_accuracy_legend_sits_below_where_accuracy_climbs(shown):
+    """Accuracy rises towards the top right: a legend there would cover the last epochs."""
+    plot = shown(AccuracyPlot(), 400, 300)
+    for epoch, acc in ((1, 0.6), (2, 0.93), (3, 0.97)):
+        plot.add_epoch(EpochInfo(epoch, 3, 0.5, acc, 0.6, acc, 0.03, 1.0, 1000.0))
+    plot.grab()
+    legend = plot.getPlotItem().legend.sceneBoundingRect()
+    view = plot.getPlotItem().getViewBox().sceneBoundingRect()
+    assert legend.top() > view.center().y(), (legend, view)
+    assert legend.right() > view.center().x()
+
+
 def test_legend_samples_show_their_curves_colours_after_data_arrives(shown):
     plot = shown(AccuracyPlot())
     plot.grab()  # painted once before any data: a cached sample would keep these colours
