@@ -7,7 +7,8 @@ thread split) pin "cpu" instead of taking the fixture.
 
 No test may fail because the machine is busy: Hypothesis would fail an example that runs past
 200 ms of wall-clock time, or a strategy slow to generate data, and on a shared 2-core machine
-both happen to correct code, so neither is checked."""
+both happen to correct code, so neither is checked (a test that lists its own
+suppress_health_check lists too_slow as well)."""
 
 import os
 

@@ -48,7 +48,7 @@ def write_cifar(folder: Path, fmt: str, hundred: bool, parts, names) -> None:
         (folder / meta).write_text("\n".join(names) + "\n\n")
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(fmt=st.sampled_from(["python", "binary"]), hundred=st.booleans(), sizes=st.lists(st.integers(1, 4),
        min_size=6, max_size=6), seed=st.integers(0, 1000))
 def test_every_format_loads_images_labels_and_names(tmp_path, fmt, hundred, sizes, seed):

@@ -18,7 +18,7 @@ def write_npz(path: Path, x: np.ndarray, classes: int = 2) -> Path:
     return path
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     n=st.integers(2, 6),
     height=st.integers(5, 9),

@@ -91,7 +91,7 @@ def networks(draw, device):
     return net, x
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_networks_match_in_onnxruntime_and_torch(tmp_path, device, data):
     net, x = data.draw(networks(device))

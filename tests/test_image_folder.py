@@ -22,7 +22,7 @@ def save(path: Path, pixels: np.ndarray) -> None:
     Image.fromarray(pixels).save(path, FORMATS.get(path.suffix[1:], "JPEG"))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     counts=st.lists(st.integers(2, 4), min_size=2, max_size=4),
     rgb=st.booleans(),
