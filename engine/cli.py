@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from engine import evaluation
+from engine.atomic_file import write_atomic
 from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, LAYOUTS, Dataset, load_dataset, with_normalization
-from engine.errors import ConvScopeError, LimitError
+from engine.errors import ConvScopeError, LimitError, OutputPathError
 from engine.export import export
 from engine.image_folder import COLOURS
 from engine.init import INITS
@@ -141,13 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="say why no GPU is used")
 
     evaluate = sub.add_parser(
-        "evaluate", parents=[limits], help="accuracy, per-class accuracy and confusion matrix"
+        "evaluate", parents=[limits], help="accuracy, loss, per-class metrics and confusion matrix"
     )
     evaluate.add_argument("model", help="a .safetensors weight file")
     evaluate.add_argument("--data", default=BUILTIN, help="data set whose test split is evaluated")
     evaluate.add_argument("--layout", choices=LAYOUTS, default="auto", help=_LAYOUT_HELP)
     _image_options(evaluate)
     evaluate.add_argument("--device", choices=DEVICES)
+    evaluate.add_argument("--csv", metavar="PATH", help="also write the confusion matrix as CSV")
     evaluate.add_argument("--verbose", action="store_true", help="say why no GPU is used")
 
     summ = sub.add_parser("summary", parents=[limits], help="layers, output shapes and parameter counts")
@@ -385,46 +388,48 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
 # -- evaluate ----------------------------------------------------------------------------------
 
 
-def confusion_matrix(y: np.ndarray, pred: np.ndarray, classes: int) -> np.ndarray:
-    """counts[true, predicted]."""
-    return np.bincount(y * classes + pred, minlength=classes * classes).reshape(classes, classes)
-
-
-def format_confusion(counts: np.ndarray, names: list[str]) -> str:
-    width = max(max(len(n) for n in names), len(str(counts.max())))
-    lines = [" " * width + "  " + " ".join(n.rjust(width) for n in names)]
-    for name, row in zip(names, counts, strict=True):
-        lines.append(name.rjust(width) + "  " + " ".join(str(c).rjust(width) for c in row))
-    return "\n".join(lines)
+def _ratio(value: float) -> str:
+    return "      —" if np.isnan(value) else f"{value:7.2%}"
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    if args.csv:  # before the data is read and the test split predicted
+        check_output_path(args.csv)
     backend = _pick_device(args.device, args.verbose)
     net = load(args.model, device=backend)
     recorded = net.metadata.get("dataset") or {}
     data = with_normalization(_load_data(args, seed=net.seed), recorded.get("normalization"))
     check_fits(net, data)
-    y = data.test.y
-    pred, loss, _ = net.predict_and_score(data)  # one forward pass: loss, accuracy, confusion matrix
-    right = int((pred == y).sum())
+    result = evaluation.evaluate(net, data)  # one forward pass: loss, accuracy, confusion matrix
+    y = result.y
+    right = int((result.predicted == y).sum())
     names = recorded.get("class_names") or list(data.class_names)
     names = [str(n) for n in names] + [str(i) for i in range(len(names), net.classes)]
-    counts = confusion_matrix(y, pred, net.classes)
+    counts = result.counts
+    metrics = evaluation.class_metrics(counts)
 
     trained = f"trained {_plural(net.metadata.get('epochs', 0), 'epoch')}"
     if recorded.get("name"):
         trained += f" on {recorded['name']}"
     print(f"model: {args.model} ({trained})")
     print(f"data: {data.name} test split, {len(y):,} images")
-    print(f"accuracy: {right / len(y):.2%} ({right:,}/{len(y):,}), loss {loss:.4f}")
-    print("per-class accuracy:")
+    print(f"accuracy: {right / len(y):.2%} ({right:,}/{len(y):,}), loss {result.loss:.4f}")
     width = max(len(n) for n in names)
+    print("per class (recall is the class's own accuracy; accuracy counts its yes/no answers):")
+    print(f"  {'class'.rjust(width)}  precision   recall  accuracy  images")
     for i, name in enumerate(names):
-        total = int(counts[i].sum())
-        if total:
-            print(f"  {name.rjust(width)}  {counts[i, i] / total:7.2%}  ({counts[i, i]}/{total})")
+        print(
+            f"  {name.rjust(width)}    {_ratio(metrics.precision[i])}  {_ratio(metrics.recall[i])}"
+            f"   {_ratio(metrics.accuracy[i])}  {int(metrics.support[i]):6,}"
+        )
     print("confusion matrix (rows: true class, columns: predicted):")
-    print(format_confusion(counts, names))
+    print(evaluation.confusion_text(counts, names))
+    if args.csv:
+        try:
+            write_atomic(args.csv, evaluation.confusion_csv(counts, names).encode())
+        except OSError as exc:
+            raise OutputPathError(f"{args.csv}: cannot write the CSV file ({exc.strerror or exc})") from None
+        print(f"wrote {args.csv}")
     return 0
 
 

@@ -287,12 +287,19 @@ class Network:
     ) -> tuple[np.ndarray, float, float]:
         """(predicted labels on the host, mean loss, accuracy) from one pass over an (x, y) pair
         or a data set's test split, so a caller that wants both never predicts twice."""
+        probs, y, loss = self.probabilities_and_loss(data, batch_size, threads)
+        predicted = probs.argmax(axis=1)
+        return predicted, loss, float((predicted == y).mean())
+
+    def probabilities_and_loss(
+        self, data: Any, batch_size: int = 500, threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """(class probabilities, true labels, both on the host, mean loss) from one pass over an
+        (x, y) pair or a data set's test split: what every score and analysis is computed from."""
         x, y = as_split(data, test=True)
         probs = self.predict_proba(x, batch_size, threads)
         y = self.backend.to_host(y)
-        loss = float(self.loss(self.backend.to_device(probs), self.labels(y)))
-        predicted = probs.argmax(axis=1)
-        return predicted, loss, float((predicted == y).mean())
+        return probs, y, float(self.loss(self.backend.to_device(probs), self.labels(y)))
 
     def feature_maps(self, x: Any) -> list[np.ndarray]:
         """Every layer's output for a few inputs, on the host: conv outputs after activation,

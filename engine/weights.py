@@ -13,10 +13,6 @@ import contextlib
 import json
 import math
 import os
-import re
-import secrets
-import stat
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 
 from engine import jsontext
 from engine.activations import Custom
+from engine.atomic_file import write_atomic
 from engine.backend import NUMPY, Backend
 from engine.bounded_io import open_regular, os_reason
 from engine.data import _IDX_TYPES, MAX_NAME, Dataset, class_names_problem
@@ -106,71 +103,9 @@ def save(
         )
     data = safetensors.numpy.save(tensors, metadata=header)
     try:
-        _write_atomic(Path(path), data)
+        write_atomic(Path(path), data)
     except OSError as exc:  # it names the temporary file; the user knows the one they chose
         raise WeightFileError(f"{path}: cannot write the weight file ({exc.strerror or exc})") from None
-
-
-#: A save's temporary file beside its target: `.{name}.{pid}.{random}.tmp`. The writer's pid tells
-#: a stale one (its writer was killed, or the power failed) from one being written now.
-_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.tmp")
-#: A temporary file older than this is stale whoever wrote it: a save takes seconds.
-_STALE_S = 24 * 3600
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`: a crash leaves
-    the old file whole. A symlink is written through to its target, as editors do, and the target
-    keeps its permissions; temporary files that earlier, killed saves left there are removed."""
-    path = Path(os.path.realpath(path))
-    _remove_stale_temps(path)
-    try:
-        mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # A new file: 0o666 lets the umask decide the mode, as an ordinary open() would. Over an old
-    # one: created private, then given the old file's mode, so it is never more open than that.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666 if mode is None else 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None and hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Remove this file's temporary files whose writer is gone (or that are a day old)."""
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return
-    for entry in entries:
-        match = _TEMP.fullmatch(entry.name)
-        if not match or match["name"] != path.name:
-            continue
-        with contextlib.suppress(OSError):
-            if _writer_gone(int(match["pid"])) or time.time() - entry.stat().st_mtime > _STALE_S:
-                os.unlink(entry.path)
-
-
-def _writer_gone(pid: int) -> bool:
-    if os.name != "posix" or pid == os.getpid():
-        return False  # elsewhere os.kill(pid, 0) would end the process; then age alone decides
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError):
-        return False
-    return False
 
 
 def load(path: str | os.PathLike[str], device: str | Backend | None = None) -> Network:

@@ -25,6 +25,8 @@ LAYERS = (
         "engine.init",
         "engine.unpickle",
         "engine.output_path",
+        "engine.atomic_file",
+        "engine.evaluation",
     ),
     ("engine.limits",),
     ("engine.layers", "engine.data", "engine.cifar", "engine.image_folder", "engine.optim",
