@@ -311,5 +311,20 @@ class Network:
             maps.append(self.backend.to_host(a).copy())
         return maps
 
+    def input_gradient(self, x: Any, target: int | None = None) -> Any:
+        """|∂ score/∂ input| for each image of `x`, on the device: the saliency map. The score is
+        the softmax's input (the class's logit) for class `target`, or for each image's
+        predicted class; the logit, unlike the probability, does not fall because another
+        class rises. Inference mode: no dropout."""
+        xp = self.xp
+        probs, caches = self.forward(x)
+        n = probs.shape[0]
+        classes = probs.argmax(axis=1) if target is None else xp.full(n, target, dtype=xp.int64)
+        grad = xp.zeros_like(probs)
+        grad[xp.arange(n), classes] = 1
+        for layer, cache in zip(reversed(self.layers), reversed(caches), strict=True):
+            grad, _ = layer.backward(grad, cache, self._layer_params(layer), True)
+        return xp.abs(grad)
+
     def summary(self) -> str:
         return spec_summary(self.spec)
