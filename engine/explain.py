@@ -12,6 +12,7 @@ activate) to the last bit, and a pool explainer takes the conv's activated maps 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,37 @@ def _activate(name: str, z: np.ndarray) -> np.ndarray:
     return activations.forward(np, name, z.copy())
 
 
-class ConvExplainer:
+class _Walk(ABC):
+    """A window walking over `padded` (C, H', W') along `rows` and `cols`; a subclass works out
+    each output `cell`."""
+
+    padded: np.ndarray
+    rows: Axis
+    cols: Axis
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        return self.rows.out, self.cols.out
+
+    def window(self, i: int, j: int) -> np.ndarray:
+        """Output cell (i, j)'s window of every channel."""
+        r, c = self.rows.start(i), self.cols.start(j)
+        return self.padded[:, r : r + self.rows.k, c : c + self.cols.k]
+
+    @abstractmethod
+    def cell(self, f: int, i: int, j: int) -> Any:
+        """Output cell (i, j) of filter or map `f`, written out."""
+
+    def feature_map(self, f: int) -> np.ndarray:
+        """Map `f`'s whole output, cell by cell, as the explainer fills it in."""
+        out_h, out_w = self.output_shape
+        return np.array(
+            [[self.cell(f, i, j).output for j in range(out_w)] for i in range(out_h)],
+            dtype=self.padded.dtype,
+        )
+
+
+class ConvExplainer(_Walk):
     """One conv layer applied to one input (C, H, W): every output cell of every filter."""
 
     kind = "conv"
@@ -127,14 +158,6 @@ class ConvExplainer:
     def filters(self) -> int:
         return self.weight.shape[0]
 
-    @property
-    def output_shape(self) -> tuple[int, int]:
-        return self.rows.out, self.cols.out
-
-    def window(self, i: int, j: int) -> np.ndarray:
-        r, c = self.rows.start(i), self.cols.start(j)
-        return self.padded[:, r : r + self.rows.k, c : c + self.cols.k]
-
     def cell(self, f: int, i: int, j: int) -> ConvCell:
         window = self.window(i, j)
         weights = self.weight[f]
@@ -147,16 +170,8 @@ class ConvExplainer:
             self.activation, float(output),
         )
 
-    def feature_map(self, f: int) -> np.ndarray:
-        """Filter `f`'s whole output, cell by cell, as the explainer fills it in."""
-        out_h, out_w = self.output_shape
-        return np.array(
-            [[self.cell(f, i, j).output for j in range(out_w)] for i in range(out_h)],
-            dtype=self.image.dtype,
-        )
 
-
-class PoolExplainer:
+class PoolExplainer(_Walk):
     """One pool layer applied to feature maps (C, H, W): every output cell of every map."""
 
     kind = "pool"
@@ -173,27 +188,12 @@ class PoolExplainer:
         """The maps pooled one by one (a pool keeps the channel count)."""
         return self.image.shape[0]
 
-    @property
-    def output_shape(self) -> tuple[int, int]:
-        return self.rows.out, self.cols.out
-
-    def window(self, i: int, j: int) -> np.ndarray:
-        r, c = self.rows.start(i), self.cols.start(j)
-        return self.image[:, r : r + self.rows.k, c : c + self.cols.k]
-
     def cell(self, f: int, i: int, j: int) -> PoolCell:
         window = self.window(i, j)[f]
         if self.mode == "max":
             at = np.unravel_index(int(window.argmax()), window.shape)
             return PoolCell(i, j, window, "max", float(window[at]), (int(at[0]), int(at[1])))
         return PoolCell(i, j, window, "mean", float(window.mean(dtype=window.dtype)), None)
-
-    def feature_map(self, f: int) -> np.ndarray:
-        out_h, out_w = self.output_shape
-        return np.array(
-            [[self.cell(f, i, j).output for j in range(out_w)] for i in range(out_h)],
-            dtype=self.image.dtype,
-        )
 
 
 Explainer = ConvExplainer | PoolExplainer
@@ -250,7 +250,7 @@ NOTES_WEIGHTS = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
 NOTES_BIAS = 2.0
 
 
-def notes_example(stride: int = 1, padding: int = 0) -> ConvExplainer:
+def notes_example(stride: int | tuple[int, int] = 1, padding: int = 0) -> ConvExplainer:
     """The notes' example as an explainer, with the stride and padding the user picks."""
     return ConvExplainer(
         NOTES_IMAGE[None],
