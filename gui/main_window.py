@@ -16,6 +16,7 @@ from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
 from gui import error_dialog, theme
 from gui.error_dialog import reports_errors
+from gui.explain_dock import ExplainDock
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
 from gui.filters_view import FiltersView
@@ -65,6 +66,7 @@ class MainWindow(FileActions, QMainWindow):
         build_menus(self, self.acts, self.recent.menu)
         self.data_label, self.device_label = build_status_bar(self)
         self._connect()
+        self.explain_dock = ExplainDock(self.session, self.trainer, self)
         self._render_dataset()
         self._render_network()
         #: Applied once the window is shown (see showEvent), read now with every other preference.
