@@ -28,6 +28,7 @@ from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
+from gui.edit_history import EditHistory, NetworkState
 
 BUILTIN = "mnist-5k"
 
@@ -98,6 +99,27 @@ def default_spec_for(dataset: Dataset) -> dict[str, Any]:
     return spec if not validate(spec) else {**spec, "layers": [{"type": "softmax"}]}
 
 
+def _layers(net: Network, indices: list[int]) -> str:
+    """ "layer 2 (dense)", "layers 2 (dense) and 3 (softmax)": the editor's numbering."""
+    names = [f"{i} ({net.infos[i].type})" for i in indices]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{'layer' if len(names) == 1 else 'layers'} {listed}"
+
+
+def carried_over(net: Network, reset: list[int]) -> str:
+    """Which of `net`'s layers with weights were re-initialised and which kept what they learned."""
+    learned = [info.index for info in net.infos if info.params]
+    kept = [i for i in learned if i not in reset]
+    parts = []
+    if reset:
+        their = "its" if len(reset) == 1 else "their"
+        parts.append(f"Re-initialised {_layers(net, reset)}: the change altered {their} weight shapes")
+    if kept:
+        parts.append(f"{_layers(net, kept)} kept what {'it' if len(kept) == 1 else 'they'} learned")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
 def build(spec: dict[str, Any], *, seed: int, init: str, device: str | Backend) -> Network:
     """Every network the session builds comes from here, so each path refuses the same way: a
     bad spec, a network over the memory limits, a device that does not work, or memory running
@@ -124,6 +146,7 @@ class Session:
         self._trained = False
         self._history = RunHistory()
         self._run: Run | None = None
+        self._edits = EditHistory()
 
     # -- what the window reads -----------------------------------------------------------------
 
@@ -164,6 +187,24 @@ class Session:
         return self._trained
 
     @property
+    def unsaved(self) -> bool:
+        """Whether closing or replacing the network would lose trained weights not in a file."""
+        return self._dirty and self._trained
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs the network has trained (in this session or before its file was saved)."""
+        return int(self._net.metadata.get("epochs", 0))
+
+    @property
+    def can_undo(self) -> bool:
+        return self._edits.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self._edits.can_redo
+
+    @property
     def history(self) -> RunHistory:
         return self._history
 
@@ -193,27 +234,64 @@ class Session:
         self._history = RunHistory()
         self.events.history.emit(None, None)
 
-    def edit(self, spec: dict[str, Any], ids: list[int]) -> str | None:
-        """Rebuild the network from an edited spec. Layer `ids` say which layer is which: a
-        layer keeps what it learned while its id is the same and its weights' shapes still fit."""
-        self._idle()
+    def _carry(self, spec: dict[str, Any], ids: list[int]) -> tuple[Network, list[int]]:
+        """A network built from `spec` whose layers take the current layers' weights where the
+        `ids` match and the shapes fit; also the layers with weights that start afresh."""
         old = self._net
         new = build(spec, seed=old.seed, init=old.init, device=old.backend)
         old_index = {layer_id: i for i, layer_id in enumerate(self._layer_ids)}
         sources = {i: old_index[layer_id] for i, layer_id in enumerate(ids) if layer_id in old_index}
-        reset = new.take_weights(old, sources)
+        return new, new.take_weights(old, sources)
+
+    def _state(self) -> NetworkState:
+        return NetworkState(self._net, copy.deepcopy(self._spec), list(self._layer_ids), self._trained)
+
+    def _restore(self, state: NetworkState) -> None:
+        self._trained = state.trained
+        self._optimizer = None
+        self._replace(state.net, state.ids, dirty=True, spec=state.spec)
+
+    def edit(self, spec: dict[str, Any], ids: list[int]) -> str | None:
+        """Rebuild the network from an edited spec. Layer `ids` say which layer is which: a
+        layer keeps what it learned while its id is the same and its weights' shapes still fit.
+        Undo gives back the network the edit replaced."""
+        self._idle()
+        new, reset = self._carry(spec, ids)
         learned = sum(1 for info in new.infos if info.params)
-        notice = None
-        if self._trained and reset:
-            names = ", ".join(f"{i} ({new.infos[i].type})" for i in reset)
-            notice = (
-                f"Re-initialised layer {names}: the edit changed its weight shapes. "
-                f"The other {learned - len(reset)} layer(s) with weights kept what they learned."
-            )
+        notice = carried_over(new, reset) if self._trained and reset else None
+        self._edits.push(self._state())
         self._trained = self._trained and len(reset) < learned
         self._optimizer = None
         self._replace(new, ids, dirty=True, spec=spec)
         return notice
+
+    def undo(self) -> str:
+        """Back to the network before the last edit, with the weights it had then."""
+        self._idle()
+        if not self._edits.can_undo:
+            raise ConvScopeError("there is no network edit to undo")
+        self._restore(self._edits.undo(self._state()))
+        return "Undid the last network edit; the network has its weights from before it."
+
+    def redo(self) -> str:
+        """The network the last undo took back, with its weights."""
+        self._idle()
+        if not self._edits.can_redo:
+            raise ConvScopeError("there is no undone network edit to redo")
+        self._restore(self._edits.redo(self._state()))
+        return "Redid the network edit."
+
+    def restore_default(self) -> str:
+        """The default network for the data set, with fresh weights; an edit that Undo reverts."""
+        self._idle()
+        old = self._net
+        spec = default_spec_for(self._dataset)
+        new = build(spec, seed=old.seed, init=old.init, device=old.backend)
+        self._edits.push(self._state())
+        self._trained = False
+        self._optimizer = None
+        self._replace(new, new_ids(len(new.infos)), dirty=True, spec=spec)
+        return "Restored the default network with fresh weights (Undo brings back the previous one)."
 
     def change_device(self, device: str) -> str:
         """Move the network, weights and all, to `device`."""
@@ -223,6 +301,7 @@ class Session:
         new.load_state_dict(old.state_dict())
         new.metadata = old.metadata
         self._optimizer = None
+        self._edits.clear()
         self._replace(new, self._layer_ids, dirty=self._dirty, spec=self._spec)
         return f"The network now lives on {new.backend.description}."
 
@@ -233,6 +312,7 @@ class Session:
         new = build(old.spec, seed=recipe.seed, init=recipe.init, device=old.backend)
         self._optimizer = None
         self._trained = False
+        self._edits.clear()
         self._clear_history()
         self._replace(new, self._layer_ids, dirty=True, spec=self._spec)
         return f"Weights re-initialised from seed {recipe.seed}."
@@ -241,6 +321,7 @@ class Session:
 
     def _adopt(self, net: Network) -> None:
         """A network from a file: new layer ids, so nothing is carried over to it."""
+        self._edits.clear()
         self._clear_history()
         self._replace(net, new_ids(len(net.infos)), dirty=False)
 
@@ -290,7 +371,8 @@ class Session:
 
     def open_dataset(self, source: str, spec: dict[str, Any], ids: list[int]) -> str:
         """Load a data set and fit the network's input and output to it (the edited `spec`, with
-        its layer `ids`), keeping what still fits."""
+        its layer `ids`), keeping what still fits. A new data set starts a new run: the history
+        and the epoch count start again, and the notice says which layers kept their weights."""
         self._idle()
         dataset = load_dataset(source)
         fitted = {**spec, "input": list(dataset.input_shape), "classes": dataset.classes}
@@ -300,10 +382,18 @@ class Session:
                 f"The network does not fit {dataset.name}'s {shape_text(dataset.input_shape)} images:\n"
                 + "\n".join(problems)
             )
+        new, reset = self._carry(fitted, ids)
+        new.metadata = {}  # epochs and scores on the old data set do not describe this one
+        learned = sum(1 for info in new.infos if info.params)
+        carried = f" {carried_over(new, reset)}" if self._trained else ""
         self._dataset = dataset
+        self._trained = self._trained and len(reset) < learned
+        self._optimizer = None
+        self._edits.clear()
+        self._clear_history()
         self.events.dataset.emit()
-        self.edit(fitted, ids)
-        return f"Opened the data set {dataset.name}."
+        self._replace(new, ids, dirty=True, spec=fitted)
+        return f"Opened the data set {dataset.name}; a new run begins on it.{carried}"
 
     # -- training and evaluation ---------------------------------------------------------------
 

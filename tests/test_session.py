@@ -78,7 +78,7 @@ def scenario(folder: str) -> None:
     notice = session.open_dataset(
         write_npz(folder_path / "four.npz", 4, seed=1), session.spec, session.layer_ids
     )
-    assert notice == "Opened the data set four.npz." and session.net.classes == 4
+    assert notice == "Opened the data set four.npz; a new run begins on it." and session.net.classes == 4
     assert [info.type for info in session.net.infos] == ["softmax"]  # 8×8 is too small for the default
     with_layers(session)
     assert [info.type for info in session.net.infos] == ["conv", "pool", "dense", "softmax"]
@@ -128,7 +128,11 @@ def test_an_edit_keeps_what_each_unchanged_layer_learned(session, tmp_path):
     after = session.net.state_dict()
     np.testing.assert_array_equal(after["layers.0.weight"], before["layers.0.weight"])
     assert after["layers.2.weight"].shape[0] == 12
-    assert "Re-initialised layer 2 (dense), 3 (softmax)" in notice and session.optimizer is None
+    assert notice == (
+        "Re-initialised layers 2 (dense) and 3 (softmax): the change altered their weight shapes; "
+        "layer 0 (conv) kept what it learned."
+    )
+    assert session.optimizer is None
 
 
 def test_a_failed_operation_changes_nothing(session, tmp_path, monkeypatch):
@@ -192,3 +196,72 @@ def test_a_new_run_continues_the_optimizer_and_rewinds_the_history(session):
     assert events == [(0, 1), (1, 2)] and [e.epoch for e in session.history.epochs] == [1, 2]
     session.reset(RECIPE)
     assert events[-1] == (None, None)
+
+
+def test_undo_and_redo_give_back_each_network_with_its_weights(session):
+    with_layers(session)
+    train_briefly(session)
+    before, before_spec, ids = session.net.state_dict(), session.spec, session.layer_ids
+    spec = session.spec
+    spec["layers"][2]["units"] = 12
+    session.edit(spec, ids)
+    edited = session.net.state_dict()
+    assert session.can_undo and not session.can_redo
+    assert session.undo() == "Undid the last network edit; the network has its weights from before it."
+    assert session.spec == before_spec and session.layer_ids == ids and session.trained
+    for name, array in session.net.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])
+    assert session.can_redo and session.redo() == "Redid the network edit."
+    assert session.spec["layers"][2]["units"] == 12
+    for name, array in session.net.state_dict().items():
+        np.testing.assert_array_equal(array, edited[name])
+    session.undo()
+    session.edit(session.spec, session.layer_ids)  # a new edit after an undo: nothing to redo
+    assert not session.can_redo
+    with pytest.raises(ConvScopeError, match="no undone network edit"):
+        session.redo()
+
+
+def test_restoring_the_default_network_is_an_edit_that_undo_reverts(session):
+    with_layers(session)
+    edited = session.spec
+    notice = session.restore_default()
+    assert notice.startswith("Restored the default network with fresh weights")
+    assert session.spec == session_module.default_spec_for(session.dataset) and not session.trained
+    session.undo()
+    assert session.spec == edited
+
+
+def test_a_network_that_does_not_come_from_an_edit_ends_undo(session):
+    with_layers(session)
+    session.reset(RECIPE)
+    assert not session.can_undo
+    with pytest.raises(ConvScopeError, match="no network edit to undo"):
+        session.undo()
+
+
+def test_a_new_data_set_starts_a_new_run_and_says_which_layers_kept_their_weights(session, tmp_path):
+    with_layers(session)
+    train_briefly(session, epochs=2)
+    kept = session.net.state_dict()["layers.0.weight"]
+    events = []
+    session.events.history.connect(lambda start, horizon: events.append((start, horizon)))
+    four = write_npz(tmp_path / "four.npz", 4, seed=1)
+    notice = session.open_dataset(four, session.spec, session.layer_ids)
+    assert notice == (
+        "Opened the data set four.npz; a new run begins on it. Re-initialised layer 3 (softmax): "
+        "the change altered its weight shapes; layers 0 (conv) and 2 (dense) kept what they learned."
+    )
+    np.testing.assert_array_equal(session.net.state_dict()["layers.0.weight"], kept)
+    assert session.history.epochs == [] and session.epochs_trained == 0 and events == [(None, None)]
+    train_briefly(session)
+    assert events[-1] == (0, 1) and [e.epoch for e in session.history.epochs] == [1]
+
+
+def test_unsaved_means_trained_weights_that_no_file_holds(session, tmp_path):
+    with_layers(session)
+    assert session.dirty and not session.unsaved
+    train_briefly(session)
+    assert session.unsaved and session.epochs_trained == 1
+    session.save_weights(str(tmp_path / "m.safetensors"))
+    assert not session.unsaved
