@@ -8,12 +8,15 @@ import os
 
 from PySide6.QtWidgets import QFileDialog
 
+from gui import confirm
 from gui.error_dialog import reports_errors
 from gui.session import BUILTIN
 
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
 NETWORK_FILTER = "Network (*.json)"
 DATA_FILTER = "NumPy archive (*.npz)"
+#: What opening weights or a network does to unsaved trained weights (see confirm.may_discard).
+REPLACES = "Opening the file replaces them."
 
 
 class FileActions:
@@ -36,7 +39,7 @@ class FileActions:
     @reports_errors("Cannot open the weight file")
     def open_weights(self, path: str | None = None) -> None:
         path = path or self._ask("Open weights", WEIGHTS_FILTER)
-        if path and not self.trainer.running:
+        if path and not self.trainer.running and confirm.may_discard(self, REPLACES):
             self.notify(self.session.open_weights(path))
             self._remember(path)
 
@@ -60,7 +63,7 @@ class FileActions:
     @reports_errors("Cannot open the network")
     def open_network(self, path: str | None = None) -> None:
         path = path or self._ask("Open network", NETWORK_FILTER)
-        if path and not self.trainer.running:
+        if path and not self.trainer.running and confirm.may_discard(self, REPLACES):
             self.notify(self.session.open_network(path, self.settings_panel.config()))
             self._remember(path)
 
@@ -84,7 +87,8 @@ class FileActions:
     @reports_errors("Cannot open the data set")
     def open_dataset(self, source: str) -> None:
         """Load a data set and fit the network's input and output to it, keeping what still fits."""
-        if not self.trainer.running:
+        consequence = "A new data set starts a new run and re-initialises the layers that no longer fit."
+        if not self.trainer.running and confirm.may_discard(self, consequence):
             self.notify(self.session.open_dataset(source, self.editor.spec(), self.editor.layer_ids()))
             if source != BUILTIN:
                 self._remember(source)

@@ -14,12 +14,13 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
-from gui import error_dialog, theme
+from gui import confirm, error_dialog, theme
 from gui.error_dialog import reports_errors
 from gui.explain_dock import ExplainDock
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
 from gui.filters_view import FiltersView
+from gui.network_actions import NetworkActions
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
 from gui.preferences import Preferences
@@ -40,8 +41,10 @@ from gui.window_layout import (
 )
 from gui.worker import LossUpdate, TrainingWorker
 
+PAUSED = "Paused: press Resume (F6) to go on"
 
-class MainWindow(FileActions, QMainWindow):
+
+class MainWindow(FileActions, NetworkActions, QMainWindow):
     def __init__(self, settings: QSettings | None = None, dataset: Dataset | None = None):
         super().__init__()
         theme.apply()
@@ -51,6 +54,8 @@ class MainWindow(FileActions, QMainWindow):
         self.trainer = Trainer(self)
         self.last_error = self.last_notice = ""
         self.last_batch: BatchInfo | None = None
+        #: The answer to "Quit?" while closing waits for the run to end.
+        self._quit_answer: str | None = None
         self._splitters_restored = False
         self.editor, self.settings_panel = NetworkEditor(), SettingsPanel()
         self.loss_plot, self.accuracy_plot = LossPlot(), AccuracyPlot()
@@ -89,6 +94,9 @@ class MainWindow(FileActions, QMainWindow):
             (a.open_npz, self._ask_data_file),
             (a.builtin, lambda: self.open_dataset(BUILTIN)),
             (a.quit, self.close),
+            (a.undo, self.undo_edit),
+            (a.redo, self.redo_edit),
+            (a.restore_default, self.restore_default_network),
         ):
             action.triggered.connect(slot)
         self.recent.openRequested.connect(self.open_recent)
@@ -160,9 +168,12 @@ class MainWindow(FileActions, QMainWindow):
         self.run_bar.begin(start, horizon - start)
 
     def _update_title(self) -> None:
-        path = self.session.weights_path
-        name = f" — {os.path.basename(path)}{'*' if self.session.dirty else ''}" if path else ""
-        self.setWindowTitle(f"ConvScope — {self.session.dataset.name}{name}")
+        """The data set, the weight file ("untitled" for trained weights in none), `*` while
+        trained weights are unsaved."""
+        path, unsaved = self.session.weights_path, self.session.unsaved
+        name = os.path.basename(path) if path else "untitled" if unsaved else ""
+        file = f" — {name}{'*' if unsaved else ''}" if name else ""
+        self.setWindowTitle(f"ConvScope — {self.session.dataset.name}{file}")
 
     def _update_controls(self) -> None:
         running = self.trainer.running
@@ -172,28 +183,8 @@ class MainWindow(FileActions, QMainWindow):
         for action in self.acts.file_actions():
             action.setEnabled(not running)
         self.recent.menu.setEnabled(not running and bool(self.recent.paths()))
-
-    # -- editing the network -------------------------------------------------------------------
-
-    @reports_errors("Cannot build the network")
-    def _spec_edited(self) -> None:
-        self._update_controls()
-        if not self.trainer.running and self.editor.is_valid():
-            self.notify(self.session.edit(self.editor.spec(), self.editor.layer_ids()))
-
-    def _device_changed(self, device: str) -> None:
-        if not self._change_device(device):
-            self.settings_panel.set_device(self.session.net.backend.name)
-
-    @reports_errors("Device unavailable")
-    def _change_device(self, device: str) -> bool:
-        self.notify(self.session.change_device(device))
-        return True
-
-    @reports_errors("Cannot reset the weights")
-    def reset_weights(self) -> None:
-        if not self.trainer.running and self.editor.is_valid():
-            self.notify(self.session.reset(self.settings_panel.config()))
+        self.acts.undo.setEnabled(not running and self.session.can_undo)
+        self.acts.redo.setEnabled(not running and self.session.can_redo)
 
     # -- training ------------------------------------------------------------------------------
 
@@ -201,7 +192,13 @@ class MainWindow(FileActions, QMainWindow):
     def start_training(self) -> None:
         if self.trainer.running or not self.editor.is_valid():
             return
-        run = self.session.start_run(self.settings_panel.config())
+        config = self.settings_panel.config()
+        answer = confirm.continue_or_restart(self, config.epochs)
+        if answer == confirm.CANCEL:
+            return
+        if answer == confirm.RESTART:
+            self.notify(self.session.reset(config))
+        run = self.session.start_run(config)
         view = self.feature_maps_view
         index, misclassified = view.index, view.misclassified_check.isChecked()
         self.trainer.start(
@@ -214,6 +211,8 @@ class MainWindow(FileActions, QMainWindow):
         if self.trainer.running:
             (self.trainer.resume if self.trainer.paused else self.trainer.pause)()
             self._update_controls()
+            self.run_bar.show_paused(self.trainer.paused)
+            self.statusBar().showMessage(PAUSED if self.trainer.paused else "Training resumed")
 
     def stop_training(self) -> None:
         self.trainer.stop()
@@ -229,7 +228,9 @@ class MainWindow(FileActions, QMainWindow):
             self.loss_plot.add_validation(info.epoch, info.val_loss)
         self.accuracy_plot.add_epoch(info)
         val = f", validation {100 * info.val_acc:.1f}%" if info.val_acc is not None else ""
-        self.statusBar().showMessage(f"Epoch {info.epoch}: train accuracy {100 * info.train_acc:.1f}%{val}")
+        paused = f". {PAUSED}" if self.trainer.paused else ""
+        train = f"train accuracy {100 * info.train_acc:.1f}%"
+        self.statusBar().showMessage(f"Epoch {info.epoch}: {train}{val}{paused}")
 
     def _show_snapshot(self, snapshot: Snapshot) -> None:
         self.filters_view.show_kernels(snapshot.kernels)
@@ -266,11 +267,27 @@ class MainWindow(FileActions, QMainWindow):
         self.preferences.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.save_window_state()
-        if not self.trainer.shutdown(2000):
-            # A batch outlasted the wait: close once the run has ended, never under a live thread.
+        """Ask first when trained weights would be lost; never close under a live thread: while
+        a run ends (or before saving what it trained), wait for it, then close again."""
+        answer = self._quit_answer or confirm.quit_answer(self)
+        self._quit_answer = None
+        if answer == confirm.CANCEL:
             event.ignore()
+            return
+        if self.trainer.running and (answer == confirm.SAVE or not self.trainer.shutdown(2000)):
+            event.ignore()
+            self._quit_answer = answer
+            self.trainer.stop()
             self.trainer.finished.connect(self.close, Qt.ConnectionType.SingleShotConnection)
             self.notify("Stopping the training run before closing…")
             return
+        if answer == confirm.SAVE and not self._save():
+            event.ignore()
+            return
+        self.save_window_state()
         event.accept()
+
+    def _save(self) -> bool:
+        """Save the weights (asking where when they have no file); whether they are saved now."""
+        self.save_weights()
+        return not self.session.unsaved

@@ -2,7 +2,12 @@
 editors, and every layer's output shape and parameter count recomputed by the engine on each edit.
 
 An invalid network is shown, never raised: the offending row is marked and the engine's message
-is printed under the list, and `is_valid()` tells the window to keep Train disabled."""
+is printed under the list, in place of the parameter count and memory (which an invalid network
+does not have), in a box of fixed height that scrolls, so no control moves under the mouse; and
+`is_valid()` tells the window to keep Train disabled.
+
+A number is applied when it is finished: Enter, leaving the field, an arrow step, or a pause in
+typing (`PAUSE_MS`), never at each keystroke (typing 29 must not build a kernel-2 network first)."""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ import copy
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -22,6 +28,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QStyle,
@@ -41,8 +48,22 @@ NEW_LAYERS: dict[str, dict[str, Any]] = {
     "pool": {"type": "pool", "mode": "max", "size": 2},
     "dense": {"type": "dense", "units": 64, "activation": "relu", "dropout": 0.0},
 }
+PAUSE_MS = 1200
 _LAYER_IN_MESSAGE = re.compile(r"^layer (\d+)\b")
 ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def apply_when_finished(spin: QAbstractSpinBox) -> QAbstractSpinBox:
+    """`valueChanged` on Enter, focus out or an arrow step (no keyboard tracking), and after a
+    pause of `PAUSE_MS` in typing."""
+    spin.setKeyboardTracking(False)
+    pause = QTimer(spin)
+    pause.setSingleShot(True)
+    pause.setInterval(PAUSE_MS)
+    pause.timeout.connect(spin.interpretText)
+    spin.lineEdit().textEdited.connect(pause.start)
+    spin.editingFinished.connect(pause.stop)
+    return spin
 
 
 class _LayerList(QTreeWidget):
@@ -163,6 +184,21 @@ class NetworkEditor(QWidget):
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #c0392b;")
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        problem_area = named(QScrollArea(), "problemArea", "What keeps this network from training")
+        problem_area.setWidget(self.problem_label)
+        problem_area.setWidgetResizable(True)
+        problem_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        summary = QWidget()
+        summary_layout = QVBoxLayout(summary)
+        summary_layout.setContentsMargins(0, 0, 0, 0)
+        summary_layout.addWidget(self.total_label)
+        summary_layout.addWidget(self.memory_label)
+        #: The totals, or the problems in their place; its height never changes.
+        self.summary_stack = QStackedWidget()
+        self.summary_stack.addWidget(summary)
+        self.summary_stack.addWidget(problem_area)
+        self.summary_stack.setFixedHeight(summary.sizeHint().height())
 
         self.field_stack = QStackedWidget()
         self.field_stack.addWidget(QLabel("Select a layer to edit its settings."))
@@ -183,9 +219,7 @@ class NetworkEditor(QWidget):
         layout.addWidget(self.layer_list, 1)
         layout.addLayout(add_row)
         layout.addLayout(edit_row)
-        layout.addWidget(self.total_label)
-        layout.addWidget(self.memory_label)
-        layout.addWidget(self.problem_label)
+        layout.addWidget(self.summary_stack)
         layout.addWidget(fields_box)
 
     # -- public API ----------------------------------------------------------------------------
@@ -347,7 +381,7 @@ class NetworkEditor(QWidget):
         self.memory_label.setText(f"Memory: {memory.describe()}" if memory else "Memory: —")
         self.memory_label.setStyleSheet("color: #c0392b;" if memory and problems else "")
         self.problem_label.setText("\n".join(f"⚠ {p}" for p in problems))
-        self.problem_label.setVisible(bool(problems))
+        self.summary_stack.setCurrentIndex(1 if problems else 0)
         row = self.current_row()
         self.remove_button.setEnabled(row >= 0)
         self.up_button.setEnabled(row > 0)
@@ -410,7 +444,7 @@ class NetworkEditor(QWidget):
         spin = QSpinBox()
         spin.setRange(low, high)
         spin.setSuffix(suffix)
-        return spin
+        return apply_when_finished(spin)
 
     @staticmethod
     def _combo(items: tuple[str, ...]) -> QComboBox:
@@ -424,7 +458,7 @@ class NetworkEditor(QWidget):
         spin.setRange(0.0, 0.95)
         spin.setSingleStep(0.05)
         spin.setDecimals(2)
-        return spin
+        return apply_when_finished(spin)
 
     def _conv_form(self) -> list[tuple[str, str, QWidget, str]]:
         padding = self._spin(-1, 32, " px")

@@ -56,6 +56,8 @@ class RunBar(QWidget):
         layout.addWidget(self.progress_bar, 1)
         layout.addWidget(self.rate_label)
         self._start_epoch, self._epochs = 0, 1
+        self._paused = False
+        self._last: BatchInfo | None = None
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("ready")
 
@@ -82,19 +84,34 @@ class RunBar(QWidget):
 
     def begin(self, start_epoch: int, epochs: int) -> None:
         self._start_epoch, self._epochs = start_epoch, epochs
+        self._paused, self._last = False, None
         self._progress.emit(0)
         self.progress_bar.setFormat("starting…")
 
     def show_batch(self, info: BatchInfo) -> None:
+        self._last = info
         done = (info.epoch - 1 - self._start_epoch) * info.batches + info.batch
         self._progress.emit(round(STEPS * done / max(1, self._epochs * info.batches)))
-        self.progress_bar.setFormat(f"epoch {info.epoch}/{info.epochs} · batch {info.batch}/{info.batches}")
-        self.rate_label.setText(
-            f"{info.images_per_s:,.0f} images/s · ETA {duration(info.eta_s)} · lr {info.lr:.3g}"
-        )
+        self._show_text(info)
+
+    def show_paused(self, paused: bool) -> None:
+        """While paused the bar says so and the ETA stands still (a batch that ends after the
+        pause was asked for keeps it so)."""
+        self._paused = paused
+        if self._last is not None:
+            self._show_text(self._last)
+        elif paused:
+            self.progress_bar.setFormat("paused")
+
+    def _show_text(self, info: BatchInfo) -> None:
+        where = f"epoch {info.epoch}/{info.epochs} · batch {info.batch}/{info.batches}"
+        self.progress_bar.setFormat(f"paused · {where}" if self._paused else where)
+        eta = "paused" if self._paused else duration(info.eta_s)
+        self.rate_label.setText(f"{info.images_per_s:,.0f} images/s · ETA {eta} · lr {info.lr:.3g}")
 
     def show_outcome(self, outcome: str) -> None:
         """ "ready" (empties the bar), "done" (fills it), "stopped" or "failed" (leave it)."""
+        self._paused = False
         if outcome == "ready":
             self._progress.emit(0)
         elif outcome == "done":

@@ -57,7 +57,14 @@ class SettingsPanel(QWidget):
         )
         self.momentum_spin.setSingleStep(0.05)
         self.batch_spin = self._int("batchSizeSpin", 1, 4096, defaults.batch_size, "Images per weight update")
-        self.epochs_spin = self._int("epochsSpin", 1, 1000, defaults.epochs, "Passes over the training set")
+        self.epochs_spin = self._int(
+            "epochsSpin",
+            1,
+            1000,
+            defaults.epochs,
+            "Passes over the training set in this run; a continued run trains this many more, "
+            "numbered on from the epochs already trained",
+        )
         self.l2_spin = self._double(
             "l2Spin", 0.0, 1.0, 6, defaults.l2, "L2 weight decay on the weights (not the biases)"
         )
@@ -65,7 +72,9 @@ class SettingsPanel(QWidget):
         self.schedule_combo = self._combo(
             "scheduleCombo",
             tuple((s, s.capitalize()) for s in SCHEDULES),
-            "Learning rate over the run: constant, halved every 5 epochs (step), or cosine decay to zero",
+            "Learning rate over the run: constant, halved every 5 epochs (step), or cosine decay to zero. "
+            "A continued run lays the schedule over all its epochs, old and new, so a step or cosine "
+            "rate rises again",
         )
         self.init_combo = self._combo(
             "initCombo",

@@ -31,6 +31,9 @@ class Actions:
     open_npz: QAction
     builtin: QAction
     quit: QAction
+    undo: QAction
+    redo: QAction
+    restore_default: QAction
 
     def file_actions(self) -> tuple[QAction, ...]:
         """Those that would touch the network or the data set: off while a run trains."""
@@ -43,6 +46,9 @@ class Actions:
             self.open_folder,
             self.open_npz,
             self.builtin,
+            self.undo,
+            self.redo,
+            self.restore_default,
         )
 
 
@@ -110,6 +116,26 @@ def build_actions(window: QMainWindow) -> Actions:
             "Go back to the 5,000-image MNIST sample",
         ),
         quit=_action(window, "&Quit", "quitAction", "Stop training and quit", keys.Quit),
+        undo=_action(
+            window,
+            "&Undo Network Edit",
+            "undoAction",
+            "Undo the last network edit, weights and all (Ctrl+Z)",
+            keys.Undo,
+        ),
+        redo=_action(
+            window,
+            "&Redo Network Edit",
+            "redoAction",
+            "Redo the undone network edit (Ctrl+Shift+Z)",
+            "Ctrl+Shift+Z",
+        ),
+        restore_default=_action(
+            window,
+            "Restore &Default Network",
+            "restoreDefaultAction",
+            "Replace the network with the default one for this data set, with fresh weights (Undo reverts)",
+        ),
     )
 
 
@@ -127,6 +153,11 @@ def build_menus(window: QMainWindow, actions: Actions, recent: QMenu) -> None:
     file_menu.addMenu(recent)
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
+    edit_menu = window.menuBar().addMenu("&Edit")
+    edit_menu.addAction(actions.undo)
+    edit_menu.addAction(actions.redo)
+    edit_menu.addSeparator()
+    edit_menu.addAction(actions.restore_default)
     train_menu = window.menuBar().addMenu("&Training")
     for action in (actions.train, actions.pause, actions.stop, actions.reset):
         train_menu.addAction(action)
@@ -141,6 +172,18 @@ def _splitter(
         splitter.addWidget(widget)
         splitter.setStretchFactor(i, stretch[i])
     return splitter
+
+
+#: The titles of the views of the network, which say when the network they show is not the editor's.
+VIEW_TITLES = {"filters_view": "Learned filters", "feature_maps_view": "Feature maps"}
+
+
+def show_last_valid(window: Any, stale: bool) -> None:
+    """While the edited network is invalid, the views keep the last valid one: greyed, and titled so."""
+    for attribute, title in VIEW_TITLES.items():
+        box = getattr(window, attribute).parentWidget()
+        box.setTitle(f"{title} — of the last valid network" if stale else title)
+        box.setEnabled(not stale)
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:
@@ -159,7 +202,7 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     network, training = _group("Network", w.editor), _group("Training", w.settings_panel)
     left = _splitter("leftSplitter", vertical, (3, 1), network, training)
     plots = _splitter("plotSplitter", horizontal, (3, 2), w.loss_plot, w.accuracy_plot)
-    filters, maps = _group("Learned filters", w.filters_view), _group("Feature maps", w.feature_maps_view)
+    filters, maps = (_group(VIEW_TITLES[name], getattr(w, name)) for name in VIEW_TITLES)
     views = _splitter("viewSplitter", horizontal, (1, 2), filters, maps)
     right = QWidget()
     right_layout = QVBoxLayout(right)

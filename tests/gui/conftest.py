@@ -24,6 +24,32 @@ def small_data(mnist) -> Dataset:
     )
 
 
+class Answers:
+    """Answers the window's questions (gui.confirm.ask) in place of a modal dialog: the next of
+    `queued`, else the answer that loses nothing a test relies on (discard, else continue).
+    `asked` holds each question's (title, text)."""
+
+    def __init__(self) -> None:
+        self.queued: list[str] = []
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, parent, title: str, text: str, choices) -> str:
+        self.asked.append((title, text))
+        if self.queued:
+            return self.queued.pop(0)
+        answers = [answer for answer, _ in choices]
+        return "discard" if "discard" in answers else "continue"
+
+
+@pytest.fixture(autouse=True)
+def answers(monkeypatch) -> Answers:
+    from gui import confirm
+
+    answers = Answers()
+    monkeypatch.setattr(confirm, "ask", answers)
+    return answers
+
+
 @pytest.fixture
 def settings(tmp_path) -> QSettings:
     return QSettings(str(tmp_path / "convscope.ini"), QSettings.Format.IniFormat)
