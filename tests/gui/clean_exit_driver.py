@@ -1,10 +1,12 @@
 """Run by test_clean_exit.py as a real process: open the window, press Train through its own
-action, close the window after about a second of training, and exit with the event loop's code.
+action, close the window after about a second of training, answer the real "Quit?" box with
+"Quit without saving", and exit with the event loop's code.
 
     python tests/gui/clean_exit_driver.py SETTINGS.ini
 
-Prints `closing batches=<n> running=<bool>` just before the close and `exited batches=<n>` once the
-event loop has returned, so the test can tell that training stopped at the batch in flight."""
+Prints `asked 'Quit ConvScope'` and `closing batches=<n> running=<bool>` as it answers, and
+`exited batches=<n>` once the event loop has returned, so the test can tell that training
+stopped at the batch in flight."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 TRAINING_S = 1.0
 
@@ -44,8 +46,17 @@ def main(settings_path: str) -> int:
 
         control.checkpoint = counting
 
-    def close() -> None:
+    def quit_without_saving() -> None:
+        box = app.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not shown yet
+            QTimer.singleShot(50, quit_without_saving)
+            return
+        print(f"asked {box.windowTitle()!r}", flush=True)
         print(f"closing batches={batches[0]} running={window.trainer.running}", flush=True)
+        next(b for b in box.buttons() if b.text() == "Quit without saving").click()
+
+    def close() -> None:
+        QTimer.singleShot(50, quit_without_saving)
         window.close()
 
     def started(_update: object) -> None:

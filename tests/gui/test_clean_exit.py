@@ -25,6 +25,8 @@ def test_closing_the_window_while_training_exits_the_process_cleanly(tmp_path):
     finally:
         process.kill()
     lines = stdout.splitlines()
+    assert lines[:1] == ["asked 'Quit ConvScope'"], f"no question before quitting:\n{stdout}{stderr}"
+    lines = lines[1:]
     assert lines and lines[0].startswith("closing "), f"the driver never closed the window:\n{stdout}{stderr}"
     _, closed, running = lines[0].split()
     assert running == "running=True", "training had already ended when the window closed"
