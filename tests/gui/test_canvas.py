@@ -11,8 +11,8 @@ from gui.canvas import GraphicsLayoutWidget, PlotWidget
 
 
 def _gil_held_while_painting(shown, view: pg.PlotWidget) -> float:
-    """CPU seconds the GUI thread held the GIL, wanted by another thread, while `view` painted a
-    slow path."""
+    """CPU seconds the GUI thread held the GIL while `view` painted a slow path: time another
+    Python thread (the trainer) could not run."""
     x, y = np.random.default_rng(0).random((2, 200_000))
     item = QGraphicsPathItem(pg.arrayToQPath(x, y))  # painted by C++ alone
     item.setPen(QPen(pg.mkColor("k"), 0))
