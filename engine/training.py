@@ -20,7 +20,7 @@ from engine.errors import DataError, TrainingDiverged
 from engine.last_good import LastGood
 from engine.network import Network
 from engine.optim import SGD, Optimizer, check_setting
-from engine.parallel import host_threads
+from engine.parallel import Threads, host_threads
 from engine.spec import shape_text
 
 SCHEDULES = ("constant", "step", "cosine")
@@ -200,6 +200,137 @@ def _seed(*words: int) -> int:
     return int(np.random.SeedSequence(list(words)).generate_state(1)[0])
 
 
+class _Run:
+    """One call of :func:`fit`: the state its epochs share, and the steps of an epoch."""
+
+    def __init__(
+        self,
+        net: Network,
+        x: Any,
+        y: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        optimizer: Optimizer,
+        validation: Any,
+        callbacks: Sequence[Callback],
+        schedule: Schedule,
+        control: TrainingControl | None,
+        shuffle: bool,
+    ):
+        self.net, self.optimizer, self.validation = net, optimizer, validation
+        self.callbacks, self.schedule, self.control, self.shuffle = callbacks, schedule, control, shuffle
+        self.batch_size = batch_size
+        self.x = net.backend.to_device(x, dtype=net.dtype)
+        self.y = net.backend.to_device(y, dtype=np.int64)
+        self.n = len(x)
+        self.batches = math.ceil(self.n / batch_size)
+        #: Epochs count on from those the network trained before, so a resumed run goes on.
+        self.first = int(net.metadata.get("epochs", 0))
+        self.last = self.first + epochs
+        self.history = History()
+        self.last_good = LastGood(net, optimizer)
+        self.busy = 0.0  # seconds spent training, pauses excluded
+        self.done = 0  # images trained on in this run
+        self.lr = optimizer.lr
+
+    def epoch(self, epoch: int, pool: Threads) -> bool:
+        """Train one epoch and report it; False when a stop was asked for before its end."""
+        net, backend, xp = self.net, self.net.backend, self.net.xp
+        started = time.perf_counter()
+        if self.shuffle:
+            order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(self.n))
+        else:
+            order = xp.arange(self.n)
+        dropout_rngs = [backend.rng(_seed(net.seed, epoch, 1, p)) for p in range(pool.count)]
+        loss_sum = xp.zeros((), dtype=net.dtype)
+        correct = xp.zeros((), dtype=xp.int64)
+        last, total = self.last, (self.last - self.first) * self.n
+        for b in range(self.batches):
+            if self.control is not None:
+                started += self.control.checkpoint(self.optimizer)
+                if self.control.stop_requested:
+                    self.history.stopped = "stopped"
+                    return False
+            t = time.perf_counter()
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            loss_batch, right_batch, grads = net.batch_gradients(self.x[idx], self.y[idx], dropout_rngs, pool)
+            correct += right_batch
+            self.lr = self.schedule.lr(self.optimizer.lr, epoch + b / self.batches, last)
+            self.optimizer.step(net.params, grads, self.lr)
+            loss_f, right = self._synced_and_checked(loss_batch / len(idx), correct, epoch, b)
+            loss_sum += loss_batch
+            self.history.batch_loss.append(loss_f)
+            self.done += len(idx)
+            self.busy += time.perf_counter() - t
+            rate = self.done / self.busy if self.busy > 0 else 0.0
+            info = BatchInfo(
+                epoch=epoch + 1,
+                epochs=last,
+                batch=b + 1,
+                batches=self.batches,
+                loss=loss_f,
+                lr=self.lr,
+                step=self.optimizer.steps,
+                images_per_s=rate,
+                eta_s=(total - self.done) / rate if rate > 0 else math.inf,
+                train_acc=float(right) / min((b + 1) * self.batch_size, self.n),
+            )
+            for cb in self.callbacks:
+                cb.on_batch_end(info)
+        self._report_epoch(epoch, started, loss_sum, correct, pool)
+        return True
+
+    def _synced_and_checked(self, loss: Any, correct: Any, epoch: int, b: int) -> tuple[float, float]:
+        """One host copy per batch: the loss, a health check of the weights and the optimizer's
+        state the step left, and the running count of correct answers. A step that left anything
+        non-finite raises :class:`TrainingDiverged`; a healthy one becomes the last good state."""
+        xp = self.net.xp
+        loss_f, health, right = self.net.backend.to_host(
+            xp.stack([loss, self.last_good.health(), correct]).astype(xp.float64)
+        ).tolist()
+        if not math.isfinite(loss_f + health):
+            what = f"the loss became {loss_f}"
+            if math.isfinite(loss_f):
+                what = "the weights became infinite or NaN"
+            raise TrainingDiverged(
+                f"{what} at epoch {epoch + 1}, batch {b + 1} (learning rate {self.lr:g}); "
+                "training stopped and the weights of the last good step were kept "
+                "(try a smaller learning rate)"
+            )
+        self.last_good.keep()
+        return loss_f, right
+
+    def _report_epoch(self, epoch: int, started: float, loss_sum: Any, correct: Any, pool: Threads) -> None:
+        """Validate, record the epoch in the network's metadata and the history, tell callbacks."""
+        net, n = self.net, self.n
+        val_loss = val_acc = val_predicted = None
+        if self.validation is not None:
+            val_predicted, val_loss, val_acc = net.predict_and_score(self.validation, threads=pool.count)
+        net.metadata["epochs"] = epoch + 1
+        seconds = time.perf_counter() - started
+        epoch_info = EpochInfo(
+            epoch=epoch + 1,
+            epochs=self.last,
+            train_loss=float(loss_sum) / n,
+            train_acc=float(correct) / n,
+            val_loss=val_loss,
+            val_acc=val_acc,
+            val_predicted=val_predicted,
+            lr=self.lr,
+            seconds=seconds,
+            images_per_s=n / seconds if seconds > 0 else 0.0,
+        )
+        # Callbacks get the predictions; the history keeps the scores only, not one label
+        # array per epoch of a long run.
+        self.history.epochs.append(replace(epoch_info, val_predicted=None))
+        net.metadata["metrics"] = {
+            k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
+        }
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch_info)
+
+
 def fit(
     net: Network,
     train: Any,
@@ -229,112 +360,30 @@ def fit(
     net.memory.check(batch_size)
     if validation is not None:
         check_fits(net, as_split(validation, test=True), name="the validation set")
-    schedule = Schedule(schedule) if isinstance(schedule, str) else schedule
-    optimizer = optimizer or SGD()
-    backend, xp = net.backend, net.xp
-    x_dev = backend.to_device(x, dtype=net.dtype)
-    y_dev = backend.to_device(y, dtype=np.int64)
-    n = len(x)
-    batches = math.ceil(n / batch_size)
-    first = int(net.metadata.get("epochs", 0))
-    last = first + epochs
-    history = History()
+    run = _Run(
+        net,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optimizer or SGD(),
+        validation=validation,
+        callbacks=callbacks,
+        schedule=Schedule(schedule) if isinstance(schedule, str) else schedule,
+        control=control,
+        shuffle=shuffle,
+    )
     for cb in callbacks:
-        cb.on_train_begin(net, epochs, batches)
-    busy = 0.0  # seconds spent training, pauses excluded
-    done = 0  # images trained on in this run
-    total = epochs * n
-    lr = optimizer.lr
-    last_good = LastGood(net, optimizer)
-    with host_threads(backend, threads) as pool:
+        cb.on_train_begin(net, epochs, run.batches)
+    with host_threads(net.backend, threads) as pool:
         try:
-            for epoch in range(first, last):
-                started = time.perf_counter()
-                if shuffle:
-                    order = backend.to_device(np.random.default_rng([net.seed, epoch]).permutation(n))
-                else:
-                    order = xp.arange(n)
-                dropout_rngs = [backend.rng(_seed(net.seed, epoch, 1, p)) for p in range(pool.count)]
-                loss_sum = xp.zeros((), dtype=net.dtype)
-                correct = xp.zeros((), dtype=xp.int64)
-                for b in range(batches):
-                    if control is not None:
-                        started += control.checkpoint(optimizer)
-                        if control.stop_requested:
-                            history.stopped = "stopped"
-                            return history
-                    t = time.perf_counter()
-                    idx = order[b * batch_size : (b + 1) * batch_size]
-                    xb, yb = x_dev[idx], y_dev[idx]
-                    loss_batch, right_batch, grads = net.batch_gradients(xb, yb, dropout_rngs, pool)
-                    loss = loss_batch / len(idx)
-                    correct += right_batch
-                    lr = schedule.lr(optimizer.lr, epoch + b / batches, last)
-                    optimizer.step(net.params, grads, lr)
-                    # One host copy per batch: the loss, a health check of the weights and the
-                    # optimizer's state the step left, and the running count of correct answers.
-                    loss_f, health, right = backend.to_host(
-                        xp.stack([loss, last_good.health(), correct]).astype(xp.float64)
-                    ).tolist()
-                    if not math.isfinite(loss_f + health):
-                        what = f"the loss became {loss_f}"
-                        if math.isfinite(loss_f):
-                            what = "the weights became infinite or NaN"
-                        raise TrainingDiverged(
-                            f"{what} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g}); "
-                            "training stopped and the weights of the last good step were kept "
-                            "(try a smaller learning rate)"
-                        )
-                    last_good.keep()
-                    loss_sum += loss_batch
-                    seen = min((b + 1) * batch_size, n)
-                    history.batch_loss.append(loss_f)
-                    done += len(idx)
-                    busy += time.perf_counter() - t
-                    rate = done / busy if busy > 0 else 0.0
-                    info = BatchInfo(
-                        epoch=epoch + 1,
-                        epochs=last,
-                        batch=b + 1,
-                        batches=batches,
-                        loss=loss_f,
-                        lr=lr,
-                        step=optimizer.steps,
-                        images_per_s=rate,
-                        eta_s=(total - done) / rate if rate > 0 else math.inf,
-                        train_acc=float(right) / seen,
-                    )
-                    for cb in callbacks:
-                        cb.on_batch_end(info)
-                val_loss = val_acc = val_predicted = None
-                if validation is not None:
-                    val_predicted, val_loss, val_acc = net.predict_and_score(validation, threads=pool.count)
-                net.metadata["epochs"] = epoch + 1
-                seconds = time.perf_counter() - started
-                epoch_info = EpochInfo(
-                    epoch=epoch + 1,
-                    epochs=last,
-                    train_loss=float(loss_sum) / n,
-                    train_acc=float(correct) / n,
-                    val_loss=val_loss,
-                    val_acc=val_acc,
-                    val_predicted=val_predicted,
-                    lr=lr,
-                    seconds=seconds,
-                    images_per_s=n / seconds if seconds > 0 else 0.0,
-                )
-                # Callbacks get the predictions; the history keeps the scores only, not one label
-                # array per epoch of a long run.
-                history.epochs.append(replace(epoch_info, val_predicted=None))
-                net.metadata["metrics"] = {
-                    k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
-                }
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch_info)
-            return history
+            for epoch in range(run.first, run.last):
+                if not run.epoch(epoch, pool):
+                    break
+            return run.history
         except BaseException:  # a diverged step, an error or an interrupt mid-step
-            last_good.restore()
+            run.last_good.restore()
             raise
         finally:
             for cb in callbacks:
-                cb.on_train_end(history)
+                cb.on_train_end(run.history)
