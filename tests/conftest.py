@@ -43,6 +43,12 @@ def mnist() -> Dataset:
 
 
 @pytest.fixture(scope="session")
+def small_train(mnist) -> tuple:
+    """300 training images and their labels: a few batches, trained in well under a second."""
+    return mnist.train.x[:300], mnist.train.y[:300]
+
+
+@pytest.fixture(scope="session")
 def device(pytestconfig: pytest.Config) -> Backend:
     name = pytestconfig.getoption("--device")
     return STRICT if name == "strict" else get_backend(name)

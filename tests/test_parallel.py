@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_engine import SMALL
+from small_network import SMALL
 from threadpoolctl import threadpool_info
 
 from engine import SGD, Network, fit, load_dataset
