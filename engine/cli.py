@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,10 @@ from tqdm import tqdm
 
 from engine import evaluation
 from engine.atomic_file import write_atomic
+from engine.augment import Augment, expand
+from engine.augment import setting_problem as augment_problem
 from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
-from engine.data import BUILTIN, LAYOUTS, Dataset, load_dataset, with_normalization
+from engine.data import BUILTIN, LAYOUTS, Dataset, Split, load_dataset, with_normalization
 from engine.errors import ConvScopeError, LimitError, OutputPathError
 from engine.export import export
 from engine.image_folder import COLOURS
@@ -129,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
     train.add_argument("--init", choices=INITS, default=d.init, help=f"default {d.init}")
     train.add_argument("--normalize", action="store_true", help="standardise each channel")
+    shift = _parsed(int, lambda v: augment_problem("shift", v))
+    train.add_argument("--shift", type=shift, default=0, help="augment: move each image up to K pixels")
+    train.add_argument("--flip", action="store_true", help="augment: flip half the images left-right")
+    rotate = _parsed(float, lambda v: augment_problem("rotate", v))
+    train.add_argument("--rotate", type=rotate, default=0.0, help="augment: turn each image up to X degrees")
+    train.add_argument(
+        "--expand", action="store_true",
+        help="network3's expanded set: each training image also moved 1 pixel up, down, left, right",
+    )
     train.add_argument("--limit", type=_count(), help="train on the first N images only")
     train.add_argument("--device", choices=DEVICES, help="default $CONVSCOPE_DEVICE or auto")
     train.add_argument(
@@ -325,6 +337,7 @@ def train(args: argparse.Namespace) -> int:
                 callbacks=callbacks,
                 schedule=args.schedule,
                 threads=args.threads,
+                augment=Augment(args.shift, args.flip, args.rotate),
             )
     except KeyboardInterrupt:
         print(f"convscope: interrupted{_kept(args.save, saver)}", file=sys.stderr)
@@ -368,6 +381,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
         with _naming(args.spec):
             net = Network(normalize(spec), seed=seed, device=backend, init=args.init)
     check_fits(net, data)
+    if args.expand:
+        data = replace(data, train=Split(*expand(*data.train)))
     optimizer = _optimizer(args, saved_opt)
     params = sum(int(np.prod(s)) for s in net.param_shapes().values())
     print(

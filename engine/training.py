@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.augment import Augment
 from engine.data import Dataset, as_split
 from engine.errors import DataError, TrainingDiverged
 from engine.last_good import LastGood
@@ -217,10 +218,12 @@ class _Run:
         schedule: Schedule,
         control: TrainingControl | None,
         shuffle: bool,
+        augment: Augment | None,
     ):
         self.net, self.optimizer, self.validation = net, optimizer, validation
         self.callbacks, self.schedule, self.control, self.shuffle = callbacks, schedule, control, shuffle
         self.batch_size = batch_size
+        self.augment = augment if augment is not None and augment.active else None
         self.x = net.backend.to_device(x, dtype=net.dtype)
         self.y = net.backend.to_device(y, dtype=np.int64)
         self.n = len(x)
@@ -243,6 +246,7 @@ class _Run:
         else:
             order = xp.arange(self.n)
         dropout_rngs = [backend.rng(_seed(net.seed, epoch, 1, p)) for p in range(pool.count)]
+        augment_rng = backend.rng(_seed(net.seed, epoch, 2))
         loss_sum = xp.zeros((), dtype=net.dtype)
         correct = xp.zeros((), dtype=xp.int64)
         last, total = self.last, (self.last - self.first) * self.n
@@ -254,7 +258,10 @@ class _Run:
                     return False
             t = time.perf_counter()
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            loss_batch, right_batch, grads = net.batch_gradients(self.x[idx], self.y[idx], dropout_rngs, pool)
+            xb = self.x[idx]
+            if self.augment is not None:
+                xb = self.augment.apply(xp, xb, augment_rng)
+            loss_batch, right_batch, grads = net.batch_gradients(xb, self.y[idx], dropout_rngs, pool)
             correct += right_batch
             self.lr = self.schedule.lr(self.optimizer.lr, epoch + b / self.batches, last)
             self.optimizer.step(net.params, grads, self.lr)
@@ -344,6 +351,7 @@ def fit(
     control: TrainingControl | None = None,
     threads: int | None = None,
     shuffle: bool = True,
+    augment: Augment | None = None,
 ) -> History:
     """Train `net` by mini-batch backpropagation for `epochs` more epochs.
 
@@ -351,7 +359,8 @@ def fit(
     network3 trains). Shuffling and dropout are seeded from the network's seed and the epoch
     number, so a run is reproducible (for a given number of `threads`, default:
     :func:`engine.parallel.default_threads`) and a resumed run sees the batches the uninterrupted
-    one would have.
+    one would have. `augment` varies each training batch on the device (:mod:`engine.augment`),
+    seeded the same way.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
@@ -372,6 +381,7 @@ def fit(
         schedule=Schedule(schedule) if isinstance(schedule, str) else schedule,
         control=control,
         shuffle=shuffle,
+        augment=augment,
     )
     for cb in callbacks:
         cb.on_train_begin(net, epochs, run.batches)
