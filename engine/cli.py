@@ -34,6 +34,8 @@ from engine.network import Network
 from engine.optim import LEARNING_RATES, Optimizer, setting_problem
 from engine.output_path import check_output_path
 from engine.recipe import DEFAULT_RECIPE, Recipe
+from engine.runs import ENV_VAR as RUNS_ENV_VAR
+from engine.runs import default_folder, load_runs
 from engine.spec import default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, check_fits, fit
 from engine.weights import load, load_with_optimizer, save
@@ -98,7 +100,7 @@ def _image_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary,export}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary,export,runs}")
     d = DEFAULT_RECIPE
     rates = ", ".join(f"{kind} {lr:g}" for kind, lr in LEARNING_RATES.items())
     # Memory limits (engine/limits.py), on every command since each reads specs or files.
@@ -174,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("model", help="a .safetensors weight file")
     exp.add_argument("--onnx", metavar="PATH", help="write an ONNX model (needs convscope[export])")
     exp.add_argument("--torch", metavar="PATH", help="write a torch.nn.Module source file with a load()")
+
+    runs = sub.add_parser("runs", parents=[limits], help="list the training runs the window kept")
+    runs.add_argument(
+        "--folder", metavar="PATH", help=f"the runs folder (default: ${RUNS_ENV_VAR} or {default_folder()})"
+    )
     return parser
 
 
@@ -183,7 +190,8 @@ def main(argv: list[str]) -> int:
     try:
         args = parser.parse_args(argv)
         configure(**{name: getattr(args, name) for name in ENV_VARS})
-        commands = {"train": train, "evaluate": evaluate, "summary": show_summary, "export": export_model}
+        commands = {"train": train, "evaluate": evaluate, "summary": show_summary, "export": export_model,
+                    "runs": list_runs}
         return commands[args.command](args)
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
@@ -477,4 +485,29 @@ def export_model(args: argparse.Namespace) -> int:
     for path in (args.onnx, args.torch):
         if path is not None:
             print(f"wrote {path}")
+    return 0
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    """A line per stored run, oldest first; a damaged run folder is a note on stderr."""
+    folder = args.folder or default_folder()
+    runs, skipped = load_runs(folder)
+    for message in skipped:
+        print(f"note: {message}", file=sys.stderr)
+    if not runs:
+        print(f"no runs in {folder}")
+        return 0
+    print(f"{_plural(len(runs), 'run')} in {folder}:")
+    rows = [("name", "created", "data", "epochs", "val acc", "val loss", "folder")]
+    for run in runs:
+        acc, loss = run.metrics["val_acc"], run.metrics["val_loss"]
+        rows.append((
+            run.name, run.created, run.dataset, str(len(run.history)),
+            "—" if acc is None else f"{acc:.2%}", "—" if loss is None else f"{loss:.4f}", run.folder.name,
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:  # text columns to the left, figures to the right
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.rjust(w) if 3 <= i <= 5 else c.ljust(w) for i, (c, w) in pairs]
+        print("  " + "  ".join(cells).rstrip())
     return 0

@@ -32,6 +32,10 @@ class OutputPathError(ConvScopeError, ValueError):
     """A file cannot be written where the user asked; checked before any work is done."""
 
 
+class RunFolderError(ConvScopeError, ValueError):
+    """A stored training run that cannot be written or read back (engine/runs.py)."""
+
+
 class DeviceError(ConvScopeError, RuntimeError):
     """The device asked for cannot be used; the message says why."""
 

@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     # text before Qt reads them (gui/preferences.py).
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 
+    from engine.runs import default_folder
     from gui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(runs_folder=default_folder())
     window.show()
     return int(app.exec())

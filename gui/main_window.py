@@ -45,7 +45,12 @@ PAUSED = "Paused: press Resume (F6) to go on"
 
 
 class MainWindow(FileActions, NetworkActions, QMainWindow):
-    def __init__(self, settings: QSettings | None = None, dataset: Dataset | None = None):
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        dataset: Dataset | None = None,
+        runs_folder: str | os.PathLike[str] | None = None,  # where finished runs are kept; None: nowhere
+    ):
         super().__init__()
         theme.apply()
         self.setObjectName("mainWindow")
@@ -63,7 +68,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.recent = RecentFiles(self.preferences, self)
         self.settings_panel.restore(self.preferences)
         self.session = Session(
-            dataset or load_dataset(), self.settings_panel.config(), self.settings_panel.device()
+            dataset or load_dataset(), self.settings_panel.config(), self.settings_panel.device(), runs_folder
         )
         self.acts = build_actions(self)
         self.run_bar = RunBar(self.acts.train, self.acts.pause, self.acts.stop, self.acts.reset)
@@ -117,6 +122,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         events.weights_file.connect(self._update_title)
         events.history.connect(self._render_history)
         events.optimizer.connect(self.settings_panel.show_optimizer)
+        events.runs.connect(self.notify)
 
     # -- messages ------------------------------------------------------------------------------
 

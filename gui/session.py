@@ -16,7 +16,7 @@ import copy
 import itertools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from engine import weights as weight_files
 from engine.errors import DataError, LimitError
 from engine.optim import Optimizer
 from engine.recipe import Recipe
+from engine.runs import RunRecord, load_runs, save_run
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
 from gui.edit_history import EditHistory, NetworkState
@@ -64,6 +65,8 @@ class Events:
     history: Event = field(default_factory=Event)
     #: The optimizer the next run continues was replaced by one from a file (arg: optimizer).
     optimizer: Event = field(default_factory=Event)
+    #: A finished run was stored in the runs folder, or could not be (arg: a notice).
+    runs: Event = field(default_factory=Event)
 
 
 @dataclass
@@ -132,10 +135,17 @@ def build(spec: dict[str, Any], *, seed: int, init: str, device: str | Backend) 
 
 class Session:
     """See the module's docstring. `recipe` gives the network's seed and init; `device` where
-    it lives."""
+    it lives; each run that trains to its end is stored in `runs_folder` (None: not stored)."""
 
-    def __init__(self, dataset: Dataset, recipe: Recipe, device: str | Backend = "auto"):
+    def __init__(
+        self,
+        dataset: Dataset,
+        recipe: Recipe,
+        device: str | Backend = "auto",
+        runs_folder: str | os.PathLike[str] | None = None,
+    ):
         self.events = Events()
+        self.runs_folder = runs_folder
         self._dataset = dataset
         self._spec = default_spec_for(dataset)
         self._net = build(self._spec, seed=recipe.seed, init=recipe.init, device=device)
@@ -417,12 +427,36 @@ class Session:
         self._history.epochs.append(info)
 
     def finish_run(self, history: History | None) -> str:
-        """Take the network back from the run; says how the run ended (None: it failed)."""
-        self._run = None
+        """Take the network back from the run; says how the run ended (None: it failed). A run
+        that trained to its end is stored in the runs folder."""
+        run, self._run = self._run, None
         self._set_dirty(True)  # the run sent its last views itself: nothing else to redraw
         if history is None:
             return "failed"
-        return "stopped" if history.stopped else "done"
+        if history.stopped:
+            return "stopped"
+        if run is not None and self.runs_folder is not None:
+            self.events.runs.emit(self._store(run))
+        return "done"
+
+    def _store(self, run: Run) -> str:
+        """Store `run` in the runs folder; a notice either way, since a full disk must not turn
+        a finished run into a failed one."""
+        epochs = [e for e in self._history.epochs if e.epoch > self._history.start_epoch]
+        c = run.config
+        name = f"{run.dataset.name}, {len(epochs)} epochs, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
+        try:
+            record = save_run(
+                self.runs_folder, run.net, name=name, dataset=run.dataset, settings=asdict(c),
+                history=epochs, optimizer=run.optimizer,
+            )
+        except ConvScopeError as exc:
+            return f"The run was not kept: {exc}"
+        return f"Kept the run as {record.name!r} in {record.folder.parent}."
+
+    def list_runs(self) -> tuple[list[RunRecord], list[str]]:
+        """The stored runs, oldest first, and a message per damaged run folder skipped."""
+        return load_runs(self.runs_folder) if self.runs_folder is not None else ([], [])
 
     def evaluate(self, threads: int | None = None) -> str:
         """The network's loss and accuracy on the data set's test split, in words."""

@@ -166,7 +166,7 @@ def test_summary_prints_the_spec_summary(tiny_spec, capsys):
         (["train", "--l2", "-1"], ["argument --l2: l2 must be ≥ 0, got -1"]),
         (["train", "--optimizer", "rmsprop"], ["invalid choice: 'rmsprop'"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
-        ([], ["arguments are required: {train,evaluate,summary,export}"]),
+        ([], ["arguments are required: {train,evaluate,summary,export,runs}"]),
         (["train", "--spec", "missing.json", "--device", "cpu"], ["missing.json: no such spec file"]),
         (["train", "--data", "missing-data", "--device", "cpu"], ["missing-data: does not exist"]),
         (

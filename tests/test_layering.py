@@ -33,7 +33,7 @@ LAYERS = (
      "engine.augment", "engine.parallel"),
     ("engine.network", "engine.last_good", "engine.explain"),
     ("engine.training", "engine.weights", "engine.recipe", "engine.occlusion"),
-    ("engine.onnx_export", "engine.torch_export"),
+    ("engine.onnx_export", "engine.torch_export", "engine.runs"),
     ("engine.export",),
     ("engine",),
     ("engine.cli", "engine.network3", "engine.__main__"),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from test_weights import SPEC  # an 8×8, 3-class network
 
-from engine import ConvScopeError, DataError, DeviceError, WeightFileError, fit, load_dataset
+from engine import ConvScopeError, DataError, DeviceError, History, WeightFileError, fit, load_dataset
 from engine import backend as backend_module
 from engine.errors import LimitError
 from engine.recipe import Recipe
@@ -265,3 +265,37 @@ def test_unsaved_means_trained_weights_that_no_file_holds(session, tmp_path):
     assert session.unsaved and session.epochs_trained == 1
     session.save_weights(str(tmp_path / "m.safetensors"))
     assert not session.unsaved
+
+
+def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):
+    session = Session(
+        load_dataset(write_npz(tmp_path / "start.npz", 3)), RECIPE, "cpu", runs_folder=tmp_path / "runs"
+    )
+    notices = []
+    session.events.runs.connect(notices.append)
+    with_layers(session)
+    assert train_briefly(session, epochs=2) == "done"
+    (record,), skipped = session.list_runs()
+    assert skipped == [] and notices == [f"Kept the run as {record.name!r} in {tmp_path / 'runs'}."]
+    assert record.name == "start.npz, 2 epochs, sgd lr 0.1, batch 16" and record.dataset == "start.npz"
+    assert [e["epoch"] for e in record.history] == [1, 2] and record.spec == session.net.spec
+    assert record.metrics["train_acc"] == session.history.epochs[-1].train_acc
+    assert record.settings["lr"] == 0.1 and record.settings["epochs"] == 2
+    assert train_briefly(session) == "done"  # the next run keeps only its own epoch
+    assert [[e["epoch"] for e in r.history] for r in session.list_runs()[0]] == [[1, 2], [3]]
+
+
+def test_a_stopped_run_is_not_kept_and_a_failed_store_is_a_notice(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    session = Session(
+        load_dataset(write_npz(tmp_path / "start.npz", 3)), RECIPE, "cpu", runs_folder=blocked / "runs"
+    )
+    notices = []
+    session.events.runs.connect(notices.append)
+    run = session.start_run(RECIPE)
+    assert session.finish_run(History(stopped="stopped")) == "stopped" and notices == []
+    assert run is not None and not session.running
+    assert train_briefly(session) == "done" and not session.running
+    assert len(notices) == 1 and notices[0].startswith("The run was not kept: ")
+    assert "cannot make the runs folder" in notices[0]
