@@ -419,6 +419,7 @@ class Session:
         self._history = RunHistory(kept, start, config.epochs)
         self._optimizer = config.make_optimizer(self._optimizer)
         self._trained = True
+        self._set_dirty(True)  # the run changes the weights from its first step
         self._run = Run(self._net, self._dataset, config, self._optimizer)
         self.events.history.emit(start, start + config.epochs)
         return self._run

@@ -261,6 +261,10 @@ def test_a_new_data_set_starts_a_new_run_and_says_which_layers_kept_their_weight
 def test_unsaved_means_trained_weights_that_no_file_holds(session, tmp_path):
     with_layers(session)
     assert session.dirty and not session.unsaved
+    session.save_weights(str(tmp_path / "untrained.safetensors"))
+    session.start_run(RECIPE)
+    assert session.unsaved  # from the run's first step
+    session.finish_run(None)
     train_briefly(session)
     assert session.unsaved and session.epochs_trained == 1
     session.save_weights(str(tmp_path / "m.safetensors"))

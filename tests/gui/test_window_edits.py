@@ -228,6 +228,7 @@ def test_paused_is_shown_in_the_progress_bar_and_status_bar_with_the_eta_frozen(
     assert bar.format().startswith("paused · epoch ")
     assert "ETA paused" in rate.text()
     assert window.statusBar().currentMessage().endswith("Paused: press Resume (F6) to go on")
+    assert window.windowTitle() == "ConvScope — mnist-small — untitled*"  # what the run trained is unsaved
     window.run_bar.pause_button.click()
     step = window.last_batch.step
     qtbot.waitUntil(lambda: window.last_batch.step > step, timeout=10_000)
