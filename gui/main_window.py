@@ -204,11 +204,11 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             return
         if answer == confirm.RESTART:
             self.notify(self.session.reset(config))
-        run = self.session.start_run(config)
         view = self.feature_maps_view
-        index, misclassified = view.index, view.misclassified_check.isChecked()
+        index, mistakes = view.index, view.misclassified_check.isChecked()
+        run = self.session.start_run(config, index)
         self.trainer.start(
-            TrainingWorker(run.net, run.dataset, run.config, run.optimizer, index, misclassified)
+            TrainingWorker(run.net, run.dataset, run.config, run.optimizer, index, mistakes, [run.timelapse])
         )
         self.statusBar().showMessage(f"Training on {run.net.backend.description}…")
         self._update_controls()

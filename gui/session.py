@@ -23,13 +23,14 @@ import numpy as np
 
 from engine import Backend, ConvScopeError, Dataset, EpochInfo, History, Network, load_dataset
 from engine import weights as weight_files
-from engine.errors import DataError, LimitError
+from engine.errors import DataError, LimitError, WeightFileError
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
 from gui.edit_history import EditHistory, NetworkState
+from gui.timelapse import TimeLapse
 
 BUILTIN = "mnist-5k"
 
@@ -86,6 +87,8 @@ class Run:
     dataset: Dataset
     config: Recipe
     optimizer: Optimizer
+    #: Takes the run's time-lapse frames: a callback for the training loop.
+    timelapse: TimeLapse
 
 
 _ids = itertools.count()
@@ -157,6 +160,7 @@ class Session:
         self._history = RunHistory()
         self._run: Run | None = None
         self._edits = EditHistory()
+        self._timelapse: TimeLapse | None = None
 
     # -- what the window reads -----------------------------------------------------------------
 
@@ -219,6 +223,11 @@ class Session:
         return self._history
 
     @property
+    def timelapse(self) -> TimeLapse | None:
+        """The frames of this network's runs, from its runs here or its weight file's sidecar."""
+        return self._timelapse
+
+    @property
     def running(self) -> bool:
         return self._run is not None
 
@@ -242,6 +251,7 @@ class Session:
 
     def _clear_history(self) -> None:
         self._history = RunHistory()
+        self._timelapse = None
         self.events.history.emit(None, None)
 
     def _carry(self, spec: dict[str, Any], ids: list[int]) -> tuple[Network, list[int]]:
@@ -259,6 +269,7 @@ class Session:
     def _restore(self, state: NetworkState) -> None:
         self._trained = state.trained
         self._optimizer = None
+        self._timelapse = None
         self._replace(state.net, state.ids, dirty=True, spec=state.spec)
 
     def edit(self, spec: dict[str, Any], ids: list[int]) -> str | None:
@@ -272,6 +283,7 @@ class Session:
         self._edits.push(self._state())
         self._trained = self._trained and len(reset) < learned
         self._optimizer = None
+        self._timelapse = None  # its frames show layers that may be gone
         self._replace(new, ids, dirty=True, spec=spec)
         return notice
 
@@ -342,14 +354,19 @@ class Session:
         problem = fit_problem(net, self._dataset, exact_classes=True)
         if problem:
             raise DataError(f"{path}: {problem}")
+        try:
+            timelapse, lapse_notice = TimeLapse.load(path, net, self._dataset.test.x), ""
+        except WeightFileError as exc:
+            timelapse, lapse_notice = None, f" Its time-lapse was not loaded: {exc}"
         self._trained = True
         self._weights_path = path
         self._optimizer = optimizer
         self._adopt(net)
+        self._timelapse = timelapse
         if optimizer is not None:
             self.events.optimizer.emit(optimizer)
         kept = f" and its {optimizer.name} state, which Train continues" if optimizer is not None else ""
-        return f"Loaded {os.path.basename(path)}{kept}."
+        return f"Loaded {os.path.basename(path)}{kept}.{lapse_notice}"
 
     def save_weights(self, path: str | None = None) -> str:
         """Write the weights (and the optimizer's state) to `path`, or to the file they came from."""
@@ -360,7 +377,13 @@ class Session:
         weight_files.save(self._net, path, optimizer=self._optimizer, dataset=self._dataset)
         self._weights_path = path
         self._set_dirty(False)
-        return f"Saved the weights to {path}."
+        if self._timelapse is None or not self._timelapse.frames:
+            return f"Saved the weights to {path}."
+        try:
+            sidecar = self._timelapse.save(path)
+        except WeightFileError as exc:
+            return f"Saved the weights to {path}, but not their time-lapse: {exc}"
+        return f"Saved the weights to {path} and their time-lapse to {os.path.basename(sidecar)}."
 
     def open_network(self, path: str, recipe: Recipe) -> str:
         """A network (layers only) from JSON, with fresh weights from the recipe."""
@@ -407,9 +430,10 @@ class Session:
 
     # -- training and evaluation ---------------------------------------------------------------
 
-    def start_run(self, config: Recipe) -> Run:
+    def start_run(self, config: Recipe, sample_index: int = 0) -> Run:
         """Hand the network and an optimizer to a run of `config`; the session refuses anything
-        that would touch them until :meth:`finish_run`."""
+        that would touch them until :meth:`finish_run`. The time-lapse follows test image
+        `sample_index`, or the one it followed before (it goes on across runs)."""
         self._idle()
         problem = fit_problem(self._net, self._dataset, exact_classes=True)
         if problem:
@@ -420,7 +444,9 @@ class Session:
         self._optimizer = config.make_optimizer(self._optimizer)
         self._trained = True
         self._set_dirty(True)  # the run changes the weights from its first step
-        self._run = Run(self._net, self._dataset, config, self._optimizer)
+        if self._timelapse is None:
+            self._timelapse = TimeLapse(self._dataset.test.x, sample_index)
+        self._run = Run(self._net, self._dataset, config, self._optimizer, self._timelapse)
         self.events.history.emit(start, start + config.epochs)
         return self._run
 

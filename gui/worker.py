@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,7 @@ class TrainingWorker(QObject):
         optimizer: Optimizer,
         sample_index: int = 0,
         misclassified: bool = False,
+        callbacks: Sequence[Callback] = (),
     ):
         super().__init__()
         self.net = net
@@ -64,6 +66,8 @@ class TrainingWorker(QObject):
         #: the GUI thread sets it at any time.
         self.misclassified = misclassified
         self._predictions_wanted = threading.Event()
+        #: More callbacks for the run (the session's time-lapse), called after the reporter's.
+        self.callbacks = list(callbacks)
 
     def request_predictions(self) -> None:
         """Ask for the test set's predicted labels at the next batch boundary (or the run's end)."""
@@ -80,7 +84,7 @@ class TrainingWorker(QObject):
                 batch_size=self.config.batch_size,
                 optimizer=self.optimizer,
                 validation=self.dataset.test,
-                callbacks=[_Reporter(self)],
+                callbacks=[_Reporter(self), *self.callbacks],
                 schedule=self.config.schedule,
                 control=self.control,
                 threads=self.config.threads,

@@ -303,3 +303,27 @@ def test_a_stopped_run_is_not_kept_and_a_failed_store_is_a_notice(tmp_path):
     assert train_briefly(session) == "done" and not session.running
     assert len(notices) == 1 and notices[0].startswith("The run was not kept: ")
     assert "cannot make the runs folder" in notices[0]
+
+
+def test_the_time_lapse_goes_on_across_runs_is_saved_beside_the_weights_and_comes_back(session, tmp_path):
+    with_layers(session)
+    for epochs in (2, 1):
+        run = session.start_run(Recipe(epochs=epochs, batch_size=16, lr=0.1), sample_index=5)
+        fit(run.net, run.dataset.train, epochs=epochs, batch_size=16, optimizer=run.optimizer,
+            callbacks=[run.timelapse], threads=1)
+        session.finish_run(History())
+    frames = session.timelapse.frames
+    assert [f.position for f in frames][-3:] == [1, 2, 3] and session.timelapse.sample_index == 5
+    path = str(tmp_path / "model.safetensors")
+    assert session.save_weights(path) == (
+        f"Saved the weights to {path} and their time-lapse to model.timelapse.npz."
+    )
+    session.reset(RECIPE)
+    assert session.timelapse is None
+    assert session.open_weights(path).startswith("Loaded model.safetensors and its sgd state")
+    assert [f.position for f in session.timelapse.frames] == [f.position for f in frames]
+    np.testing.assert_array_equal(session.timelapse.frames[-1].filters, frames[-1].filters)
+    (tmp_path / "model.timelapse.npz").write_bytes(b"damaged")
+    notice = session.open_weights(path)
+    assert "Its time-lapse was not loaded: " in notice and "model.timelapse.npz" in notice
+    assert session.timelapse is None and session.net.metadata["epochs"] == 3

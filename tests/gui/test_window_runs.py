@@ -1,4 +1,5 @@
-"""The window keeps each run that trains to its end in its runs folder, and says so."""
+"""The window keeps each run that trains to its end in its runs folder, and says so, and takes
+the run's time-lapse as it trains."""
 
 from test_window import start, wait_until_finished
 
@@ -19,3 +20,6 @@ def test_a_run_trained_to_its_end_is_kept_and_the_status_bar_says_so(qtbot, sett
     assert record.dataset == "mnist-small" and record.spec == window.session.net.spec
     assert window.last_notice == f"Kept the run as {record.name!r} in {tmp_path / 'runs'}."
     assert window.statusBar().currentMessage() == window.last_notice
+    # 4 batches: frames before the run, after its first and second batch, and at the epoch's end
+    assert [f.position for f in window.session.timelapse.frames] == [0, 0.25, 0.5, 1]
+    assert window.session.timelapse.sample_index == window.feature_maps_view.index
