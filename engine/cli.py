@@ -29,7 +29,7 @@ from engine.errors import ConvScopeError, LimitError, OutputPathError
 from engine.export import export
 from engine.image_folder import COLOURS
 from engine.init import INITS
-from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes
+from engine.limits import ENV_VARS, Limits, configure, estimate, format_bytes, parse_size
 from engine.network import Network
 from engine.optim import LEARNING_RATES, Optimizer, setting_problem
 from engine.output_path import check_output_path
@@ -98,6 +98,14 @@ def _image_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _size(text: str) -> int:
+    """An argparse type for the memory limits, in engine.limits' words."""
+    try:
+        return parse_size(text)
+    except LimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convscope", description="Train and inspect small convolutional networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,summary,export,runs}")
@@ -113,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("max_data_bytes", "--max-data", "a data set in memory", format_bytes(defaults.max_data_bytes)),
     ):
         limits.add_argument(
-            flag, dest=name, metavar="N" if name == "max_params" else "SIZE",
+            flag, dest=name, metavar="N" if name == "max_params" else "SIZE", type=_size,
             help=f"limit on {what}; default ${ENV_VARS[name]} or {shown}",
         )
 

@@ -59,15 +59,17 @@ _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([a-z]*)\s*", re.IGN
 _configured: dict[str, int] = {}
 
 
-def parse_size(text: str, what: str = "size") -> int:
-    """A whole number of bytes (or of anything) from "2GiB", "512 MiB", "1e8" or "4096"."""
+def parse_size(text: str, what: str | None = None) -> int:
+    """A whole number of bytes (or of anything) from "2GiB", "512 MiB", "1e8" or "4096"; `what`
+    names where the text came from in the error."""
+    where = f"{what}: " if what else ""
     match = _SIZE.fullmatch(str(text))
     unit = match and _UNITS.get(match[2].lower())
     if not match or unit is None or len(match[1]) > 30:
-        raise LimitError(f"{what}: {clip(text, 40)!r} is not a size (e.g. 4096, 1e8, 512MiB, 2GiB)")
+        raise LimitError(f"{where}{clip(text, 40)!r} is not a size (e.g. 4096, 1e8, 512MiB, 2GiB)")
     value = float(match[1]) * unit
     if not 1 <= value < 2**63:
-        raise LimitError(f"{what}: {clip(text, 40)!r} must be at least 1 and below 2⁶³")
+        raise LimitError(f"{where}{clip(text, 40)!r} must be at least 1 and below 2⁶³")
     return int(value)
 
 

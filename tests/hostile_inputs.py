@@ -311,3 +311,13 @@ CASES = [
     Case("fit: 0 images", "fit", _npz(x=np.zeros((0, 28, 28), np.uint8), y=np.zeros(0, int))),
     Case("fit: labels that are not whole numbers", "fit", _npz(y=np.arange(20) % 10 + 0.5)),
 ]
+
+
+def _unreadable(folder: Path) -> Path:
+    path = weight_file(folder / "m.safetensors")
+    path.chmod(0)
+    return path
+
+
+if os.geteuid() != 0:  # root reads any file; test_hostile covers that case by a refused open
+    CASES.append(Case("weights: permission denied", "weights", _unreadable))

@@ -19,6 +19,7 @@ from hostile_inputs import CASES, TINY, Case, npy, npy_header, weight_file, zip6
 
 from engine import limits
 from engine.bounded_io import open_regular
+from engine.cli import main
 from engine.data import load_dataset
 from engine.errors import DataError, LimitError, SpecError, WeightFileError, listing
 from engine.jsontext import MAX_DEPTH, parse
@@ -133,6 +134,29 @@ def test_a_network_beyond_the_limits_is_refused_before_any_array_is_made():
     limits.configure(max_params=1000)
     with pytest.raises(LimitError, match=r"85,670 parameters, more than the limit of 1,000 \(raise it with"):
         Network()
+
+
+def test_the_command_line_raises_and_lowers_the_limits(capsys):
+    assert main(["summary", "--max-params", "1e4"]) == 1
+    assert "85,670 parameters, more than the limit of 10,000" in capsys.readouterr().err
+    assert main(["summary", "--max-activations", "100KiB"]) == 1
+    assert "more than the limit of 100 KiB" in capsys.readouterr().err
+    assert main(["summary", "--max-data", "lots"]) == 2
+    assert "argument --max-data: 'lots' is not a size (e.g." in capsys.readouterr().err
+    assert main(["summary"]) == 0  # each run sets every limit afresh
+    spec = {**TINY, "layers": [{"type": "dense", "units": 2000}, {"type": "softmax"}]}  # 1.6M params
+    assert limits.estimate(spec).params > 10**6
+    assert main(["train", "--max-params", "1e6", "--epochs", "1", "--limit", "10", "--device", "cpu",
+                 "--spec", _write_spec(spec)]) == 1
+    assert "more than the limit of 1,000,000" in capsys.readouterr().err
+
+
+def _write_spec(spec: dict) -> str:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    return f.name
 
 
 def test_training_batches_beyond_the_activation_limit_are_refused_and_inference_splits():
