@@ -25,7 +25,7 @@ class NetworkActions:
         """Run a session operation that replaces the network, and show its network in the editor."""
         if not self.trainer.running:
             self.notify(operation())
-            self.editor.set_spec(self.session.spec, self.session.layer_ids)
+            self.editor.set_spec(self.session.spec, self.session.layer_ids, self.editor.current_row())
             show_last_valid(self, False)
             self._update_controls()
 

@@ -233,8 +233,9 @@ class NetworkEditor(QWidget):
     def is_valid(self) -> bool:
         return not self._problems
 
-    def set_spec(self, spec: dict[str, Any], ids: list[int] | None = None) -> None:
-        """Show a new network whose layers have the given `ids` (the session's), or fresh ones."""
+    def set_spec(self, spec: dict[str, Any], ids: list[int] | None = None, select: int = 0) -> None:
+        """Show a new network whose layers have the given `ids` (the session's), or fresh ones,
+        with row `select` (or the nearest) selected."""
         self._input = list(spec["input"])
         self._classes = spec["classes"]
         self._layers = copy.deepcopy(spec["layers"])
@@ -242,7 +243,7 @@ class NetworkEditor(QWidget):
             ids = list(range(self._next_id, self._next_id + len(self._layers)))
         self._ids = list(ids)
         self._next_id = max([self._next_id - 1, *self._ids]) + 1
-        self._refresh(select=0)
+        self._refresh(select=select)
 
     def set_data(self, input_shape: tuple[int, ...], classes: int) -> None:
         """Fit the input and output to a data set (layer ids are kept)."""

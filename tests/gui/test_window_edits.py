@@ -130,13 +130,18 @@ def test_undo_restores_the_previous_network_and_its_weights_and_redo_the_edit(wi
     edited = weights(window)
     assert edited["layers.4.weight"].shape == (50, 640)
     assert window.acts.undo.isEnabled()
-    window.acts.undo.trigger()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    qtbot.keyClick(window.editor.layer_list, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert_same_weights(weights(window), trained)
     assert window.editor.layer_list.topLevelItem(4).text(1) == "100"
+    assert window.editor.current_row() == 4  # the layer edited stays selected, showing its units
+    assert window.editor.findChild(QSpinBox, "denseUnitsEditor").value() == 100
     assert window.editor.spec() == window.session.spec
     assert window.last_notice.startswith("Undid the last network edit")
     assert window.acts.redo.isEnabled() and not window.acts.undo.isEnabled()
-    window.acts.redo.trigger()
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.editor.layer_list, Qt.Key.Key_Z, ctrl_shift)
     assert_same_weights(weights(window), edited)
     assert window.editor.layer_list.topLevelItem(4).text(1) == "50"
 
