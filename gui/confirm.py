@@ -72,7 +72,7 @@ def continue_or_restart(window: Any, epochs: int) -> str:
         f"The network has trained {done} epoch{'s' if done != 1 else ''}.\n\n"
         f"Continue: train epochs {done + 1} to {done + epochs} from these weights; the "
         "learning-rate schedule then spans all of them, so it starts where that point of the "
-        "curve is (a cosine or step rate rises again).\n"
+        "curve is (a cosine or step rate rises again).\n\n"
         "Start again: new weights from the seed, a new history, epochs 1 to "
         f"{epochs}; the trained weights are discarded.",
         ((CONTINUE, "Continue"), (RESTART, "Start again"), (CANCEL, "Cancel")),
