@@ -140,7 +140,7 @@ def read_image_folder(
         if cancelled is not None and cancelled():
             raise LoadCancelled(f"{root}: loading cancelled")
         try:
-            x[i] = _decode(entry.path, grey, (width, height))
+            x[i] = decode_image(entry.path, grey, (width, height))
         except (DataError, OSError, ValueError, Image.DecompressionBombError) as exc:
             skipped.append((entry.path, _reason(exc)))
             kept[i] = False
@@ -161,7 +161,7 @@ def read_image_folder(
     return ImageFolder(parts[0], parts[1] if len(parts) > 1 else None, class_names, tuple(notes))
 
 
-def _decode(path: Path, grey: bool, size: tuple[int, int]) -> np.ndarray:
+def decode_image(path: Path, grey: bool, size: tuple[int, int]) -> np.ndarray:
     """One image as (C, H, W) uint8, in the chosen colour and resized to `size` (width, height)."""
     from PIL import Image
 

@@ -31,7 +31,7 @@ LAYERS = (
     ("engine.limits",),
     ("engine.layers", "engine.data", "engine.cifar", "engine.image_folder", "engine.optim",
      "engine.augment", "engine.parallel"),
-    ("engine.network", "engine.last_good", "engine.explain"),
+    ("engine.network", "engine.last_good", "engine.explain", "engine.drawing"),
     ("engine.training", "engine.weights", "engine.recipe", "engine.occlusion"),
     ("engine.onnx_export", "engine.torch_export", "engine.runs"),
     ("engine.export",),

@@ -79,3 +79,21 @@ def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
     view.source_combo.setCurrentIndex(2)  # the max pool after it
     assert view.arithmetic_label.text().startswith("max(")
     assert view.input_grid.marked is not None
+
+
+def test_a_drawing_is_explained_and_where_the_network_looks_is_shown(window, qtbot):
+    dock = window.explain_dock
+    dock.toggleViewAction().trigger()
+    dock.tabs.setCurrentWidget(dock.draw_panel)
+    pad = dock.draw_panel.pad
+    qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
+    qtbot.mouseMove(pad, QPoint(60, 90))
+    qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(60, 90))
+    drawn = dock.draw_panel.image
+    assert drawn is not None and drawn.any()
+    dock.input_combo.setCurrentIndex(1)
+    dock.view.source_combo.setCurrentIndex(1)
+    np.testing.assert_array_equal(dock.view.model.explainer.image, drawn)
+    dock.tabs.setCurrentWidget(dock.saliency_view)
+    qtbot.waitUntil(lambda: dock.saliency_view.shown is not None, timeout=20000)
+    assert dock.saliency_view.shown[1].shape == drawn.shape[1:]

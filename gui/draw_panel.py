@@ -1,0 +1,108 @@
+"""Draw your own input: the drawing pad with its brush, clear, undo and "open image", the image
+as the network sees it, and the network's prediction, updated live as the user draws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import ConvScopeError
+from engine.drawing import load_image, prepare_drawing
+from gui.cell_grid import CellGrid
+from gui.drawing_pad import DrawingPad
+from gui.naming import named
+
+#: How many of the most probable classes the prediction lists.
+TOP = 3
+
+
+class DrawPanel(QWidget):
+    """`inputChanged` is emitted with each new input (C, H, W), drawn or loaded."""
+
+    inputChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        named(self, "drawPanel", accessible="Draw your own input")
+        self.pad = named(DrawingPad(), "drawingPad", "Draw with the mouse or a pen", "Drawing pad")
+        self.brush_spin = named(QSpinBox(), "brushSize", "Brush size (pad pixels)", "Brush size")
+        self.brush_spin.setRange(2, 60)
+        self.brush_spin.setValue(self.pad.brush)
+        self.clear_button = named(QPushButton("Clear"), "drawClear", "Wipe the pad")
+        self.undo_button = named(QPushButton("Undo"), "drawUndo", "Take back the last stroke")
+        self.open_button = named(QPushButton("Open image…"), "drawOpen", "Use a PNG or JPEG file as input")
+        self.seen_grid = named(CellGrid(), "drawSeen", "The input as the network sees it")
+        self.prediction_label = named(QLabel(), "drawPrediction")
+        self.network: Any = None
+        self.normalization: Any = None
+        self.class_names: tuple[str, ...] = ()
+        self.image: np.ndarray | None = None
+        self.probabilities: np.ndarray | None = None
+
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Brush"))
+        for widget in (self.brush_spin, self.undo_button, self.clear_button, self.open_button):
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Draw here"), 0, 0)
+        grid.addWidget(QLabel("As the network sees it"), 0, 1)
+        grid.addWidget(self.pad, 1, 0)
+        grid.addWidget(self.seen_grid, 1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.prediction_label)
+
+        self.brush_spin.valueChanged.connect(lambda v: setattr(self.pad, "brush", v))
+        self.clear_button.clicked.connect(self.pad.clear)
+        self.undo_button.clicked.connect(self.pad.undo)
+        self.open_button.clicked.connect(self._ask_file)
+        self.pad.drawn.connect(self._drawn)
+
+    def set_network(self, network: Any, normalization: Any, class_names: tuple[str, ...]) -> None:
+        """The network the drawing is fed to, and the data set's normalisation and class names."""
+        self.network, self.normalization, self.class_names = network, normalization, class_names
+        self._drawn()
+
+    def _drawn(self) -> None:
+        if self.network is not None:
+            self.show_input(prepare_drawing(self.pad.ink(), self.network.input_shape, self.normalization))
+
+    def _ask_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp)")
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str) -> None:
+        """Use the image file at `path` as input; a file that cannot be read is said below."""
+        try:
+            image = load_image(path, self.network.input_shape, self.normalization)
+        except (ConvScopeError, OSError, ValueError) as exc:
+            self.prediction_label.setText(f"Could not open {path}: {exc}")
+            return
+        self.show_input(image)
+
+    def show_input(self, image: np.ndarray) -> None:
+        """Feed `image` (C, H, W) to the network: show it as the network sees it and the
+        prediction."""
+        self.image = image
+        self.seen_grid.show_values(image.mean(axis=0))
+        self.probabilities = self.network.predict_proba(image[None])[0]
+        top = np.argsort(self.probabilities)[::-1][:TOP]
+        names = self.class_names or tuple(str(i) for i in range(len(self.probabilities)))
+        listed = ", ".join(f"{names[k]} {self.probabilities[k]:.0%}" for k in top)
+        self.prediction_label.setText(f"Prediction: {names[top[0]]}    ({listed})")
+        self.inputChanged.emit()

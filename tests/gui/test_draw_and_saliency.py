@@ -1,0 +1,100 @@
+"""The drawing pad and "where it looks", driven as a user would: draw a stroke and see the
+prediction change; undo and clear; the maps computed on a pool thread and shown over the input."""
+
+import threading
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from engine.network import Network
+from gui.draw_panel import DrawPanel
+from gui.saliency_view import SaliencyView
+
+SPEC = {
+    "input": [1, 28, 28],
+    "classes": 3,
+    "layers": [
+        {"type": "conv", "filters": 2, "kernel": 5, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "softmax"},
+    ],
+}
+
+
+def _network() -> Network:
+    net = Network(SPEC, device="cpu")
+    rng = np.random.default_rng(0)
+    net.load_state_dict({k: rng.normal(0, 0.5, v.shape) for k, v in net.state_dict().items()})
+    return net
+
+
+def _stroke(qtbot, pad, points):
+    first, *rest = (QPoint(*p) for p in points)
+    qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=first)
+    for p in rest:
+        qtbot.mouseMove(pad, p)
+    qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=rest[-1])
+
+
+def test_a_stroke_changes_what_the_network_sees_and_its_prediction(qtbot, shown):
+    panel = shown(DrawPanel(), 700, 420)
+    panel.set_network(_network(), None, ("a", "b", "c"))
+    blank = panel.probabilities.copy()
+    assert not panel.image.any()
+    assert panel.prediction_label.text().startswith("Prediction: ")
+    _stroke(qtbot, panel.pad, [(40, 40), (80, 120), (120, 200), (160, 240)])
+    assert panel.pad.ink().max() == 1.0
+    assert panel.image.any() and panel.image.shape == (1, 28, 28)
+    assert not np.allclose(panel.probabilities, blank)
+    shown_values = panel.seen_grid.values
+    np.testing.assert_array_equal(shown_values, panel.image[0])
+    panel.undo_button.click()
+    assert not panel.image.any()
+    np.testing.assert_allclose(panel.probabilities, blank)
+    panel.brush_spin.setValue(40)
+    _stroke(qtbot, panel.pad, [(30, 30), (200, 30)])
+    assert panel.pad.brush == 40
+    panel.clear_button.click()
+    assert not panel.pad.ink().any()
+
+
+def test_an_opened_image_is_the_input(qtbot, shown, tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((56, 56), dtype=np.uint8)
+    pixels[10:40, 20:30] = 255
+    Image.fromarray(pixels).save(tmp_path / "bar.png")
+    panel = shown(DrawPanel(), 700, 420)
+    panel.set_network(_network(), None, ())
+    panel.open_image(str(tmp_path / "bar.png"))
+    assert panel.image[0, 6:19, 11:14].min() == 1.0 and panel.image[0, :4].max() == 0.0
+    panel.open_image(str(tmp_path / "missing.png"))
+    assert (
+        "Could not open" in panel.prediction_label.text() and "missing.png" in panel.prediction_label.text()
+    )
+
+
+def test_saliency_and_occlusion_are_computed_off_the_gui_thread_and_shown(qtbot, shown, monkeypatch):
+    net = _network()
+    threads = []
+    real = net.input_gradient
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(net, "input_gradient", recording)
+    view = shown(SaliencyView(), 600, 400)
+    image = np.random.default_rng(1).random((1, 28, 28), dtype=np.float32)
+    view.set_input(net, image, 3)
+    qtbot.waitUntil(lambda: view.shown is not None, timeout=20000)
+    assert threads == [False]
+    saliency, drops, cls = view.shown
+    assert cls == int(net.predict(image[None])[0])
+    np.testing.assert_allclose(
+        saliency, net.backend.to_host(real(image[None], cls))[0].max(axis=0), rtol=1e-6
+    )
+    assert drops.shape == (28, 28)
+    assert not view.saliency_label.pixmap().isNull()
+    view.class_spin.setValue(2)
+    qtbot.waitUntil(lambda: view.shown[2] == 2, timeout=20000)
