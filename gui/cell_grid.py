@@ -19,8 +19,11 @@ NUMBERS_FROM = 22
 
 
 def number_text(v: float) -> str:
-    """A cell's value as the explainer writes it: whole numbers plainly, others to 2 decimals."""
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
+    """A cell's value as the explainer writes it: whole numbers plainly, others to 2 decimals
+    (a negative that rounds to zero is written 0, not -0)."""
+    v = float(v)
+    text = f"{v:.0f}" if v.is_integer() else f"{v:.2f}"
+    return text[1:] if text in ("-0", "-0.00") else text
 
 
 class CellGrid(QWidget):

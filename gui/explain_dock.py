@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSpinBox,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +46,8 @@ class ExplainDock(QDockWidget):
         self.tabs.addTab(self.view, "Kernel explainer")
         self.tabs.addTab(self.draw_panel, "Draw")
         self.tabs.addTab(self.saliency_view, "Where it looks")
+        for button in self.tabs.tabBar().findChildren(QToolButton):  # shown when the dock is narrow
+            button.setToolTip("Scroll the tabs")
         body = QWidget()
         layout = QVBoxLayout(body)
         row = QHBoxLayout()

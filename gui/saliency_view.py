@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from engine.occlusion import occlusion_map
 from gui.naming import named
@@ -84,7 +84,7 @@ class SaliencyView(QWidget):
         self.status_label = named(QLabel(), "saliencyStatus")
         for label in (self.saliency_label, self.occlusion_label):
             label.setMinimumSize(160, 160)
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.network: Any = None
         self.image: np.ndarray | None = None
         self.shown: tuple[np.ndarray, np.ndarray, int] | None = None
@@ -92,17 +92,20 @@ class SaliencyView(QWidget):
         self._signals = _Signals()
         self._signals.done.connect(self._done)
         self._signals.failed.connect(self._failed)
-        controls = QGridLayout()
-        controls.addWidget(QLabel("Class"), 0, 0)
-        controls.addWidget(self.class_spin, 0, 1)
-        controls.addWidget(QLabel("Patch"), 0, 2)
-        controls.addWidget(self.patch_spin, 0, 3)
-        controls.addWidget(QLabel("Gradient saliency |∂ score/∂ input|"), 1, 0, 1, 2)
-        controls.addWidget(QLabel("Occlusion: probability drop"), 1, 2, 1, 2)
-        controls.addWidget(self.saliency_label, 2, 0, 1, 2)
-        controls.addWidget(self.occlusion_label, 2, 2, 1, 2)
+        controls = QHBoxLayout()
+        for text, spin in (("Class", self.class_spin), ("Patch", self.patch_spin)):
+            controls.addWidget(QLabel(text))
+            controls.addWidget(spin)
+        controls.addStretch(1)
+        maps = QGridLayout()
+        maps.addWidget(QLabel("Gradient saliency |∂ score/∂ input|"), 0, 0)
+        maps.addWidget(QLabel("Occlusion: how far the probability drops"), 0, 1)
+        maps.addWidget(self.saliency_label, 1, 0)
+        maps.addWidget(self.occlusion_label, 1, 1)
+        maps.setRowStretch(1, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(controls, 1)
+        layout.addLayout(controls)
+        layout.addLayout(maps, 1)
         layout.addWidget(self.status_label)
         self.class_spin.valueChanged.connect(lambda _: self.compute())
         self.patch_spin.valueChanged.connect(lambda _: self.compute())

@@ -4,6 +4,7 @@ its dock in the window on the session's network."""
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
+from gui.cell_grid import number_text
 from gui.kernel_explainer_view import KernelExplainerView
 
 
@@ -97,3 +98,7 @@ def test_a_drawing_is_explained_and_where_the_network_looks_is_shown(window, qtb
     dock.tabs.setCurrentWidget(dock.saliency_view)
     qtbot.waitUntil(lambda: dock.saliency_view.shown is not None, timeout=20000)
     assert dock.saliency_view.shown[1].shape == drawn.shape[1:]
+
+
+def test_numbers_are_written_whole_or_to_two_decimals_never_as_minus_zero():
+    assert [number_text(v) for v in (6.0, -0.0, 0.125, -0.001, -0.5)] == ["6", "0", "0.12", "0.00", "-0.50"]
