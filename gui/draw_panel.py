@@ -95,6 +95,10 @@ class DrawPanel(QWidget):
             return
         self.show_input(image)
 
+    def _name(self, k: int) -> str:
+        """Class `k`'s name, or its number where the data set names fewer classes."""
+        return self.class_names[k] if k < len(self.class_names) else str(k)
+
     def show_input(self, image: np.ndarray) -> None:
         """Feed `image` (C, H, W) to the network: show it as the network sees it and the
         prediction."""
@@ -102,7 +106,6 @@ class DrawPanel(QWidget):
         self.seen_grid.show_values(image.mean(axis=0))
         self.probabilities = self.network.predict_proba(image[None])[0]
         top = np.argsort(self.probabilities)[::-1][:TOP]
-        names = self.class_names or tuple(str(i) for i in range(len(self.probabilities)))
-        listed = ", ".join(f"{names[k]} {self.probabilities[k]:.0%}" for k in top)
-        self.prediction_label.setText(f"Prediction: {names[top[0]]}    ({listed})")
+        listed = ", ".join(f"{self._name(k)} {self.probabilities[k]:.0%}" for k in top)
+        self.prediction_label.setText(f"Prediction: {self._name(top[0])}    ({listed})")
         self.inputChanged.emit()

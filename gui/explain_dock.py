@@ -68,15 +68,19 @@ class ExplainDock(QDockWidget):
         session.events.network.connect(self.refresh)
         session.events.dataset.connect(self.refresh)
         trainer.finished.connect(lambda _: self.refresh())  # after the window took the network back
+        self.visibilityChanged.connect(lambda visible: visible and self.refresh())
         self.refresh()
 
     def refresh(self) -> None:
-        """Explain the session's idle network (a running network belongs to its run: the dock
-        keeps what it shows until the run ends)."""
+        """Explain the session's idle network, while the dock is shown (a running network belongs
+        to its run: the dock keeps what it shows until the run ends; a data set the network does
+        not take yet waits for the network that does)."""
         session = self.session
-        if session.running:
+        if session.running or not self.isVisible():
             return
         net, data = session.net, session.dataset
+        if tuple(data.input_shape) != net.input_shape:
+            return
         self.image_spin.setRange(0, len(data.test.x) - 1)
         self.draw_panel.set_network(net, data.normalization, data.class_names)
         self._explain_input()
