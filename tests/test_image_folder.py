@@ -33,7 +33,9 @@ def save(path: Path, pixels: np.ndarray) -> None:
 )
 def test_generated_folders_load_exactly(tmp_path, counts, rgb, height, width, ext, seed):
     rng = np.random.default_rng(seed)
-    root = tmp_path / f"set{seed}-{len(counts)}-{rgb}-{height}x{width}-{ext}-{sum(counts)}"
+    # Every example gets its own folder (tmp_path is shared by them): counts [4, 2] and [2, 4]
+    # must not meet in one.
+    root = tmp_path / f"set{seed}-{'-'.join(map(str, counts))}-{rgb}-{height}x{width}-{ext}"
     names = [f"class {chr(97 + i)}" for i in range(len(counts))]
     images = {}
     for label, (name, count) in enumerate(zip(names, counts, strict=True)):
