@@ -108,19 +108,23 @@ def save(
         raise WeightFileError(f"{path}: cannot write the weight file ({exc.strerror or exc})") from None
 
 
-def load(path: str | os.PathLike[str], device: str | Backend | None = None) -> Network:
+def load(
+    path: str | os.PathLike[str], device: str | Backend | None = None, *, allow_non_finite: bool = False
+) -> Network:
     """The network stored in `path`, checked against its spec; raises :class:`WeightFileError`."""
-    return load_with_optimizer(path, device)[0]
+    return load_with_optimizer(path, device, allow_non_finite=allow_non_finite)[0]
 
 
 def load_with_optimizer(
-    path: str | os.PathLike[str], device: str | Backend | None = None
+    path: str | os.PathLike[str], device: str | Backend | None = None, *, allow_non_finite: bool = False
 ) -> tuple[Network, Optimizer | None]:
     """The network and, when the file holds one, its optimizer with its state, for exact resume.
 
     The header is read and every metadata field checked in type and range, the network's size
     checked against :mod:`engine.limits` and every tensor's name, shape and dtype checked, all
-    before any tensor is read."""
+    before any tensor is read. Tensors holding NaN or infinity (a diverged network saved with
+    `save(allow_non_finite=True)`, or a damaged file) are refused unless `allow_non_finite`, so
+    the CLI and the window never keep such a network."""
     path = Path(path)
 
     def fail(message: str) -> WeightFileError:
@@ -167,11 +171,15 @@ def load_with_optimizer(
             optimizer, steps = None, 0
         else:
             optimizer, steps = _optimizer(path, header, opt_state, net)
-        net.load_state_dict({k: _tensor(path, f, k) for k in params})
-        net.metadata = training
-        if optimizer is not None:
-            state = {k: _tensor(path, f, OPTIMIZER_PREFIX + k) for k in opt_state}
-            optimizer.load_state_dict(state, steps, net.backend)
+        values = {k: _tensor(path, f, k) for k in stored}
+    broken = [k for k, v in values.items() if not np.isfinite(v).all()]
+    if broken and not allow_non_finite:
+        raise fail(f"{listing(broken, sep=', ')} hold NaN or infinite values (a diverged or damaged network)")
+    net.load_state_dict({k: values[k] for k in params})
+    net.metadata = training
+    if optimizer is not None:
+        state = {k: values[OPTIMIZER_PREFIX + k] for k in opt_state}
+        optimizer.load_state_dict(state, steps, net.backend)
     return net, optimizer
 
 

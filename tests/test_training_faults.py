@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from engine import SGD, Adam, Callback, Network, SettingError, TrainingControl, TrainingDiverged, fit, save
 from engine.backend import Backend
 from engine.recipe import Recipe
-from engine.weights import WeightFileError
+from engine.weights import WeightFileError, load_with_optimizer
 
 TINY = {
     "input": [1, 6, 6],
@@ -175,6 +175,13 @@ def test_non_finite_weights_or_state_are_never_written_unless_asked(tmp_path, de
     written = safetensors.numpy.load_file(path)
     assert np.isnan(written["layers.0.weight"][0, 0, 0, 0])
     assert np.isinf(written["optimizer.layers.2.bias.velocity"][1])
+    with pytest.raises(
+        WeightFileError,
+        match=r"m\.safetensors: layers\.0\.weight, optimizer\.layers\.2\.bias\.velocity hold NaN or inf",
+    ):
+        load_with_optimizer(path, device)
+    kept, kept_optimizer = load_with_optimizer(path, device, allow_non_finite=True)
+    assert np.isnan(kept.state_dict()["layers.0.weight"][0, 0, 0, 0]) and kept_optimizer is not None
 
 
 # -- stop wins over pause -----------------------------------------------------------------------
