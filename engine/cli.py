@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -312,8 +313,22 @@ class SaveEachEpoch(Callback):
         self.net = net
 
     def on_epoch_end(self, info: EpochInfo) -> None:
-        save(self.net, self.path, optimizer=self.optimizer, dataset=self.data)
-        self.saved_epoch = info.epoch
+        with _ctrl_c_deferred():  # the file and the epoch said to be in it never disagree
+            save(self.net, self.path, optimizer=self.optimizer, dataset=self.data)
+            self.saved_epoch = info.epoch
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """Ctrl-C during the block raises KeyboardInterrupt once the block has ended."""
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: pressed.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _load_data(args: argparse.Namespace, **options: Any) -> Dataset:
