@@ -40,6 +40,7 @@ from engine.runs import default_folder, load_runs
 from engine.spec import default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, check_fits, fit
 from engine.weights import load, load_with_optimizer, save
+from engine.wording import plural
 
 
 class UsageError(ConvScopeError):
@@ -222,10 +223,6 @@ def main(argv: list[str]) -> int:
         return 1
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _error(message: str) -> None:
     print(f"convscope: error: {' '.join(message.split())}", file=sys.stderr)
 
@@ -402,7 +399,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
         data = with_normalization(
             _load_data(args, seed=net.seed, limit=args.limit), recorded.get("normalization")
         )
-        print(f"resuming {args.resume} after {_plural(net.metadata.get('epochs', 0), 'epoch')}", flush=True)
+        print(f"resuming {args.resume} after {plural(net.metadata.get('epochs', 0), 'epoch')}", flush=True)
     else:
         data = _load_data(args, normalize=args.normalize, seed=seed, limit=args.limit)
         if args.spec:
@@ -424,7 +421,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
     settings = ", ".join(f"{k} {v:g}" for k, v in optimizer.config().items() if k != "name")
     print(
         f"network: {len(net.layers)} layers, {params:,} parameters; {optimizer.name} ({settings}), "
-        f"batch {args.batch_size}, {_plural(args.epochs, 'epoch')}, {args.schedule} schedule, "
+        f"batch {args.batch_size}, {plural(args.epochs, 'epoch')}, {args.schedule} schedule, "
         f"seed {net.seed}",
         flush=True,
     )
@@ -432,10 +429,6 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
 
 
 # -- evaluate ----------------------------------------------------------------------------------
-
-
-def _ratio(value: float) -> str:
-    return "      —" if np.isnan(value) else f"{value:7.2%}"
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -447,27 +440,15 @@ def evaluate(args: argparse.Namespace) -> int:
     data = with_normalization(_load_data(args, seed=net.seed), recorded.get("normalization"))
     check_fits(net, data)
     result = evaluation.evaluate(net, data)  # one forward pass: loss, accuracy, confusion matrix
-    y = result.y
-    right = int((result.predicted == y).sum())
-    names = recorded.get("class_names") or list(data.class_names)
-    names = [str(n) for n in names] + [str(i) for i in range(len(names), net.classes)]
+    names = evaluation.class_names(recorded.get("class_names") or data.class_names, net.classes)
     counts = result.counts
-    metrics = evaluation.class_metrics(counts)
 
-    trained = f"trained {_plural(net.metadata.get('epochs', 0), 'epoch')}"
+    trained = f"trained {plural(net.metadata.get('epochs', 0), 'epoch')}"
     if recorded.get("name"):
         trained += f" on {recorded['name']}"
     print(f"model: {args.model} ({trained})")
-    print(f"data: {data.name} test split, {len(y):,} images")
-    print(f"accuracy: {right / len(y):.2%} ({right:,}/{len(y):,}), loss {result.loss:.4f}")
-    width = max(len(n) for n in names)
-    print("per class (recall is the class's own accuracy; accuracy counts its yes/no answers):")
-    print(f"  {'class'.rjust(width)}  precision   recall  accuracy  images")
-    for i, name in enumerate(names):
-        print(
-            f"  {name.rjust(width)}    {_ratio(metrics.precision[i])}  {_ratio(metrics.recall[i])}"
-            f"   {_ratio(metrics.accuracy[i])}  {int(metrics.support[i]):6,}"
-        )
+    print(f"data: {data.name} test split, {len(result.y):,} images")
+    print("\n".join(evaluation.summary_lines(result, names)))
     print("confusion matrix (rows: true class, columns: predicted):")
     print(evaluation.confusion_text(counts, names))
     if args.csv:

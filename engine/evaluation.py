@@ -102,6 +102,35 @@ def evaluate(net: Any, data: Any, threads: int | None = None) -> Evaluation:
     return Evaluation(np.asarray(y, dtype=np.int64), probabilities, loss)
 
 
+def class_names(names: Any, classes: int) -> list[str]:
+    """`names` as text, the classes beyond them named by their number."""
+    names = [str(n) for n in names][:classes]
+    return names + [str(i) for i in range(len(names), classes)]
+
+
+def _ratio(value: float) -> str:
+    return "      —" if np.isnan(value) else f"{value:7.2%}"
+
+
+def summary_lines(result: Evaluation, names: list[str]) -> list[str]:
+    """Accuracy, loss and the per-class table, as `convscope evaluate` prints them and the
+    window's Evaluate shows them: one owner, so both give the same figures for the same file."""
+    right, total = int((result.predicted == result.y).sum()), len(result.y)
+    metrics = result.metrics()
+    width = max(len(n) for n in names)
+    lines = [
+        f"accuracy: {result.accuracy:.2%} ({right:,}/{total:,}), loss {result.loss:.4f}",
+        "per class (recall is the class's own accuracy; accuracy counts its yes/no answers):",
+        f"  {'class'.rjust(width)}  precision   recall  accuracy  images",
+    ]
+    for i, name in enumerate(names):
+        lines.append(
+            f"  {name.rjust(width)}    {_ratio(metrics.precision[i])}  {_ratio(metrics.recall[i])}"
+            f"   {_ratio(metrics.accuracy[i])}  {int(metrics.support[i]):6,}"
+        )
+    return lines
+
+
 def confusion_text(counts: np.ndarray, names: list[str]) -> str:
     """The matrix as aligned columns, a row per true class, headed by the class names."""
     width = max(max(len(n) for n in names), len(str(counts.max())))

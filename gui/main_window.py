@@ -16,6 +16,7 @@ from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
 from gui import confirm, error_dialog, theme
 from gui.error_dialog import reports_errors
+from gui.evaluation_dialog import evaluate
 from gui.explain_dock import ExplainDock
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
@@ -90,6 +91,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             (a.pause, self.toggle_pause),
             (a.stop, self.stop_training),
             (a.reset, self.reset_weights),
+            (a.evaluate, lambda: evaluate(self)),
             (a.open_weights, lambda: self.open_weights()),
             (a.save_weights, self.save_weights),
             (a.save_weights_as, lambda: self.save_weights_as()),

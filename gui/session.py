@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from engine import Backend, ConvScopeError, Dataset, EpochInfo, History, Network, load_dataset
+from engine import Backend, ConvScopeError, Dataset, EpochInfo, History, Network, evaluation, load_dataset
 from engine import weights as weight_files
 from engine.errors import DataError, LimitError, WeightFileError
+from engine.evaluation import Evaluation
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
@@ -485,12 +486,11 @@ class Session:
         """The stored runs, oldest first, and a message per damaged run folder skipped."""
         return load_runs(self.runs_folder) if self.runs_folder is not None else ([], [])
 
-    def evaluate(self, threads: int | None = None) -> str:
-        """The network's loss and accuracy on the data set's test split, in words."""
+    def evaluate(self, threads: int | None = None) -> Evaluation:
+        """The network on the data set's test split: loss, accuracy, per-class figures and the
+        confusion matrix (:mod:`engine.evaluation`), the figures `convscope evaluate` prints."""
         self._idle()
-        _, loss, accuracy = self._net.predict_and_score(self._dataset, threads=threads)
-        images = f"{self._dataset.name}'s {len(self._dataset.test.y):,} test images"
-        return f"Test accuracy {accuracy:.2%} (loss {loss:.4f}) on {images}."
+        return evaluation.evaluate(self._net, self._dataset, threads=threads)
 
     def predictions(self) -> np.ndarray:
         """The network's predicted label for every test image (for the misclassified list)."""

@@ -22,6 +22,7 @@ class Actions:
     pause: QAction
     stop: QAction
     reset: QAction
+    evaluate: QAction
     open_weights: QAction
     save_weights: QAction
     save_weights_as: QAction
@@ -38,6 +39,7 @@ class Actions:
     def file_actions(self) -> tuple[QAction, ...]:
         """Those that would touch the network or the data set: off while a run trains."""
         return (
+            self.evaluate,
             self.open_weights,
             self.save_weights,
             self.save_weights_as,
@@ -73,6 +75,13 @@ def build_actions(window: QMainWindow) -> Actions:
             "resetAction",
             "Re-initialise every weight from the seed (Ctrl+R)",
             "Ctrl+R",
+        ),
+        evaluate=_action(
+            window,
+            "&Evaluate",
+            "evaluateAction",
+            "Test accuracy, loss and per-class accuracy on the test split (Ctrl+E)",
+            "Ctrl+E",
         ),
         open_weights=_action(
             window,
@@ -159,7 +168,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent: QMenu) -> None:
     edit_menu.addSeparator()
     edit_menu.addAction(actions.restore_default)
     train_menu = window.menuBar().addMenu("&Training")
-    for action in (actions.train, actions.pause, actions.stop, actions.reset):
+    for action in (actions.train, actions.pause, actions.stop, actions.reset, actions.evaluate):
         train_menu.addAction(action)
 
 

@@ -16,7 +16,7 @@ PACKAGES = ("engine", "gui")
 #: From the bottom up; a module may import its own layer or one below. An entry names a module
 #: or a package (all its modules); `engine` alone is the package's facade (its __init__).
 LAYERS = (
-    ("engine.errors",),
+    ("engine.errors", "engine.wording"),
     ("engine.jsontext", "engine.bounded_io"),
     (
         "engine.backend",
