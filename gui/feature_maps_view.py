@@ -57,9 +57,9 @@ class FeatureMapsView(QWidget):
         self._pens = {"none": pg.mkPen(None), "true": pg.mkPen(theme.FOREGROUND, width=2)}
 
         self.index_spin = named(
-            QSpinBox(), "sampleIndexSpin", "Index of the test image to show", "Test image index"
+            QSpinBox(), "sampleIndexSpin", "Which test image to show (numbered from 1)", "Test image number"
         )
-        self.index_spin.valueChanged.connect(self.sampleChanged)
+        self.index_spin.valueChanged.connect(lambda number: self.sampleChanged.emit(number - 1))
         self.prev_button = self._button(
             "◀", "previousSampleButton", "Previous image (misclassified only when ticked)"
         )
@@ -97,14 +97,18 @@ class FeatureMapsView(QWidget):
 
     @property
     def index(self) -> int:
-        return self.index_spin.value()
+        """The shown image's index in the test split; the spin box shows it numbered from 1."""
+        return self.index_spin.value() - 1
+
+    def show_index(self, index: int) -> None:
+        self.index_spin.setValue(index + 1)
 
     def set_data(self, images: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]) -> None:
         self._images, self._labels, self._class_names = images, labels, class_names
         self._input_index = None
         self._misclassified = None
         self.index_spin.blockSignals(True)
-        self.index_spin.setRange(0, max(0, len(images) - 1))
+        self.index_spin.setRange(1, max(1, len(images)))
         self.index_spin.setSuffix(f" of {len(images):,}")
         self.index_spin.blockSignals(False)
 
@@ -154,9 +158,10 @@ class FeatureMapsView(QWidget):
         if self.panels:
             self._arrange()
 
-    def set_misclassified(self, predictions: np.ndarray) -> None:
-        """Remember which test images the network gets wrong, from its predicted labels."""
-        self._misclassified = np.flatnonzero(predictions != self._labels)
+    def set_misclassified(self, predictions: np.ndarray | None) -> None:
+        """Remember which test images the network gets wrong, from its predicted labels (None:
+        not known for this network)."""
+        self._misclassified = None if predictions is None else np.flatnonzero(predictions != self._labels)
         self._update_status()
 
     @property
@@ -168,9 +173,9 @@ class FeatureMapsView(QWidget):
             wrong = self._misclassified
             if len(wrong):
                 at = np.searchsorted(wrong, self.index, side="right" if direction > 0 else "left")
-                self.index_spin.setValue(int(wrong[(at if direction > 0 else at - 1) % len(wrong)]))
+                self.show_index(int(wrong[(at if direction > 0 else at - 1) % len(wrong)]))
             return
-        self.index_spin.setValue((self.index + direction) % (self.index_spin.maximum() + 1))
+        self.show_index((self.index + direction) % self.index_spin.maximum())
 
     def pick_random(self) -> None:
         if (
@@ -178,9 +183,9 @@ class FeatureMapsView(QWidget):
             and self._misclassified is not None
             and len(self._misclassified)
         ):
-            self.index_spin.setValue(int(random.choice(self._misclassified)))
+            self.show_index(int(random.choice(self._misclassified)))
         else:
-            self.index_spin.setValue(random.randint(0, self.index_spin.maximum()))
+            self.show_index(random.randrange(self.index_spin.maximum()))
 
     def show_maps(self, index: int, maps: list[np.ndarray]) -> None:
         """Draw one test image's feature maps (one array per layer, probabilities last)."""

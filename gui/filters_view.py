@@ -13,10 +13,13 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.spec import LayerInfo
+from engine.wording import plural
 from gui import theme
 from gui.canvas import GraphicsLayoutWidget, image_plot
 from gui.mosaic import Mosaic, filter_mosaic, nice_limit
 from gui.naming import named
+
+HOVER_HINT = "Hover a tile to see which filter it is"
 
 
 class FiltersView(QWidget):
@@ -29,12 +32,13 @@ class FiltersView(QWidget):
         self._rgb_input = False
         self.mosaic: Mosaic | None = None
         self._channels = 1
+        self._hovered: int | None = None  # the tile under the mouse, described again on each draw
 
         self.layer_combo = named(
             QComboBox(), "filterLayerCombo", "Which conv layer's filters to show", "Filter layer"
         )
         self.layer_combo.currentIndexChanged.connect(lambda _: self._draw())
-        self.hover_label = named(QLabel("Hover a tile to see which filter it is"), "filterHoverLabel")
+        self.hover_label = named(QLabel(HOVER_HINT), "filterHoverLabel")
 
         self.graphics = GraphicsLayoutWidget()
         self.graphics.setToolTip("Each tile is one filter's kernel for one input channel")
@@ -67,7 +71,8 @@ class FiltersView(QWidget):
                 c = info.input_shape[0]
                 kh, kw = info.layer["kernel"]
                 self.layer_combo.addItem(
-                    f"layer {info.index} · {info.layer['filters']} filters × {c} channels, {kh}×{kw}",
+                    f"layer {info.index} · {plural(info.layer['filters'], 'filter')} × "
+                    f"{plural(c, 'channel')}, {kh}×{kw}",
                     info.index,
                 )
         self.layer_combo.setCurrentIndex(max(0, self.layer_combo.findData(current)))
@@ -82,6 +87,7 @@ class FiltersView(QWidget):
         if weight is None:
             self.image.clear()
             self.mosaic = None
+            self._describe()
             return
         rgb = self._rgb_input and self.layer_combo.currentIndex() == 0
         self.mosaic, self._channels = filter_mosaic(weight, rgb)
@@ -93,6 +99,9 @@ class FiltersView(QWidget):
         if self.mosaic.image.ndim == 3:
             self.image.setLookupTable(None)
             self.image.setLevels((-limit, limit))
+        elif self.image.lut is None:  # grey filters after colour ones: the colour bar's map again
+            self.color_bar.setColorMap(theme.FILTER_COLORMAP)
+        self._describe()
 
     def _hover(self, pos: QPointF) -> None:
         if self.mosaic is None or not self.plot.sceneBoundingRect().contains(pos):
@@ -101,9 +110,21 @@ class FiltersView(QWidget):
         index = self.mosaic.tile_at(point.x(), point.y())
         if index is None:
             return
-        f, c = divmod(index, self._channels)
-        tile = self.mosaic.tile(index)
-        where = f"filter {f}" if self._channels == 1 else f"filter {f}, input channel {c}"
-        text = f"{where}: weights from {np.nanmin(tile):+.3f} to {np.nanmax(tile):+.3f}"
-        self.hover_label.setText(text)
-        self.graphics.setToolTip(text)
+        self._hovered = index
+        self._describe()
+
+    def _describe(self) -> None:
+        """Say which tile the mouse is over and its weights now: redrawn with every new set of
+        weights, so the text never describes weights that are gone."""
+        index = self._hovered
+        if self.mosaic is None or index is None or index >= self.mosaic.count:
+            self._hovered = None
+            text = HOVER_HINT
+        else:
+            f, c = divmod(index, self._channels)
+            tile = self.mosaic.tile(index)
+            where = f"filter {f}" if self._channels == 1 else f"filter {f}, input channel {c}"
+            text = f"{where}: weights from {np.nanmin(tile):+.3f} to {np.nanmax(tile):+.3f}"
+        if text != self.hover_label.text():
+            self.hover_label.setText(text)
+            self.graphics.setToolTip(text)

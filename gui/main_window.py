@@ -148,8 +148,8 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.filters_view.set_layers(net.infos, net.input_shape[0])
         self.feature_maps_view.set_layers(net.infos)
         self._show_snapshot(take_snapshot(net, session.dataset.test.x, self.feature_maps_view.index))
-        if self.feature_maps_view.misclassified_check.isChecked():
-            self.feature_maps_view.set_misclassified(session.predictions())
+        checked = self.feature_maps_view.misclassified_check.isChecked()
+        self.feature_maps_view.set_misclassified(session.predictions() if checked else None)
         self.device_label.setText(net.backend.description)
         self._update_title()
         self._update_controls()

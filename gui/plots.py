@@ -136,7 +136,9 @@ class _EpochPlot(PlotWidget):
     forgets its points after `epoch`: a run restarts an epoch that a stop cut short."""
 
     def clear_data(self) -> None:
+        """No run: no points, and the axes as a new plot has them, not the last run's ranges."""
         self.rewind(-1.0)
+        self.getPlotItem().setXRange(0, 1, padding=0.02)
         self.getPlotItem().enableAutoRange(x=True)
 
     def set_horizon(self, epochs: float) -> None:
@@ -207,6 +209,9 @@ class LossPlot(_EpochPlot):
         self._dirty = self._validation_dirty = True
 
     def rewind(self, epoch: float) -> None:
+        if epoch < 0:  # cleared: the y axis starts again from the next run's losses
+            self._top = self._top_changed = self._peak = 0.0
+            self.getPlotItem().setYRange(0, 1, padding=0)
         n = int(np.searchsorted(self.batches.x, epoch, side="right"))
         self.batches.keep(n)
         self.smoothed.keep(n)

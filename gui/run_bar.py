@@ -110,7 +110,9 @@ class RunBar(QWidget):
         self.rate_label.setText(f"{info.images_per_s:,.0f} images/s · ETA {eta} · lr {info.lr:.3g}")
 
     def show_outcome(self, outcome: str) -> None:
-        """ "ready" (empties the bar), "done" (fills it), "stopped" or "failed" (leave it)."""
+        """ "ready" (empties the bar), "done" (fills it), "stopped" or "failed" (leave it). The
+        speed, ETA and learning rate were the run's: they go with it."""
+        self.rate_label.setText("")
         self._paused = False
         if outcome == "ready":
             self._progress.emit(0)

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if panel.config() != replace(DEFAULT_RECIPE, threads=window_threads()):
             raise SystemExit(f"the window did not start from the default recipe: {panel.config()}")
         panel.epochs_spin.setValue(args.epochs)
-        window.feature_maps_view.index_spin.setValue(3)
+        window.feature_maps_view.show_index(3)
         window.start_training()
         while window.trainer.running:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)

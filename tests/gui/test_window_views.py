@@ -4,7 +4,10 @@ of counts, and the numbering of test images."""
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PySide6.QtCore import QPointF
+from test_window import predictions, start, wait_until_finished
 
 from engine import Network, load_dataset
 from engine.recipe import DEFAULT_RECIPE
@@ -46,3 +49,85 @@ def test_evaluate_shows_the_figures_convscope_evaluate_prints_and_the_files_reco
     assert "model.safetensors: trained 2 epochs on mnist-5k, seed 3" in stored
     assert "last epoch: train accuracy 50.00%, train loss 1.2500" in stored
     assert "optimizer: sgd (lr 0.03, l2 0.0001, momentum 0.9), 0 steps taken" in stored
+
+
+# -- stale displays: each view shows the session's state after it changes ---------------------
+
+
+def _rgb_npz(path, classes=10):
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 28, 28, 3), dtype=np.float32)
+    np.savez(path, x=x, y=np.arange(40) % classes, x_test=x[:20], y_test=np.arange(20) % classes)
+    return str(path)
+
+
+def test_the_misclassified_count_goes_when_the_network_changes(window):
+    view = window.feature_maps_view
+    view.misclassified_check.setChecked(True)
+    assert view.status_label.text().endswith("of 100 misclassified")
+    view.misclassified_check.setChecked(False)
+    window.run_bar.reset_button.click()
+    assert view.status_label.text() == "" and view.misclassified is None
+    view.misclassified_check.setChecked(True)
+    window.settings_panel.seed_spin.setValue(window.settings_panel.seed_spin.value() + 1)
+    window.run_bar.reset_button.click()
+    wrong = np.flatnonzero(predictions(window).argmax(axis=1) != window.session.dataset.test.y)
+    assert view.status_label.text() == f"{len(wrong)} of 100 misclassified"
+
+
+def test_the_filter_hover_text_describes_the_weights_shown_now(window):
+    view = window.filters_view
+    th, tw = view.mosaic.tile_shape
+    view._hover(view.image.mapToScene(QPointF(tw / 2, th / 2)))  # filter 0
+    before = view.hover_label.text()
+    assert before.startswith("filter 0: weights from")
+    window.settings_panel.seed_spin.setValue(window.settings_panel.seed_spin.value() + 1)
+    window.run_bar.reset_button.click()
+    w = window.session.net.state_dict()["layers.0.weight"][0, 0]
+    assert view.hover_label.text() == f"filter 0: weights from {w.min():+.3f} to {w.max():+.3f}"
+    assert view.hover_label.text() != before and view.graphics.toolTip() == view.hover_label.text()
+
+
+def test_stop_and_reset_clear_the_runs_speed_eta_and_plot_ranges(window, qtbot):
+    bar = window.run_bar
+    start(window, epochs=3)
+    qtbot.waitUntil(lambda: "ETA" in bar.rate_label.text(), timeout=30_000)
+    window.run_bar.stop_button.click()
+    wait_until_finished(qtbot, window)
+    assert bar.progress_bar.format() == "stopped" and bar.rate_label.text() == ""
+    qtbot.waitUntil(lambda: window.loss_plot.getPlotItem().viewRange()[1][1] > 1.5, timeout=10_000)
+    window.run_bar.reset_button.click()
+    assert bar.rate_label.text() == "" and bar.progress_bar.format() == "ready"
+    assert window.loss_plot.getPlotItem().viewRange()[1] == [0, 1]
+    assert window.loss_plot.getPlotItem().viewRange()[0][1] < 1.1
+
+
+def test_grey_filters_after_colour_ones_are_drawn_with_the_colour_bars_map(window, tmp_path, mnist):
+    view = window.filters_view
+    window.open_dataset(_rgb_npz(tmp_path / "rgb.npz"))
+    assert not view.color_bar.isVisible() and view.image.lut is None
+    window.open_dataset("mnist-5k")
+    assert view.color_bar.isVisible() and view.image.lut is not None
+    pixels = view.image.getPixmap().toImage()
+    colours = {
+        pixels.pixelColor(x, y).getRgb()[:3] for x in range(pixels.width()) for y in range(pixels.height())
+    }
+    assert any(abs(r - b) > 40 for r, _, b in colours)  # red-blue, not grey
+
+
+# -- views a user can read ---------------------------------------------------------------------
+
+
+def test_test_images_are_numbered_from_one(window):
+    view = window.feature_maps_view
+    assert view.index_spin.value() == 1 and view.index == 0
+    assert view.index_spin.text() == "1 of 100"
+    view.prev_button.click()
+    assert view.index_spin.text() == "100 of 100" and view.index == 99
+    np.testing.assert_array_equal(view.map_images[0].image, window.session.dataset.test.x[99, 0])
+
+
+def test_counts_are_written_with_proper_singulars_and_plurals(window, tmp_path):
+    combo = window.filters_view.layer_combo
+    assert combo.itemText(0) == "layer 0 · 20 filters × 1 channel, 5×5"
+    assert combo.itemText(1) == "layer 2 · 40 filters × 20 channels, 5×5"
