@@ -254,6 +254,28 @@ class LossPlot(_EpochPlot):
             self.getPlotItem().setYRange(0, wanted, padding=0)
 
 
+def epoch_ticks(horizon: int, most: int = 10) -> list[int]:
+    """Whole epochs from 0 to `horizon` a round step apart, the last epoch always among them
+    (its neighbour dropped when half a step or less away)."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if horizon / s <= most)
+    ticks = list(range(0, horizon + 1, step)) if horizon < 1000 * most else [0]
+    if ticks[-1] != horizon:
+        if horizon - ticks[-1] <= step / 2:
+            ticks.pop()
+        ticks.append(horizon)
+    return ticks
+
+
+def accuracy_range(values: np.ndarray) -> tuple[float, float]:
+    """The y range (in %) for these accuracies: from a round ten below the lowest to a round ten
+    above the highest, within 0 to 100; 0 to 100 when there are none."""
+    if not values.size:
+        return 0.0, 100.0
+    low = max(0.0, 10 * np.floor((values.min() - 2) / 10))
+    high = min(100.0, 10 * np.ceil((values.max() + 2) / 10))
+    return float(low), float(high)
+
+
 class AccuracyPlot(_EpochPlot):
     """Training and validation accuracy per epoch."""
 
@@ -263,7 +285,7 @@ class AccuracyPlot(_EpochPlot):
             self, "accuracyPlot", "Training and validation accuracy at the end of each epoch", "Accuracy plot"
         )
         item = _styled(self, "Accuracy", "epoch", "accuracy (%)", legend_at_top=False)
-        item.setYRange(0, 100, padding=0.02)
+        item.setYRange(0, 100, padding=0.05)
         symbols = {"symbol": "o", "symbolSize": 7}
         self.train_curve = item.plot(
             pen=pg.mkPen(theme.TRAIN, width=2), symbolBrush=theme.TRAIN, name="train", **symbols
@@ -277,16 +299,36 @@ class AccuracyPlot(_EpochPlot):
         _cache_frame(item)
         self.train = _Series()
         self.validation = _Series()
+        self._y_range = (0.0, 100.0)
 
     def add_epoch(self, info: EpochInfo) -> None:
         self.train.extend([info.epoch], [100 * info.train_acc])
         if info.val_acc is not None:
             self.validation.extend([info.epoch], [100 * info.val_acc])
-        self.train_curve.setData(self.train.x, self.train.y)
-        self.val_curve.setData(self.validation.x, self.validation.y)
+        self._show()
 
     def rewind(self, epoch: float) -> None:
         self.train.keep(int(np.searchsorted(self.train.x, epoch, side="right")))
         self.validation.keep(int(np.searchsorted(self.validation.x, epoch, side="right")))
+        self._show()
+
+    def set_horizon(self, epochs: float) -> None:
+        """Every epoch of the run ahead, the last one with a tick and half an epoch of room beyond
+        it, so its point never sits on the border."""
+        self.getPlotItem().setXRange(0, epochs + 0.5, padding=0)
+        ticks = epoch_ticks(int(epochs))
+        self.getPlotItem().getAxis("bottom").setTicks([[(t, str(t)) for t in ticks], []])
+
+    def clear_data(self) -> None:
+        super().clear_data()
+        self.getPlotItem().getAxis("bottom").setTicks(None)
+
+    def _show(self) -> None:
+        """The curves, and the y range fitted to them with room for a point's symbol (a point at
+        100% is drawn whole)."""
         self.train_curve.setData(self.train.x, self.train.y)
         self.val_curve.setData(self.validation.x, self.validation.y)
+        low, high = accuracy_range(np.concatenate([self.train.y, self.validation.y]))
+        if (low, high) != self._y_range:  # a new range redraws the axis: only when it changes
+            self._y_range = (low, high)
+            self.getPlotItem().setYRange(low, high, padding=0.05)

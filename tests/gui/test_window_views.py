@@ -9,10 +9,11 @@ import pytest
 from PySide6.QtCore import QPointF
 from test_window import predictions, start, wait_until_finished
 
-from engine import Network, load_dataset
+from engine import EpochInfo, Network, load_dataset
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec
 from engine.weights import save
+from gui.plots import AccuracyPlot, epoch_ticks
 
 
 @pytest.fixture
@@ -131,3 +132,35 @@ def test_counts_are_written_with_proper_singulars_and_plurals(window, tmp_path):
     combo = window.filters_view.layer_combo
     assert combo.itemText(0) == "layer 0 · 20 filters × 1 channel, 5×5"
     assert combo.itemText(1) == "layer 2 · 40 filters × 20 channels, 5×5"
+
+
+def test_the_accuracy_plot_fits_its_points_and_ticks_and_shows_the_last_one_whole(shown):
+    plot = shown(AccuracyPlot(), 400, 300)
+    plot.set_horizon(3)
+    for epoch, acc in ((1, 0.62), (2, 0.9), (3, 1.0)):
+        plot.add_epoch(EpochInfo(epoch, 3, 0.5, acc, 0.6, acc, 0.03, 1.0, 1000.0))
+    plot.grab()
+    item = plot.getPlotItem()
+    (_, right), (bottom, top) = item.viewRange()
+    assert 50 <= bottom < 60 and 100 < top < 105  # 60 to 100 with a margin, not 0 to 100
+    view = item.getViewBox()
+    last = view.mapViewToScene(QPointF(3, 100))
+    frame = view.sceneBoundingRect()
+    assert frame.right() - last.x() > 7 and last.y() - frame.top() > 3.5  # the 7 px symbol whole
+    assert [t for t, _ in item.getAxis("bottom")._tickLevels[0]] == [0, 1, 2, 3]
+    plot.clear_data()
+    assert item.viewRange()[1][0] < 0 and item.viewRange()[1][1] > 100
+
+
+@pytest.mark.parametrize(
+    ("horizon", "ticks"),
+    [
+        (1, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (10, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+        (13, [0, 2, 4, 6, 8, 10, 13]),
+        (40, [0, 5, 10, 15, 20, 25, 30, 35, 40]),
+    ],
+)
+def test_epoch_ticks_end_at_the_last_epoch(horizon, ticks):
+    assert epoch_ticks(horizon) == ticks
