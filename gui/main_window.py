@@ -21,6 +21,7 @@ from gui.explain_dock import ExplainDock
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
 from gui.filters_view import FiltersView
+from gui.help_menu import build_help_menu
 from gui.network_actions import NetworkActions
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
@@ -75,6 +76,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.run_bar = RunBar(self.acts.train, self.acts.pause, self.acts.stop, self.acts.reset)
         self.main_splitter = build_layout(self, self.run_bar)
         build_menus(self, self.acts, self.recent.menu)
+        build_help_menu(self)
         self.data_label, self.device_label = build_status_bar(self)
         self._connect()
         self.explain_dock = ExplainDock(self.session, self.trainer, self)

@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import numpy as np
+import PySide6
 import pytest
 from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QLabel
 from test_window import predictions, start, wait_until_finished
 
 from engine import EpochInfo, Network, load_dataset
@@ -164,3 +166,19 @@ def test_the_accuracy_plot_fits_its_points_and_ticks_and_shows_the_last_one_whol
 )
 def test_epoch_ticks_end_at_the_last_epoch(horizon, ticks):
     assert epoch_ticks(horizon) == ticks
+
+
+def _help(window, name):
+    action = next(a for a in window.menuBar().actions() if a.text() == "&Help").menu()
+    next(a for a in action.actions() if a.objectName() == name).trigger()
+    return window.help_dialog.findChild(QLabel, "helpText").text()
+
+
+def test_the_help_menu_lists_the_shortcuts_explains_the_views_and_names_versions_and_device(window):
+    keys = _help(window, "shortcutsAction")
+    assert "<b>F5</b></td><td>Train" in keys and "<b>Ctrl+E</b></td><td>Evaluate" in keys
+    assert "<b>Ctrl+R</b></td><td>Reset Weights" in keys
+    assert "Learned filters" in _help(window, "readingAction")
+    about = _help(window, "aboutAction")
+    assert f"numpy {np.__version__}" in about and f"PySide6-Essentials {PySide6.__version__}" in about
+    assert f"The network lives on {window.session.net.backend.description}." in about
