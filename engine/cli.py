@@ -501,7 +501,7 @@ def list_runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs in {folder}")
         return 0
-    print(f"{_plural(len(runs), 'run')} in {folder}:")
+    print(f"{plural(len(runs), 'run')} in {folder}:")
     rows = [("name", "created", "data", "epochs", "val acc", "val loss", "folder")]
     for run in runs:
         acc, loss = run.metrics["val_acc"], run.metrics["val_loss"]

@@ -64,7 +64,7 @@ def _show(window: Any, title: str, html: str) -> None:
 
 
 def build_help_menu(window: Any) -> None:
-    """Adds the Help menu; call it after the other menus, whose shortcuts it lists."""
+    """Adds the Help menu; the shortcuts are read from the menus when asked for."""
     menu = window.menuBar().addMenu("&Help")
 
     def keys() -> None:

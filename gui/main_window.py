@@ -14,14 +14,12 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
-from gui import confirm, error_dialog, theme
+from gui import confirm, error_dialog, evaluation_dialog, theme
 from gui.error_dialog import reports_errors
-from gui.evaluation_dialog import evaluate
 from gui.explain_dock import ExplainDock
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
 from gui.filters_view import FiltersView
-from gui.help_menu import build_help_menu
 from gui.network_actions import NetworkActions
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
@@ -76,7 +74,6 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.run_bar = RunBar(self.acts.train, self.acts.pause, self.acts.stop, self.acts.reset)
         self.main_splitter = build_layout(self, self.run_bar)
         build_menus(self, self.acts, self.recent.menu)
-        build_help_menu(self)
         self.data_label, self.device_label = build_status_bar(self)
         self._connect()
         self.explain_dock = ExplainDock(self.session, self.trainer, self)
@@ -93,7 +90,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             (a.pause, self.toggle_pause),
             (a.stop, self.stop_training),
             (a.reset, self.reset_weights),
-            (a.evaluate, lambda: evaluate(self)),
+            (a.evaluate, lambda: evaluation_dialog.evaluate(self)),
             (a.open_weights, lambda: self.open_weights()),
             (a.save_weights, self.save_weights),
             (a.save_weights_as, lambda: self.save_weights_as()),
@@ -150,8 +147,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.filters_view.set_layers(net.infos, net.input_shape[0])
         self.feature_maps_view.set_layers(net.infos)
         self._show_snapshot(take_snapshot(net, session.dataset.test.x, self.feature_maps_view.index))
-        checked = self.feature_maps_view.misclassified_check.isChecked()
-        self.feature_maps_view.set_misclassified(session.predictions() if checked else None)
+        self.feature_maps_view.network_changed(session.predictions)
         self.device_label.setText(net.backend.description)
         self._update_title()
         self._update_controls()

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
+from gui.help_menu import build_help_menu
 from gui.naming import named
 from gui.preferences import Preferences
 
@@ -170,6 +171,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent: QMenu) -> None:
     train_menu = window.menuBar().addMenu("&Training")
     for action in (actions.train, actions.pause, actions.stop, actions.reset, actions.evaluate):
         train_menu.addAction(action)
+    build_help_menu(window)
 
 
 def _splitter(
