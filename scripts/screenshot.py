@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         ok = window.grab().save(str(args.out))
-        window.close()
+        window.hide()  # not close(): it would ask whether to save the trained weights
         del window
     print(f"wrote {args.out}" if ok else f"could not write {args.out}")
     return 0 if ok else 1
