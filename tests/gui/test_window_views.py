@@ -93,7 +93,7 @@ def test_the_filter_hover_text_describes_the_weights_shown_now(window):
 
 def test_stop_and_reset_clear_the_runs_speed_eta_and_plot_ranges(window, qtbot):
     bar = window.run_bar
-    start(window, epochs=3)
+    start(window, epochs=50)  # long enough that Stop always comes before the end
     qtbot.waitUntil(lambda: "ETA" in bar.rate_label.text(), timeout=30_000)
     window.run_bar.stop_button.click()
     wait_until_finished(qtbot, window)
