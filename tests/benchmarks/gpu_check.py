@@ -90,17 +90,22 @@ def versions(device: str) -> dict[str, Any]:
     return out
 
 
-def test_suite(device: str, timeout_s: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/gui",
-           f"--device={device}", "tests"]
-    env = {**os.environ, "CONVSCOPE_DEVICE": device, "PYTHONPATH": str(ROOT)}
+def _run(cmd: list[str], timeout_s: float, **env: str) -> tuple[str, int | None, float]:
+    """A subprocess in the tree's root: its output, exit status (None when it timed out), seconds."""
     started = time.perf_counter()
     try:
-        run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+        run = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                             capture_output=True, text=True, timeout=timeout_s)
         output, code = run.stdout + run.stderr, run.returncode
     except subprocess.TimeoutExpired as exc:
         output, code = f"{exc.stdout or ''}\nTIMED OUT after {timeout_s:.0f} s", None
-    seconds = time.perf_counter() - started
+    return output, code, time.perf_counter() - started
+
+
+def test_suite(device: str, timeout_s: float) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/gui",
+           f"--device={device}", "tests"]
+    output, code, seconds = _run(cmd, timeout_s, CONVSCOPE_DEVICE=device)
     failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
     last = output.splitlines()[-1] if output else ""
     counts = dict(re.findall(r"(\d+) (passed|failed|errors?|skipped)", last))
@@ -265,14 +270,7 @@ def throughput(device: str, batches: list[int], rounds: int, n_train: int) -> li
 
 def cli_training(device: str, timeout_s: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "engine", "train", "--device", device]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    try:
-        run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
-        output, code = run.stdout + run.stderr, run.returncode
-    except subprocess.TimeoutExpired as exc:
-        output, code = f"{exc.stdout or ''}\nTIMED OUT after {timeout_s:.0f} s", None
-    seconds = time.perf_counter() - started
+    output, code, seconds = _run(cmd, timeout_s)
     print("\n".join(output.strip().splitlines()[-8:]))
     accuracies = re.findall(r"(?:test|val)[^\n]*?(\d+(?:\.\d+)?)%", output)
     last = accuracies[-1] if accuracies else None
