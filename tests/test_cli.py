@@ -258,13 +258,15 @@ def test_default_recipe_reaches_97_percent(tmp_path, capsys):
 
 
 def _convscope(*args: str, **kwargs) -> subprocess.Popen:
-    """`convscope ARGS` as a real process, run from this checkout."""
+    """`convscope ARGS` as a real process, run from this checkout. Its SIGINT is set back to the
+    default: a shell that starts pytest in the background hands it down ignored."""
     return subprocess.Popen(
         [sys.executable, "-m", "gui.launch", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         **kwargs,
     )
 

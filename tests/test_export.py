@@ -4,6 +4,7 @@ networks covering every layer option and for a trained default network, through 
 import importlib.util
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,10 @@ def test_random_networks_match_in_onnxruntime_and_torch(tmp_path, device, data):
     expected = net.predict_proba(standardized(x, net.metadata.get("dataset", {}).get("normalization")))
     np.testing.assert_allclose(onnx_probabilities(to_onnx(net).SerializeToString(), x), expected,
                                rtol=0, atol=TOLERANCE)
-    weights, source = tmp_path / "net.safetensors", tmp_path / "net_torch.py"
+    # A folder per example: a module rewritten at the same path within a second, at the same
+    # size, would be imported from the previous example's cached bytecode.
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    weights, source = folder / "net.safetensors", folder / "net_torch.py"
     save(net, weights)
     save_torch(net, source, weights)
     np.testing.assert_allclose(torch_probabilities(source, x), expected, rtol=0, atol=TOLERANCE)
