@@ -35,6 +35,8 @@ def _unwrap(v: Any) -> Any:
 def _wrap(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return StrictArray(v)
+    if isinstance(v, np.generic):  # CuPy's reductions and element reads give 0-d device arrays
+        return StrictArray(np.asarray(v))
     if isinstance(v, tuple | list):
         return type(v)(_wrap(e) for e in v)
     return v

@@ -65,9 +65,9 @@ def _numeric_check(loss_at, param, analytic, rng, checks=12, eps=1e-6):
         idx = np.unravel_index(flat, param.shape)
         old = analytic.dtype.type(param[idx].item())
         param[idx] = old + eps
-        plus = loss_at()
+        plus = float(loss_at())
         param[idx] = old - eps
-        minus = loss_at()
+        minus = float(loss_at())
         param[idx] = old
         numeric = (plus - minus) / (2 * eps)
         assert analytic[idx] == pytest.approx(numeric, rel=1e-5, abs=1e-8), idx
