@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import PySide6
 import pytest
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -49,7 +50,9 @@ READ_ALL = textwrap.dedent(
 
 
 def _python(code: str, *args: str) -> None:
-    subprocess.run([sys.executable, "-c", code, *args], check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, timeout=120, capture_output=True, text=True
+    )
 
 
 def _plant(tmp_path):
@@ -71,8 +74,15 @@ def _markers(tmp_path):
 
 
 def test_the_planted_pickles_would_run_if_qt_read_them(tmp_path):
-    """The control: the payloads are live, so the test below can fail."""
+    """The control: the payloads are live, so the test below can fail. From PySide6 6.12 on,
+    Qt itself refuses to unpickle anything but builtin types, and the control checks that."""
     path, _ = _plant(tmp_path)
+    if PySide6.__version_info__ >= (6, 12):
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            _python(READ_ALL, str(path))
+        assert "Failed to deserialize Python object" in refused.value.stderr
+        assert _markers(tmp_path) == []
+        return
     _python(READ_ALL, str(path))
     assert _markers(tmp_path) == [
         "unpickled.escaped",
