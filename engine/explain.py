@@ -21,6 +21,7 @@ import numpy as np
 from engine import activations
 from engine.layers.conv import Conv
 from engine.layers.pool import Pool
+from engine.spec import conv_padding
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,29 @@ def explainable_layers(network: Any) -> list[int]:
     return [i for i, layer in enumerate(network.layers) if isinstance(layer, Conv | Pool)]
 
 
+def resized_kernel(weight: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A conv's weights (F, C, kh, kw) at another kernel size, for "what if": a smaller kernel
+    is the weights' centre, a larger one has them at its centre with zeros around (any odd
+    row or column of the difference at the bottom/right, as 'same' padding puts it). A kernel
+    size has no weights of its own, so every number shown stays one the layer learned."""
+    out = np.zeros((*weight.shape[:2], *size), dtype=weight.dtype)
+    source, target = [], []
+    for old, new in zip(weight.shape[2:], size, strict=True):
+        offset = abs(old - new) // 2
+        keep = min(old, new)
+        inner, outer = slice(offset, offset + keep), slice(0, keep)
+        source.append(inner if new < old else outer)
+        target.append(outer if new < old else inner)
+    out[:, :, target[0], target[1]] = weight[:, :, source[0], source[1]]
+    return out
+
+
+def what_if_padding(padding: int | str, kernel: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) for a what-if padding: a number on every side, or 'same'
+    as a layer has it (uneven for an even kernel)."""
+    return conv_padding({"kernel": kernel, "padding": padding})
+
+
 def explain_layer(
     network: Any,
     x: Any,
@@ -215,8 +239,9 @@ def explain_layer(
 ) -> Explainer:
     """The explainer of layer `index` of `network` for one input `x` (C, H, W): its input is
     `x` or the previous layer's feature maps, brought to the host with the layer's parameters.
-    `stride`, `padding` (top, bottom, left, right) and a pool's `size` replace the layer's own,
-    for "what if" (a conv's kernel is its weights, so it stays)."""
+    `stride`, `padding` (top, bottom, left, right) and `size` (a pool's window, a conv's
+    kernel: its weights resized by :func:`resized_kernel`) replace the layer's own, for
+    "what if"."""
     layer = network.layers[index]
     if index == 0:
         layer_input = network.backend.to_host(x)
@@ -225,6 +250,8 @@ def explain_layer(
     if isinstance(layer, Conv):
         weight = network.backend.to_host(network.params[layer.info.param("weight")])
         bias = network.backend.to_host(network.params[layer.info.param("bias")])
+        if size is not None:
+            weight = resized_kernel(weight, size)
         return ConvExplainer(
             layer_input,
             weight,
@@ -250,13 +277,19 @@ NOTES_WEIGHTS = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
 NOTES_BIAS = 2.0
 
 
-def notes_example(stride: int | tuple[int, int] = 1, padding: int = 0) -> ConvExplainer:
-    """The notes' example as an explainer, with the stride and padding the user picks."""
+def notes_example(
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int, int, int] = 0,
+    size: tuple[int, int] | None = None,
+) -> ConvExplainer:
+    """The notes' example as an explainer, with the stride, padding (one number, or top,
+    bottom, left, right) and kernel size (:func:`resized_kernel`) the user picks."""
+    weights = NOTES_WEIGHTS[None, None]
     return ConvExplainer(
         NOTES_IMAGE[None],
-        NOTES_WEIGHTS[None, None],
+        weights if size is None else resized_kernel(weights, size),
         np.array([NOTES_BIAS], dtype=np.float32),
         stride,
-        (padding,) * 4,
+        (padding,) * 4 if isinstance(padding, int) else padding,
         "linear",
     )

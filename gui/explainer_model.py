@@ -7,7 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.explain import ConvExplainer, Explainer, explain_layer, notes_example
+from engine.explain import (
+    NOTES_WEIGHTS,
+    ConvExplainer,
+    Explainer,
+    explain_layer,
+    notes_example,
+    what_if_padding,
+)
+from engine.layers.conv import Conv
 from gui.session import Event
 
 NOTES = -1  # the source index of the notes' example, beside the network's layer indices
@@ -15,11 +23,12 @@ NOTES = -1  # the source index of the notes' example, beside the network's layer
 
 @dataclass(frozen=True)
 class WhatIf:
-    """Geometry that replaces the layer's own: stride (rows, cols), symmetric padding (conv
-    only: a conv's kernel is its weights) and pool window size."""
+    """Geometry that replaces the layer's own: stride (rows, cols), padding (conv only: a
+    number on every side, or 'same') and the window size (a conv's kernel, a pool's window;
+    None keeps the layer's)."""
 
     stride: tuple[int, int]
-    padding: int = 0
+    padding: int | str = 0
     size: tuple[int, int] | None = None
 
 
@@ -61,25 +70,31 @@ class ExplainerModel:
     def own_geometry(self) -> WhatIf:
         """The layer's geometry as a starting point for "what if"."""
         e = self._explain(None)
-        padding = e.rows.before if isinstance(e, ConvExplainer) else 0
-        size = None if isinstance(e, ConvExplainer) else (e.rows.k, e.cols.k)
-        return WhatIf((e.rows.s, e.cols.s), padding, size)
+        padding: int | str = 0
+        if isinstance(e, ConvExplainer):
+            own = 0 if self.source == NOTES else self._network.spec["layers"][self.source]["padding"]
+            padding = "same" if own == "same" else e.rows.before
+        return WhatIf((e.rows.s, e.cols.s), padding, (e.rows.k, e.cols.k))
 
     def _explain(self, what_if: WhatIf | None) -> Explainer:
-        if self.source == NOTES:
-            if what_if is None:
-                return notes_example()
-            return notes_example(what_if.stride, what_if.padding)
         if what_if is None:
+            if self.source == NOTES:
+                return notes_example()
             return explain_layer(self._network, self._image, self.source)
+        size = what_if.size or self._own_size()
+        padding = what_if_padding(what_if.padding, size)
+        if self.source == NOTES:
+            return notes_example(what_if.stride, padding, size)
         return explain_layer(
-            self._network,
-            self._image,
-            self.source,
-            stride=what_if.stride,
-            padding=(what_if.padding,) * 4,
-            size=what_if.size,
+            self._network, self._image, self.source, stride=what_if.stride, padding=padding, size=size
         )
+
+    def _own_size(self) -> tuple[int, int]:
+        """The layer's kernel (conv) or window (pool)."""
+        if self.source == NOTES:
+            return NOTES_WEIGHTS.shape
+        layer = self._network.layers[self.source]
+        return tuple(layer.kernel if isinstance(layer, Conv) else layer.size)
 
     def _rebuild(self) -> None:
         if self.source != NOTES and self._network is None:

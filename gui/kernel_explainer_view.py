@@ -23,6 +23,8 @@ from gui.cell_grid import CellGrid, number_text
 from gui.explainer_model import NOTES, ExplainerModel, WhatIf
 from gui.naming import named
 
+SAME = -1  # the padding spin's value that means 'same'
+
 
 def _spin(name: str, tip: str, low: int, high: int, value: int) -> QSpinBox:
     spin = named(QSpinBox(), name, tip, tip)
@@ -81,8 +83,11 @@ class KernelExplainerView(QWidget):
         self.speed_spin = _spin("explainSpeed", "Steps per second while playing", 1, 20, 2)
         self.what_if_check = named(QCheckBox("What if"), "explainWhatIf", "Try another geometry")
         self.stride_spin = _spin("explainStride", "What-if stride", 1, 16, 1)
-        self.padding_spin = _spin("explainPadding", "What-if padding (conv)", 0, 16, 0)
-        self.size_spin = _spin("explainSize", "What-if pool window", 1, 16, 2)
+        padding_tip = "What-if padding (conv): 'same', or pixels on every side"
+        self.padding_spin = _spin("explainPadding", padding_tip, SAME, 16, 0)
+        self.padding_spin.setSpecialValueText("same")
+        self.size_spin = _spin("explainSize", "What-if kernel (conv) or window (pool) size", 1, 16, 2)
+        self.size_label = QLabel("kernel")
         self.formula_label = named(QLabel(), "explainFormula")
         self.input_grid = named(CellGrid(), "explainInput", "The padded input and the window")
         self.output_grid = named(CellGrid(), "explainOutput", "The output map; click a cell to jump to it")
@@ -115,9 +120,9 @@ class KernelExplainerView(QWidget):
         top.addStretch(1)
         what_if = QHBoxLayout()
         what_if.addWidget(self.what_if_check)
-        spins = (("stride", self.stride_spin), ("padding", self.padding_spin), ("size", self.size_spin))
-        for label, spin in spins:
-            what_if.addWidget(QLabel(label))
+        spins = ((QLabel("stride"), self.stride_spin), (QLabel("padding"), self.padding_spin))
+        for label, spin in (*spins, (self.size_label, self.size_spin)):
+            what_if.addWidget(label)
             what_if.addWidget(spin)
         what_if.addWidget(self.formula_label, 1)
         grids = QGridLayout()
@@ -191,8 +196,8 @@ class KernelExplainerView(QWidget):
             own = self.model.own_geometry()
             for spin, value in (
                 (self.stride_spin, own.stride[0]),
-                (self.padding_spin, own.padding),
-                (self.size_spin, own.size[0] if own.size else 1),
+                (self.padding_spin, SAME if own.padding == "same" else own.padding),
+                (self.size_spin, own.size[0]),
             ):
                 spin.blockSignals(True)
                 spin.setValue(value)
@@ -205,9 +210,9 @@ class KernelExplainerView(QWidget):
                 self.model.set_what_if(None)
             return
         conv = isinstance(self.model.explainer, ConvExplainer)
-        s, k = self.stride_spin.value(), self.size_spin.value()
-        padding = self.padding_spin.value() if conv else 0
-        self.model.set_what_if(WhatIf((s, s), padding, None if conv else (k, k)))
+        s, k, p = self.stride_spin.value(), self.size_spin.value(), self.padding_spin.value()
+        padding = ("same" if p == SAME else p) if conv else 0
+        self.model.set_what_if(WhatIf((s, s), padding, (k, k)))
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -227,7 +232,8 @@ class KernelExplainerView(QWidget):
         self.channel_spin.setRange(1, e.image.shape[0])
         self.channel_spin.setEnabled(conv)
         self.padding_spin.setEnabled(conv and self.what_if_check.isChecked())
-        self.size_spin.setEnabled(not conv and self.what_if_check.isChecked())
+        self.size_spin.setEnabled(self.what_if_check.isChecked())
+        self.size_label.setText("kernel" if conv else "window")
         self.stride_spin.setEnabled(self.what_if_check.isChecked())
         self.formula_label.setText("    ".join(m.formulas()))
         channel = (self.channel_spin.value() - 1) if conv else m.filter

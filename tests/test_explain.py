@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.explain import Axis, PoolExplainer, explain_layer, explainable_layers, notes_example
+from engine.explain import (
+    NOTES_BIAS,
+    NOTES_IMAGE,
+    Axis,
+    PoolExplainer,
+    explain_layer,
+    explainable_layers,
+    notes_example,
+    resized_kernel,
+)
 from engine.network import Network
 from engine.occlusion import occlusion_map
 
@@ -190,3 +199,15 @@ def test_occlusion_map_matches_images_occluded_one_by_one(device, target):
             count[r : r + 3, c : c + 3] += 1
     np.testing.assert_allclose(drop_map, total / count, rtol=1e-4, atol=1e-6)
     assert np.abs(drop_map).max() > 0
+
+
+def test_a_what_if_kernel_is_the_weights_centre_or_the_weights_ringed_with_zeros():
+    weights = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)
+    assert resized_kernel(weights, (1, 1))[0, 0].tolist() == [[5]]
+    grown = resized_kernel(weights, (5, 4))[0, 0]
+    assert grown[1:4, 0:3].tolist() == weights[0, 0].tolist()
+    assert grown.sum() == weights.sum() and grown.shape == (5, 4)
+    # The notes' example with a 1×1 kernel (its centre weight, 1) is the image plus the bias.
+    explainer = notes_example(size=(1, 1))
+    np.testing.assert_array_equal(explainer.feature_map(0), NOTES_IMAGE + NOTES_BIAS)
+    assert explainer.rows.formula() == "⌊(5 + 0 + 0 − 1)/1⌋ + 1 = 5"

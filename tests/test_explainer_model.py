@@ -68,3 +68,38 @@ def test_a_window_larger_than_the_padded_input_leaves_no_cells():
     model.set_what_if(WhatIf((1, 1), 0, (7, 7)))
     assert model.cells == 0 and model.cell() is None
     assert "larger than the padded input" in model.formulas()[0]
+
+
+def test_what_if_kernel_size_and_same_padding_fill_in_the_formula(device):
+    spec = {
+        "input": [1, 8, 8],
+        "classes": 2,
+        "layers": [
+            {"type": "conv", "filters": 1, "kernel": 4, "padding": "same", "activation": "linear"},
+            {"type": "softmax"},
+        ],
+    }
+    net = Network(spec, device=device)
+    x = np.random.default_rng(2).random((1, 8, 8), dtype=np.float32)
+    model = ExplainerModel()
+    model.set_input(net, x)
+    model.choose(0)
+    own = model.own_geometry()
+    assert own == WhatIf((1, 1), "same", (4, 4))
+    # 'same' with an even kernel pads one pixel before and two after.
+    assert model.formulas()[0] == "rows: ⌊(8 + 1 + 2 − 4)/1⌋ + 1 = 8"
+    model.set_what_if(WhatIf((1, 1), "same", (5, 5)))
+    assert model.formulas() == ["rows: ⌊(8 + 2 + 2 − 5)/1⌋ + 1 = 8", "columns: ⌊(8 + 2 + 2 − 5)/1⌋ + 1 = 8"]
+    model.set_what_if(WhatIf((2, 2), 0, (2, 2)))
+    assert model.formulas()[1] == "columns: ⌊(8 + 0 + 0 − 2)/2⌋ + 1 = 4"
+    # A 2×2 what-if kernel is the centre of the layer's 4×4 weights, at every window.
+    weights = net.state_dict()["layers.0.weight"][0, 0, 1:3, 1:3]
+    bias = net.state_dict()["layers.0.bias"][0]
+    model.jump(1, 3)
+    np.testing.assert_allclose(model.cell().weights[0], weights)
+    expected = (x[0, 2:4, 6:8] * weights).sum() + bias
+    np.testing.assert_allclose(model.cell().output, expected, rtol=1e-5, atol=1e-6)
+    model.set_what_if(WhatIf((1, 1), "same", (2, 2)))
+    assert model.formulas()[0] == "rows: ⌊(8 + 0 + 1 − 2)/1⌋ + 1 = 8"
+    model.set_what_if(None)
+    assert model.formulas()[0] == "rows: ⌊(8 + 1 + 2 − 4)/1⌋ + 1 = 8"

@@ -62,6 +62,24 @@ def test_what_if_padding_shows_the_ring_and_the_formula(qtbot, shown):
     assert "= 3" in view.formula_label.text()
 
 
+def test_what_if_kernel_size_and_same_padding(qtbot, shown):
+    view = shown(KernelExplainerView(), 900, 600)
+    view.what_if_check.setChecked(True)
+    assert view.size_label.text() == "kernel" and view.size_spin.value() == 3
+    view.size_spin.setValue(2)
+    assert "⌊(5 + 0 + 0 − 2)/1⌋ + 1 = 4" in view.formula_label.text()
+    assert view.kernel_grid.values.shape == (2, 2) and view.output_grid.values.shape == (4, 4)
+    assert view.input_grid.window == (0, 0, 2, 2)
+    view.padding_spin.setValue(view.padding_spin.minimum())
+    assert view.padding_spin.text() == "same"
+    # 'same' with an even kernel: nothing before, one pixel after.
+    assert "⌊(5 + 0 + 1 − 2)/1⌋ + 1 = 5" in view.formula_label.text()
+    assert view.input_grid.ring == (0, 1, 0, 1) and view.output_grid.values.shape == (5, 5)
+    view.size_spin.setValue(4)
+    assert "⌊(5 + 1 + 2 − 4)/1⌋ + 1 = 5" in view.formula_label.text()
+    assert view.input_grid.ring == (1, 2, 1, 2)
+
+
 def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
     dock = window.explain_dock
     dock.toggleViewAction().trigger()
