@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -26,6 +29,9 @@ from gui.naming import named
 
 #: How many of the most probable classes the prediction lists.
 TOP = 3
+#: The brush colours offered for a colour network (black rubs ink out); "Other…" asks for any.
+COLOURS = ("white", "red", "green", "blue", "yellow", "cyan", "magenta", "orange", "grey", "black")
+OTHER = "Other…"
 
 
 class DrawPanel(QWidget):
@@ -43,7 +49,17 @@ class DrawPanel(QWidget):
         self.clear_button = named(QPushButton("Clear"), "drawClear", "Wipe the pad")
         self.undo_button = named(QPushButton("Undo"), "drawUndo", "Take back the last stroke")
         self.open_button = named(QPushButton("Open image…"), "drawOpen", "Use a PNG or JPEG file as input")
+        self.colour_combo = named(QComboBox(), "brushColour", "Brush colour (colour networks)", "Colour")
+        for name in COLOURS:
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(name))
+            self.colour_combo.addItem(QIcon(swatch), name, QColor(name))
+        self.colour_combo.addItem(OTHER)
+        self.colour_combo.hide()
         self.seen_grid = named(CellGrid(), "drawSeen", "The input as the network sees it")
+        self.seen_colour = named(QLabel(), "drawSeenColour", "The input as the network sees it, in colour")
+        self.seen_colour.setMinimumSize(140, 140)
+        self.seen_colour.hide()
         self.prediction_label = named(QLabel(), "drawPrediction")
         self.network: Any = None
         self.normalization: Any = None
@@ -53,7 +69,9 @@ class DrawPanel(QWidget):
 
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Brush"))
-        for widget in (self.brush_spin, self.undo_button, self.clear_button, self.open_button):
+        tools.addWidget(self.brush_spin)
+        tools.addWidget(self.colour_combo)
+        for widget in (self.undo_button, self.clear_button, self.open_button):
             tools.addWidget(widget)
         tools.addStretch(1)
         grid = QGridLayout()
@@ -61,6 +79,7 @@ class DrawPanel(QWidget):
         grid.addWidget(QLabel("As the network sees it"), 0, 1)
         grid.addWidget(self.pad, 1, 0)
         grid.addWidget(self.seen_grid, 1, 1)
+        grid.addWidget(self.seen_colour, 1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(tools)
         layout.addLayout(grid, 1)
@@ -70,12 +89,29 @@ class DrawPanel(QWidget):
         self.clear_button.clicked.connect(self.pad.clear)
         self.undo_button.clicked.connect(self.pad.undo)
         self.open_button.clicked.connect(self._ask_file)
+        self.colour_combo.activated.connect(self._colour_chosen)
         self.pad.drawn.connect(self._drawn)
 
     def set_network(self, network: Any, normalization: Any, class_names: tuple[str, ...]) -> None:
         """The network the drawing is fed to, and the data set's normalisation and class names."""
         self.network, self.normalization, self.class_names = network, normalization, class_names
+        colour = network.input_shape[0] == 3
+        if colour != self.pad.in_colour:
+            self.pad.set_colour_mode(colour)
+            self.colour_combo.setCurrentIndex(0)
+        self.colour_combo.setVisible(colour)
+        self.seen_grid.setVisible(not colour)
+        self.seen_colour.setVisible(colour)
         self._drawn()
+
+    def _colour_chosen(self, index: int) -> None:
+        colour = self.colour_combo.itemData(index)
+        if colour is None:  # Other…
+            colour = QColorDialog.getColor(self.pad.colour, self, "Brush colour")
+            if not colour.isValid():
+                self.colour_combo.setCurrentIndex(self.colour_combo.findData(self.pad.colour))
+                return
+        self.pad.colour = QColor(colour)
 
     def _drawn(self) -> None:
         if self.network is not None:
@@ -103,9 +139,23 @@ class DrawPanel(QWidget):
         """Feed `image` (C, H, W) to the network: show it as the network sees it and the
         prediction."""
         self.image = image
-        self.seen_grid.show_values(image.mean(axis=0))
+        if image.shape[0] == 3:
+            self.seen_colour.setPixmap(colour_pixmap(image, self.seen_colour.minimumSize().width()))
+        else:
+            self.seen_grid.show_values(image[0])
         self.probabilities = self.network.predict_proba(image[None])[0]
         top = np.argsort(self.probabilities)[::-1][:TOP]
         listed = ", ".join(f"{self._name(k)} {self.probabilities[k]:.0%}" for k in top)
         self.prediction_label.setText(f"Prediction: {self._name(top[0])}    ({listed})")
         self.inputChanged.emit()
+
+
+def colour_pixmap(image: np.ndarray, side: int) -> QPixmap:
+    """An RGB input (3, H, W) as a picture `side` pixels wide, its values stretched to the full
+    range (a normalised input has no fixed one), each pixel a block."""
+    low, high = float(image.min()), float(image.max())
+    pixels = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    rgb = np.ascontiguousarray((pixels.transpose(1, 2, 0) * 255).astype(np.uint8))
+    h, w, _ = rgb.shape
+    picture = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(picture.scaledToWidth(side))

@@ -1,5 +1,6 @@
-"""The drawing pad: white ink on black with the mouse or a pen, a brush size, clear and undo.
-It hands out its ink as an array; what the network makes of it is the caller's."""
+"""The drawing pad: ink on black with the mouse or a pen, a brush size and colour, clear and
+undo. It hands out its ink as an array, grey or colour; what the network makes of it is the
+caller's."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ class DrawingPad(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.image = QImage(PAD_SIZE, PAD_SIZE, QImage.Format.Format_Grayscale8)
-        self.image.fill(0)
+        self.image = QImage(PAD_SIZE, PAD_SIZE, QImage.Format.Format_RGB888)
+        self.image.fill(QColor("black"))
         self.brush = 18
+        #: The ink's colour; white for a grey network's pad.
+        self.colour = QColor("white")
+        #: Whether ink() hands out colour (3, H, W) rather than grey (H, W).
+        self.in_colour = False
         self._undo: list[QImage] = []
         self._last: QPointF | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -32,14 +37,22 @@ class DrawingPad(QWidget):
         return QSize(PAD_SIZE, PAD_SIZE)
 
     def ink(self) -> np.ndarray:
-        """The drawing as (PAD_SIZE, PAD_SIZE) float32 in [0, 1], 1 where the ink is."""
+        """The drawing as float32 in [0, 1]: (PAD_SIZE, PAD_SIZE) grey, 1 where white ink is, or
+        (3, PAD_SIZE, PAD_SIZE) red, green and blue when the pad is in colour."""
         bits = self.image.constBits()
         rows = np.frombuffer(bits, dtype=np.uint8).reshape(PAD_SIZE, self.image.bytesPerLine())
-        return rows[:, :PAD_SIZE].astype(np.float32) / 255.0
+        rgb = rows[:, : 3 * PAD_SIZE].reshape(PAD_SIZE, PAD_SIZE, 3).astype(np.float32) / 255.0
+        return rgb.transpose(2, 0, 1).copy() if self.in_colour else rgb.mean(axis=2)
+
+    def set_colour_mode(self, on: bool) -> None:
+        """Colour ink for a colour network; a grey pad inks white again."""
+        self.in_colour = on
+        if not on:
+            self.colour = QColor("white")
 
     def clear(self) -> None:
         self._undo.append(self.image.copy())
-        self.image.fill(0)
+        self.image.fill(QColor("black"))
         self.update()
         self.drawn.emit()
 
@@ -61,7 +74,7 @@ class DrawingPad(QWidget):
     def _draw_to(self, point: QPointF) -> None:
         painter = QPainter(self.image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(QColor("white"), self.brush, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+        pen = QPen(self.colour, self.brush, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
         painter.setPen(pen)
         painter.drawLine(self._last or point, point)
         painter.end()

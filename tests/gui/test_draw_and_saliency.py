@@ -98,3 +98,35 @@ def test_saliency_and_occlusion_are_computed_off_the_gui_thread_and_shown(qtbot,
     assert not view.saliency_label.pixmap().isNull()
     view.class_spin.setValue(2)
     qtbot.waitUntil(lambda: view.shown[2] == 2, timeout=20000)
+
+
+def test_a_colour_network_gets_a_colour_brush_and_sees_the_colours(qtbot, shown, monkeypatch):
+    spec = {**SPEC, "input": [3, 16, 16]}
+    net = Network(spec, device="cpu")
+    panel = shown(DrawPanel(), 700, 420)
+    panel.set_network(net, None, ())
+    assert panel.colour_combo.isVisible() and not panel.seen_grid.isVisible()
+    panel.colour_combo.setCurrentIndex(panel.colour_combo.findText("red"))
+    panel.colour_combo.activated.emit(panel.colour_combo.currentIndex())
+    panel.brush_spin.setValue(50)
+    _stroke(qtbot, panel.pad, [(40, 140), (240, 140)])
+    assert panel.image.shape == (3, 16, 16)
+    red, green, blue = panel.image
+    assert red.max() > 0.99 and green.max() == 0.0 and blue.max() == 0.0
+    picture = panel.seen_colour.pixmap().toImage()
+    row, col = np.unravel_index(red.argmax(), red.shape)
+    block = picture.width() / 16
+    reddest = picture.pixelColor(int((col + 0.5) * block), int((row + 0.5) * block))
+    assert (reddest.red(), reddest.green(), reddest.blue()) == (255, 0, 0)
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QColorDialog
+
+    monkeypatch.setattr(QColorDialog, "getColor", lambda *args: QColor(0, 0, 255))
+    panel.colour_combo.setCurrentIndex(panel.colour_combo.findText("Other…"))
+    panel.colour_combo.activated.emit(panel.colour_combo.currentIndex())
+    _stroke(qtbot, panel.pad, [(140, 40), (140, 240)])
+    red, green, blue = panel.image
+    assert blue.max() > 0.99 and green.max() == 0.0
+    panel.set_network(_network(), None, ())  # a grey network: white ink, grey input
+    assert not panel.colour_combo.isVisible() and panel.seen_grid.isVisible()
+    assert panel.pad.colour == QColor("white") and panel.image.shape == (1, 28, 28)
