@@ -233,23 +233,29 @@ def explain_layer(
     x: Any,
     index: int,
     *,
+    maps: list[np.ndarray] | None = None,
+    params: tuple[np.ndarray, np.ndarray] | None = None,
     stride: tuple[int, int] | None = None,
     padding: tuple[int, int, int, int] | None = None,
     size: tuple[int, int] | None = None,
 ) -> Explainer:
     """The explainer of layer `index` of `network` for one input `x` (C, H, W): its input is
     `x` or the previous layer's feature maps, brought to the host with the layer's parameters.
-    `stride`, `padding` (top, bottom, left, right) and `size` (a pool's window, a conv's
-    kernel: its weights resized by :func:`resized_kernel`) replace the layer's own, for
-    "what if"."""
+    `maps` (every layer's output for `x`) and a conv's `params` (weight, bias), host copies
+    taken elsewhere, are used instead of reading the network: while a run trains it, its
+    worker sends them. `stride`, `padding` (top, bottom, left, right) and `size` (a pool's
+    window, a conv's kernel: its weights resized by :func:`resized_kernel`) replace the
+    layer's own, for "what if"."""
     layer = network.layers[index]
+    host = network.backend.to_host
     if index == 0:
-        layer_input = network.backend.to_host(x)
+        layer_input = host(x)
+    elif maps is not None:
+        layer_input = maps[index - 1]
     else:
         layer_input = network.feature_maps(x[None])[index - 1][0]
     if isinstance(layer, Conv):
-        weight = network.backend.to_host(network.params[layer.info.param("weight")])
-        bias = network.backend.to_host(network.params[layer.info.param("bias")])
+        weight, bias = params or (host(network.params[layer.info.param(n)]) for n in ("weight", "bias"))
         if size is not None:
             weight = resized_kernel(weight, size)
         return ConvExplainer(

@@ -1,12 +1,16 @@
 """Draw your own input: the drawing pad with its brush, clear, undo and "open image", the image
-as the network sees it, and the network's prediction, updated live as the user draws."""
+as the network sees it, and the network's prediction, updated live as the user draws.
+
+The panel prepares the input; the prediction is shown from the maps the window works out for
+every view at once (one forward pass per update). The pad's changes are gathered for
+UPDATE_MS, so a fast stroke costs one update per interval, not one per mouse move."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -32,10 +36,12 @@ TOP = 3
 #: The brush colours offered for a colour network (black rubs ink out); "Other…" asks for any.
 COLOURS = ("white", "red", "green", "blue", "yellow", "cyan", "magenta", "orange", "grey", "black")
 OTHER = "Other…"
+#: How long the pad's changes are gathered before the input is prepared again (ms).
+UPDATE_MS = 40
 
 
 class DrawPanel(QWidget):
-    """`inputChanged` is emitted with each new input (C, H, W), drawn or loaded."""
+    """`inputChanged` is emitted with each new input (C, H, W) the user draws or opens."""
 
     inputChanged = Signal()
 
@@ -90,7 +96,11 @@ class DrawPanel(QWidget):
         self.undo_button.clicked.connect(self.pad.undo)
         self.open_button.clicked.connect(self._ask_file)
         self.colour_combo.activated.connect(self._colour_chosen)
-        self.pad.drawn.connect(self._drawn)
+        self.update_timer = QTimer(self)
+        self.update_timer.setSingleShot(True)
+        self.update_timer.setInterval(UPDATE_MS)
+        self.update_timer.timeout.connect(self._drawn)
+        self.pad.drawn.connect(lambda: self.update_timer.isActive() or self.update_timer.start())
 
     def set_network(self, network: Any, normalization: Any, class_names: tuple[str, ...]) -> None:
         """The network the drawing is fed to, and the data set's normalisation and class names."""
@@ -102,7 +112,7 @@ class DrawPanel(QWidget):
         self.colour_combo.setVisible(colour)
         self.seen_grid.setVisible(not colour)
         self.seen_colour.setVisible(colour)
-        self._drawn()
+        self._show(prepare_drawing(self.pad.ink(), network.input_shape, normalization))
 
     def _colour_chosen(self, index: int) -> None:
         colour = self.colour_combo.itemData(index)
@@ -136,18 +146,24 @@ class DrawPanel(QWidget):
         return self.class_names[k] if k < len(self.class_names) else str(k)
 
     def show_input(self, image: np.ndarray) -> None:
-        """Feed `image` (C, H, W) to the network: show it as the network sees it and the
-        prediction."""
+        """Take `image` (C, H, W) as the user's input: show it as the network sees it, and say so
+        (`inputChanged`); its prediction comes back through :meth:`show_prediction`."""
+        self._show(image)
+        self.inputChanged.emit()
+
+    def _show(self, image: np.ndarray) -> None:
         self.image = image
         if image.shape[0] == 3:
             self.seen_colour.setPixmap(colour_pixmap(image, self.seen_colour.minimumSize().width()))
         else:
             self.seen_grid.show_values(image[0])
-        self.probabilities = self.network.predict_proba(image[None])[0]
-        top = np.argsort(self.probabilities)[::-1][:TOP]
-        listed = ", ".join(f"{self._name(k)} {self.probabilities[k]:.0%}" for k in top)
+
+    def show_prediction(self, probabilities: np.ndarray) -> None:
+        """The network's class probabilities for the input: the most probable classes."""
+        self.probabilities = probabilities
+        top = np.argsort(probabilities)[::-1][:TOP]
+        listed = ", ".join(f"{self._name(k)} {probabilities[k]:.0%}" for k in top)
         self.prediction_label.setText(f"Prediction: {self._name(top[0])}    ({listed})")
-        self.inputChanged.emit()
 
 
 def colour_pixmap(image: np.ndarray, side: int) -> QPixmap:

@@ -1,6 +1,11 @@
 """The Explain dock: the kernel explainer, the drawing pad and where the network looks, on the
-session's network, kept in step with the session (a new network, new weights, a new data set)
-while no run is training. Their input is a test image or the user's own (drawn or opened)."""
+session's network and its shown input (the test image the feature maps show, or the user's own,
+drawn or opened), kept in step with the session.
+
+Every view draws from one :class:`Snapshot` of that input: the session's while the network is
+idle, the run's worker's while it trains (host copies, at the worker's bounded rate), so the dock
+stays live during a run without touching the network. Where the network looks needs the network
+itself: it waits for the run's end."""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from gui.kernel_explainer_view import KernelExplainerView
 from gui.naming import named
 from gui.saliency_view import SaliencyView
 from gui.session import Session
+from gui.snapshot import Snapshot
 from gui.trainer import Trainer
 
 TEST_IMAGE, OWN_IMAGE = "test", "own"
@@ -41,7 +47,11 @@ class ExplainDock(QDockWidget):
         self.input_combo = named(QComboBox(), "explainInputKind", "Explain a test image or your own", "Input")
         self.input_combo.addItem("Test image", TEST_IMAGE)
         self.input_combo.addItem("Drawn or opened image", OWN_IMAGE)
-        self.image_spin = named(QSpinBox(), "explainImage", "Test image explained", "Test image")
+        self.image_spin = named(
+            QSpinBox(), "explainImage", "Test image explained (the one Feature maps shows)", "Test image"
+        )
+        self.image_spin.setMinimum(1)
+        self._snapshot: Snapshot | None = None
         self.tabs = named(QTabWidget(), "explainTabs")
         self.tabs.addTab(self.view, "Kernel explainer")
         self.tabs.addTab(self.draw_panel, "Draw")
@@ -61,42 +71,81 @@ class ExplainDock(QDockWidget):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
         window.menuBar().addMenu("&Explain").addAction(self.toggleViewAction())
         self.hide()
-        self.image_spin.valueChanged.connect(lambda _: self._explain_input())
-        self.input_combo.currentIndexChanged.connect(lambda _: self._explain_input())
+        self.image_spin.valueChanged.connect(lambda number: session.choose_sample(number - 1))
+        self.input_combo.currentIndexChanged.connect(lambda _: self._input_kind_chosen())
         self.draw_panel.inputChanged.connect(self._own_input_changed)
-        self.tabs.currentChanged.connect(lambda _: self._explain_input())
+        self.tabs.currentChanged.connect(lambda _: self._show_current())
         session.events.network.connect(self.refresh)
         session.events.dataset.connect(self.refresh)
+        session.events.input.connect(self._session_input_changed)
+        trainer.snapshotReady.connect(self.show_snapshot)
         trainer.finished.connect(lambda _: self.refresh())  # after the window took the network back
         self.visibilityChanged.connect(lambda visible: visible and self.refresh())
         self.refresh()
 
     def refresh(self) -> None:
         """Explain the session's idle network, while the dock is shown (a running network belongs
-        to its run: the dock keeps what it shows until the run ends; a data set the network does
-        not take yet waits for the network that does)."""
+        to its run: the dock shows the run's snapshots; a data set the network does not take
+        yet waits for the network that does)."""
         session = self.session
         if session.running or not self.isVisible():
             return
         net, data = session.net, session.dataset
         if tuple(data.input_shape) != net.input_shape:
             return
-        self.image_spin.setRange(0, len(data.test.x) - 1)
+        self.image_spin.blockSignals(True)
+        self.image_spin.setRange(1, len(data.test.x))
+        self.image_spin.blockSignals(False)
         self.draw_panel.set_network(net, data.normalization, data.class_names)
-        self._explain_input()
         names = [(i, f"Layer {i + 1}: {describe(net.spec['layers'][i])}") for i in explainable_layers(net)]
+        self._snapshot = None  # the sources below are explained on the new network's snapshot
         self.view.set_sources(names)
+        self._session_input_changed()
+
+    def _session_input_changed(self) -> None:
+        """The session shows another input: the controls say which, and the idle network's
+        snapshot of it is shown (a run's comes from its worker)."""
+        session = self.session
+        for widget, value in (
+            (self.input_combo, int(session.own_image is not None)),
+            (self.image_spin, session.sample_index + 1),
+        ):
+            widget.blockSignals(True)
+            widget.setCurrentIndex(value) if widget is self.input_combo else widget.setValue(value)
+            widget.blockSignals(False)
+        self.image_spin.setEnabled(session.own_image is None)
+        if not session.running and self.isVisible():
+            self.show_snapshot(session.snapshot())
+
+    def _input_kind_chosen(self) -> None:
+        if self.input_combo.currentData() == OWN_IMAGE and self.draw_panel.image is not None:
+            self.session.show_own_image(self.draw_panel.image)
+        else:
+            self.session.show_own_image(None)
+            self._session_input_changed()  # no own image to switch to: the combo says so
 
     def _own_input_changed(self) -> None:
-        if self.input_combo.currentData() == OWN_IMAGE:
-            self._explain_input()
+        """The user drew or opened an image: it is the input every view shows."""
+        self.session.show_own_image(self.draw_panel.image)
 
-    def _explain_input(self) -> None:
-        own = self.input_combo.currentData() == OWN_IMAGE
-        self.image_spin.setEnabled(not own)
-        image = self.draw_panel.image if own else self.session.dataset.test.x[self.image_spin.value()]
-        if image is None or self.session.running:
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        """Show `snapshot` (the idle network's, or a run's) in the dock's current tab."""
+        if not self.isVisible():
             return
-        self.view.model.set_input(self.session.net, image)
-        if self.tabs.currentWidget() is self.saliency_view:  # the maps cost a pass per patch
-            self.saliency_view.set_input(self.session.net, image, self.session.net.classes)
+        self._snapshot = snapshot
+        self._show_current()
+
+    def _show_current(self) -> None:
+        shot, session = self._snapshot, self.session
+        if shot is None:
+            return
+        own = shot.image is not None
+        image = shot.image if own else session.dataset.test.x[shot.sample_index]
+        if own:
+            self.draw_panel.show_prediction(shot.maps[-1])
+        self.view.model.set_input(session.net, image, shot)  # drawn only while its tab is shown
+        if self.tabs.currentWidget() is self.saliency_view:  # a pass per patch, and the network itself
+            if session.running:
+                self.saliency_view.hold("Where the network looks is worked out again when the run ends.")
+            else:
+                self.saliency_view.set_input(session.net, image, session.net.classes)

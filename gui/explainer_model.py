@@ -17,6 +17,7 @@ from engine.explain import (
 )
 from engine.layers.conv import Conv
 from gui.session import Event
+from gui.snapshot import Snapshot
 
 NOTES = -1  # the source index of the notes' example, beside the network's layer indices
 
@@ -41,14 +42,16 @@ class ExplainerModel:
         self.position = 0
         self._network: Any = None
         self._image: Any = None
+        self._snapshot: Snapshot | None = None
         self.explainer: Explainer = notes_example()
 
     # -- what is explained ---------------------------------------------------------------------
 
-    def set_input(self, network: Any, image: Any) -> None:
+    def set_input(self, network: Any, image: Any, snapshot: Snapshot | None = None) -> None:
         """The network and the input (C, H, W) its layers are explained on; the notes' example
-        ignores them."""
-        self._network, self._image = network, image
+        ignores them. A `snapshot` of that input (the session's, or a run's worker's) gives the
+        maps and weights, so the explainer neither runs the network nor reads it while it trains."""
+        self._network, self._image, self._snapshot = network, image, snapshot
         self._rebuild()
 
     def choose(self, source: int) -> None:
@@ -77,16 +80,26 @@ class ExplainerModel:
         return WhatIf((e.rows.s, e.cols.s), padding, (e.rows.k, e.cols.k))
 
     def _explain(self, what_if: WhatIf | None) -> Explainer:
-        if what_if is None:
-            if self.source == NOTES:
-                return notes_example()
-            return explain_layer(self._network, self._image, self.source)
-        size = what_if.size or self._own_size()
-        padding = what_if_padding(what_if.padding, size)
         if self.source == NOTES:
-            return notes_example(what_if.stride, padding, size)
+            if what_if is None:
+                return notes_example()
+            size = what_if.size or self._own_size()
+            return notes_example(what_if.stride, what_if_padding(what_if.padding, size), size)
+        shot, index = self._snapshot, self.source
+        maps = shot.maps if shot else None
+        params = (shot.kernels[index], shot.biases[index]) if shot and index in shot.kernels else None
+        if what_if is None:
+            return explain_layer(self._network, self._image, index, maps=maps, params=params)
+        size = what_if.size or self._own_size()
         return explain_layer(
-            self._network, self._image, self.source, stride=what_if.stride, padding=padding, size=size
+            self._network,
+            self._image,
+            index,
+            maps=maps,
+            params=params,
+            stride=what_if.stride,
+            padding=what_if_padding(what_if.padding, size),
+            size=size,
         )
 
     def _own_size(self) -> tuple[int, int]:

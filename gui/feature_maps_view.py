@@ -49,6 +49,8 @@ class FeatureMapsView(QWidget):
         self._ticks: list[tuple[int, str]] = []
         self._title = ""  # the probability panel's
         self._input_index: int | None = None  # the image the input panel shows
+        #: Whether the maps are the user's own input's (Explain > Draw) rather than a test image's.
+        self.showing_own = False
         # Made once: a live update restyles every bar.
         self._brushes = {
             "neutral": pg.mkBrush(theme.NEUTRAL),
@@ -193,32 +195,43 @@ class FeatureMapsView(QWidget):
         else:
             self.show_index(random.randrange(self.index_spin.maximum()))
 
-    def show_maps(self, index: int, maps: list[np.ndarray]) -> None:
-        """Draw one test image's feature maps (one array per layer, probabilities last)."""
+    def show_maps(self, index: int, maps: list[np.ndarray], own: np.ndarray | None = None) -> None:
+        """Draw one input's feature maps (one array per layer, probabilities last): test image
+        `index`, or the user's `own` image (C, H, W) when given."""
         if self._images is None or index != self.index or len(maps) != len(self.map_images):
             return
         self.shown_maps = maps
-        if index != self._input_index:  # live updates keep the image: only its maps change
+        self.showing_own = own is not None
+        if own is not None:
+            self._input_index = None
+            self._show_input(own)
+        elif index != self._input_index:  # live updates keep the image: only its maps change
             self._input_index = index
-            image = self._images[index]
-            self.map_images[0].setImage(
-                image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), autoLevels=True
-            )
+            self._show_input(self._images[index])
         for item, maps_of_layer in zip(self.map_images[1:], maps[:-1], strict=True):
             mosaic = map_mosaic(maps_of_layer)
             low, high = float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image))
             item.setImage(mosaic.image, levels=(low, high if high > low else low + 1))
-        self._draw_probabilities(maps[-1], int(self._labels[index]))
+        self._draw_probabilities(maps[-1], None if own is not None else int(self._labels[index]))
         self._update_status()
 
-    def _draw_probabilities(self, probs: np.ndarray, true: int) -> None:
+    def _show_input(self, image: np.ndarray) -> None:
+        pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+        self.map_images[0].setImage(pixels, autoLevels=True)
+
+    def _draw_probabilities(self, probs: np.ndarray, true: int | None) -> None:
+        """The bars, the predicted one coloured right or wrong against the `true` label (None:
+        the user's own input, which has none)."""
         predicted = int(np.argmax(probs))
         brushes = [self._brushes["neutral"]] * len(probs)
-        brushes[predicted] = self._brushes["correct" if predicted == true else "wrong"]
         pens = [self._pens["none"]] * len(probs)
-        pens[true] = self._pens["true"]
+        if true is not None:
+            brushes[predicted] = self._brushes["correct" if predicted == true else "wrong"]
+            pens[true] = self._pens["true"]
         self.bars.setOpts(x=np.arange(len(probs)), height=probs, width=0.7, brushes=brushes, pens=pens)
-        self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))
+        self.true_marker.setVisible(true is not None)
+        if true is not None:
+            self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))
         names = self._class_names or tuple(map(str, range(len(probs))))
         step = max(1, math.ceil(len(probs) / 12))
         ticks = [(i, names[i]) for i in range(0, len(probs), step)]
@@ -227,16 +240,17 @@ class FeatureMapsView(QWidget):
             self.prob_plot.getAxis("bottom").setTicks([ticks])
             self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
         shown, confidence = names[predicted], 100 * probs[predicted]
-        title = f"predicted <b>{shown}</b> ({confidence:.0f}%), true <b>{names[true]}</b>"
+        truth = f"true <b>{names[true]}</b>" if true is not None else "<b>your own input</b>"
+        title = f"predicted <b>{shown}</b> ({confidence:.0f}%), {truth}"
         if title != self._title:  # a new title re-lays the whole grid out and repaints every panel
             self._title = title
             self.prob_plot.setTitle(title, size="9pt")
 
     def _update_status(self) -> None:
-        if self._misclassified is None or self._images is None:
-            self.status_label.setText("")
-            return
-        self.status_label.setText(f"{len(self._misclassified):,} of {len(self._images):,} misclassified")
+        parts = ["Your own input, from Explain; pick a test image to go back."] if self.showing_own else []
+        if self._misclassified is not None and self._images is not None:
+            parts.append(f"{len(self._misclassified):,} of {len(self._images):,} misclassified")
+        self.status_label.setText("    ".join(parts))
 
     def _button(self, text: str, name: str, tip: str) -> QToolButton:
         button = named(QToolButton(), name, tip, tip)

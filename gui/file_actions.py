@@ -23,6 +23,14 @@ class FileActions:
     """Mixed into the main window, whose session, preferences, recent files, trainer, editor and
     settings panel it uses."""
 
+    def _update_title(self) -> None:
+        """The data set, the weight file ("untitled" for trained weights in none), `*` while
+        trained weights are unsaved."""
+        path, unsaved = self.session.weights_path, self.session.unsaved
+        name = os.path.basename(path) if path else "untitled" if unsaved else ""
+        file = f" — {name}{'*' if unsaved else ''}" if name else ""
+        self.setWindowTitle(f"ConvScope — {self.session.dataset.name}{file}")
+
     def _ask(self, title: str, file_filter: str, save: bool = False) -> str:
         ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
         return ask(self, title, self._last_dir(), file_filter)[0]

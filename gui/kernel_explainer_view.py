@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -222,7 +223,15 @@ class KernelExplainerView(QWidget):
             self._map_cache = (explainer, f, explainer.feature_map(f))
         return self._map_cache[2]
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.render()
+
     def render(self) -> None:
+        """Draw the model; only while shown (a run's snapshots change it twice a second, and
+        the output map is worked out cell by cell), and again when shown."""
+        if not self.isVisible():
+            return
         m, e = self.model, self.model.explainer
         conv = isinstance(e, ConvExplainer)
         self.filter_spin.blockSignals(True)

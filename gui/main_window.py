@@ -28,7 +28,7 @@ from gui.recent_files import RecentFiles
 from gui.run_bar import RunBar
 from gui.session import BUILTIN, Session
 from gui.settings_panel import SettingsPanel
-from gui.snapshot import Snapshot, take_snapshot
+from gui.snapshot import Snapshot
 from gui.trainer import Trainer
 from gui.window_layout import (
     build_actions,
@@ -109,7 +109,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.editor.specEdited.connect(self._spec_edited)
         self.settings_panel.learningRateChanged.connect(self.trainer.set_lr)
         self.settings_panel.deviceChanged.connect(self._device_changed)
-        self.feature_maps_view.sampleChanged.connect(self._sample_changed)
+        self.feature_maps_view.sampleChanged.connect(self.session.choose_sample)
         self.feature_maps_view.misclassifiedToggled.connect(self._misclassified_toggled)
         self.trainer.lossUpdated.connect(self._loss_updated)
         self.trainer.epochEnded.connect(self._epoch_ended)
@@ -124,6 +124,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         events.history.connect(self._render_history)
         events.optimizer.connect(self.settings_panel.show_optimizer)
         events.runs.connect(self.notify)
+        events.input.connect(self._render_input)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             self.editor.set_spec(session.spec, session.layer_ids)
         self.filters_view.set_layers(net.infos, net.input_shape[0])
         self.feature_maps_view.set_layers(net.infos)
-        self._show_snapshot(take_snapshot(net, session.dataset.test.x, self.feature_maps_view.index))
+        self._show_snapshot(session.snapshot())
         self.feature_maps_view.network_changed(session.predictions)
         self.device_label.setText(net.backend.description)
         self._update_title()
@@ -173,14 +174,6 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             plot.set_horizon(horizon)
         self.run_bar.begin(start, horizon - start)
 
-    def _update_title(self) -> None:
-        """The data set, the weight file ("untitled" for trained weights in none), `*` while
-        trained weights are unsaved."""
-        path, unsaved = self.session.weights_path, self.session.unsaved
-        name = os.path.basename(path) if path else "untitled" if unsaved else ""
-        file = f" — {name}{'*' if unsaved else ''}" if name else ""
-        self.setWindowTitle(f"ConvScope — {self.session.dataset.name}{file}")
-
     def _update_controls(self) -> None:
         running = self.trainer.running
         self.run_bar.set_state(running=running, paused=self.trainer.paused, can_train=self.editor.is_valid())
@@ -204,12 +197,12 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             return
         if answer == confirm.RESTART:
             self.notify(self.session.reset(config))
-        view = self.feature_maps_view
-        index, mistakes = view.index, view.misclassified_check.isChecked()
+        index, mistakes = self.session.sample_index, self.feature_maps_view.misclassified_check.isChecked()
         run = self.session.start_run(config, index)
         self.trainer.start(
             TrainingWorker(run.net, run.dataset, run.config, run.optimizer, index, mistakes, [run.timelapse])
         )
+        self.trainer.set_sample(index, self.session.own_image)
         self.statusBar().showMessage(f"Training on {run.net.backend.description}…")
         self._update_controls()
 
@@ -240,18 +233,21 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
 
     def _show_snapshot(self, snapshot: Snapshot) -> None:
         self.filters_view.show_kernels(snapshot.kernels)
-        self.feature_maps_view.show_maps(snapshot.sample_index, snapshot.maps)
+        self.feature_maps_view.show_maps(snapshot.sample_index, snapshot.maps, snapshot.image)
 
     def _training_finished(self, history: History | None) -> None:
         # The worker already sent the final views: nothing to recompute here.
         self.run_bar.show_outcome(self.session.finish_run(history))
         self._update_controls()
 
-    def _sample_changed(self, index: int) -> None:
+    def _render_input(self) -> None:
+        """The shown input (a test image or the user's own) in the views, or the run's snapshots."""
+        session = self.session
+        self.feature_maps_view.show_index(session.sample_index)
         if self.trainer.running:
-            self.trainer.set_sample(index)
+            self.trainer.set_sample(session.sample_index, session.own_image)
         else:
-            self._show_snapshot(take_snapshot(self.session.net, self.session.dataset.test.x, index))
+            self._show_snapshot(session.snapshot())
 
     def _misclassified_toggled(self, on: bool) -> None:
         if self.trainer.running:

@@ -115,6 +115,12 @@ class SaliencyView(QWidget):
         self.class_spin.setRange(PREDICTED, classes - 1)
         self.compute()
 
+    def hold(self, reason: str) -> None:
+        """Keep the maps shown and compute none (the network is a run's), saying why."""
+        self.network = None
+        self._request += 1  # a job under way reports into nothing
+        self.status_label.setText(reason)
+
     def compute(self) -> None:
         """Start both maps for the current input on a pool thread."""
         if self.network is None or self.image is None:

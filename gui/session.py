@@ -31,6 +31,7 @@ from engine.runs import RunRecord, load_runs, save_run
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
 from gui.edit_history import EditHistory, NetworkState
+from gui.snapshot import Snapshot, take_snapshot
 from gui.timelapse import TimeLapse
 
 BUILTIN = "mnist-5k"
@@ -69,6 +70,8 @@ class Events:
     optimizer: Event = field(default_factory=Event)
     #: A finished run was stored in the runs folder, or could not be (arg: a notice).
     runs: Event = field(default_factory=Event)
+    #: The input the views show changed: another test image, or the user's own.
+    input: Event = field(default_factory=Event)
 
 
 @dataclass
@@ -162,6 +165,9 @@ class Session:
         self._run: Run | None = None
         self._edits = EditHistory()
         self._timelapse: TimeLapse | None = None
+        self._sample_index = 0
+        self._own_image: np.ndarray | None = None
+        self._snapshot: Snapshot | None = None
 
     # -- what the window reads -----------------------------------------------------------------
 
@@ -243,6 +249,7 @@ class Session:
     ) -> None:
         self._net, self._layer_ids = net, list(ids)
         self._spec = copy.deepcopy(net.spec if spec is None else spec)
+        self._snapshot = None
         self._set_dirty(dirty)
         self.events.network.emit()
 
@@ -421,6 +428,8 @@ class Session:
         learned = sum(1 for info in new.infos if info.params)
         carried = f" {carried_over(new, reset)}" if self._trained else ""
         self._dataset = dataset
+        self._sample_index = min(self._sample_index, len(dataset.test.x) - 1)
+        self._own_image = None  # drawn for the old input shape; the dock prepares it again
         self._trained = self._trained and len(reset) < learned
         self._optimizer = None
         self._edits.clear()
@@ -428,6 +437,46 @@ class Session:
         self.events.dataset.emit()
         self._replace(new, ids, dirty=True, spec=fitted)
         return f"Opened the data set {dataset.name}; a new run begins on it.{carried}"
+
+    # -- the input the views show --------------------------------------------------------------
+
+    @property
+    def sample_index(self) -> int:
+        """The test image the views show when there is no own image."""
+        return self._sample_index
+
+    @property
+    def own_image(self) -> np.ndarray | None:
+        """The user's own input (C, H, W), drawn or opened, shown in place of the test image."""
+        return self._own_image
+
+    def choose_sample(self, index: int) -> None:
+        """Show test image `index` (and no own image) in every view."""
+        if index == self._sample_index and self._own_image is None:
+            return
+        if not 0 <= index < len(self._dataset.test.x):
+            raise IndexError(f"test image {index + 1} is not one of the {len(self._dataset.test.x)}")
+        self._sample_index, self._own_image, self._snapshot = index, None, None
+        self.events.input.emit()
+
+    def show_own_image(self, image: np.ndarray | None) -> None:
+        """Show the user's own input (C, H, W) in every view (None: the test image again)."""
+        if image is None and self._own_image is None:
+            return
+        if image is not None and tuple(image.shape) != tuple(self._dataset.input_shape):
+            wanted = shape_text(self._dataset.input_shape)
+            raise DataError(f"an input of {shape_text(image.shape)} does not fit the network's {wanted}")
+        self._own_image, self._snapshot = image, None
+        self.events.input.emit()
+
+    def snapshot(self) -> Snapshot:
+        """What the views draw of the idle network for the shown input: worked out once per
+        input and weights (one forward pass), and shared by every view that asks."""
+        self._idle()
+        if self._snapshot is None:
+            test = self._dataset.test.x
+            self._snapshot = take_snapshot(self._net, test, self._sample_index, self._own_image)
+        return self._snapshot
 
     # -- training and evaluation ---------------------------------------------------------------
 
@@ -458,6 +507,7 @@ class Session:
         """Take the network back from the run; says how the run ended (None: it failed). A run
         that trained to its end is stored in the runs folder."""
         run, self._run = self._run, None
+        self._snapshot = None  # the weights moved on
         self._set_dirty(True)  # the run sent its last views itself: nothing else to redraw
         if history is None:
             return "failed"

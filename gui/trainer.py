@@ -5,6 +5,7 @@ delivered while the GUI thread is blocked in `wait()`."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine import TrainingControl
@@ -73,8 +74,10 @@ class Trainer(QObject):
         if self._control is not None:
             self._control.set_lr(lr)
 
-    def set_sample(self, index: int) -> None:
+    def set_sample(self, index: int, own: np.ndarray | None = None) -> None:
+        """The input the run's snapshots show from the next one: test image `index`, or `own`."""
         if self._worker is not None:
+            self._worker.own_image = own
             self._worker.sample_index = index
 
     def track_misclassified(self, on: bool) -> None:

@@ -60,8 +60,10 @@ class TrainingWorker(QObject):
         #: Pause, resume, stop and a new learning rate, asked for from the GUI thread.
         self.control = TrainingControl()
         self.optimizer = optimizer
-        #: Which test image the feature maps show; the GUI thread sets it at any time.
+        #: Which input the feature maps show: test image `sample_index`, or the user's own image
+        #: when there is one; the GUI thread sets them at any time.
         self.sample_index = sample_index
+        self.own_image: np.ndarray | None = None
         #: Whether the misclassified list is shown, so every epoch's end sends fresh predictions;
         #: the GUI thread sets it at any time.
         self.misclassified = misclassified
@@ -100,7 +102,8 @@ class TrainingWorker(QObject):
             self.finished.emit(history)
 
     def send_snapshot(self) -> None:
-        self.snapshotReady.emit(take_snapshot(self.net, self.dataset.test.x, self.sample_index))
+        snapshot = take_snapshot(self.net, self.dataset.test.x, self.sample_index, self.own_image)
+        self.snapshotReady.emit(snapshot)
 
     def send_predictions_if_wanted(self, always: bool = False, predicted: np.ndarray | None = None) -> None:
         """Predicting runs here, never on the GUI thread: it takes a few hundred ms on the CPU.

@@ -328,3 +328,40 @@ def test_the_time_lapse_goes_on_across_runs_is_saved_beside_the_weights_and_come
     notice = session.open_weights(path)
     assert "Its time-lapse was not loaded: " in notice and "model.timelapse.npz" in notice
     assert session.timelapse is None and session.net.metadata["epochs"] == 3
+
+
+def test_the_shown_input_is_a_test_image_or_the_users_own_with_one_pass_per_input_and_weights(
+    session, tmp_path, monkeypatch
+):
+    with_layers(session)
+    inputs, passes = [], []
+    session.events.input.connect(lambda: inputs.append((session.sample_index, session.own_image)))
+    real = session.net.feature_maps
+    monkeypatch.setattr(session.net, "feature_maps", lambda x: passes.append(x.shape) or real(x))
+    first = session.snapshot()
+    assert first.image is None and first.sample_index == 0 and session.snapshot() is first
+    session.choose_sample(5)
+    assert session.snapshot().sample_index == 5 and inputs == [(5, None)]
+    np.testing.assert_allclose(session.snapshot().maps[-1], real(session.dataset.test.x[5:6])[-1][0])
+    own = np.random.default_rng(0).random((1, 8, 8), dtype=np.float32)
+    session.show_own_image(own)
+    shot = session.snapshot()
+    assert shot.image is own and inputs[-1] == (5, own) and session.snapshot() is shot
+    np.testing.assert_allclose(shot.maps[-1], real(own[None])[-1][0])
+    assert sorted(shot.kernels) == sorted(shot.biases) == [0]
+    np.testing.assert_array_equal(shot.biases[0], session.net.state_dict()["layers.0.bias"])
+    assert passes == [(1, 1, 8, 8)] * 3  # one per input and weights, however often asked
+    with pytest.raises(DataError, match="does not fit"):
+        session.show_own_image(np.zeros((3, 8, 8), dtype=np.float32))
+    assert train_briefly(session) == "done"  # new weights: a new pass for the same input
+    assert session.snapshot() is not shot and len(passes) == 4
+    session.choose_sample(5)  # the test image again (the same one)
+    assert session.own_image is None and inputs[-1] == (5, None)
+    with pytest.raises(IndexError):
+        session.choose_sample(48)
+    session.show_own_image(own)
+    session.open_dataset(write_npz(tmp_path / "small.npz", 3), session.spec, session.layer_ids)
+    assert session.own_image is None and session.sample_index == 5
+    session.start_run(RECIPE)
+    with pytest.raises(Busy):
+        session.snapshot()

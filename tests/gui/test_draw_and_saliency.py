@@ -36,26 +36,44 @@ def _stroke(qtbot, pad, points):
     qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=rest[-1])
 
 
-def test_a_stroke_changes_what_the_network_sees_and_its_prediction(qtbot, shown):
+def _draw(qtbot, panel, points):
+    """A stroke on the panel's pad, and the input prepared from it (after the pad's changes
+    were gathered)."""
+    with qtbot.waitSignal(panel.inputChanged, timeout=10000):
+        _stroke(qtbot, panel.pad, points)
+
+
+def test_a_stroke_changes_what_the_network_sees(qtbot, shown):
     panel = shown(DrawPanel(), 700, 420)
     panel.set_network(_network(), None, ("a", "b", "c"))
-    blank = panel.probabilities.copy()
     assert not panel.image.any()
-    assert panel.prediction_label.text().startswith("Prediction: ")
-    _stroke(qtbot, panel.pad, [(40, 40), (80, 120), (120, 200), (160, 240)])
+    _draw(qtbot, panel, [(40, 40), (80, 120), (120, 200), (160, 240)])
     assert panel.pad.ink().max() == 1.0
     assert panel.image.any() and panel.image.shape == (1, 28, 28)
-    assert not np.allclose(panel.probabilities, blank)
     shown_values = panel.seen_grid.values
     np.testing.assert_array_equal(shown_values, panel.image[0])
-    panel.undo_button.click()
+    with qtbot.waitSignal(panel.inputChanged, timeout=10000):
+        panel.undo_button.click()
     assert not panel.image.any()
-    np.testing.assert_allclose(panel.probabilities, blank)
     panel.brush_spin.setValue(40)
-    _stroke(qtbot, panel.pad, [(30, 30), (200, 30)])
+    _draw(qtbot, panel, [(30, 30), (200, 30)])
     assert panel.pad.brush == 40
     panel.clear_button.click()
     assert not panel.pad.ink().any()
+    panel.show_prediction(np.array([0.2, 0.7, 0.1]))
+    assert panel.prediction_label.text() == "Prediction: b    (b 70%, a 20%, c 10%)"
+
+
+def test_a_stroke_is_prepared_once_however_many_moves_it_has(qtbot, shown):
+    panel = shown(DrawPanel(), 700, 420)
+    panel.set_network(_network(), None, ())
+    prepared = []
+    panel.inputChanged.connect(lambda: prepared.append(panel.image))
+    for _ in range(50):  # fifty changes of the ink before the event loop runs again
+        panel.pad.drawn.emit()
+    qtbot.waitUntil(lambda: not panel.update_timer.isActive(), timeout=10000)
+    qtbot.wait(10)
+    assert len(prepared) == 1
 
 
 def test_an_opened_image_is_the_input(qtbot, shown, tmp_path):
@@ -109,7 +127,7 @@ def test_a_colour_network_gets_a_colour_brush_and_sees_the_colours(qtbot, shown,
     panel.colour_combo.setCurrentIndex(panel.colour_combo.findText("red"))
     panel.colour_combo.activated.emit(panel.colour_combo.currentIndex())
     panel.brush_spin.setValue(50)
-    _stroke(qtbot, panel.pad, [(40, 140), (240, 140)])
+    _draw(qtbot, panel, [(40, 140), (240, 140)])
     assert panel.image.shape == (3, 16, 16)
     red, green, blue = panel.image
     assert red.max() > 0.99 and green.max() == 0.0 and blue.max() == 0.0
@@ -124,7 +142,7 @@ def test_a_colour_network_gets_a_colour_brush_and_sees_the_colours(qtbot, shown,
     monkeypatch.setattr(QColorDialog, "getColor", lambda *args: QColor(0, 0, 255))
     panel.colour_combo.setCurrentIndex(panel.colour_combo.findText("Other…"))
     panel.colour_combo.activated.emit(panel.colour_combo.currentIndex())
-    _stroke(qtbot, panel.pad, [(140, 40), (140, 240)])
+    _draw(qtbot, panel, [(140, 40), (140, 240)])
     red, green, blue = panel.image
     assert blue.max() > 0.99 and green.max() == 0.0
     panel.set_network(_network(), None, ())  # a grey network: white ink, grey input

@@ -1,6 +1,8 @@
 """The kernel explainer driven as a user would: step, play, click an output cell, what if; and
 its dock in the window on the session's network."""
 
+import threading
+
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
@@ -86,7 +88,8 @@ def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
     assert dock.isVisible()
     view = dock.view
     assert view.source_combo.count() == 1 + 4  # the notes' example and the two conv-pool pairs
-    dock.image_spin.setValue(3)
+    dock.image_spin.setValue(4)  # numbered from 1, as in Feature maps, which follows it
+    assert window.session.sample_index == 3 and window.feature_maps_view.index == 3
     view.source_combo.setCurrentIndex(1)
     view.filter_spin.setValue(2)
     _click_cell(qtbot, view.output_grid, 10, 7)
@@ -100,22 +103,67 @@ def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
     assert view.input_grid.marked is not None
 
 
+def _draw(qtbot, panel, points):
+    """A stroke with the mouse, and the input prepared from it."""
+    first, *rest = (QPoint(*p) for p in points)
+    with qtbot.waitSignal(panel.inputChanged, timeout=10000):
+        qtbot.mousePress(panel.pad, Qt.MouseButton.LeftButton, pos=first)
+        for p in rest:
+            qtbot.mouseMove(panel.pad, p)
+        qtbot.mouseRelease(panel.pad, Qt.MouseButton.LeftButton, pos=rest[-1])
+
+
 def test_a_drawing_is_explained_and_where_the_network_looks_is_shown(window, qtbot):
     dock = window.explain_dock
     dock.toggleViewAction().trigger()
     dock.tabs.setCurrentWidget(dock.draw_panel)
-    pad = dock.draw_panel.pad
-    qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
-    qtbot.mouseMove(pad, QPoint(60, 90))
-    qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(60, 90))
+    _draw(qtbot, dock.draw_panel, [(20, 20), (60, 90)])
     drawn = dock.draw_panel.image
     assert drawn is not None and drawn.any()
-    dock.input_combo.setCurrentIndex(1)
+    assert dock.input_combo.currentData() == "own"  # drawing makes the drawing the input
+    dock.tabs.setCurrentWidget(dock.view)
     dock.view.source_combo.setCurrentIndex(1)
     np.testing.assert_array_equal(dock.view.model.explainer.image, drawn)
     dock.tabs.setCurrentWidget(dock.saliency_view)
     qtbot.waitUntil(lambda: dock.saliency_view.shown is not None, timeout=20000)
     assert dock.saliency_view.shown[1].shape == drawn.shape[1:]
+
+
+def test_drawing_shows_in_the_windows_feature_maps_with_one_forward_pass_per_update(
+    window, qtbot, monkeypatch
+):
+    dock, session, maps_view = window.explain_dock, window.session, window.feature_maps_view
+    dock.toggleViewAction().trigger()
+    dock.view.source_combo.setCurrentIndex(2)  # the pool after the first conv: it needs the maps
+    dock.tabs.setCurrentWidget(dock.draw_panel)
+    net = session.net
+    rng = np.random.default_rng(0)  # weights with a clear answer (a new softmax layer says 10% to each)
+    net.load_state_dict({k: rng.normal(0, 0.3, v.shape) for k, v in net.state_dict().items()})
+    real = net.feature_maps
+    passes, updates = [], []
+    monkeypatch.setattr(net, "feature_maps", lambda x: passes.append(len(x)) or real(x))
+    dock.draw_panel.inputChanged.connect(lambda: updates.append(dock.draw_panel.image))
+    _draw(qtbot, dock.draw_panel, [(60, 40), (60, 200), (120, 220)])
+    _draw(qtbot, dock.draw_panel, [(200, 40), (200, 220)])
+    drawn = dock.draw_panel.image
+    assert session.own_image is drawn and maps_view.showing_own
+    np.testing.assert_array_equal(maps_view.map_images[0].image, drawn[0])
+    expected = real(drawn[None])
+    for shown_maps, maps in zip(maps_view.shown_maps, expected, strict=True):
+        np.testing.assert_allclose(shown_maps, maps[0], rtol=1e-6)
+    predicted = session.dataset.class_names[int(expected[-1][0].argmax())]
+    assert dock.draw_panel.prediction_label.text().startswith(f"Prediction: {predicted} ")
+    assert f"predicted <b>{predicted}</b>" in maps_view.prob_plot.titleLabel.text
+    assert "Your own input" in maps_view.status_label.text()
+    # One forward pass per update serves the window, the prediction and the explainer.
+    assert len(updates) >= 2 and passes == [1] * len(updates)
+    dock.tabs.setCurrentWidget(dock.view)
+    np.testing.assert_allclose(dock.view.model.explainer.image, expected[0][0], rtol=1e-6)
+    assert len(passes) == len(updates)
+    maps_view.next_button.click()  # a test image picked in the window: back to the test images
+    assert session.own_image is None and not maps_view.showing_own
+    assert dock.input_combo.currentData() == "test" and dock.image_spin.value() == 2
+    assert "Your own input" not in maps_view.status_label.text()
 
 
 def test_numbers_are_written_whole_or_to_two_decimals_never_as_minus_zero():
@@ -134,4 +182,47 @@ def test_the_shown_dock_follows_a_new_rgb_data_set_with_fewer_classes(window, tm
     assert dock.view.model.explainer.image.shape == (3, 16, 16)
     assert dock.view.channel_spin.maximum() == 3
     assert dock.draw_panel.image.shape == (3, 16, 16)
+    dock.input_combo.setCurrentIndex(1)  # the (blank) drawing as input
+    assert window.session.own_image.shape == (3, 16, 16)
     assert dock.draw_panel.prediction_label.text().startswith("Prediction: ")
+
+
+def test_the_dock_stays_live_while_a_run_trains_from_the_workers_copies(window, qtbot, monkeypatch):
+    from test_window import start, wait_until_finished
+
+    dock, view = window.explain_dock, window.explain_dock.view
+    dock.toggleViewAction().trigger()
+    view.source_combo.setCurrentIndex(1)  # the first conv layer
+    _click_cell(qtbot, view.output_grid, 8, 9)
+    before = view.model.cell().weights.copy()
+    shots, explained, on_gui_thread = [], [], []
+    window.trainer.snapshotReady.connect(shots.append)  # after the dock's own connection
+    set_input = view.model.set_input
+    monkeypatch.setattr(view.model, "set_input", lambda *a: explained.append(a) or set_input(*a))
+    net = window.session.net
+    real = net.feature_maps
+    monkeypatch.setattr(
+        net,
+        "feature_maps",
+        lambda x: on_gui_thread.append(threading.current_thread() is threading.main_thread()) or real(x),
+    )
+    start(window, epochs=50)  # long enough that Stop always comes before the end
+    qtbot.waitUntil(lambda: len(shots) >= 2, timeout=60_000)
+    shot, cell = shots[-1], view.model.cell()
+    assert view.model.at == (8, 9)
+    np.testing.assert_array_equal(cell.weights, shot.kernels[0][view.model.filter])
+    assert not np.array_equal(cell.weights, before)  # the run's current weights, not the first
+    np.testing.assert_allclose(cell.output, shot.maps[0][view.model.filter, 8, 9], rtol=1e-5, atol=1e-6)
+    assert f"output cell (9, 10) = {number_text(cell.output)}" in view.arithmetic_label.text()
+    assert len(explained) == len(shots)  # one update per snapshot: the worker's bounded rate
+    dock.tabs.setCurrentWidget(dock.draw_panel)  # a drawing during the run: the next snapshot's input
+    _draw(qtbot, dock.draw_panel, [(60, 40), (60, 200)])
+    drawn = dock.draw_panel.image
+    qtbot.waitUntil(lambda: shots[-1].image is drawn, timeout=60_000)
+    assert window.feature_maps_view.showing_own
+    np.testing.assert_array_equal(dock.draw_panel.probabilities, shots[-1].maps[-1])
+    dock.tabs.setCurrentWidget(dock.saliency_view)
+    assert "when the run ends" in dock.saliency_view.status_label.text()
+    assert on_gui_thread.count(True) == 0 and on_gui_thread.count(False) >= len(shots)  # the worker's
+    window.run_bar.stop_button.click()
+    wait_until_finished(qtbot, window)
