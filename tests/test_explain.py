@@ -211,3 +211,4 @@ def test_a_what_if_kernel_is_the_weights_centre_or_the_weights_ringed_with_zeros
     explainer = notes_example(size=(1, 1))
     np.testing.assert_array_equal(explainer.feature_map(0), NOTES_IMAGE + NOTES_BIAS)
     assert explainer.rows.formula() == "⌊(5 + 0 + 0 − 1)/1⌋ + 1 = 5"
+

@@ -60,9 +60,9 @@ def test_a_layer_of_the_network_on_an_input(device):
     assert model.formulas()[1] == "columns: ⌊(6 + 0 + 0 − 3)/1⌋ + 1 = 4"
 
 
-def test_a_window_larger_than_the_padded_input_leaves_no_cells():
+def test_a_window_larger_than_the_padded_input_leaves_no_cells(device):
     model = ExplainerModel()
-    net = Network(SPEC, device="cpu")
+    net = Network(SPEC, device=device)
     model.set_input(net, np.zeros((1, 8, 8), dtype=np.float32))
     model.choose(1)
     model.set_what_if(WhatIf((1, 1), 0, (7, 7)))

@@ -331,8 +331,9 @@ def test_the_time_lapse_goes_on_across_runs_is_saved_beside_the_weights_and_come
 
 
 def test_the_shown_input_is_a_test_image_or_the_users_own_with_one_pass_per_input_and_weights(
-    session, tmp_path, monkeypatch
+    tmp_path, monkeypatch, device
 ):
+    session = Session(load_dataset(write_npz(tmp_path / "start.npz", 3)), RECIPE, device)
     with_layers(session)
     inputs, passes = [], []
     session.events.input.connect(lambda: inputs.append((session.sample_index, session.own_image)))

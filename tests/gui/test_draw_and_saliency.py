@@ -21,8 +21,8 @@ SPEC = {
 }
 
 
-def _network() -> Network:
-    net = Network(SPEC, device="cpu")
+def _network(device="cpu") -> Network:
+    net = Network(SPEC, device=device)
     rng = np.random.default_rng(0)
     net.load_state_dict({k: rng.normal(0, 0.5, v.shape) for k, v in net.state_dict().items()})
     return net
@@ -92,8 +92,8 @@ def test_an_opened_image_is_the_input(qtbot, shown, tmp_path):
     )
 
 
-def test_saliency_and_occlusion_are_computed_off_the_gui_thread_and_shown(qtbot, shown, monkeypatch):
-    net = _network()
+def test_saliency_and_occlusion_are_computed_off_the_gui_thread_and_shown(qtbot, shown, monkeypatch, device):
+    net = _network(device)
     threads = []
     real = net.input_gradient
 
