@@ -108,18 +108,28 @@ def class_names(names: Any, classes: int) -> list[str]:
     return names + [str(i) for i in range(len(names), classes)]
 
 
+def percent(value: float) -> str:
+    """A ratio as '91.20%', or '—' where it has nothing to count (NaN)."""
+    return "—" if np.isnan(value) else f"{value:.2%}"
+
+
 def _ratio(value: float) -> str:
-    return "      —" if np.isnan(value) else f"{value:7.2%}"
+    return percent(value).rjust(7)
+
+
+def accuracy_line(result: Evaluation) -> str:
+    """'accuracy: 91.20% (912/1,000), loss 0.3012'."""
+    right, total = int((result.predicted == result.y).sum()), len(result.y)
+    return f"accuracy: {result.accuracy:.2%} ({right:,}/{total:,}), loss {result.loss:.4f}"
 
 
 def summary_lines(result: Evaluation, names: list[str]) -> list[str]:
     """Accuracy, loss and the per-class table, as `convscope evaluate` prints them and the
     window's Evaluate shows them: one owner, so both give the same figures for the same file."""
-    right, total = int((result.predicted == result.y).sum()), len(result.y)
     metrics = result.metrics()
     width = max(len(n) for n in names)
     lines = [
-        f"accuracy: {result.accuracy:.2%} ({right:,}/{total:,}), loss {result.loss:.4f}",
+        accuracy_line(result),
         "per class (recall is the class's own accuracy; accuracy counts its yes/no answers):",
         f"  {'class'.rjust(width)}  precision   recall  accuracy  images",
     ]

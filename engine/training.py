@@ -18,6 +18,7 @@ import numpy as np
 from engine.augment import Augment
 from engine.data import Dataset, as_split
 from engine.errors import DataError, TrainingDiverged
+from engine.evaluation import Evaluation, evaluate
 from engine.last_good import LastGood
 from engine.network import Network
 from engine.optim import SGD, Optimizer, check_setting
@@ -74,8 +75,9 @@ class EpochInfo:
     lr: float
     seconds: float
     images_per_s: float
-    #: The validation set's predicted labels (host), from the pass that scored it.
-    val_predicted: np.ndarray | None = None
+    #: The pass that scored the validation set: its labels, class probabilities (host copies)
+    #: and loss, so the views' analyses (confusion matrix, mistakes) never predict it again.
+    evaluation: Evaluation | None = None
 
 
 @dataclass
@@ -311,9 +313,10 @@ class _Run:
     def _report_epoch(self, epoch: int, started: float, loss_sum: Any, correct: Any, pool: Threads) -> None:
         """Validate, record the epoch in the network's metadata and the history, tell callbacks."""
         net, n = self.net, self.n
-        val_loss = val_acc = val_predicted = None
+        val_loss = val_acc = result = None
         if self.validation is not None:
-            val_predicted, val_loss, val_acc = net.predict_and_score(self.validation, threads=pool.count)
+            result = evaluate(net, self.validation, threads=pool.count)
+            val_loss, val_acc = result.loss, result.accuracy
         net.metadata["epochs"] = epoch + 1
         seconds = time.perf_counter() - started
         epoch_info = EpochInfo(
@@ -323,14 +326,14 @@ class _Run:
             train_acc=float(correct) / n,
             val_loss=val_loss,
             val_acc=val_acc,
-            val_predicted=val_predicted,
+            evaluation=result,
             lr=self.lr,
             seconds=seconds,
             images_per_s=n / seconds if seconds > 0 else 0.0,
         )
-        # Callbacks get the predictions; the history keeps the scores only, not one label
-        # array per epoch of a long run.
-        self.history.epochs.append(replace(epoch_info, val_predicted=None))
+        # Callbacks get the probabilities; the history keeps the scores only, not one
+        # probability array per epoch of a long run.
+        self.history.epochs.append(replace(epoch_info, evaluation=None))
         net.metadata["metrics"] = {
             k: getattr(epoch_info, k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")
         }

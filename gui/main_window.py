@@ -16,7 +16,6 @@ from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
 from gui import confirm, error_dialog, evaluation_dialog, theme
 from gui.error_dialog import reports_errors
-from gui.explain_dock import ExplainDock
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
 from gui.filters_view import FiltersView
@@ -32,6 +31,7 @@ from gui.snapshot import Snapshot
 from gui.trainer import Trainer
 from gui.window_layout import (
     build_actions,
+    build_docks,
     build_layout,
     build_menus,
     build_status_bar,
@@ -76,7 +76,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         build_menus(self, self.acts, self.recent.menu)
         self.data_label, self.device_label = build_status_bar(self)
         self._connect()
-        self.explain_dock = ExplainDock(self.session, self.trainer, self)
+        build_docks(self)
         self._render_dataset()
         self._render_network()
         #: Applied once the window is shown (see showEvent), read now with every other preference.

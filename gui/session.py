@@ -16,7 +16,7 @@ import copy
 import itertools
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,8 @@ class Events:
     runs: Event = field(default_factory=Event)
     #: The input the views show changed: another test image, or the user's own.
     input: Event = field(default_factory=Event)
+    #: The test split was scored anew, or its scores went stale (arg: :class:`Scored` or None).
+    scored: Event = field(default_factory=Event)
 
 
 @dataclass
@@ -81,6 +83,15 @@ class RunHistory:
     epochs: list[EpochInfo] = field(default_factory=list)
     start_epoch: int = 0
     epochs_planned: int = 0
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The latest pass over the test split and when it was made, for the analysis views."""
+
+    evaluation: Evaluation
+    #: "after epoch 3 of 10" (a run's epoch-end validation) or "of the current weights".
+    when: str
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class Session:
         self._sample_index = 0
         self._own_image: np.ndarray | None = None
         self._snapshot: Snapshot | None = None
+        self._scored: Scored | None = None
 
     # -- what the window reads -----------------------------------------------------------------
 
@@ -238,6 +250,17 @@ class Session:
     def running(self) -> bool:
         return self._run is not None
 
+    @property
+    def scored(self) -> Scored | None:
+        """The network's latest scores on the test split, None once its weights changed since."""
+        return self._scored
+
+    def _set_scored(self, scored: Scored | None) -> None:
+        if scored is None and self._scored is None:
+            return
+        self._scored = scored
+        self.events.scored.emit(scored)
+
     # -- the network ---------------------------------------------------------------------------
 
     def _idle(self) -> None:
@@ -251,6 +274,7 @@ class Session:
         self._spec = copy.deepcopy(net.spec if spec is None else spec)
         self._snapshot = None
         self._set_dirty(dirty)
+        self._set_scored(None)
         self.events.network.emit()
 
     def _set_dirty(self, dirty: bool) -> None:
@@ -494,6 +518,7 @@ class Session:
         self._optimizer = config.make_optimizer(self._optimizer)
         self._trained = True
         self._set_dirty(True)  # the run changes the weights from its first step
+        self._set_scored(None)
         if self._timelapse is None:
             self._timelapse = TimeLapse(self._dataset.test.x, sample_index)
         self._run = Run(self._net, self._dataset, config, self._optimizer, self._timelapse)
@@ -501,7 +526,11 @@ class Session:
         return self._run
 
     def record_epoch(self, info: EpochInfo) -> None:
-        self._history.epochs.append(info)
+        """Keep the epoch's scores; its pass over the test split becomes the latest scores (the
+        history keeps no probabilities: one array per epoch of a long run adds up)."""
+        self._history.epochs.append(replace(info, evaluation=None))
+        if info.evaluation is not None:
+            self._set_scored(Scored(info.evaluation, f"after epoch {info.epoch} of {info.epochs}"))
 
     def finish_run(self, history: History | None) -> str:
         """Take the network back from the run; says how the run ended (None: it failed). A run
@@ -509,10 +538,11 @@ class Session:
         run, self._run = self._run, None
         self._snapshot = None  # the weights moved on
         self._set_dirty(True)  # the run sent its last views itself: nothing else to redraw
-        if history is None:
-            return "failed"
-        if history.stopped:
-            return "stopped"
+        if history is None or history.stopped:
+            # The weights are the last good step's or those of a part-trained epoch, not those
+            # the last epoch's end scored.
+            self._set_scored(None)
+            return "stopped" if history is not None else "failed"
         if run is not None and self.runs_folder is not None:
             self.events.runs.emit(self._store(run))
         return "done"
@@ -538,9 +568,12 @@ class Session:
 
     def evaluate(self, threads: int | None = None) -> Evaluation:
         """The network on the data set's test split: loss, accuracy, per-class figures and the
-        confusion matrix (:mod:`engine.evaluation`), the figures `convscope evaluate` prints."""
+        confusion matrix (:mod:`engine.evaluation`), the figures `convscope evaluate` prints.
+        They become the latest scores."""
         self._idle()
-        return evaluation.evaluate(self._net, self._dataset, threads=threads)
+        result = evaluation.evaluate(self._net, self._dataset, threads=threads)
+        self._set_scored(Scored(result, "of the current weights"))
+        return result
 
     def predictions(self) -> np.ndarray:
         """The network's predicted label for every test image (for the misclassified list)."""

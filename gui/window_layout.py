@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
+from gui.confusion_dock import ConfusionDock
+from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
 from gui.naming import named
 from gui.preferences import Preferences
@@ -228,6 +230,21 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     layout.addWidget(main)
     window.setCentralWidget(central)
     return main
+
+
+def menu(window: QMainWindow, title: str) -> QMenu:
+    """The menu bar's menu called `title`, added at its end the first time it is asked for."""
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.text() == title:
+            return action.menu()
+    return window.menuBar().addMenu(title)
+
+
+def build_docks(window: Any) -> None:
+    """The docks over the session's network: Explain, and the analysis views (Analyse menu)."""
+    window.explain_dock = ExplainDock(window.session, window.trainer, window)
+    window.confusion_dock = ConfusionDock(window)
+    menu(window, "&Analyse").addAction(window.confusion_dock.toggleViewAction())
 
 
 def build_status_bar(window: QMainWindow) -> tuple[QLabel, QLabel]:

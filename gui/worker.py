@@ -148,7 +148,8 @@ class _Reporter(Callback):
         self.worker.epochEnded.emit(info)
         self.worker.send_snapshot()
         # The run validates on the test set, so its predictions are the misclassified list's.
-        self.worker.send_predictions_if_wanted(self.worker.misclassified, info.val_predicted)
+        predicted = None if info.evaluation is None else info.evaluation.predicted
+        self.worker.send_predictions_if_wanted(self.worker.misclassified, predicted)
 
     def on_train_end(self, history: History) -> None:
         self.flush()

@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 from test_weights import SPEC  # an 8×8, 3-class network
 
-from engine import ConvScopeError, DataError, DeviceError, History, WeightFileError, fit, load_dataset
+from engine import (
+    Callback,
+    ConvScopeError,
+    DataError,
+    DeviceError,
+    History,
+    WeightFileError,
+    fit,
+    load_dataset,
+)
 from engine import backend as backend_module
 from engine.errors import LimitError
 from engine.recipe import Recipe
@@ -366,3 +375,33 @@ def test_the_shown_input_is_a_test_image_or_the_users_own_with_one_pass_per_inpu
     session.start_run(RECIPE)
     with pytest.raises(Busy):
         session.snapshot()
+
+
+def test_the_latest_scores_come_from_each_epochs_validation_and_go_when_the_weights_change(session):
+    seen = []
+    session.events.scored.connect(seen.append)
+    run = session.start_run(Recipe(epochs=2, batch_size=16, lr=0.1))
+    history = fit(run.net, run.dataset.train, epochs=2, batch_size=16, optimizer=run.optimizer,
+                  validation=run.dataset, threads=1, callbacks=[_RecordEpochs(session)])
+    assert [s.when for s in seen] == ["after epoch 1 of 2", "after epoch 2 of 2"]
+    assert session.scored is seen[-1] and session.history.epochs[-1].evaluation is None
+    assert session.finish_run(history) == "done" and session.scored is seen[-1]  # the weights it scored
+    again = session.evaluate(threads=1)
+    np.testing.assert_array_equal(again.probabilities, seen[-1].evaluation.probabilities)
+    assert session.scored.evaluation is again and session.scored.when == "of the current weights"
+    session.edit(session.spec, session.layer_ids)
+    assert session.scored is None and seen[-1] is None
+    session.evaluate(threads=1)
+    session.start_run(RECIPE)
+    assert session.finish_run(History(stopped="stopped")) == "stopped"  # part of an epoch trained
+    assert session.scored is None and seen[-1] is None
+
+
+class _RecordEpochs(Callback):
+    """The window's epoch-end handler, on the training thread."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def on_epoch_end(self, info):
+        self.session.record_epoch(info)

@@ -56,8 +56,11 @@ def test_training_lowers_the_loss_and_reports_progress(mnist, device):
     assert rec.ended is history and history.stopped is None
     assert net.metadata["epochs"] == 2 and net.metadata["metrics"]["val_acc"] == rec.epochs[-1].val_acc
     assert net.evaluate(mnist)[1] == rec.epochs[-1].val_acc
-    np.testing.assert_array_equal(rec.epochs[-1].val_predicted, net.predict(mnist.test.x))
-    assert history.epochs[-1].val_predicted is None
+    result = rec.epochs[-1].evaluation
+    np.testing.assert_array_equal(result.probabilities, net.predict_proba(mnist.test.x))
+    np.testing.assert_array_equal(result.y, mnist.test.y)
+    assert (result.loss, result.accuracy) == (rec.epochs[-1].val_loss, rec.epochs[-1].val_acc)
+    assert history.epochs[-1].evaluation is None
     assert history.epochs[-1].val_acc == rec.epochs[-1].val_acc
 
 

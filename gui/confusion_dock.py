@@ -1,0 +1,71 @@
+"""The Confusion matrix dock: the session's latest scores on the test split in a
+:class:`ConfusionView`, and the image a user picks from it shown in the feature maps and the
+Explain dock.
+
+During a run the scores are those of each epoch's validation pass, which the worker sent with
+the epoch's report: the dock never predicts the test set itself while a run trains. While the
+network is idle and has no scores (new weights, a stopped run), the dock scores it once shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget
+
+from engine.evaluation import class_names
+from gui.confusion_view import ConfusionView
+from gui.error_dialog import reports_errors
+from gui.naming import named
+from gui.session import Scored
+
+TRAINING = "Filled in at the end of each epoch while the network trains."
+
+
+class ConfusionDock(QDockWidget):
+    def __init__(self, window: Any):
+        super().__init__("Confusion matrix", window)
+        named(self, "confusionDock")
+        self.main_window = window  # which shows the errors
+        self.session = window.session
+        self.view = ConfusionView()
+        self.setWidget(self.view)
+        # One refresh however many changes arrive at once (a new data set: its network, then scores).
+        self._refresh_soon = QTimer(self, singleShot=True, interval=0)
+        self._refresh_soon.timeout.connect(self.refresh)
+        self.view.imageChosen.connect(self.session.choose_sample)  # shown in every view
+        self.session.events.scored.connect(self._scored)
+        self.visibilityChanged.connect(lambda visible: visible and self.refresh())
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
+        self.hide()
+
+    def _scored(self, scored: Scored | None) -> None:
+        if scored is not None and self.isVisible():
+            self._draw(scored)
+        else:
+            self._refresh_soon.start()
+
+    def _draw(self, scored: Scored) -> None:
+        data = self.session.dataset
+        names = class_names(data.class_names, scored.evaluation.classes)
+        self.view.show_evaluation(scored.evaluation, scored.when, names, data.test.x)
+
+    @reports_errors("Cannot score the network on the test split")
+    def refresh(self) -> None:
+        """Draw the latest scores while shown; score the idle network first if it has none."""
+        session = self.session
+        if not self.isVisible():
+            return
+        if session.scored is None:
+            if session.running:
+                self.view.clear(TRAINING)
+                return
+            if tuple(session.dataset.input_shape) != session.net.input_shape:
+                return  # the network fitted to a new data set follows
+            session.evaluate()  # draws through the scored event
+            return
+        self._draw(session.scored)
+
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        """A failure to score is the window's error dialog (:func:`reports_errors`)."""
+        self.main_window.show_error(title, text, details)

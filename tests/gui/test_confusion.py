@@ -1,0 +1,137 @@
+"""The confusion-matrix dock as a user meets it: the matrix and per-class figures of the test
+split, a clicked cell's images the most confident first, a clicked thumbnail in the feature maps
+and the Explain dock, and live updates during a run from the one pass each epoch makes."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from test_window import predictions, start, wait_until_finished
+
+from engine import Network
+from engine.evaluation import percent, row_normalised
+from gui.confusion_dock import TRAINING
+
+
+def _shown_dock(qtbot, window):
+    action = window.confusion_dock.toggleViewAction()
+    assert action.text() == "Confusion matrix"
+    action.trigger()  # the Analyse menu's entry
+    qtbot.waitUntil(lambda: window.confusion_dock.view.table.rowCount() == 10, timeout=30_000)
+    return window.confusion_dock.view
+
+
+def _click_cell(qtbot, view, true, predicted):
+    item = view.table.item(true, predicted)
+    view.table.scrollToItem(item)
+    rect = view.table.visualItemRect(item)
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def _click_thumbnail(qtbot, view, row):
+    item = view.thumbnails.item(row)
+    view.thumbnails.scrollToItem(item)
+    rect = view.thumbnails.visualItemRect(item)
+    qtbot.mouseClick(view.thumbnails.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def _matrix(view, columns):
+    return [[view.table.item(r, c).text() for c in columns] for r in range(view.table.rowCount())]
+
+
+@pytest.fixture
+def trained(qtbot, window):
+    """The window after two short epochs: a network that gets some images right, some wrong."""
+    start(window, epochs=2)
+    wait_until_finished(qtbot, window)
+    return window
+
+
+def test_the_matrix_and_per_class_figures_show_the_test_split(qtbot, trained):
+    view = _shown_dock(qtbot, trained)
+    result = trained.session.scored.evaluation
+    np.testing.assert_array_equal(result.probabilities, predictions(trained))  # the weights shown
+    assert view.header.text().startswith("Test split, after epoch 2 of 2. Accuracy: ")
+    assert f"{result.accuracy:.2%}" in view.header.text() and f"loss {result.loss:.4f}" in view.header.text()
+    assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in result.counts]
+    metrics = result.metrics()
+    for r in range(10):
+        figures = [view.table.item(r, 10 + c).text() for c in range(4)]
+        assert figures == [
+            str(metrics.support[r]), percent(metrics.precision[r]), percent(metrics.recall[r]),
+            percent(metrics.accuracy[r]),
+        ]
+    assert [view.table.horizontalHeaderItem(c).text() for c in range(10, 14)] == [
+        "images", "precision", "recall", "accuracy"
+    ]
+    view.normalise_check.click()
+    shares = row_normalised(result.counts)
+    assert _matrix(view, range(10)) == [[f"{s:.0%}" for s in row] for row in shares]
+
+
+def test_a_clicked_cell_lists_its_images_and_a_clicked_thumbnail_shows_in_the_views(qtbot, trained):
+    view = _shown_dock(qtbot, trained)
+    result = trained.session.scored.evaluation
+    off_diagonal = result.counts - np.diag(np.diag(result.counts))
+    true, predicted = np.unravel_index(np.argmax(off_diagonal), off_diagonal.shape)
+    assert off_diagonal[true, predicted] >= 2
+    _click_cell(qtbot, view, true, predicted)
+    assert view.cell == (true, predicted)
+    listed = view.thumbnail_indices()
+    assert len(listed) == result.counts[true, predicted]
+    assert all(trained.session.dataset.test.y[i] == true for i in listed)
+    confidences = [result.probabilities[i, predicted] for i in listed]
+    assert confidences == sorted(confidences, reverse=True)  # the most confident mistake first
+    assert view.thumbnails.item(0).text() == f"{confidences[0]:.0%}"
+    assert view.cell_label.text().startswith(f"True {true}, predicted {predicted}: {len(listed)} test images")
+
+    maps = trained.feature_maps_view
+    _click_thumbnail(qtbot, view, 1)
+    assert maps.index == listed[1] and maps.index_spin.value() == listed[1] + 1
+    shown = maps.shown_maps[-1]  # the probabilities drawn beside the feature maps
+    np.testing.assert_allclose(shown, predictions(trained)[listed[1]], rtol=1e-5)
+    assert f"predicted <b>{predicted}</b>" in maps._title and f"true <b>{true}</b>" in maps._title
+    assert trained.explain_dock.image_spin.value() == listed[1] + 1
+    _click_cell(qtbot, view, true, true)  # the right answers, the most confident first
+    right = view.thumbnail_indices()
+    assert len(right) == result.counts[true, true] and "most confident right first" in view.cell_label.text()
+
+
+def test_the_matrix_updates_each_epoch_from_the_one_pass_that_scored_it(qtbot, window, monkeypatch):
+    """Three epochs with the matrix, a clicked cell and the misclassified list shown: the test
+    set is forwarded three times in all, once per epoch's validation."""
+    view = _shown_dock(qtbot, window)
+    view.select_cell(3, 3)
+    window.feature_maps_view.misclassified_check.setChecked(True)
+    passes, headers = [], []
+    test_x = window.session.dataset.test.x
+    predict_proba = Network.predict_proba
+
+    def counted(net, x, *args, **kwargs):
+        if len(x) == len(test_x):
+            passes.append(net.metadata.get("epochs", 0) + 1)  # the epoch it scores
+        return predict_proba(net, x, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "predict_proba", counted)
+    window.session.events.scored.connect(lambda scored: headers.append(view.header.text()))
+    start(window, epochs=3)
+    qtbot.waitUntil(lambda: view.header.text() == TRAINING)
+    wait_until_finished(qtbot, window)
+    qtbot.wait(200)  # nothing deferred predicts again
+    assert passes == [1, 2, 3]  # once per epoch
+    assert [h.split(".")[0] for h in headers[-3:]] == [f"Test split, after epoch {e} of 3" for e in (1, 2, 3)]
+    last = window.session.scored.evaluation
+    assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in last.counts]
+    assert view.cell == (3, 3) and view.thumbnail_indices() == list(last.cell(3, 3))
+    wrong = np.flatnonzero(last.predicted != window.session.dataset.test.y)
+    np.testing.assert_array_equal(window.feature_maps_view.misclassified, wrong)
+
+
+def test_new_weights_are_scored_again_while_the_dock_is_shown(qtbot, trained):
+    view = _shown_dock(qtbot, trained)
+    assert "after epoch 2 of 2" in view.header.text()
+    trained.settings_panel.seed_spin.setValue(trained.settings_panel.seed_spin.value() + 1)
+    trained.run_bar.reset_button.click()
+    qtbot.waitUntil(lambda: "of the current weights" in view.header.text(), timeout=30_000)
+    result = trained.session.scored.evaluation
+    np.testing.assert_array_equal(result.probabilities, predictions(trained))
+    assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in result.counts]
