@@ -31,6 +31,8 @@ from gui.naming import named
 THUMBNAILS_SHOWN = 200
 THUMBNAIL_SIZE = 56
 METRICS = ("images", "precision", "recall", "accuracy")
+ZERO = "#a0a0a0"  # the text of an empty cell, so the eye goes to those that are not
+AXES = "Rows: the true class; columns: the class predicted."
 _INDEX = Qt.ItemDataRole.UserRole
 
 
@@ -93,7 +95,7 @@ class ConfusionView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.cellClicked.connect(self.select_cell)
-        self.cell_label = named(QLabel("Click a cell to see its test images."), "confusionCellLabel")
+        self.cell_label = named(QLabel(), "confusionCellLabel")
         self.cell_label.setWordWrap(True)
         self.thumbnails = named(
             QListWidget(),
@@ -153,7 +155,7 @@ class ConfusionView(QWidget):
         if self._cell is not None and max(self._cell) >= result.classes:
             self._cell = None
         self._result, self._names, self._images = result, names, images
-        self.header.setText(f"Test split, {when}. {accuracy_line(result).capitalize()}")
+        self.header.setText(f"Test split, {when}. {accuracy_line(result).capitalize()}\n{AXES}")
         self._draw_matrix()
         self._list_cell()
 
@@ -172,6 +174,8 @@ class ConfusionView(QWidget):
         k = result.classes
         counts = result.counts
         shares = row_normalised(counts)
+        # Mistakes are shaded against the largest: the worst confusion stands out however rare.
+        worst = float((shares - np.diag(np.diag(shares))).max()) or 1.0
         metrics = result.metrics()
         normalised = self.normalise_check.isChecked()
         table = self.table
@@ -189,8 +193,13 @@ class ConfusionView(QWidget):
                     f" ({shares[true, predicted]:.1%} of the class)"
                 )
                 item = _item(text, selectable=True, tip=tip)
-                colour = theme.CORRECT if true == predicted else theme.WRONG
-                item.setBackground(_shade(colour, float(shares[true, predicted])))
+                share = float(shares[true, predicted])
+                if true == predicted:
+                    item.setBackground(_shade(theme.CORRECT, share))
+                else:
+                    item.setBackground(_shade(theme.WRONG, share / worst))
+                if n == 0:
+                    item.setForeground(QColor(ZERO))
                 table.setItem(true, predicted, item)
             figures = (
                 f"{int(metrics.support[true]):,}",

@@ -2,6 +2,7 @@
 
 python scripts/screenshot.py                      # 100% scaling
 python scripts/screenshot.py --scale 2 --out /tmp/shot@2x.png
+python scripts/screenshot.py --view confusion     # the confusion-matrix dock, a cell clicked
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=2000, help="training images to use")
     parser.add_argument("--epochs", type=int, default=3, help="epochs (the recipe's schedule spans them)")
     parser.add_argument("--size", default="1440x900", help="window size in logical pixels")
+    parser.add_argument(
+        "--view", choices=("window", "confusion"), default="window",
+        help="what to render (confusion: the dock, floating, to assets/confusion.png unless --out)",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,11 +69,31 @@ def main(argv: list[str] | None = None) -> int:
         while time.perf_counter() < deadline:  # let the last redraws land
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        ok = window.grab().save(str(args.out))
+        shown = confusion_dock(app, window, args) if args.view == "confusion" else window
+        ok = shown.grab().save(str(args.out))
         window.hide()  # not close(): it would ask whether to save the trained weights
         del window
     print(f"wrote {args.out}" if ok else f"could not write {args.out}")
     return 0 if ok else 1
+
+
+def confusion_dock(app, window, args: argparse.Namespace):
+    """The confusion-matrix dock, floating, with the cell of the most mistakes clicked."""
+    import numpy as np
+    from PySide6.QtCore import QEventLoop
+
+    if args.out == ROOT / "assets" / "screenshot.png":
+        args.out = ROOT / "assets" / "confusion.png"
+    dock = window.confusion_dock
+    dock.setFloating(True)
+    dock.show()
+    dock.resize(640, 760)
+    counts = window.session.scored.evaluation.counts
+    mistakes = counts - np.diag(np.diag(counts))
+    dock.view.select_cell(*map(int, np.unravel_index(np.argmax(mistakes), mistakes.shape)))
+    for _ in range(10):
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    return dock.view
 
 
 if __name__ == "__main__":

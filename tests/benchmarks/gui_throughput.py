@@ -1,12 +1,14 @@
 """Training throughput with every live view open versus headless `Network.fit`.
 
     python tests/benchmarks/gui_throughput.py [--images 4000] [--epochs 10] [--reps 6] [--threads N]
+                                              [--analysis]
 
 Both train the same default network on the same images with the same settings (the default
 recipe's run: 10 epochs of 4,000 images, SGD, batch 32, validation on the test split each epoch,
 the same CPU threads: by default the window's, a core fewer than the machine has); the window
 run is timed from Train to the worker's `finished`, including its throttled loss, filter and
-feature-map updates. Runs alternate, and
+feature-map updates; with --analysis, also with the analysis views open (the confusion-matrix
+dock, a cell clicked so its thumbnails are listed again at each epoch's end). Runs alternate, and
 so does which of each pair goes first, so a busy machine slows both alike; the figure is the
 median of the pairs' ratios. The training thread's CPU time per image and its wait (wall time
 minus CPU time: the GIL, held by the GUI thread's Python) tell apart what the window costs
@@ -58,7 +60,16 @@ def headless(dataset, config: Recipe) -> Timing:
     return Timing(time.perf_counter() - t, time.process_time() - cpu)
 
 
-def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> Timing:
+def open_analysis(app: QApplication, window) -> None:
+    """Show the analysis views, as a user watching where the network fails would."""
+    dock = window.confusion_dock
+    dock.show()
+    while window.session.scored is None:  # the dock scores the idle network once shown
+        app.processEvents()
+    dock.view.select_cell(1, 1)  # about a tenth of the test images: their thumbnails each epoch
+
+
+def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str, analysis: bool) -> Timing:
     """From Train to the worker's end."""
     from gui.main_window import MainWindow
 
@@ -73,6 +84,8 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> T
     panel.batch_spin.setValue(config.batch_size)
     panel.lr_spin.setValue(config.lr)
     panel.threads_spin.setValue(config.threads)
+    if analysis:
+        open_analysis(app, window)
     # Train on a window already drawn, as a user would, not beside its first paint.
     QTest.qWaitForWindowExposed(window)
     app.processEvents()
@@ -84,6 +97,10 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str) -> T
     loop.exec()
     seconds, cpu, gui = time.perf_counter() - t, time.process_time() - cpu, time.thread_time() - gui
     assert window.loss_plot.batches.size > 0 and window.last_error == ""
+    if analysis:  # the dock drew the last epoch's pass
+        view = window.confusion_dock.view
+        assert view.header.text().startswith(f"Test split, after epoch {config.epochs} ")
+        assert view.thumbnails.count() > 0
     window.close()
     window.deleteLater()
     app.processEvents()
@@ -98,6 +115,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--threads", type=int, default=None, help="default: the window's")
+    parser.add_argument("--analysis", action="store_true", help="open the analysis views too")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     dataset = load_dataset(limit=args.images)
@@ -113,7 +131,10 @@ def main() -> int:
             # Alternate which goes first, so a drift within a pair (clock, cache, allocator)
             # does not always favour one side.
             for side in ("headless", "window") if rep % 2 == 0 else ("window", "headless"):
-                run = headless(dataset, config) if side == "headless" else windowed(app, dataset, config, tmp)
+                if side == "headless":
+                    run = headless(dataset, config)
+                else:
+                    run = windowed(app, dataset, config, tmp, args.analysis)
                 runs[side].append(run)
             plain, gui = runs["headless"][-1], runs["window"][-1]
             print(
