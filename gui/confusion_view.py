@@ -94,7 +94,7 @@ class ConfusionView(QWidget):
         )
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.cellClicked.connect(self.select_cell)
+        self.table.currentCellChanged.connect(lambda row, column, *_: self.select_cell(row, column))
         self.cell_label = named(QLabel(), "confusionCellLabel")
         self.cell_label.setWordWrap(True)
         self.thumbnails = named(
@@ -160,11 +160,15 @@ class ConfusionView(QWidget):
         self._list_cell()
 
     def select_cell(self, true: int, predicted: int) -> None:
-        """List cell (true, predicted)'s images; a click on a metric column lists nothing new."""
-        if self._result is None or predicted >= self._result.classes:
+        """List cell (true, predicted)'s images (clicked, or reached with the arrow keys); a
+        metric column lists nothing new."""
+        classes = 0 if self._result is None else self._result.classes
+        if not (0 <= true < classes and 0 <= predicted < classes):
             return
         self._cell = (true, predicted)
+        self.table.blockSignals(True)
         self.table.setCurrentCell(true, predicted)
+        self.table.blockSignals(False)
         self._list_cell()
 
     def _draw_matrix(self) -> None:

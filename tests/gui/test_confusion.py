@@ -94,6 +94,9 @@ def test_a_clicked_cell_lists_its_images_and_a_clicked_thumbnail_shows_in_the_vi
     _click_cell(qtbot, view, true, true)  # the right answers, the most confident first
     right = view.thumbnail_indices()
     assert len(right) == result.counts[true, true] and "most confident right first" in view.cell_label.text()
+    qtbot.keyClick(view.table, Qt.Key.Key_Right if true < 9 else Qt.Key.Key_Left)  # the arrow keys too
+    beside = true + 1 if true < 9 else true - 1
+    assert view.cell == (true, beside) and view.thumbnail_indices() == list(result.cell(true, beside))
 
 
 def test_the_matrix_updates_each_epoch_from_the_one_pass_that_scored_it(qtbot, window, monkeypatch):
