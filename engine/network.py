@@ -303,12 +303,15 @@ class Network:
 
     def feature_maps(self, x: Any) -> list[np.ndarray]:
         """Every layer's output for a few inputs, on the host: conv outputs after activation,
-        pooled maps, dense activations, and the class probabilities last."""
+        pooled maps, dense activations, and the class probabilities last. On one BLAS thread:
+        the GEMMs of a few images are too small to share, and waking a second BLAS thread for
+        each costs more than the pass (tests/benchmarks/bench_live.py)."""
         a = self._input(x)
         maps = []
-        for layer in self.layers:
-            a, _ = layer.forward(a, self._layer_params(layer), False, None)
-            maps.append(self.backend.to_host(a).copy())
+        with host_threads(self.backend, 1):
+            for layer in self.layers:
+                a, _ = layer.forward(a, self._layer_params(layer), False, None)
+                maps.append(self.backend.to_host(a).copy())
         return maps
 
     def input_gradient(self, x: Any, target: int | None = None) -> Any:

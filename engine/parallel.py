@@ -110,6 +110,15 @@ class Threads:
         return [first] + [f.result() for f in futures]
 
 
+@cache
+def _host_blas() -> Any:
+    """The host BLAS libraries (NumPy's, loaded with it), found once: threadpoolctl's search of
+    the process's libraries costs more than a forward pass of one image."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
 _pin_lock = threading.Lock()
 _pin_users = 0
 _pin: Any = None
@@ -121,14 +130,14 @@ def _one_blas_thread() -> Iterator[None]:
     thread may predict while its worker trains, and a nested pin's exit must not unpin the run
     still going."""
     global _pin_users, _pin
-    from threadpoolctl import OpenBLASController, threadpool_limits
+    from threadpoolctl import OpenBLASController
 
     with _pin_lock:
         if _pin_users == 0:
             # threadpoolctl lets only the first thread that limited OpenBLAS change it again;
             # the pin and its release may come from different threads here.
             OpenBLASController.clear_controlling_thread(force=True)
-            _pin = threadpool_limits(limits=1, user_api="blas")
+            _pin = _host_blas().limit(limits=1)
         _pin_users += 1
     try:
         yield

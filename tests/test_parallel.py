@@ -171,3 +171,43 @@ def test_validation_runs_on_the_training_runs_threads(batch, monkeypatch):
     net = Network(NO_DROPOUT, seed=3, device="cpu")
     fit(net, batch, epochs=2, batch_size=48, validation=batch, threads=1)
     assert seen == [1, 1]
+
+
+def test_the_blas_pin_looks_for_the_libraries_once(monkeypatch):
+    """threadpoolctl's search of the loaded libraries costs more than one image's forward pass,
+    which the window and the drawing pad ask for many times a second."""
+    import threadpoolctl
+
+    with host_threads(NUMPY, 1):
+        pass
+    searches = []
+    search = threadpoolctl.ThreadpoolController.__init__
+
+    def counting(self):
+        searches.append(1)
+        search(self)
+
+    monkeypatch.setattr(threadpoolctl.ThreadpoolController, "__init__", counting)
+    for _ in range(3):
+        with host_threads(NUMPY, 1):
+            pass
+    assert searches == []
+
+
+def test_feature_maps_run_on_one_blas_thread(batch, monkeypatch):
+    """A few images' GEMMs are too small to share: waking a second BLAS thread costs more."""
+    from threadpoolctl import threadpool_limits
+
+    net = Network(NO_DROPOUT, seed=3, device="cpu")
+    seen = []
+    forward = net.layers[0].forward
+
+    def recording(*args):
+        seen.extend(_blas_threads())
+        return forward(*args)
+
+    monkeypatch.setattr(net.layers[0], "forward", recording)
+    with threadpool_limits(limits=2, user_api="blas"):
+        net.feature_maps(batch[0][:1])
+        assert set(_blas_threads()) == {2}
+    assert set(seen) == {1}
