@@ -5,7 +5,7 @@ inside a Python call and holds the GIL throughout, C++ parts and cached pixmaps 
 training worker needs the GIL between NumPy calls and waits. These views prepare the scene from
 an event filter instead, which returns before Qt paints: only the items that paint in Python
 take the GIL, one call at a time (tests/benchmarks/README.md has the measurements). The image
-plot that the filter and feature-map views draw in lives here too."""
+panel that the filter and feature-map views draw in lives here too."""
 
 from __future__ import annotations
 
@@ -44,19 +44,29 @@ class GraphicsLayoutWidget(_PaintedByQt, pg.GraphicsLayoutWidget):
     pass
 
 
-def image_plot(title: str = "") -> tuple[pg.PlotItem, pg.ImageItem]:
-    """A plot with no axes showing one row-major image, top row at the top, square pixels."""
-    plot = pg.PlotItem()
-    plot.setTitle(title, size="9pt")
-    for axis in ("left", "bottom"):
-        plot.hideAxis(axis)
-    plot.setMenuEnabled(False)
-    plot.setMouseEnabled(x=False, y=False)
-    plot.hideButtons()
-    plot.invertY(True)
-    plot.setAspectLocked(True)
-    plot.getViewBox().setDefaultPadding(0.0)
-    plot.layout.setContentsMargins(2, 2, 2, 2)
-    image = pg.ImageItem(axisOrder="row-major")
-    plot.addItem(image)
-    return plot, image
+class ImagePanel(pg.GraphicsLayout):
+    """One row-major image, top row at the top, square pixels, under an optional title: what the
+    filter and feature-map views draw in. A label and a bare view box, not a `pg.PlotItem`, which
+    builds four axes, its buttons and two menus even when they are hidden: the window's eight
+    image panels built that way took most of start-up's drawing time
+    (tests/benchmarks/README.md, App start-up)."""
+
+    def __init__(self, title: str | None = None):
+        super().__init__()
+        self.setContentsMargins(2, 2, 2, 2)
+        self.setSpacing(0)
+        self.title = None if title is None else self.addLabel(title, size="9pt", row=0, col=0)
+        self.view = self.addViewBox(
+            row=1,
+            col=0,
+            lockAspect=True,
+            invertY=True,
+            enableMouse=False,
+            enableMenu=False,
+            defaultPadding=0.0,
+        )
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+
+    def getViewBox(self) -> pg.ViewBox:
+        return self.view

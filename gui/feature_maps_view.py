@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolBut
 
 from engine.spec import LayerInfo, shape_text
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget, image_plot
+from gui.canvas import GraphicsLayoutWidget, ImagePanel
 from gui.mosaic import map_mosaic
 from gui.naming import named
 
@@ -42,7 +42,7 @@ class FeatureMapsView(QWidget):
         self._class_names: tuple[str, ...] = ()
         self._misclassified: np.ndarray | None = None
         self.map_images: list[pg.ImageItem] = []
-        self.panels: list[pg.PlotItem] = []
+        self.panels: list[ImagePanel | pg.PlotItem] = []
         self.columns = 0
         self.shown_maps: list[np.ndarray] = []
         self._titles: list[str] = []
@@ -124,12 +124,12 @@ class FeatureMapsView(QWidget):
         self._titles = titles
         self.graphics.clear()
         self.shown_maps = []
-        self.panels, self.map_images = map(list, zip(*(image_plot(title) for title in titles), strict=True))
+        self.panels = [ImagePanel(title) for title in titles]
+        self.map_images = [panel.image for panel in self.panels]
         for item in self.map_images[1:]:
             item.setColorMap(theme.MAP_COLORMAP)
         self._ticks, self._title, self._input_index = [], "", None
-        self.prob_plot = pg.PlotItem()
-        self.prob_plot.setMenuEnabled(False)
+        self.prob_plot = pg.PlotItem(enableMenu=False)
         self.prob_plot.setMouseEnabled(x=False, y=False)
         self.prob_plot.hideButtons()
         self.prob_plot.setYRange(0, 1, padding=0.02)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engine.spec import LayerInfo
 from engine.wording import plural
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget, image_plot
+from gui.canvas import GraphicsLayoutWidget, ImagePanel
 from gui.mosaic import Mosaic, filter_mosaic, nice_limit
 from gui.naming import named
 
@@ -42,12 +42,14 @@ class FiltersView(QWidget):
 
         self.graphics = GraphicsLayoutWidget()
         self.graphics.setToolTip("Each tile is one filter's kernel for one input channel")
-        self.plot, self.image = image_plot()
+        self.plot = ImagePanel()
+        self.image = self.plot.image
         self.graphics.addItem(self.plot)
         self.color_bar = pg.ColorBarItem(
             colorMap=theme.FILTER_COLORMAP, interactive=False, width=14, label="weight", colorMapMenu=False
         )
-        self.color_bar.setImageItem(self.image, insert_in=self.plot)
+        self.color_bar.setImageItem(self.image)
+        self.graphics.addItem(self.color_bar)
         theme.cache(self.color_bar.axis)
         self.plot.scene().sigMouseMoved.connect(self._hover)
 
