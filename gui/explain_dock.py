@@ -5,7 +5,10 @@ drawn or opened), kept in step with the session.
 Every view draws from one :class:`Snapshot` of that input: the session's while the network is
 idle, the run's worker's while it trains (host copies, at the worker's bounded rate), so the dock
 stays live during a run without touching the network. Where the network looks needs the network
-itself: it waits for the run's end."""
+itself: it waits for the run's end.
+
+The dock is made empty and hidden; its views, and the modules they need, are made when it is
+first shown, so the window's start does not wait for them."""
 
 from __future__ import annotations
 
@@ -23,12 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.explain import explainable_layers
 from engine.spec import describe
-from gui.draw_panel import DrawPanel
-from gui.kernel_explainer_view import KernelExplainerView
 from gui.naming import named
-from gui.saliency_view import SaliencyView
 from gui.session import Session
 from gui.snapshot import Snapshot
 from gui.trainer import Trainer
@@ -41,6 +40,24 @@ class ExplainDock(QDockWidget):
         super().__init__("Explain", window)
         named(self, "explainDock")
         self.session = session
+        self.built = False
+        self._snapshot: Snapshot | None = None
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
+        window.menuBar().addMenu("&Explain").addAction(self.toggleViewAction())
+        self.hide()
+        session.events.network.connect(self.refresh)
+        session.events.dataset.connect(self.refresh)
+        session.events.input.connect(self._session_input_changed)
+        trainer.snapshotReady.connect(self.show_snapshot)
+        trainer.finished.connect(lambda _: self.refresh())  # after the window took the network back
+        self.visibilityChanged.connect(lambda visible: visible and self.refresh())
+
+    def _build(self) -> None:
+        from gui.draw_panel import DrawPanel
+        from gui.kernel_explainer_view import KernelExplainerView
+        from gui.saliency_view import SaliencyView
+
+        session = self.session
         self.view = KernelExplainerView()
         self.draw_panel = DrawPanel()
         self.saliency_view = SaliencyView()
@@ -51,7 +68,6 @@ class ExplainDock(QDockWidget):
             QSpinBox(), "explainImage", "Test image explained (the one Feature maps shows)", "Test image"
         )
         self.image_spin.setMinimum(1)
-        self._snapshot: Snapshot | None = None
         self.tabs = named(QTabWidget(), "explainTabs")
         self.tabs.addTab(self.view, "Kernel explainer")
         self.tabs.addTab(self.draw_panel, "Draw")
@@ -68,27 +84,22 @@ class ExplainDock(QDockWidget):
         layout.addLayout(row)
         layout.addWidget(self.tabs, 1)
         self.setWidget(body)
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
-        window.menuBar().addMenu("&Explain").addAction(self.toggleViewAction())
-        self.hide()
         self.image_spin.valueChanged.connect(lambda number: session.choose_sample(number - 1))
         self.input_combo.currentIndexChanged.connect(lambda _: self._input_kind_chosen())
         self.draw_panel.inputChanged.connect(self._own_input_changed)
         self.tabs.currentChanged.connect(lambda _: self._show_current())
-        session.events.network.connect(self.refresh)
-        session.events.dataset.connect(self.refresh)
-        session.events.input.connect(self._session_input_changed)
-        trainer.snapshotReady.connect(self.show_snapshot)
-        trainer.finished.connect(lambda _: self.refresh())  # after the window took the network back
-        self.visibilityChanged.connect(lambda visible: visible and self.refresh())
-        self.refresh()
+        self.built = True
 
     def refresh(self) -> None:
         """Explain the session's idle network, while the dock is shown (a running network belongs
         to its run: the dock shows the run's snapshots; a data set the network does not take
         yet waits for the network that does)."""
         session = self.session
-        if session.running or not self.isVisible():
+        if not self.isVisible():
+            return
+        if not self.built:
+            self._build()
+        if session.running:
             return
         net, data = session.net, session.dataset
         if tuple(data.input_shape) != net.input_shape:
@@ -97,6 +108,8 @@ class ExplainDock(QDockWidget):
         self.image_spin.setRange(1, len(data.test.x))
         self.image_spin.blockSignals(False)
         self.draw_panel.set_network(net, data.normalization, data.class_names)
+        from engine.explain import explainable_layers
+
         names = [(i, f"Layer {i + 1}: {describe(net.spec['layers'][i])}") for i in explainable_layers(net)]
         self._snapshot = None  # the sources below are explained on the new network's snapshot
         self.view.set_sources(names)
@@ -106,6 +119,8 @@ class ExplainDock(QDockWidget):
         """The session shows another input: the controls say which, and the idle network's
         snapshot of it is shown (a run's comes from its worker)."""
         session = self.session
+        if not self.built:
+            return
         for widget, value in (
             (self.input_combo, int(session.own_image is not None)),
             (self.image_spin, session.sample_index + 1),
@@ -130,7 +145,7 @@ class ExplainDock(QDockWidget):
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Show `snapshot` (the idle network's, or a run's) in the dock's current tab."""
-        if not self.isVisible():
+        if not self.isVisible() or not self.built:
             return
         self._snapshot = snapshot
         self._show_current()

@@ -3,7 +3,6 @@ disagrees with them), how to read the views, and About (versions and the device)
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 from typing import Any
 
@@ -27,6 +26,8 @@ PACKAGES = ("convscope", "numpy", "PySide6-Essentials", "pyqtgraph", "safetensor
 
 
 def versions() -> list[str]:
+    import importlib.metadata  # only for About: reading package metadata is slow to import
+
     found = [f"Python {platform.python_version()}"]
     for name in PACKAGES:
         try:

@@ -190,8 +190,9 @@ def test_the_shown_dock_follows_a_new_rgb_data_set_with_fewer_classes(window, tm
 def test_the_dock_stays_live_while_a_run_trains_from_the_workers_copies(window, qtbot, monkeypatch):
     from test_window import start, wait_until_finished
 
-    dock, view = window.explain_dock, window.explain_dock.view
-    dock.toggleViewAction().trigger()
+    dock = window.explain_dock
+    dock.toggleViewAction().trigger()  # the dock makes its views when first shown
+    view = dock.view
     view.source_combo.setCurrentIndex(1)  # the first conv layer
     _click_cell(qtbot, view.output_grid, 8, 9)
     before = view.model.cell().weights.copy()
