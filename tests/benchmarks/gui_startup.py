@@ -37,7 +37,8 @@ class FirstShow(QObject):
         return False
 
     def ready(self):
-        print("READY", time.monotonic(), time.process_time(), "cupy" in sys.modules, flush=True)
+        print("READY", time.monotonic(), time.process_time(), flush=True)
+        print("MODULES", *sorted(sys.modules), flush=True)
         QApplication.instance().quit()
 
 app = QApplication(sys.argv[:1])
@@ -48,17 +49,19 @@ sys.exit(main([]))
 """
 
 
-def start_once(config_home: str) -> tuple[float, float, bool]:
+def start_once(config_home: str) -> tuple[float, float, set[str]]:
+    """Seconds from spawning `convscope` to its ready window, the child's CPU seconds to then,
+    and the modules it had imported by then (tests/gui/test_startup_imports.py checks those)."""
     env = {**os.environ, "XDG_CONFIG_HOME": config_home, "QT_QPA_PLATFORM": "offscreen"}
     t = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    lines = [line.split() for line in out.stdout.splitlines() if line.startswith("READY")]
-    if out.returncode != 0 or not lines:
+    found = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()}
+    if out.returncode != 0 or "READY" not in found:
         raise SystemExit(f"the window did not start (exit {out.returncode}):\n{out.stderr}")
-    _, ready, cpu, cupy = lines[0]
-    return float(ready) - t, float(cpu), cupy == "True"
+    ready, cpu = found["READY"]
+    return float(ready) - t, float(cpu), set(found["MODULES"])
 
 
 def import_costs(top: int = 8) -> list[tuple[int, str]]:
@@ -98,7 +101,8 @@ def main() -> int:
     print("load average before the starts: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     with tempfile.TemporaryDirectory() as config_home:
         for _ in range(args.reps):
-            seconds, cpu, cupy = start_once(config_home)
+            seconds, cpu, modules = start_once(config_home)
+            cupy = "cupy" in modules
             times.append(seconds)
             cpu_times.append(cpu)
             print(f"start to ready window: {seconds:.3f} s ({cpu:.3f} s CPU)", flush=True)
