@@ -33,8 +33,20 @@ from gui.naming import named
 
 #: How many of the most probable classes the prediction lists.
 TOP = 3
-#: The brush colours offered for a colour network (black rubs ink out); "Other…" asks for any.
-COLOURS = ("white", "red", "green", "blue", "yellow", "cyan", "magenta", "orange", "grey", "black")
+#: The brush colours offered for a colour network (black rubs ink out), at full strength (Qt's
+#: own "green" is #008000); "Other…" asks for any.
+COLOURS = {
+    "white": "#ffffff",
+    "red": "#ff0000",
+    "green": "#00ff00",
+    "blue": "#0000ff",
+    "yellow": "#ffff00",
+    "cyan": "#00ffff",
+    "magenta": "#ff00ff",
+    "orange": "#ff8000",
+    "grey": "#808080",
+    "black": "#000000",
+}
 OTHER = "Other…"
 #: How long the pad's changes are gathered before the input is prepared again (ms).
 UPDATE_MS = 40
@@ -56,10 +68,10 @@ class DrawPanel(QWidget):
         self.undo_button = named(QPushButton("Undo"), "drawUndo", "Take back the last stroke")
         self.open_button = named(QPushButton("Open image…"), "drawOpen", "Use a PNG or JPEG file as input")
         self.colour_combo = named(QComboBox(), "brushColour", "Brush colour (colour networks)", "Colour")
-        for name in COLOURS:
+        for name, rgb in COLOURS.items():
             swatch = QPixmap(12, 12)
-            swatch.fill(QColor(name))
-            self.colour_combo.addItem(QIcon(swatch), name, QColor(name))
+            swatch.fill(QColor(rgb))
+            self.colour_combo.addItem(QIcon(swatch), name, QColor(rgb))
         self.colour_combo.addItem(OTHER)
         self.colour_combo.hide()
         self.seen_grid = named(CellGrid(), "drawSeen", "The input as the network sees it")
