@@ -144,7 +144,10 @@ def test_drawing_shows_in_the_windows_feature_maps_with_one_forward_pass_per_upd
     monkeypatch.setattr(net, "feature_maps", lambda x: passes.append(len(x)) or real(x))
     dock.draw_panel.inputChanged.connect(lambda: updates.append(dock.draw_panel.image))
     _draw(qtbot, dock.draw_panel, [(60, 40), (60, 200), (120, 220)])
+    first = dock.draw_panel.probabilities
+    np.testing.assert_array_equal(maps_view.shown_maps[-1], first)
     _draw(qtbot, dock.draw_panel, [(200, 40), (200, 220)])
+    assert not np.allclose(dock.draw_panel.probabilities, first)  # the prediction follows the pen
     drawn = dock.draw_panel.image
     assert session.own_image is drawn and maps_view.showing_own
     np.testing.assert_array_equal(maps_view.map_images[0].image, drawn[0])
