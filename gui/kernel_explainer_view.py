@@ -99,6 +99,8 @@ class KernelExplainerView(QWidget):
         self.arithmetic_label.setWordWrap(True)
         self.arithmetic_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.timer = QTimer(self)
+        #: The layer's own geometry while "what if" is on (None: off).
+        self._own: WhatIf | None = None
         self._map_cache: tuple[object, int, np.ndarray] | None = None
         self._layout()
         self._connect()
@@ -149,7 +151,7 @@ class KernelExplainerView(QWidget):
     def _connect(self) -> None:
         m = self.model
         m.changed.connect(self.render)
-        self.source_combo.currentIndexChanged.connect(lambda _: m.choose(self.source_combo.currentData()))
+        self.source_combo.currentIndexChanged.connect(lambda _: self._choose(self.source_combo.currentData()))
         self.filter_spin.valueChanged.connect(lambda v: m.set_filter(v - 1))
         self.channel_spin.valueChanged.connect(lambda _: self.render())
         self.back_button.clicked.connect(lambda: m.step(-1))
@@ -180,6 +182,12 @@ class KernelExplainerView(QWidget):
         else:
             self.render()
 
+    def _choose(self, source: int) -> None:
+        """Explain `source`; a what-if under way starts again from its geometry."""
+        self.model.choose(source)
+        if self.what_if_check.isChecked():
+            self._what_if_toggled(True)
+
     # -- play and what if ----------------------------------------------------------------------
 
     def _play(self, on: bool) -> None:
@@ -193,12 +201,13 @@ class KernelExplainerView(QWidget):
             self.play_button.setChecked(False)
 
     def _what_if_toggled(self, on: bool) -> None:
-        if on:
-            own = self.model.own_geometry()
+        """Start the what-if from the layer's own geometry."""
+        self._own = self.model.own_geometry() if on else None
+        if self._own is not None:
             for spin, value in (
-                (self.stride_spin, own.stride[0]),
-                (self.padding_spin, SAME if own.padding == "same" else own.padding),
-                (self.size_spin, own.size[0]),
+                (self.stride_spin, self._own.stride[0]),
+                (self.padding_spin, SAME if self._own.padding == "same" else self._own.padding),
+                (self.size_spin, self._own.size[0]),
             ):
                 spin.blockSignals(True)
                 spin.setValue(value)
@@ -206,14 +215,18 @@ class KernelExplainerView(QWidget):
         self._apply_what_if()
 
     def _apply_what_if(self) -> None:
-        if not self.what_if_check.isChecked():
+        """The spins' geometry, square; a spin still at the layer's own value keeps the layer's
+        own pair (a 3×5 kernel stays 3×5 until the kernel is changed)."""
+        if self._own is None:
             if self.model.what_if is not None:
                 self.model.set_what_if(None)
             return
-        conv = isinstance(self.model.explainer, ConvExplainer)
+        own, conv = self._own, isinstance(self.model.explainer, ConvExplainer)
         s, k, p = self.stride_spin.value(), self.size_spin.value(), self.padding_spin.value()
+        stride = own.stride if s == own.stride[0] else (s, s)
+        size = own.size if k == own.size[0] else (k, k)
         padding = ("same" if p == SAME else p) if conv else 0
-        self.model.set_what_if(WhatIf((s, s), padding, (k, k)))
+        self.model.set_what_if(WhatIf(stride, padding, size))
 
     # -- rendering -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
+from engine.network import Network
 from gui.cell_grid import number_text
 from gui.kernel_explainer_view import KernelExplainerView
 
@@ -80,6 +81,34 @@ def test_what_if_kernel_size_and_same_padding(qtbot, shown):
     view.size_spin.setValue(4)
     assert "⌊(5 + 1 + 2 − 4)/1⌋ + 1 = 5" in view.formula_label.text()
     assert view.input_grid.ring == (1, 2, 1, 2)
+
+
+def test_what_if_keeps_a_layers_non_square_geometry_until_it_is_changed(qtbot, shown, device):
+    spec = {
+        "input": [1, 9, 9],
+        "classes": 2,
+        "layers": [
+            {"type": "conv", "filters": 1, "kernel": [2, 3], "activation": "linear"},
+            {"type": "pool", "mode": "max", "size": [2, 3], "stride": [1, 2]},
+            {"type": "softmax"},
+        ],
+    }
+    view = shown(KernelExplainerView(), 900, 600)
+    view.model.set_input(Network(spec, device=device), np.ones((1, 9, 9), dtype=np.float32))
+    view.set_sources([(0, "conv"), (1, "pool")])
+    view.source_combo.setCurrentIndex(1)
+    conv = "rows: ⌊(9 + 0 + 0 − 2)/1⌋ + 1 = 8    columns: ⌊(9 + 0 + 0 − 3)/1⌋ + 1 = 7"
+    assert view.formula_label.text() == conv
+    view.what_if_check.setChecked(True)
+    assert view.formula_label.text() == conv and view.size_spin.value() == 2
+    view.stride_spin.setValue(2)  # the 2×3 kernel stays
+    assert view.formula_label.text().endswith("columns: ⌊(9 + 0 + 0 − 3)/2⌋ + 1 = 4")
+    view.source_combo.setCurrentIndex(2)  # what if, from the pool's own 2×3 window, stride 1×2
+    pool = "rows: ⌊(8 + 0 + 0 − 2)/1⌋ + 1 = 7    columns: ⌊(7 + 0 + 0 − 3)/2⌋ + 1 = 3"
+    assert view.formula_label.text() == pool
+    assert (view.stride_spin.value(), view.size_spin.value()) == (1, 2)
+    view.size_spin.setValue(3)
+    assert view.formula_label.text().startswith("rows: ⌊(8 + 0 + 0 − 3)/1⌋ + 1 = 6    columns: ⌊(7")
 
 
 def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
