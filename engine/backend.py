@@ -8,6 +8,7 @@ for them (data in, numbers and images out, weights to disk).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,6 +19,13 @@ from engine.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu")
 ENV_VAR = "CONVSCOPE_DEVICE"
+
+
+def rerun(step: Callable[[], None]) -> Callable[[], None]:
+    """The host's capture of a training step: replaying it runs the step again. A GPU records
+    the step's kernels once instead (:func:`engine.gpu.graph.capture`); on either, what changes
+    from one replay to the next must come in through the step's persistent buffers."""
+    return step
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,12 @@ class Backend:
     #: Layers keep their workspaces between batches: a fresh multi-megabyte NumPy array costs
     #: page faults on every batch, where CuPy's memory pool already hands memory back.
     keeps_workspaces: bool = True
+    #: Training reads its numbers back (losses, accuracy, the health check) once per this many
+    #: images, 0 for every batch: on a GPU each read waits for the queued kernels, and a small
+    #: network's steps are shorter than that wait.
+    images_per_read: int = 0
+    #: Records a training step for replay (:func:`rerun` on the host, a CUDA graph on the GPU).
+    capture: Callable[[Callable[[], None]], Callable[[], None]] = rerun
 
     def to_device(self, a: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(a, dtype=dtype)
@@ -48,6 +62,10 @@ class Backend:
     def rng(self, seed: int) -> Any:
         """A device-side generator, so dropout masks never cross to the host."""
         return self.xp.random.RandomState(seed)
+
+    def batches_per_read(self, batch_size: int) -> int:
+        """How many training batches go by between two reads of their numbers."""
+        return max(1, self.images_per_read // batch_size)
 
     def synchronize(self) -> None:
         if self.name == "gpu":
@@ -98,11 +116,20 @@ def gpu_unavailable_reason() -> str | None:
     return None
 
 
+#: A GPU run's display tick: at 30,000 images a second, about 15 reads a second.
+GPU_IMAGES_PER_READ = 2048
+
+
 @cache
 def _gpu_backend() -> Backend:
     import cupy
 
-    return Backend("gpu", cupy, on_host=False, keeps_workspaces=False)
+    from engine.gpu.graph import capture
+
+    return Backend(
+        "gpu", cupy, on_host=False, keeps_workspaces=False, images_per_read=GPU_IMAGES_PER_READ,
+        capture=capture,
+    )
 
 
 def get_backend(device: str | Backend | None = None) -> Backend:

@@ -66,6 +66,10 @@ class Optimizer(ABC):
     name = "optimizer"
     #: The state it keeps per parameter, stored as ``{param}.{slot}``.
     slots: tuple[str, ...] = ()
+    #: Whether :meth:`update` does only device work once its slots exist, so a captured step
+    #: can replay it (the learning rate given as a device scalar); Adam's bias correction is
+    #: host arithmetic on the step count.
+    capturable = False
 
     def __init__(self, lr: float, l2: float = 0.0):
         self.lr = check_setting("lr", lr)
@@ -78,9 +82,15 @@ class Optimizer(ABC):
             return grad + self.l2 * param
         return grad
 
-    def step(self, params: dict[str, Any], grads: dict[str, Any], lr: float | None = None) -> None:
-        lr = self.lr if lr is None else lr
+    def step(self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None) -> None:
+        """Count a step and update every parameter in place."""
         self.steps += 1
+        self.update(params, grads, lr)
+
+    def update(self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None) -> None:
+        """Update every parameter in place without counting the step: the part of a step a
+        captured training step replays. `lr` is a number or a 0-d device array."""
+        lr = self.lr if lr is None else lr
         for name, param in params.items():
             self._update(name, param, self._grad(name, param, grads[name]), lr)
 
@@ -116,6 +126,7 @@ class SGD(Optimizer):
 
     name = "sgd"
     slots = ("velocity",)
+    capturable = True
 
     def __init__(self, lr: float = 0.03, momentum: float = 0.9, l2: float = 1e-4):
         super().__init__(lr, l2)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.augment import Augment
+from engine.captured_step import CapturedStep, capture_problem
 from engine.data import Dataset, as_split
 from engine.errors import DataError, TrainingDiverged
 from engine.evaluation import Evaluation, evaluate
@@ -86,6 +87,8 @@ class History:
     epochs: list[EpochInfo] = field(default_factory=list)
     #: Why the run ended early ("stopped"), or None when it ran every epoch.
     stopped: str | None = None
+    #: How the run trained where it could not do as asked (a step that was not captured).
+    notes: list[str] = field(default_factory=list)
 
 
 class Callback:
@@ -203,6 +206,16 @@ def _seed(*words: int) -> int:
     return int(np.random.SeedSequence(list(words)).generate_state(1)[0])
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A batch trained but not read back yet."""
+
+    batch: int  # 0-based within the epoch
+    images: int
+    lr: float
+    step: int
+
+
 class _Run:
     """One call of :func:`fit`: the state its epochs share, and the steps of an epoch."""
 
@@ -221,6 +234,8 @@ class _Run:
         control: TrainingControl | None,
         shuffle: bool,
         augment: Augment | None,
+        read_every: int,
+        capture: bool,
     ):
         self.net, self.optimizer, self.validation = net, optimizer, validation
         self.callbacks, self.schedule, self.control, self.shuffle = callbacks, schedule, control, shuffle
@@ -238,6 +253,16 @@ class _Run:
         self.busy = 0.0  # seconds spent training, pauses excluded
         self.done = 0  # images trained on in this run
         self.lr = optimizer.lr
+        self.read_every = read_every
+        #: Each pending batch's summed loss (row 0) and correct answers (row 1), and the health
+        #: check (row 0, last column), read back in one host copy.
+        self.readings = net.xp.zeros((2, read_every + 1), dtype=np.float64)
+        self.pending: list[_Pending] = []
+        self.captured: CapturedStep | None = None
+        self.capture = capture
+        if capture and (problem := capture_problem(net, optimizer, self.augment is not None)):
+            self.history.notes.append(f"the training step was not captured: {problem}")
+            self.capture = False
 
     def epoch(self, epoch: int, pool: Threads) -> bool:
         """Train one epoch and report it; False when a stop was asked for before its end."""
@@ -249,68 +274,97 @@ class _Run:
             order = xp.arange(self.n)
         dropout_rngs = [backend.rng(_seed(net.seed, epoch, 1, p)) for p in range(pool.count)]
         augment_rng = backend.rng(_seed(net.seed, epoch, 2))
-        loss_sum = xp.zeros((), dtype=net.dtype)
-        correct = xp.zeros((), dtype=xp.int64)
-        last, total = self.last, (self.last - self.first) * self.n
+        self.loss_sum, self.right = net.dtype.type(0), 0
+        if self.capture and self.captured is None:
+            self.captured = CapturedStep(
+                net, self.optimizer, self.x, self.y, self.batch_size, pool, self.history.notes
+            )
         for b in range(self.batches):
             if self.control is not None:
+                if self.control.paused:
+                    self._read(epoch)  # a paused run shows where it stands
                 started += self.control.checkpoint(self.optimizer)
                 if self.control.stop_requested:
+                    self._read(epoch)
                     self.history.stopped = "stopped"
                     return False
             t = time.perf_counter()
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            xb = self.x[idx]
-            if self.augment is not None:
-                xb = self.augment.apply(xp, xb, augment_rng)
-            loss_batch, right_batch, grads = net.batch_gradients(xb, self.y[idx], dropout_rngs, pool)
-            correct += right_batch
-            self.lr = self.schedule.lr(self.optimizer.lr, epoch + b / self.batches, last)
-            self.optimizer.step(net.params, grads, self.lr)
-            loss_f, right = self._synced_and_checked(loss_batch / len(idx), correct, epoch, b)
-            loss_sum += loss_batch
-            self.history.batch_loss.append(loss_f)
-            self.done += len(idx)
+            rows = order[b * self.batch_size : (b + 1) * self.batch_size]
+            self.lr = self.schedule.lr(self.optimizer.lr, epoch + b / self.batches, self.last)
+            column = len(self.pending)
+            if self.captured is not None and len(rows) == self.batch_size:
+                self.readings[:, column] = self.captured(rows, self.lr)
+            else:
+                xb = self.x[rows]
+                if self.augment is not None:
+                    xb = self.augment.apply(xp, xb, augment_rng)
+                loss, right, grads = net.batch_gradients(xb, self.y[rows], dropout_rngs, pool)
+                self.optimizer.step(net.params, grads, self.lr)
+                self.readings[0, column] = loss
+                self.readings[1, column] = right
+            self.pending.append(_Pending(b, len(rows), self.lr, self.optimizer.steps))
             self.busy += time.perf_counter() - t
-            rate = self.done / self.busy if self.busy > 0 else 0.0
-            info = BatchInfo(
-                epoch=epoch + 1,
-                epochs=last,
-                batch=b + 1,
-                batches=self.batches,
-                loss=loss_f,
-                lr=self.lr,
-                step=self.optimizer.steps,
-                images_per_s=rate,
-                eta_s=(total - self.done) / rate if rate > 0 else math.inf,
-                train_acc=float(right) / min((b + 1) * self.batch_size, self.n),
-            )
-            for cb in self.callbacks:
-                cb.on_batch_end(info)
-        self._report_epoch(epoch, started, loss_sum, correct, pool)
+            if len(self.pending) == self.read_every or b == self.batches - 1:
+                self._read(epoch)
+        self._report_epoch(epoch, started, pool)
         return True
 
-    def _synced_and_checked(self, loss: Any, correct: Any, epoch: int, b: int) -> tuple[float, float]:
-        """One host copy per batch: the loss, a health check of the weights and the optimizer's
-        state the step left, and the running count of correct answers. A step that left anything
-        non-finite raises :class:`TrainingDiverged`; a healthy one becomes the last good state."""
-        xp = self.net.xp
-        loss_f, health, right = self.net.backend.to_host(
-            xp.stack([loss, self.last_good.health(), correct]).astype(xp.float64)
-        ).tolist()
-        if not math.isfinite(loss_f + health):
-            what = f"the loss became {loss_f}"
-            if math.isfinite(loss_f):
-                what = "the weights became infinite or NaN"
+    def _read(self, epoch: int) -> None:
+        """One host copy for the batches trained since the last: their losses and correct
+        answers, and a health check of the weights and the optimizer's state they left. Anything
+        non-finite raises :class:`TrainingDiverged`; else the state becomes the last good one and
+        the batches are reported."""
+        if not self.pending:
+            return
+        t = time.perf_counter()
+        k = len(self.pending)
+        self.readings[0, -1] = self.last_good.health()
+        values = self.net.backend.to_host(self.readings)
+        # Each batch's mean loss in the network's float32, as the device would divide it.
+        losses = values[0, :k].astype(self.net.dtype) / np.asarray(
+            [p.images for p in self.pending], dtype=self.net.dtype
+        )
+        if not (np.isfinite(losses).all() and math.isfinite(values[0, -1])):
+            bad = next((p for p, v in zip(self.pending, losses, strict=True) if not math.isfinite(v)), None)
+            what = f"the loss became {float(losses[self.pending.index(bad)])}" if bad else (
+                "the weights became infinite or NaN"
+            )
+            where = bad or self.pending[-1]
+            self.pending.clear()
             raise TrainingDiverged(
-                f"{what} at epoch {epoch + 1}, batch {b + 1} (learning rate {self.lr:g}); "
+                f"{what} at epoch {epoch + 1}, batch {where.batch + 1} (learning rate {where.lr:g}); "
                 "training stopped and the weights of the last good step were kept "
                 "(try a smaller learning rate)"
             )
         self.last_good.keep()
-        return loss_f, right
+        self.busy += time.perf_counter() - t
+        pending, self.pending = self.pending, []
+        last, total = self.last, (self.last - self.first) * self.n
+        real = self.net.dtype.type
+        for p, total_loss, loss, right in zip(
+            pending, values[0, :k].tolist(), losses.tolist(), values[1, :k].tolist(), strict=True
+        ):
+            self.loss_sum = real(self.loss_sum + real(total_loss))  # summed as the device would
+            self.right += int(right)
+            self.history.batch_loss.append(loss)
+            self.done += p.images
+            rate = self.done / self.busy if self.busy > 0 else 0.0
+            info = BatchInfo(
+                epoch=epoch + 1,
+                epochs=last,
+                batch=p.batch + 1,
+                batches=self.batches,
+                loss=loss,
+                lr=p.lr,
+                step=p.step,
+                images_per_s=rate,
+                eta_s=(total - self.done) / rate if rate > 0 else math.inf,
+                train_acc=self.right / min((p.batch + 1) * self.batch_size, self.n),
+            )
+            for cb in self.callbacks:
+                cb.on_batch_end(info)
 
-    def _report_epoch(self, epoch: int, started: float, loss_sum: Any, correct: Any, pool: Threads) -> None:
+    def _report_epoch(self, epoch: int, started: float, pool: Threads) -> None:
         """Validate, record the epoch in the network's metadata and the history, tell callbacks."""
         net, n = self.net, self.n
         val_loss = val_acc = result = None
@@ -322,8 +376,8 @@ class _Run:
         epoch_info = EpochInfo(
             epoch=epoch + 1,
             epochs=self.last,
-            train_loss=float(loss_sum) / n,
-            train_acc=float(correct) / n,
+            train_loss=float(self.loss_sum) / n,
+            train_acc=self.right / n,
             val_loss=val_loss,
             val_acc=val_acc,
             evaluation=result,
@@ -355,6 +409,8 @@ def fit(
     threads: int | None = None,
     shuffle: bool = True,
     augment: Augment | None = None,
+    read_every: int | None = None,
+    capture: bool = False,
 ) -> History:
     """Train `net` by mini-batch backpropagation for `epochs` more epochs.
 
@@ -364,9 +420,20 @@ def fit(
     :func:`engine.parallel.default_threads`) and a resumed run sees the batches the uninterrupted
     one would have. `augment` varies each training batch on the device (:mod:`engine.augment`),
     seeded the same way.
+
+    The losses, the accuracy and the health check are read back to the host once every
+    `read_every` batches (default: the backend's :meth:`~engine.backend.Backend.batches_per_read`),
+    and callbacks hear of those batches then; a diverged step goes back to the state of the
+    last read. `capture` records the step once and replays it for each full batch
+    (:mod:`engine.captured_step`); a run it cannot capture trains eagerly and says why in
+    `History.notes`.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
+    if read_every is None:
+        read_every = net.backend.batches_per_read(batch_size)
+    if read_every < 1:
+        raise ValueError("read_every must be at least 1")
     x, y = as_split(train)
     check_fits(net, (x, y), name="the training set")
     net.memory.check(batch_size)
@@ -385,6 +452,8 @@ def fit(
         control=control,
         shuffle=shuffle,
         augment=augment,
+        read_every=read_every,
+        capture=capture,
     )
     for cb in callbacks:
         cb.on_train_begin(net, epochs, run.batches)
