@@ -47,6 +47,9 @@ class Backend:
     images_per_read: int = 0
     #: Records a training step for replay (:func:`rerun` on the host, a CUDA graph on the GPU).
     capture: Callable[[Callable[[], None]], Callable[[], None]] = rerun
+    #: Fused kernels for the step's elementwise chains (:mod:`engine.gpu.kernels`), or None for
+    #: plain array operations.
+    fused: Any = None
 
     def to_device(self, a: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(a, dtype=dtype)

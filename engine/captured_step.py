@@ -58,7 +58,7 @@ class CapturedStep:
         loss, right, grads = self.net.batch_gradients(
             self.x[rows], self.y[rows], [None] * self.threads.count, self.threads
         )
-        self.optimizer.update(self.net.params, grads, self.lr)
+        self.optimizer.update(self.net.params, grads, self.lr, self.net.backend.fused)
         self.out[0] = loss
         self.out[1] = right
 

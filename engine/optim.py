@@ -82,14 +82,18 @@ class Optimizer(ABC):
             return grad + self.l2 * param
         return grad
 
-    def step(self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None) -> None:
+    def step(self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None, fused: Any = None) -> None:
         """Count a step and update every parameter in place."""
         self.steps += 1
-        self.update(params, grads, lr)
+        self.update(params, grads, lr, fused)
 
-    def update(self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None) -> None:
+    def update(
+        self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None, fused: Any = None
+    ) -> None:
         """Update every parameter in place without counting the step: the part of a step a
-        captured training step replays. `lr` is a number or a 0-d device array."""
+        captured training step replays. `lr` is a number or a 0-d device array; `fused` is the
+        backend's fused kernels (:attr:`engine.backend.Backend.fused`), for optimizers that
+        have one."""
         lr = self.lr if lr is None else lr
         for name, param in params.items():
             self._update(name, param, self._grad(name, param, grads[name]), lr)
@@ -131,6 +135,20 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.03, momentum: float = 0.9, l2: float = 1e-4):
         super().__init__(lr, l2)
         self.momentum = check_setting("momentum", momentum)
+
+    def update(self, params, grads, lr=None, fused=None):
+        if fused is None:
+            super().update(params, grads, lr)
+            return
+        lr = self.lr if lr is None else lr
+        for name, param in params.items():
+            velocity = None
+            if self.momentum:
+                velocity = self.state.get(self.slot(name, "velocity"))
+                if velocity is None:  # from zero, the first step's velocity is its gradient
+                    velocity = self.state[self.slot(name, "velocity")] = param.copy()
+                    velocity.fill(0)
+            fused.sgd(param, grads[name], velocity, lr, self.momentum, self.l2 if _decays(name) else 0.0)
 
     def _update(self, name, param, grad, lr):
         if not self.momentum:

@@ -64,8 +64,12 @@ class Dense(Layer):
         else:
             mask = None
         z = x @ weight.T
-        z += params["bias"]
-        a = self._activate(z)
+        fused = self.backend.fused
+        if fused is not None and self.activation in fused.ACTIVATIONS:
+            a = fused.bias_activation(z, params["bias"], self.activation)
+        else:
+            z += params["bias"]
+            a = self._activate(z)
         return a, (x, mask, activations.saved(self.activation, z, a), weight if hwc else None)
 
     def _preactivation_grad(self, grad, a):

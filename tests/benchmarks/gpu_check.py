@@ -15,7 +15,12 @@ It prints, in order:
 4. training throughput against PyTorch CUDA eager at batch 64, 256 and 1024, alternating, the
    median ratio of at least 3 rounds each; the engine's peak GPU memory; inference at 1024;
 5. the default recipe trained from the command line (`python -m engine train --device gpu`):
-   its accuracy and wall time.
+   its accuracy and wall time;
+6. `levers` (stage 2): training throughput per speed lever, each configuration adding one to
+   the one before (eager step-by-step reads; reads once per display tick; workspaces kept;
+   fused kernels; the step captured as a CUDA graph), alternating with PyTorch at each batch
+   size, and each configuration's 50 steps checked against NumPy's. A lever that fails is
+   printed and the others still run.
 `--device cpu` rehearses the whole script on NumPy (PyTorch on the CPU, if installed), so it can
 be checked on a machine without a GPU before the GPU's short time is spent.
 """
@@ -31,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cpu import _threadpool_limits, tile, torch_model  # noqa: E402
 
 from engine import SGD, Network, fit, get_backend, load_dataset  # noqa: E402
+from engine.backend import Backend  # noqa: E402
 
 LR, MOMENTUM, SEED = 0.03, 0.9, 0
 
@@ -153,17 +160,22 @@ def agreement(device: str, steps: int = 50, batch: int = 64) -> dict[str, float]
 
 
 class _Engine:
-    def __init__(self, device: str, batch: int, x: np.ndarray, y: np.ndarray, x_test: np.ndarray):
+    def __init__(self, device: str | Backend, batch: int, x: np.ndarray, y: np.ndarray, x_test: np.ndarray,
+                 **fit_options: Any):
         self.net = Network(seed=SEED, device=device)
         self.opt = SGD(lr=LR, momentum=MOMENTUM)
         self.batch, self.x, self.y, self.x_test = batch, x, y, x_test
+        self.fit_options = fit_options
+        self.notes: list[str] = []
 
     def sync(self) -> None:
         self.net.backend.synchronize()
 
     def train(self) -> None:
-        fit(self.net, (self.x, self.y), epochs=1, batch_size=self.batch, optimizer=self.opt)
+        history = fit(self.net, (self.x, self.y), epochs=1, batch_size=self.batch, optimizer=self.opt,
+                      **self.fit_options)
         self.sync()
+        self.notes += [note for note in history.notes if note not in self.notes]
 
     def infer(self) -> None:
         self.net.predict_proba(self.x_test, batch_size=self.batch)
@@ -268,6 +280,110 @@ def throughput(device: str, batches: list[int], rounds: int, n_train: int) -> li
     return rows
 
 
+def fused_backend(backend: Backend) -> Backend:
+    """`backend` with CuPy's fused kernels (ImportError without CuPy)."""
+    from engine.gpu import kernels
+
+    return replace(backend, fused=kernels)
+
+
+def lever_configurations(device: str) -> dict[str, tuple[Backend, dict[str, Any]]]:
+    """Each speed lever added to the ones before: the backend and fit's options for each."""
+    plain = get_backend(device)
+    kept = replace(plain, keeps_workspaces=True)
+    configs = {
+        "eager": (plain, {"read_every": 1}),
+        "+no-sync": (plain, {}),
+        "+prealloc": (kept, {}),
+    }
+    try:
+        fused = fused_backend(kept)
+    except Exception as exc:  # reported; the other levers still run
+        print(f"fused kernels unavailable: {type(exc).__name__}: {exc}", flush=True)
+    else:
+        configs["+fused"] = (fused, {})
+    # The graph allocates its step's temporaries once, from a pool of its own: workspaces kept
+    # across batches of another shape would free memory the graph still writes.
+    graph = replace(plain, fused=configs["+fused"][0].fused) if "+fused" in configs else plain
+    configs["+graph"] = (graph, {"capture": True})
+    return configs
+
+
+def _fit_steps(device: str | Backend, x: np.ndarray, y: np.ndarray, batch: int, **options: Any) -> tuple:
+    net = Network(seed=SEED, device=device)
+    with _threadpool_limits(1):
+        history = fit(net, (x, y), epochs=1, batch_size=batch, optimizer=SGD(lr=LR, momentum=MOMENTUM),
+                      shuffle=False, threads=1, **options)
+    return np.array(history.batch_loss), net.state_dict(), history.notes
+
+
+def _difference(ours: tuple, ref: tuple) -> dict[str, Any]:
+    loss = float(np.abs(ours[0] - ref[0]).max() / np.abs(ref[0]).max())
+    per_tensor = {k: float(np.abs(ours[1][k] - ref[1][k]).max() / max(np.abs(ref[1][k]).max(), 1e-30))
+                  for k in ref[1]}
+    worst = max(per_tensor, key=per_tensor.get)
+    return {"loss": loss, "params": per_tensor[worst], "worst_tensor": worst,
+            "met": max(loss, per_tensor[worst]) <= 1e-4}
+
+
+def levers(device: str, batches: list[int], rounds: int, n_train: int, steps: int = 50) -> dict[str, Any]:
+    """Throughput of each lever configuration against PyTorch, alternating, and each one's
+    `steps` fit steps (file order, batch 64) against NumPy's."""
+    data = load_dataset()
+    x, y = tile(data.train.x, data.train.y, n_train)
+    torch = _torch(device)
+    configs = lever_configurations(device)
+    result: dict[str, Any] = {"configs": list(configs), "agreement": {}, "throughput": []}
+    print("config order (each adds its lever to the one before):", ", ".join(configs), flush=True)
+    reference = _fit_steps("cpu", x[: steps * 64], y[: steps * 64], 64)
+    for name, (backend, options) in configs.items():
+        try:
+            ours = _fit_steps(backend, x[: steps * 64], y[: steps * 64], 64, **options)
+            diff = {**_difference(ours, reference), "notes": ours[2]}
+        except Exception as exc:  # one failing lever must not hide the others
+            diff = {"error": f"{type(exc).__name__}: {exc}"}
+        result["agreement"][name] = diff
+        print(f"agreement {name:>10}: {json.dumps(diff)}", flush=True)
+    for batch in batches:
+        model = Network(seed=SEED, device="cpu")
+        theirs = _Torch(torch, device, model, batch, x, y, x[:1]) if torch else None
+        engines: dict[str, _Engine] = {}
+        row: dict[str, Any] = {"batch": batch, "images": len(x), "errors": {}}
+        for name, (backend, options) in configs.items():
+            try:
+                engines[name] = _Engine(backend, batch, x, y, x[:1], **options)
+                engines[name].train()  # warm-up: kernels compiled, the graph captured
+            except Exception as exc:
+                row["errors"][name] = f"{type(exc).__name__}: {exc}"
+                engines.pop(name, None)
+        if theirs:
+            theirs.train()
+        rates: dict[str, list[float]] = {name: [] for name in engines}
+        torch_rates: list[float] = []
+        for _ in range(rounds):
+            for name in list(engines):
+                try:
+                    rates[name].append(len(x) / _timed(engines[name].train))
+                except Exception as exc:
+                    row["errors"][name] = f"{type(exc).__name__}: {exc}"
+                    engines.pop(name)
+                if theirs:
+                    torch_rates.append(len(x) / _timed(theirs.train))
+        if torch_rates:
+            row["torch_img_s"] = round(statistics.median(torch_rates))
+        for name, got in rates.items():
+            if not got:
+                continue
+            row[name] = {"img_s": round(statistics.median(got))}
+            if torch_rates:
+                row[name]["ratio"] = round(statistics.median(got) / row["torch_img_s"], 3)
+            if name in engines and engines[name].notes:
+                row[name]["notes"] = engines[name].notes
+        print(json.dumps(row), flush=True)
+        result["throughput"].append(row)
+    return result
+
+
 def cli_training(device: str, timeout_s: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "engine", "train", "--device", device]
     output, code, seconds = _run(cmd, timeout_s)
@@ -283,8 +399,9 @@ def cli_training(device: str, timeout_s: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("gpu", "cpu"), default="gpu")
-    parser.add_argument("--steps", nargs="+", default=["versions", "suite", "agreement", "throughput", "cli"],
-                        help="which steps to run (default: all)")
+    parser.add_argument("--steps", nargs="+",
+                        default=["versions", "suite", "agreement", "throughput", "cli", "levers"],
+                        help="which steps to run, in this order (default: all)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=16384, help="training images per throughput epoch")
@@ -299,6 +416,8 @@ def main() -> None:
         "throughput": ("Throughput against PyTorch", lambda: throughput(
             args.device, args.batch_sizes, args.rounds, args.images)),
         "cli": ("Default recipe from the command line", lambda: cli_training(args.device, 240)),
+        "levers": ("Speed levers against PyTorch", lambda: levers(
+            args.device, args.batch_sizes, args.rounds, args.images)),
     }
     for name in args.steps:
         title, run = steps[name]
