@@ -47,6 +47,8 @@ class Backend:
     images_per_read: int = 0
     #: Records a training step for replay (:func:`rerun` on the host, a CUDA graph on the GPU).
     capture: Callable[[Callable[[], None]], Callable[[], None]] = rerun
+    #: Whether training captures its step unless told otherwise (`fit(capture=...)`).
+    captures_steps: bool = False
     #: Fused kernels for the step's elementwise chains (:mod:`engine.gpu.kernels`), or None for
     #: plain array operations.
     fused: Any = None

@@ -187,11 +187,28 @@ class Network:
 
         `batch` is the whole batch's size when these rows are one thread's part of it, so the
         parts' gradients add up to the batch's mean; `beside` runs the layers' independent work."""
+        return self._propagate(self._output_gradient(probs, y, batch), caches, beside)
+
+    def _output_gradient(self, probs: Any, y: Any, batch: int | None) -> Any:
+        """dL/dlogits of the mean log-likelihood over `batch` images: (probs - one-hot) / batch."""
         xp = self.xp
         n = probs.shape[0]
         grad = probs.copy()
         grad[xp.arange(n), y] -= 1
         grad *= 1.0 / (batch or n)
+        return grad
+
+    def _scores(self, probs: Any, y: Any, batch: int) -> tuple[Any, Any, Any]:
+        """A training part's summed loss and correct answers (device scalars) and dL/dlogits:
+        one fused kernel where the backend has it, else array operations."""
+        fused = self.backend.fused
+        if fused is not None and probs.flags.c_contiguous:
+            return fused.cross_entropy(probs, y, 1.0 / batch, np.finfo(self.dtype).tiny)
+        loss = self.loss(probs, y) * probs.shape[0]
+        return loss, (probs.argmax(axis=1) == y).sum(), self._output_gradient(probs, y, batch)
+
+    def _propagate(self, grad: Any, caches: list[Any], beside: Beside) -> dict[str, Any]:
+        """dL/dparam for every parameter, from dL/dlogits back through the layers."""
         grads: dict[str, Any] = {}
         surplus = None
         for layer, cache in zip(reversed(self.layers), reversed(caches), strict=True):
@@ -242,9 +259,8 @@ class Network:
 
         def part(p: int, rows: slice) -> tuple[Any, Any, dict[str, Any]]:
             probs, caches = self.forward(x[rows], train=True, rng=rngs[p])
-            yp = y[rows]
-            loss = self.loss(probs, yp) * probs.shape[0]
-            return loss, (probs.argmax(axis=1) == yp).sum(), self.backward(probs, yp, caches, n, beside)
+            loss, correct, grad = self._scores(probs, y[rows], n)
+            return loss, correct, self._propagate(grad, caches, beside)
 
         (loss, correct, grads), *others = threads.map(part, n)
         for other_loss, other_correct, other_grads in others:

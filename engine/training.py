@@ -410,7 +410,7 @@ def fit(
     shuffle: bool = True,
     augment: Augment | None = None,
     read_every: int | None = None,
-    capture: bool = False,
+    capture: bool | None = None,
 ) -> History:
     """Train `net` by mini-batch backpropagation for `epochs` more epochs.
 
@@ -424,9 +424,9 @@ def fit(
     The losses, the accuracy and the health check are read back to the host once every
     `read_every` batches (default: the backend's :meth:`~engine.backend.Backend.batches_per_read`),
     and callbacks hear of those batches then; a diverged step goes back to the state of the
-    last read. `capture` records the step once and replays it for each full batch
-    (:mod:`engine.captured_step`); a run it cannot capture trains eagerly and says why in
-    `History.notes`.
+    last read. `capture` (default: the backend's `captures_steps`) records the step once and
+    replays it for each full batch (:mod:`engine.captured_step`); a run it cannot capture
+    trains eagerly and says why in `History.notes`.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
@@ -434,6 +434,8 @@ def fit(
         read_every = net.backend.batches_per_read(batch_size)
     if read_every < 1:
         raise ValueError("read_every must be at least 1")
+    if capture is None:
+        capture = net.backend.captures_steps
     x, y = as_split(train)
     check_fits(net, (x, y), name="the training set")
     net.memory.check(batch_size)

@@ -19,7 +19,8 @@ class StandIn:
     ACTIVATIONS = ("relu",)
 
     def __init__(self, xp) -> None:
-        self.xp, self.calls = xp, {"sgd": 0, "bias_activation": 0}
+        self.xp = xp
+        self.calls = {"sgd": 0, "bias_activation": 0, "bias_softmax": 0, "cross_entropy": 0}
 
     def sgd(self, param, grad, velocity, lr, momentum, l2) -> None:
         self.calls["sgd"] += 1
@@ -34,6 +35,26 @@ class StandIn:
         self.calls["bias_activation"] += 1
         z += bias
         return self.xp.maximum(z, 0, out=z)
+
+    def bias_softmax(self, z, bias):
+        self.calls["bias_softmax"] += 1
+        xp = self.xp
+        z += bias
+        z -= z.max(axis=1, keepdims=True)
+        xp.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+    def cross_entropy(self, probs, y, scale, tiny):
+        self.calls["cross_entropy"] += 1
+        xp = self.xp
+        n = probs.shape[0]
+        rows = xp.arange(n)
+        loss = -xp.log(xp.maximum(probs[rows, y], tiny)).mean() * n
+        grad = probs.copy()
+        grad[rows, y] -= 1
+        grad *= scale
+        return loss, (probs.argmax(axis=1) == y).sum(), grad
 
 
 SPEC = {
@@ -67,5 +88,5 @@ def test_fused_kernels_train_as_the_plain_operations(device, momentum, capture):
         assert mine.keys() == theirs.keys()
         for k in mine:
             np.testing.assert_array_equal(mine[k], theirs[k], err_msg=k)
-    # 8 steps of 6 parameters; one dense ReLU layer per training step (the softmax is not fused).
-    assert fused.calls == {"sgd": 8 * 6, "bias_activation": 8}
+    # 8 steps of 6 parameters; one dense ReLU layer and one softmax layer per training step.
+    assert fused.calls == {"sgd": 8 * 6, "bias_activation": 8, "bias_softmax": 8, "cross_entropy": 8}

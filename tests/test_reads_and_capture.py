@@ -150,8 +150,9 @@ def _counting_capture(counts: dict[str, int]):
 
 def test_the_step_is_captured_once_and_replayed_for_every_later_full_batch(device):
     counts = {"captures": 0, "replays": 0}
-    backend = dataclasses.replace(device, capture=_counting_capture(counts))
-    _, _, history, _ = _train(backend, capture=True)
+    # A backend that captures by default (fit's capture=None), as the GPU's may.
+    backend = dataclasses.replace(device, capture=_counting_capture(counts), captures_steps=True)
+    _, _, history, _ = _train(backend)
     # 11 full batches an epoch: the first runs eagerly, the rest replay; the last short batch runs eagerly.
     assert counts == {"captures": 1, "replays": 21}
     assert history.notes == []

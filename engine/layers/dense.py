@@ -32,6 +32,15 @@ class Dense(Layer):
     def _activate(self, z):
         return activations.forward(self.xp, self.activation, z)
 
+    def _add_bias_and_activate(self, z, bias):
+        """z + bias, activated, in place where the activation allows: one fused kernel where the
+        backend has one for it."""
+        fused = self.backend.fused
+        if fused is not None and self.activation in fused.ACTIVATIONS:
+            return fused.bias_activation(z, bias, self.activation)
+        z += bias
+        return self._activate(z)
+
     def _hwc(self, x) -> bool:
         """Whether `x` (N, C, H, W) lies in NHWC memory, so it flattens in (H, W, C) order free."""
         return (
@@ -64,12 +73,7 @@ class Dense(Layer):
         else:
             mask = None
         z = x @ weight.T
-        fused = self.backend.fused
-        if fused is not None and self.activation in fused.ACTIVATIONS:
-            a = fused.bias_activation(z, params["bias"], self.activation)
-        else:
-            z += params["bias"]
-            a = self._activate(z)
+        a = self._add_bias_and_activate(z, params["bias"])
         return a, (x, mask, activations.saved(self.activation, z, a), weight if hwc else None)
 
     def _preactivation_grad(self, grad, a):
@@ -93,6 +97,13 @@ class Dense(Layer):
 
 class Softmax(Dense):
     """Outputs class probabilities; its backward expects the gradient w.r.t. the logits."""
+
+    def _add_bias_and_activate(self, z, bias):
+        fused = self.backend.fused
+        if fused is not None and z.flags.c_contiguous:
+            return fused.bias_softmax(z, bias)
+        z += bias
+        return self._activate(z)
 
     def _activate(self, z):
         xp = self.xp
