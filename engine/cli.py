@@ -355,7 +355,7 @@ def train(args: argparse.Namespace) -> int:
             saver = SaveEachEpoch(args.save, optimizer, data)
         callbacks = [c for c in (saver, ProgressBar()) if c is not None]
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as TrainingDiverged
-            fit(
+            history = fit(
                 net,
                 data.train,
                 epochs=args.epochs,
@@ -367,6 +367,8 @@ def train(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 augment=Augment(args.shift, args.flip, args.rotate),
             )
+        for note in history.notes:
+            print(f"note: {note}", flush=True)
     except KeyboardInterrupt:
         print(f"convscope: interrupted{_kept(args.save, saver)}", file=sys.stderr)
         return 130

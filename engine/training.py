@@ -235,7 +235,7 @@ class _Run:
         shuffle: bool,
         augment: Augment | None,
         read_every: int,
-        capture: bool,
+        capture: bool | None,
     ):
         self.net, self.optimizer, self.validation = net, optimizer, validation
         self.callbacks, self.schedule, self.control, self.shuffle = callbacks, schedule, control, shuffle
@@ -259,9 +259,11 @@ class _Run:
         self.readings = net.xp.zeros((2, read_every + 1), dtype=np.float64)
         self.pending: list[_Pending] = []
         self.captured: CapturedStep | None = None
-        self.capture = capture
-        if capture and (problem := capture_problem(net, optimizer, self.augment is not None)):
-            self.history.notes.append(f"the training step was not captured: {problem}")
+        # None: as the backend does by default, and silently where this run cannot.
+        self.capture = net.backend.captures_steps if capture is None else capture
+        if self.capture and (problem := capture_problem(net, optimizer, self.augment is not None)):
+            if capture:
+                self.history.notes.append(f"the training step was not captured: {problem}")
             self.capture = False
 
     def epoch(self, epoch: int, pool: Threads) -> bool:
@@ -424,9 +426,10 @@ def fit(
     The losses, the accuracy and the health check are read back to the host once every
     `read_every` batches (default: the backend's :meth:`~engine.backend.Backend.batches_per_read`),
     and callbacks hear of those batches then; a diverged step goes back to the state of the
-    last read. `capture` (default: the backend's `captures_steps`) records the step once and
-    replays it for each full batch (:mod:`engine.captured_step`); a run it cannot capture
-    trains eagerly and says why in `History.notes`.
+    last read. `capture` (default: the backend's `captures_steps`, where the run allows it)
+    records the step once and replays it for each full batch (:mod:`engine.captured_step`); a
+    run asked to capture that cannot, or whose capture fails, trains eagerly and says why in
+    `History.notes`.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch size must be at least 1")
@@ -434,8 +437,6 @@ def fit(
         read_every = net.backend.batches_per_read(batch_size)
     if read_every < 1:
         raise ValueError("read_every must be at least 1")
-    if capture is None:
-        capture = net.backend.captures_steps
     x, y = as_split(train)
     check_fits(net, (x, y), name="the training set")
     net.memory.check(batch_size)

@@ -184,4 +184,7 @@ def test_a_step_that_draws_or_computes_on_the_host_is_not_captured(device, case,
     backend = dataclasses.replace(device, capture=_counting_capture(counts))
     _, _, history, _ = _train(backend, capture=True, **kwargs)
     assert history.notes == [f"the training step was not captured: {why}"]
+    # Where the backend captures by default, such a run trains eagerly without a word.
+    _, _, history, _ = _train(dataclasses.replace(backend, captures_steps=True), **kwargs)
+    assert history.notes == []
     assert counts["captures"] == 0
