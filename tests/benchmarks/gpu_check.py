@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -280,6 +282,11 @@ def throughput(device: str, batches: list[int], rounds: int, n_train: int) -> li
     return rows
 
 
+#: The speed levers, each added to the ones before; the graph is timed with and without the
+#: fused kernels, so a failing kernel hides no graph.
+LEVERS = ("eager", "+no-sync", "+prealloc", "+fused", "+graph unfused", "+graph")
+
+
 def fused_backend(backend: Backend) -> Backend:
     """`backend` with CuPy's fused kernels (ImportError without CuPy)."""
     from engine.gpu import kernels
@@ -287,28 +294,20 @@ def fused_backend(backend: Backend) -> Backend:
     return replace(backend, fused=kernels)
 
 
-def lever_configurations(device: str) -> dict[str, tuple[Backend, dict[str, Any]]]:
-    """Each speed lever added to the ones before: the backend and fit's options for each. The
-    graph is timed with and without the fused kernels, so a failing kernel hides no graph."""
+def lever_configuration(device: str, name: str) -> tuple[Backend, dict[str, Any]]:
+    """The backend and fit's options of lever configuration `name`."""
     plain = get_backend(device)
     kept = replace(plain, keeps_workspaces=True)
-    configs = {
-        "eager": (plain, {"read_every": 1}),
-        "+no-sync": (plain, {}),
-        "+prealloc": (kept, {}),
-    }
-    try:
-        fused = fused_backend(kept)
-    except Exception as exc:  # reported; the other levers still run
-        print(f"fused kernels unavailable: {type(exc).__name__}: {exc}", flush=True)
-    else:
-        configs["+fused"] = (fused, {})
     # The graph allocates its step's temporaries once, from a pool of its own: workspaces kept
     # across batches of another shape would free memory the graph still writes.
-    configs["+graph unfused"] = (plain, {"capture": True})
-    if "+fused" in configs:
-        configs["+graph"] = (replace(plain, fused=configs["+fused"][0].fused), {"capture": True})
-    return configs
+    return {
+        "eager": lambda: (plain, {"read_every": 1}),
+        "+no-sync": lambda: (plain, {}),
+        "+prealloc": lambda: (kept, {}),
+        "+fused": lambda: (fused_backend(kept), {}),
+        "+graph unfused": lambda: (plain, {"capture": True}),
+        "+graph": lambda: (fused_backend(plain), {"capture": True}),
+    }[name]()
 
 
 def _fit_steps(device: str | Backend, x: np.ndarray, y: np.ndarray, batch: int, **options: Any) -> tuple:
@@ -328,65 +327,75 @@ def _difference(ours: tuple, ref: tuple) -> dict[str, Any]:
             "met": max(loss, per_tensor[worst]) <= 1e-4}
 
 
-def levers(device: str, batches: list[int], rounds: int, n_train: int, steps: int = 50) -> dict[str, Any]:
-    """Throughput of each lever configuration against PyTorch, alternating, and each one's
-    `steps` fit steps (file order, batch 64) against NumPy's."""
+def one_lever(device: str, name: str, batches: list[int], rounds: int, n_train: int,
+              steps: int = 50) -> dict[str, Any]:
+    """Lever configuration `name`: its `steps` fit steps (file order, batch 64) against NumPy's,
+    then its training throughput at each batch size, alternating with PyTorch eager."""
     data = load_dataset()
     x, y = tile(data.train.x, data.train.y, n_train)
-    torch = _torch(device)
-    configs = lever_configurations(device)
-    result: dict[str, Any] = {"configs": list(configs), "agreement": {}, "throughput": []}
-    print("config order (each adds its lever to the one before):", ", ".join(configs), flush=True)
+    backend, options = lever_configuration(device, name)
+    result: dict[str, Any] = {"config": name, "throughput": []}
     reference = _fit_steps("cpu", x[: steps * 64], y[: steps * 64], 64)
-    for name, (backend, options) in configs.items():
-        try:
-            ours = _fit_steps(backend, x[: steps * 64], y[: steps * 64], 64, **options)
-            diff = {**_difference(ours, reference), "notes": ours[2]}
-        except Exception as exc:  # one failing lever must not hide the others
-            diff = {"error": f"{type(exc).__name__}: {exc}"}
-        result["agreement"][name] = diff
-        verdict = "ERROR" if "error" in diff else "met" if diff["met"] else "MISSED"
-        print(f"agreement {name:>15} (goal <= 1e-4: {verdict}): {json.dumps(diff)}", flush=True)
+    ours = _fit_steps(backend, x[: steps * 64], y[: steps * 64], 64, **options)
+    result["agreement"] = {**_difference(ours, reference), "notes": ours[2]}
+    verdict = "met" if result["agreement"]["met"] else "MISSED"
+    print(f"{name}: {steps} steps against NumPy (goal <= 1e-4: {verdict}): {json.dumps(result['agreement'])}",
+          flush=True)
+    torch = _torch(device)
     for batch in batches:
+        engine = _Engine(backend, batch, x, y, x[:1], **options)
         model = Network(seed=SEED, device="cpu")
         theirs = _Torch(torch, device, model, batch, x, y, x[:1]) if torch else None
-        engines: dict[str, _Engine] = {}
-        row: dict[str, Any] = {"batch": batch, "images": len(x), "errors": {}}
-        for name, (backend, options) in configs.items():
-            try:
-                engines[name] = _Engine(backend, batch, x, y, x[:1], **options)
-                engines[name].train()  # warm-up: kernels compiled, the graph captured
-            except Exception as exc:
-                row["errors"][name] = f"{type(exc).__name__}: {exc}"
-                engines.pop(name, None)
+        engine.train()  # warm-up: kernels compiled, the graph captured
         if theirs:
             theirs.train()
-        rates: dict[str, list[float]] = {name: [] for name in engines}
-        torch_rates: list[float] = []
+        mine, their_rates = [], []
         for _ in range(rounds):
-            for name in list(engines):
-                try:
-                    rates[name].append(len(x) / _timed(engines[name].train))
-                except Exception as exc:
-                    row["errors"][name] = f"{type(exc).__name__}: {exc}"
-                    engines.pop(name)
+            mine.append(len(x) / _timed(engine.train))
             if theirs:
-                torch_rates.append(len(x) / _timed(theirs.train))
-        if torch_rates:
-            row["torch_img_s"] = round(statistics.median(torch_rates))
-        for name, got in rates.items():
-            if not got:
-                continue
-            row[name] = {"img_s": round(statistics.median(got))}
-            if torch_rates:  # each round's ratio to the PyTorch epoch that followed it
-                ratios = [mine / theirs for mine, theirs in zip(got, torch_rates, strict=False)]
-                row[name]["ratio"] = round(statistics.median(ratios), 3)
-                row[name]["ratios"] = [round(r, 3) for r in ratios]
-            if name in engines and engines[name].notes:
-                row[name]["notes"] = engines[name].notes
-        print(json.dumps(row), flush=True)
+                their_rates.append(len(x) / _timed(theirs.train))
+        row: dict[str, Any] = {"batch": batch, "img_s": round(statistics.median(mine))}
+        if their_rates:
+            ratios = [a / b for a, b in zip(mine, their_rates, strict=True)]
+            row["torch_img_s"] = round(statistics.median(their_rates))
+            row["ratio"] = round(statistics.median(ratios), 3)
+            row["ratios"] = [round(r, 3) for r in ratios]
+        if engine.net.backend.name == "gpu":
+            row["pool_mib"] = round(engine.net.xp.get_default_memory_pool().total_bytes() / 2**20, 1)
+        if engine.notes:
+            row["notes"] = engine.notes
+        print(f"{name}: {json.dumps(row)}", flush=True)
         result["throughput"].append(row)
     return result
+
+
+def levers(device: str, batches: list[int], rounds: int, n_train: int, timeout_s: float) -> dict[str, Any]:
+    """Each lever configuration in a process of its own (`--steps lever --lever NAME`), so one
+    that fails, even with a CUDA error that poisons its process, hides none of the others."""
+    results: dict[str, Any] = {}
+    for name in LEVERS:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "lever.json"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--device", device, "--steps", "lever",
+                   "--lever", name, "--rounds", str(rounds), "--images", str(n_train), "--out", str(out),
+                   "--batch-sizes", *map(str, batches)]
+            output, code, seconds = _run(cmd, timeout_s)
+            lines = [line for line in output.splitlines() if line.startswith((f"{name}:", "FAILED"))]
+            print("\n".join(lines) or output[-1500:], flush=True)
+            summary = json.loads(out.read_text()) if out.exists() else {}
+            results[name] = summary.get("lever", {"error": f"exit {code}: {output[-800:]}"})
+            print(f"({name}: exit {code}, {seconds:.0f} s)", flush=True)
+    print("\nlever            " + "  ".join(f"batch {b:>5}" for b in batches) + "   agreement", flush=True)
+    for name, result in results.items():
+        cells = {row["batch"]: row for row in result.get("throughput", [])}
+        text = "  ".join(
+            f"{cells[b]['img_s']:>7,} {cells[b].get('ratio', math.nan):4.2f}x" if b in cells else f"{'-':>13}"
+            for b in batches
+        )
+        agreement = result.get("agreement", {})
+        verdict = ("met" if agreement.get("met") else "MISSED") if agreement else "error"
+        print(f"{name:<16} {text}   {verdict}", flush=True)
+    return results
 
 
 def cli_training(device: str, timeout_s: float) -> dict[str, Any]:
@@ -411,6 +420,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=16384, help="training images per throughput epoch")
     parser.add_argument("--suite-timeout", type=float, default=200)
+    parser.add_argument("--lever", choices=LEVERS, default="eager",
+                        help="the configuration `--steps lever` runs")
+    parser.add_argument("--lever-timeout", type=float, default=80, help="seconds for each lever's process")
     parser.add_argument("--out", help="also write the summary as JSON here")
     args = parser.parse_args()
     summary: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device_asked": args.device}
@@ -422,7 +434,9 @@ def main() -> None:
             args.device, args.batch_sizes, args.rounds, args.images)),
         "cli": ("Default recipe from the command line", lambda: cli_training(args.device, 240)),
         "levers": ("Speed levers against PyTorch", lambda: levers(
-            args.device, args.batch_sizes, args.rounds, args.images)),
+            args.device, args.batch_sizes, args.rounds, args.images, args.lever_timeout)),
+        "lever": (f"Lever {args.lever}", lambda: one_lever(
+            args.device, args.lever, args.batch_sizes, args.rounds, args.images)),
     }
     for name in args.steps:
         title, run = steps[name]
