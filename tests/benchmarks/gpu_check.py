@@ -282,9 +282,16 @@ def throughput(device: str, batches: list[int], rounds: int, n_train: int) -> li
     return rows
 
 
-#: The speed levers, each added to the ones before; the graph is timed with and without the
-#: fused kernels, so a failing kernel hides no graph.
-LEVERS = ("eager", "+no-sync", "+prealloc", "+fused", "+graph unfused", "+graph")
+#: The speed levers, each added to the ones before: stage 1's loop (the data sent to the device
+#: each epoch, every batch read back), the data set resident on the device, reads once per
+#: display tick, workspaces kept, fused kernels, the step captured as a CUDA graph (timed with
+#: and without the fused kernels, so a failing kernel hides no graph).
+LEVERS = ("eager", "+resident", "+no-sync", "+prealloc", "+fused", "+graph unfused", "+graph")
+#: Which levers share a process: the plain array code together, each custom kernel or graph
+#: alone, so a CUDA error that poisons its process hides no other lever.
+LEVER_PROCESSES = (
+    ("eager", "+resident", "+no-sync", "+prealloc"), ("+fused",), ("+graph unfused",), ("+graph",)
+)
 
 
 def fused_backend(backend: Backend) -> Backend:
@@ -294,19 +301,21 @@ def fused_backend(backend: Backend) -> Backend:
     return replace(backend, fused=kernels)
 
 
-def lever_configuration(device: str, name: str) -> tuple[Backend, dict[str, Any]]:
-    """The backend and fit's options of lever configuration `name`."""
+def lever_configuration(device: str, name: str) -> tuple[Backend, bool, dict[str, Any]]:
+    """Lever configuration `name`: its backend, whether its data stays on the device, and
+    fit's options."""
     plain = get_backend(device)
     kept = replace(plain, keeps_workspaces=True)
     # The graph allocates its step's temporaries once, from a pool of its own: workspaces kept
     # across batches of another shape would free memory the graph still writes.
     return {
-        "eager": lambda: (plain, {"read_every": 1}),
-        "+no-sync": lambda: (plain, {}),
-        "+prealloc": lambda: (kept, {}),
-        "+fused": lambda: (fused_backend(kept), {}),
-        "+graph unfused": lambda: (plain, {"capture": True}),
-        "+graph": lambda: (fused_backend(plain), {"capture": True}),
+        "eager": lambda: (plain, False, {"read_every": 1}),
+        "+resident": lambda: (plain, True, {"read_every": 1}),
+        "+no-sync": lambda: (plain, True, {}),
+        "+prealloc": lambda: (kept, True, {}),
+        "+fused": lambda: (fused_backend(kept), True, {}),
+        "+graph unfused": lambda: (plain, True, {"capture": True}),
+        "+graph": lambda: (fused_backend(plain), True, {"capture": True}),
     }[name]()
 
 
@@ -327,23 +336,21 @@ def _difference(ours: tuple, ref: tuple) -> dict[str, Any]:
             "met": max(loss, per_tensor[worst]) <= 1e-4}
 
 
-def one_lever(device: str, name: str, batches: list[int], rounds: int, n_train: int,
-              steps: int = 50) -> dict[str, Any]:
-    """Lever configuration `name`: its `steps` fit steps (file order, batch 64) against NumPy's,
-    then its training throughput at each batch size, alternating with PyTorch eager."""
-    data = load_dataset()
-    x, y = tile(data.train.x, data.train.y, n_train)
-    backend, options = lever_configuration(device, name)
-    result: dict[str, Any] = {"config": name, "throughput": []}
-    reference = _fit_steps("cpu", x[: steps * 64], y[: steps * 64], 64)
+def one_lever(device: str, name: str, x: np.ndarray, y: np.ndarray, reference: tuple, batches: list[int],
+              rounds: int, torch: Any, steps: int) -> dict[str, Any]:
+    """Lever configuration `name`: its `steps` fit steps (file order, batch 64) against NumPy's
+    `reference`, then its training throughput at each batch size, alternating with PyTorch."""
+    backend, resident, options = lever_configuration(device, name)
+    result: dict[str, Any] = {"throughput": []}
     ours = _fit_steps(backend, x[: steps * 64], y[: steps * 64], 64, **options)
     result["agreement"] = {**_difference(ours, reference), "notes": ours[2]}
     verdict = "met" if result["agreement"]["met"] else "MISSED"
     print(f"{name}: {steps} steps against NumPy (goal <= 1e-4: {verdict}): {json.dumps(result['agreement'])}",
           flush=True)
-    torch = _torch(device)
     for batch in batches:
         engine = _Engine(backend, batch, x, y, x[:1], **options)
+        if resident:
+            engine.x, engine.y = backend.to_device(x), backend.to_device(y.astype(np.int64))
         model = Network(seed=SEED, device="cpu")
         theirs = _Torch(torch, device, model, batch, x, y, x[:1]) if torch else None
         engine.train()  # warm-up: kernels compiled, the graph captured
@@ -360,8 +367,8 @@ def one_lever(device: str, name: str, batches: list[int], rounds: int, n_train: 
             row["torch_img_s"] = round(statistics.median(their_rates))
             row["ratio"] = round(statistics.median(ratios), 3)
             row["ratios"] = [round(r, 3) for r in ratios]
-        if engine.net.backend.name == "gpu":
-            row["pool_mib"] = round(engine.net.xp.get_default_memory_pool().total_bytes() / 2**20, 1)
+        if backend.name == "gpu":
+            row["pool_mib"] = round(backend.xp.get_default_memory_pool().total_bytes() / 2**20, 1)
         if engine.notes:
             row["notes"] = engine.notes
         print(f"{name}: {json.dumps(row)}", flush=True)
@@ -369,32 +376,52 @@ def one_lever(device: str, name: str, batches: list[int], rounds: int, n_train: 
     return result
 
 
+def some_levers(device: str, names: list[str], batches: list[int], rounds: int, n_train: int,
+                steps: int = 50) -> dict[str, Any]:
+    """The lever configurations `names`, one after another in this process; one that raises is
+    printed and the next still runs."""
+    data = load_dataset()
+    x, y = tile(data.train.x, data.train.y, n_train)
+    reference = _fit_steps("cpu", x[: steps * 64], y[: steps * 64], 64)
+    torch = _torch(device)
+    results = {}
+    for name in names:
+        try:
+            results[name] = one_lever(device, name, x, y, reference, batches, rounds, torch, steps)
+        except Exception as exc:
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"{name}: FAILED: {results[name]['error']}", flush=True)
+    return results
+
+
 def levers(device: str, batches: list[int], rounds: int, n_train: int, timeout_s: float) -> dict[str, Any]:
-    """Each lever configuration in a process of its own (`--steps lever --lever NAME`), so one
-    that fails, even with a CUDA error that poisons its process, hides none of the others."""
+    """Every lever configuration, in the processes of LEVER_PROCESSES (`--steps lever --lever
+    NAME ...`), then a table of them all."""
     results: dict[str, Any] = {}
-    for name in LEVERS:
+    for names in LEVER_PROCESSES:
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "lever.json"
             cmd = [sys.executable, str(Path(__file__).resolve()), "--device", device, "--steps", "lever",
-                   "--lever", name, "--rounds", str(rounds), "--images", str(n_train), "--out", str(out),
+                   "--lever", *names, "--rounds", str(rounds), "--images", str(n_train), "--out", str(out),
                    "--batch-sizes", *map(str, batches)]
             output, code, seconds = _run(cmd, timeout_s)
-            lines = [line for line in output.splitlines() if line.startswith((f"{name}:", "FAILED"))]
+            lines = [line for line in output.splitlines() if line.startswith(tuple(f"{n}:" for n in names))]
             print("\n".join(lines) or output[-1500:], flush=True)
-            summary = json.loads(out.read_text()) if out.exists() else {}
-            results[name] = summary.get("lever", {"error": f"exit {code}: {output[-800:]}"})
-            print(f"({name}: exit {code}, {seconds:.0f} s)", flush=True)
-    print("\nlever            " + "  ".join(f"batch {b:>5}" for b in batches) + "   agreement", flush=True)
+            got = json.loads(out.read_text()).get("lever", {}) if out.exists() else {}
+            for name in names:
+                results[name] = got.get(name, {"error": f"exit {code}: {output[-800:]}"})
+            print(f"({', '.join(names)}: exit {code}, {seconds:.0f} s)", flush=True)
+    header = "".join(f"{'batch ' + str(b):>20}" for b in batches)
+    print(f"\n{'lever':<15}{header}   agreement (img/s, ratio to PyTorch)", flush=True)
     for name, result in results.items():
         cells = {row["batch"]: row for row in result.get("throughput", [])}
-        text = "  ".join(
-            f"{cells[b]['img_s']:>7,} {cells[b].get('ratio', math.nan):4.2f}x" if b in cells else f"{'-':>13}"
+        text = "".join(
+            f"{c['img_s']:>12,} {c.get('ratio', math.nan):5.2f}x" if (c := cells.get(b)) else f"{'-':>20}"
             for b in batches
         )
         agreement = result.get("agreement", {})
         verdict = ("met" if agreement.get("met") else "MISSED") if agreement else "error"
-        print(f"{name:<16} {text}   {verdict}", flush=True)
+        print(f"{name:<15}{text}   {verdict}", flush=True)
     return results
 
 
@@ -420,9 +447,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=16384, help="training images per throughput epoch")
     parser.add_argument("--suite-timeout", type=float, default=200)
-    parser.add_argument("--lever", choices=LEVERS, default="eager",
-                        help="the configuration `--steps lever` runs")
-    parser.add_argument("--lever-timeout", type=float, default=80, help="seconds for each lever's process")
+    parser.add_argument("--lever", choices=LEVERS, nargs="+", default=["eager"],
+                        help="the configurations `--steps lever` runs")
+    parser.add_argument("--lever-timeout", type=float, default=120, help="seconds for each levers process")
     parser.add_argument("--out", help="also write the summary as JSON here")
     args = parser.parse_args()
     summary: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device_asked": args.device}
@@ -435,7 +462,7 @@ def main() -> None:
         "cli": ("Default recipe from the command line", lambda: cli_training(args.device, 240)),
         "levers": ("Speed levers against PyTorch", lambda: levers(
             args.device, args.batch_sizes, args.rounds, args.images, args.lever_timeout)),
-        "lever": (f"Lever {args.lever}", lambda: one_lever(
+        "lever": (f"Levers {', '.join(args.lever)}", lambda: some_levers(
             args.device, args.lever, args.batch_sizes, args.rounds, args.images)),
     }
     for name in args.steps:
