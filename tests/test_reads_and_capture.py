@@ -41,11 +41,11 @@ class Batches(Callback):
         self.infos.append((info.epoch, info.batch, info.loss, info.lr, info.step, info.train_acc))
 
 
-def _train(device, spec=SPEC, optimizer=None, **kwargs):
+def _train(device, spec=SPEC, optimizer=None, data=None, **kwargs):
     net = Network(spec, seed=2, device=device)
     opt = optimizer or SGD(lr=0.05)
     seen = Batches()
-    history = fit(net, _data(), epochs=2, batch_size=BATCH, optimizer=opt, callbacks=[seen],
+    history = fit(net, data or _data(), epochs=2, batch_size=BATCH, optimizer=opt, callbacks=[seen],
                   schedule="cosine", threads=1, **kwargs)
     return net, opt, history, seen
 
@@ -70,6 +70,12 @@ def test_batched_reads_and_the_captured_step_train_as_step_by_step(device, optio
     eager = _train(device, read_every=1)
     _assert_same_run(eager, _train(device, **options))
     assert len(eager[3].infos) == 24  # every batch reported, in order
+
+
+def test_a_data_set_already_on_the_device_trains_as_one_sent_there(device):
+    x, y = _data()
+    resident = (device.to_device(x), device.to_device(y))
+    _assert_same_run(_train(device), _train(device, data=resident, capture=True))
 
 
 def _counting_host_reads(monkeypatch) -> list[int]:
