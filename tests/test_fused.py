@@ -14,13 +14,15 @@ from engine import SGD, Network, fit
 
 
 class StandIn:
-    """engine.gpu.kernels' interface, in the backend's array operations, counting its calls."""
+    """engine.gpu.kernels' interface, in the backend's array operations (the gathering kernels
+    element by element, with the CUDA code's index arithmetic), counting its calls."""
 
     ACTIVATIONS = ("relu",)
 
     def __init__(self, xp) -> None:
         self.xp = xp
-        self.calls = {"sgd": 0, "bias_activation": 0, "bias_softmax": 0, "cross_entropy": 0}
+        self.calls = {"sgd": 0, "bias_activation": 0, "bias_softmax": 0, "cross_entropy": 0, "col2im": 0,
+                      "max_pool_backward": 0}
 
     def sgd(self, param, grad, velocity, lr, momentum, l2) -> None:
         self.calls["sgd"] += 1
@@ -56,12 +58,66 @@ class StandIn:
         grad *= scale
         return loss, (probs.argmax(axis=1) == y).sum(), grad
 
+    def col2im(self, dcols, dx, kernel, stride, out_hw):
+        self.calls["col2im"] += 1
+        cols, out = self.xp.asnumpy(dcols), np.empty(dx.shape, dtype=dx.dtype)
+        n_all, hp, wp, c = dx.shape
+        (kh, kw), (oh, ow), rows = kernel, out_hw, dcols.shape[1]
+        for i in range(out.size):
+            ch, rest = i % c, i // c
+            col, rest = rest % wp, rest // wp
+            row, n = rest % hp, rest // hp
+            total = out.dtype.type(0)
+            for a in range(kh):
+                top = row - a
+                if top < 0 or top % stride or top // stride >= oh:
+                    continue
+                for b in range(kw):
+                    left = col - b
+                    if left < 0 or left % stride or left // stride >= ow:
+                        continue
+                    at = (n * oh + top // stride) * ow + left // stride
+                    total += cols.reshape(-1)[((a * kw + b) * rows + at) * c + ch]
+            out.reshape(-1)[i] = total
+        dx[...] = self.xp.asarray(out)
+        return dx
+
+    def max_pool_backward(self, x, out, grad, dx, size, relu):
+        self.calls["max_pool_backward"] += 1
+        xs, tops, grads = (self.xp.asnumpy(a).reshape(-1) for a in (x, out, grad))
+        result = np.empty(x.shape, dtype=dx.dtype)
+        _, c, h, w = x.shape
+        _, _, oh, ow = out.shape
+        ph, pw = size
+        for i in range(result.size):
+            col, rest = i % w, i // w
+            row, rest = rest % h, rest // h
+            ch, n = rest % c, rest // c
+            r, q = row // ph, col // pw
+            value = result.dtype.type(0)
+            if r < oh and q < ow:
+                at = ((n * c + ch) * oh + r) * ow + q
+                top = tops[at]
+                if relu and top <= 0:
+                    value = grads[at] * 0
+                else:
+                    base = (n * c + ch) * h + r * ph
+                    window = [(base + k // pw) * w + q * pw + k % pw for k in range(ph * pw)]
+                    first = next((k for k, at_x in enumerate(window) if xs[at_x] == top), -1)
+                    value = grads[at] * (1 if first == (row - r * ph) * pw + (col - q * pw) else 0)
+            result.reshape(-1)[i] = value
+        dx[...] = self.xp.asarray(result)
+        return dx
+
 
 SPEC = {
-    "input": [1, 8, 8],
+    "input": [1, 9, 9],
     "classes": 3,
     "layers": [
-        {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
+        {"type": "conv", "filters": 3, "kernel": 2, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+        {"type": "conv", "filters": 4, "kernel": 2, "stride": 2, "padding": 1, "activation": "tanh"},
+        {"type": "pool", "mode": "max", "size": 2},
         {"type": "dense", "units": 8, "activation": "relu"},
         {"type": "softmax"},
     ],
@@ -70,7 +126,7 @@ SPEC = {
 
 def _run(device, momentum: float, **options):
     rng = np.random.default_rng(5)
-    x, y = rng.random((64, 1, 8, 8), dtype=np.float32), rng.integers(0, 3, 64)
+    x, y = rng.random((64, 1, 9, 9), dtype=np.float32), rng.integers(0, 3, 64)
     net = Network(SPEC, seed=4, device=device)
     opt = SGD(lr=0.1, momentum=momentum, l2=1e-3)
     history = fit(net, (x, y), epochs=2, batch_size=16, optimizer=opt, threads=1, **options)
@@ -88,5 +144,7 @@ def test_fused_kernels_train_as_the_plain_operations(device, momentum, capture):
         assert mine.keys() == theirs.keys()
         for k in mine:
             np.testing.assert_array_equal(mine[k], theirs[k], err_msg=k)
-    # 8 steps of 6 parameters; one dense ReLU layer and one softmax layer per training step.
-    assert fused.calls == {"sgd": 8 * 6, "bias_activation": 8, "bias_softmax": 8, "cross_entropy": 8}
+    # 8 steps of 8 parameters; per step one dense ReLU layer, one softmax, one conv that sends a
+    # gradient back (the first needs none) and two max pools.
+    assert fused.calls == {"sgd": 8 * 8, "bias_activation": 8, "bias_softmax": 8, "cross_entropy": 8,
+                           "col2im": 8, "max_pool_backward": 16}

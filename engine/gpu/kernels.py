@@ -128,3 +128,91 @@ def cross_entropy(probs: Any, y: Any, scale: float, tiny: float) -> tuple[Any, A
         _grid(n), (_BLOCK,), (probs, y, real(scale), real(tiny), np.int32(n), np.int32(c), grad, loss, right)
     )
     return loss.sum(), right.sum(), grad
+
+
+#: dL/d(padded NHWC input) of a convolution, gathered: each input element sums, over the kernel
+#: offsets whose window covers it, in the offsets' order, its share of dcols (kh·kw, N·oh·ow, C);
+#: one kernel where adding each offset's slab is kh·kw of them (and a fill).
+_col2im = cupy.ElementwiseKernel(
+    "raw T dcols, int32 kh, int32 kw, int32 s, int32 oh, int32 ow, int32 hp, int32 wp, int32 c, int64 rows",
+    "T dx",
+    """
+    const int ch = i % c;
+    long long rest = i / c;
+    const int col = rest % wp;
+    rest /= wp;
+    const int row = rest % hp;
+    const long long n = rest / hp;
+    T total = 0;
+    for (int a = 0; a < kh; ++a) {
+        const int top = row - a;
+        if (top < 0 || top % s != 0 || top / s >= oh) continue;
+        for (int b = 0; b < kw; ++b) {
+            const int left = col - b;
+            if (left < 0 || left % s != 0 || left / s >= ow) continue;
+            const long long at = (n * oh + top / s) * ow + left / s;
+            total += dcols[((long long)(a * kw + b) * rows + at) * c + ch];
+        }
+    }
+    dx = total;
+    """,
+    "convscope_col2im",
+)
+
+
+def col2im(dcols: Any, dx: Any, kernel: tuple[int, int], stride: int, out_hw: tuple[int, int]) -> Any:
+    """Write dL/d(padded input) into the C-ordered NHWC `dx` from `dcols` (kh·kw, N·oh·ow, C)."""
+    _, hp, wp, c = dx.shape
+    kh, kw = kernel
+    oh, ow = out_hw
+    _col2im(cupy.ascontiguousarray(dcols), np.int32(kh), np.int32(kw), np.int32(stride), np.int32(oh),
+            np.int32(ow), np.int32(hp), np.int32(wp), np.int32(c), np.int64(dcols.shape[1]), dx)
+    return dx
+
+
+#: Max pooling's gradient for windows that tile the map (stride = size), gathered: each input
+#: element takes its window's gradient when it is the window's first maximum (in window order),
+#: none where the ReLU the pool applies let nothing through (`relu`: maximum ≤ 0).
+_max_pool_backward = cupy.ElementwiseKernel(
+    "raw T x, raw T out, raw T grad, int32 ph, int32 pw, int32 oh, int32 ow, int32 h, int32 w, int32 c,"
+    " bool relu",
+    "T dx",
+    """
+    const int col = i % w;
+    long long rest = i / w;
+    const int row = rest % h;
+    rest /= h;
+    const int ch = rest % c;
+    const long long n = rest / c;
+    const int r = row / ph, q = col / pw;
+    T value = 0;
+    if (r < oh && q < ow) {
+        const long long at = ((n * c + ch) * oh + r) * ow + q;
+        const T top = out[at];
+        if (!(relu && top <= (T)0)) {
+            int first = -1;
+            for (int k = 0; k < ph * pw && first < 0; ++k) {
+                const long long xi = ((n * c + ch) * h + r * ph + k / pw) * w + q * pw + k % pw;
+                if (x[xi] == top) first = k;
+            }
+            const T hit = first == (row - r * ph) * pw + (col - q * pw) ? (T)1 : (T)0;
+            value = grad[at] * hit;
+        } else {
+            value = grad[at] * (T)0;
+        }
+    }
+    dx = value;
+    """,
+    "convscope_max_pool_backward",
+)
+
+
+def max_pool_backward(x: Any, out: Any, grad: Any, dx: Any, size: tuple[int, int], relu: bool) -> Any:
+    """Write max pooling's dL/dx into `dx` (shaped and laid out as `x`, N·C·H·W), for windows
+    of `size` that tile the map; `relu`: the pool applies the conv's ReLU mask."""
+    _, c, h, w = x.shape
+    _, _, oh, ow = out.shape
+    ph, pw = size
+    _max_pool_backward(x, out, grad, np.int32(ph), np.int32(pw), np.int32(oh), np.int32(ow), np.int32(h),
+                       np.int32(w), np.int32(c), bool(relu), dx)
+    return dx

@@ -88,6 +88,8 @@ class Conv(Layer):
         dcols = self._backward_array("dcols", (kh * kw, dz.shape[0], c), dz.dtype)
         self.xp.matmul(dz, per_offset, out=dcols)
         dx = self._backward_array("dx", shape, dz.dtype)
+        if self.backend.fused is not None:  # one gathering kernel for the kh·kw slabs below
+            return self.backend.fused.col2im(dcols, dx, self.kernel, s, (out_h, out_w))
         dx.fill(0)
         for i in range(kh):
             for j in range(kw):

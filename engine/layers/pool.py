@@ -86,6 +86,9 @@ class Pool(Layer):
                 else:
                     dx[sl] = share
             return dx, {}
+        fused = self.backend.fused
+        if fused is not None and self.stride == self.size and not self.all_maxima:
+            return fused.max_pool_backward(x, out, grad, dx, self.size, self.masks_relu), {}
         # Each window's gradient goes to its first maximum only, as an argmax would send it (or to
         # every maximum, `all_maxima`). `served` marks the windows already given theirs and, when
         # this pool applies the ReLU's mask, those whose maximum is 0, where the ReLU passes none.
