@@ -95,7 +95,8 @@ def test_pause_resume_stop_and_a_new_learning_rate_from_another_thread(small_tra
     rec = Recorder(on_batch=steer)
     worker = threading.Thread(
         target=lambda: fit(
-            net, small_train, epochs=5, batch_size=32, optimizer=SGD(lr=0.1), control=control, callbacks=[rec]
+            net, small_train, epochs=5, batch_size=32, optimizer=SGD(lr=0.1), control=control,
+            callbacks=[rec], read_every=1,  # steered batch by batch, on the GPU too
         )
     )
     worker.start()

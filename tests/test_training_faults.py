@@ -104,8 +104,8 @@ def test_an_overflowing_update_leaves_the_last_state_checked_finite(device, make
 
 
 def test_the_health_check_adds_no_host_synchronisation(monkeypatch, device):
-    """One host copy per batch, as before the check covered the weights: the GPU path is not
-    made to wait once more per step."""
+    """One host copy per read (here every batch), as before the check covered the weights: the
+    GPU path is not made to wait once more per step."""
     copies = {"n": 0}
     to_host = Backend.to_host
 
@@ -115,7 +115,7 @@ def test_the_health_check_adds_no_host_synchronisation(monkeypatch, device):
 
     monkeypatch.setattr(Backend, "to_host", counted)
     net = Network(TINY, seed=0, device=device)
-    fit(net, _data(), epochs=2, batch_size=8, optimizer=SGD(lr=0.1, momentum=0.9))
+    fit(net, _data(), epochs=2, batch_size=8, optimizer=SGD(lr=0.1, momentum=0.9), read_every=1)
     assert copies["n"] == 2 * 4
 
 
@@ -198,7 +198,8 @@ def test_a_pause_after_stop_does_not_hold_the_run(device):
 
     thread, out = _in_thread(
         lambda: fit(
-            net, _data(), epochs=10**6, batch_size=8, control=control, callbacks=[counter, StopThenPause()]
+            net, _data(), epochs=10**6, batch_size=8, control=control, callbacks=[counter, StopThenPause()],
+            read_every=1,
         )
     )
     thread.join(HANG_S)
@@ -273,6 +274,7 @@ def test_random_interleavings_of_control_calls_from_several_threads(device, plan
             schedule="constant",
             control=control,
             callbacks=[counter],
+            read_every=1,  # each batch heard of as it ends, so a stop is seen within one
         )
     )
     steering = [threading.Thread(target=steer, args=(plan,), daemon=True) for plan in plans]
