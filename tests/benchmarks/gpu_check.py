@@ -107,7 +107,8 @@ def _run(cmd: list[str], timeout_s: float, **env: str) -> tuple[str, int | None,
                              capture_output=True, text=True, timeout=timeout_s)
         output, code = run.stdout + run.stderr, run.returncode
     except subprocess.TimeoutExpired as exc:
-        output, code = f"{exc.stdout or ''}\nTIMED OUT after {timeout_s:.0f} s", None
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        output, code = f"{partial}\nTIMED OUT after {timeout_s:.0f} s", None
     return output, code, time.perf_counter() - started
 
 
