@@ -20,6 +20,7 @@ LAYERS = (
     ("engine.jsontext", "engine.bounded_io"),
     (
         "engine.backend",
+        "engine.gpu",
         "engine.spec",
         "engine.activations",
         "engine.init",
@@ -31,7 +32,7 @@ LAYERS = (
     ("engine.limits",),
     ("engine.layers", "engine.data", "engine.cifar", "engine.image_folder", "engine.optim",
      "engine.augment", "engine.parallel"),
-    ("engine.network", "engine.last_good", "engine.explain", "engine.drawing"),
+    ("engine.network", "engine.last_good", "engine.captured_step", "engine.explain", "engine.drawing"),
     ("engine.training", "engine.weights", "engine.recipe", "engine.occlusion"),
     ("engine.onnx_export", "engine.torch_export", "engine.runs"),
     ("engine.export",),
