@@ -18,6 +18,7 @@ from engine.cli import main
 from engine.errors import OutputPathError
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec, summary
+from engine.training import History
 from engine.weights import load, save
 
 #: Small enough to train in a second or two on a loaded CPU; 28×28 input like mnist-5k.
@@ -308,7 +309,7 @@ def test_the_windows_save_uses_the_same_check(tmp_path):
 
 
 def test_auto_device_says_in_one_short_line_which_it_picked(tiny_spec, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "fit", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: History())
     def reason():
         return "CuPy is not installed (a long story)"
 
@@ -324,6 +325,13 @@ def test_auto_device_says_in_one_short_line_which_it_picked(tiny_spec, capsys, m
     assert "CuPy is not installed (a long story)" in capsys.readouterr().out
     assert main(["train", "--spec", tiny_spec, "--device", "gpu"]) == 1
     _one_error_line(capsys, "GPU requested but unavailable: CuPy is not installed")
+
+
+def test_train_prints_how_the_run_trained_where_it_could_not_do_as_asked(tiny_spec, capsys, monkeypatch):
+    note = "capturing the training step failed (CUDARuntimeError: not permitted); trained eagerly"
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: History(notes=[note]))
+    assert main(["train", "--spec", tiny_spec, "--limit", "64", "--device", "cpu"]) == 0
+    assert f"note: {note}" in capsys.readouterr().out.splitlines()
 
 
 def test_a_near_miss_of_a_built_in_data_set_name_is_suggested(capsys):
