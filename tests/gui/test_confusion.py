@@ -90,6 +90,7 @@ def test_a_clicked_cell_lists_its_images_and_a_clicked_thumbnail_shows_in_the_vi
     shown = maps.shown_maps[-1]  # the probabilities drawn beside the feature maps
     np.testing.assert_allclose(shown, predictions(trained)[listed[1]], rtol=1e-5)
     assert f"predicted <b>{predicted}</b>" in maps._title and f"true <b>{true}</b>" in maps._title
+    trained.explain_dock.toggleViewAction().trigger()  # made when first shown, on the chosen image
     assert trained.explain_dock.image_spin.value() == listed[1] + 1
     _click_cell(qtbot, view, true, true)  # the right answers, the most confident first
     right = view.thumbnail_indices()
