@@ -51,6 +51,7 @@ class CapturedStep:
         self.out = xp.zeros(2, dtype=xp.float64)
         self._replay: Callable[[], None] | None = None
         self._warm = False
+        self._written: list[Any] = []
 
     def _step(self) -> None:
         """The captured work: device operations on persistent buffers only, no host state."""
@@ -80,6 +81,9 @@ class CapturedStep:
     def _capture(self) -> None:
         try:
             replay = self.net.backend.capture(self._step)
+            # A graph writes the arrays it was captured with; a batch of another shape (the
+            # last, short one) replaces them in the layers' workspaces, so they are kept here.
+            self._written = [a for layer in self.net.layers for a in layer.workspace_arrays()]
             replay()
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}"

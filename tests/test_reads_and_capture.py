@@ -6,6 +6,7 @@ graph where these tests replay by rerunning (tests/benchmarks/gpu_check.py check
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 import pytest
@@ -194,3 +195,22 @@ def test_a_step_that_draws_or_computes_on_the_host_is_not_captured(device, case,
     _, _, history, _ = _train(dataclasses.replace(backend, captures_steps=True), **kwargs)
     assert history.notes == []
     assert counts["captures"] == 0
+
+
+def test_the_arrays_a_captured_step_writes_outlive_a_short_batch_that_replaces_them():
+    """A backend that keeps workspaces: the short last batch puts arrays of its own shape in the
+    layers' workspaces, and a CUDA graph would go on writing the full batch's, so the captured
+    step keeps those alive (a freed one could be handed to other data)."""
+    captured: list[weakref.ref] = []
+
+    def capture(step):
+        def replay():
+            if not captured:  # the workspaces as the capture left them
+                captured.extend(weakref.ref(a) for layer in net.layers for a in layer.workspace_arrays())
+            step()
+
+        return replay
+
+    net = Network(SPEC, seed=2, device=dataclasses.replace(NUMPY, capture=capture))
+    fit(net, _data(), epochs=1, batch_size=BATCH, optimizer=SGD(lr=0.05), capture=True, threads=1)
+    assert captured and all(ref() is not None for ref in captured)

@@ -40,6 +40,10 @@ class Workspace:
             self._arrays[name] = (key, buf)
         return buf
 
+    def arrays(self) -> list[Any]:
+        """The arrays it holds now."""
+        return [buf for _, buf in self._arrays.values()]
+
 
 class Layer(ABC):
     """A layer holds its settings and workspaces; parameters live in the network's `params`."""
@@ -59,6 +63,11 @@ class Layer(ABC):
         if phase not in spaces:
             spaces[phase] = Workspace(self.backend)
         return spaces[phase]
+
+    def workspace_arrays(self) -> list[Any]:
+        """Every array this thread's workspaces hold now: a captured step that writes them must
+        keep them alive, though a pass of another shape replaces them in the workspace."""
+        return [a for space in self._workspaces.__dict__.values() for a in space.arrays()]
 
     def _forward_array(self, name: str, shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
         """An array of this thread's forward workspace (see :class:`Workspace` for its lifetime)."""
