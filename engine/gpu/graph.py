@@ -29,6 +29,10 @@ def capture(step: Callable[[], None]) -> Callable[[], None]:
     replays join the caller's stream, in order with the caller's other work."""
     pool = cupy.cuda.MemoryPool()
     stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:  # whatever cuBLAS sets up for a new stream, it sets up before the capture
+        square = cupy.ones((2, 2), dtype=cupy.float32)
+        cupy.matmul(square, square)
+        stream.synchronize()
     with cupy.cuda.using_allocator(pool.malloc), stream:
         stream.begin_capture()
         try:
