@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +175,8 @@ class _Engine:
     def sync(self) -> None:
         self.net.backend.synchronize()
 
-    def train(self) -> None:
-        history = fit(self.net, (self.x, self.y), epochs=1, batch_size=self.batch, optimizer=self.opt,
+    def train(self, epochs: int = 1) -> None:
+        history = fit(self.net, (self.x, self.y), epochs=epochs, batch_size=self.batch, optimizer=self.opt,
                       **self.fit_options)
         self.sync()
         self.notes += [note for note in history.notes if note not in self.notes]
@@ -368,6 +369,9 @@ def one_lever(device: str, name: str, x: np.ndarray, y: np.ndarray, reference: t
             row["torch_img_s"] = round(statistics.median(their_rates))
             row["ratio"] = round(statistics.median(ratios), 3)
             row["ratios"] = [round(r, 3) for r in ratios]
+        if options.get("capture"):  # each fit captures its step anew; a run of several epochs once
+            seconds = _timed(partial(engine.train, rounds))
+            row["img_s_one_fit_of_rounds_epochs"] = round(rounds * len(x) / seconds)
         if backend.name == "gpu":
             row["pool_mib"] = round(backend.xp.get_default_memory_pool().total_bytes() / 2**20, 1)
         if engine.notes:
