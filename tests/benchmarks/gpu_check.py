@@ -108,8 +108,8 @@ def _run(cmd: list[str], timeout_s: float, **env: str) -> tuple[str, int | None,
                              capture_output=True, text=True, timeout=timeout_s)
         output, code = run.stdout + run.stderr, run.returncode
     except subprocess.TimeoutExpired as exc:
-        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        output, code = f"{partial}\nTIMED OUT after {timeout_s:.0f} s", None
+        so_far = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        output, code = f"{so_far}\nTIMED OUT after {timeout_s:.0f} s", None
     return output, code, time.perf_counter() - started
 
 
@@ -401,7 +401,8 @@ def some_levers(device: str, names: list[str], batches: list[int], rounds: int, 
 
 def levers(device: str, batches: list[int], rounds: int, n_train: int, timeout_s: float) -> dict[str, Any]:
     """Every lever configuration, in the processes of LEVER_PROCESSES (`--steps lever --lever
-    NAME ...`), then a table of them all."""
+    NAME ...`), then a table of them all. `timeout_s` is per configuration: a process of four
+    has four times as long."""
     results: dict[str, Any] = {}
     for names in LEVER_PROCESSES:
         with tempfile.TemporaryDirectory() as folder:
@@ -409,7 +410,7 @@ def levers(device: str, batches: list[int], rounds: int, n_train: int, timeout_s
             cmd = [sys.executable, str(Path(__file__).resolve()), "--device", device, "--steps", "lever",
                    "--lever", *names, "--rounds", str(rounds), "--images", str(n_train), "--out", str(out),
                    "--batch-sizes", *map(str, batches)]
-            output, code, seconds = _run(cmd, timeout_s)
+            output, code, seconds = _run(cmd, timeout_s * len(names))
             lines = [line for line in output.splitlines() if line.startswith(tuple(f"{n}:" for n in names))]
             print("\n".join(lines) or output[-1500:], flush=True)
             got = json.loads(out.read_text()).get("lever", {}) if out.exists() else {}
@@ -454,7 +455,8 @@ def main() -> None:
     parser.add_argument("--suite-timeout", type=float, default=200)
     parser.add_argument("--lever", choices=LEVERS, nargs="+", default=["eager"],
                         help="the configurations `--steps lever` runs")
-    parser.add_argument("--lever-timeout", type=float, default=120, help="seconds for each levers process")
+    parser.add_argument("--lever-timeout", type=float, default=50,
+                        help="seconds for each lever configuration (a process of several gets their sum)")
     parser.add_argument("--out", help="also write the summary as JSON here")
     args = parser.parse_args()
     summary: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device_asked": args.device}
