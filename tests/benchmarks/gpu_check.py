@@ -455,7 +455,7 @@ def main() -> None:
     parser.add_argument("--suite-timeout", type=float, default=200)
     parser.add_argument("--lever", choices=LEVERS, nargs="+", default=["eager"],
                         help="the configurations `--steps lever` runs")
-    parser.add_argument("--lever-timeout", type=float, default=50,
+    parser.add_argument("--lever-timeout", type=float, default=60,
                         help="seconds for each lever configuration (a process of several gets their sum)")
     parser.add_argument("--out", help="also write the summary as JSON here")
     args = parser.parse_args()
