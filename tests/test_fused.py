@@ -22,7 +22,11 @@ class StandIn:
     def __init__(self, xp) -> None:
         self.xp = xp
         self.calls = {"sgd": 0, "bias_activation": 0, "bias_softmax": 0, "cross_entropy": 0, "col2im": 0,
-                      "max_pool_backward": 0}
+                      "max_pool_backward": 0, "matmul": 0}
+
+    def matmul(self, a, b, out=None):
+        self.calls["matmul"] += 1
+        return self.xp.matmul(a, b, out=out)
 
     def sgd(self, param, grad, velocity, lr, momentum, l2) -> None:
         self.calls["sgd"] += 1
@@ -145,6 +149,7 @@ def test_fused_kernels_train_as_the_plain_operations(device, momentum, capture):
         for k in mine:
             np.testing.assert_array_equal(mine[k], theirs[k], err_msg=k)
     # 8 steps of 8 parameters; per step one dense ReLU layer, one softmax, one conv that sends a
-    # gradient back (the first needs none) and two max pools.
+    # gradient back (the first needs none) and two max pools; the matrix products: each conv's
+    # forward and weight gradient, the second's input gradient, each dense layer's three.
     assert fused.calls == {"sgd": 8 * 8, "bias_activation": 8, "bias_softmax": 8, "cross_entropy": 8,
-                           "col2im": 8, "max_pool_backward": 16}
+                           "col2im": 8, "max_pool_backward": 16, "matmul": 8 * 11}

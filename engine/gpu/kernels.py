@@ -10,6 +10,11 @@ from typing import Any
 import cupy
 import numpy as np
 
+from engine.gpu.blas import matmul
+
+__all__ = ["ACTIVATIONS", "bias_activation", "bias_softmax", "col2im", "cross_entropy", "matmul",
+           "max_pool_backward", "sgd"]
+
 #: velocity = momentum·velocity + grad + l2·param; param -= lr·velocity (SGD with momentum).
 _sgd_momentum = cupy.ElementwiseKernel(
     "T grad, T lr, T momentum, T l2",

@@ -77,6 +77,13 @@ class Layer(ABC):
         """An array of this thread's backward workspace (see :class:`Workspace` for its lifetime)."""
         return self._workspace("backward").array(name, shape, dtype, like)
 
+    def _matmul(self, a: Any, b: Any, out: Any = None) -> Any:
+        """a @ b, through the backend's fused kernels where it has them (cuBLAS called so a
+        CUDA graph can capture it), else the array module's."""
+        if self.backend.fused is not None:
+            return self.backend.fused.matmul(a, b, out)
+        return self.xp.matmul(a, b, out=out)
+
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
 

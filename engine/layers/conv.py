@@ -86,7 +86,7 @@ class Conv(Layer):
         _, out_h, out_w = self.output_shape
         per_offset = weight.transpose(2, 3, 0, 1).reshape(kh * kw, self.filters, c)
         dcols = self._backward_array("dcols", (kh * kw, dz.shape[0], c), dz.dtype)
-        self.xp.matmul(dz, per_offset, out=dcols)
+        self._matmul(dz, per_offset, out=dcols)
         dx = self._backward_array("dx", shape, dz.dtype)
         if self.backend.fused is not None:  # one gathering kernel for the kh·kw slabs below
             return self.backend.fused.col2im(dcols, dx, self.kernel, s, (out_h, out_w))
@@ -109,7 +109,7 @@ class Conv(Layer):
         cols = self._im2col(x)
         w = xp.concatenate([self._weight_matrix(params["weight"]), params["bias"][:, None]], axis=1)
         z = self._forward_array("z", (cols.shape[0], self.filters), xp.result_type(cols.dtype, w.dtype))
-        xp.matmul(cols, w.T, out=z)
+        self._matmul(cols, w.T, out=z)
         a = activations.forward(xp, self.activation, z)
         out = a.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
         return out, (x.shape, cols, a)
@@ -122,7 +122,7 @@ class Conv(Layer):
             out = self._backward_array("dz", a.shape, dz.dtype)
             dz = activations.backward(xp, self.activation, a, dz, out=out)
         # The weight gradient is off the path back to the input, so it can run beside it.
-        weight_grad = (beside if need_dx else INLINE).start(xp.matmul, dz.T, cols)
+        weight_grad = (beside if need_dx else INLINE).start(self._matmul, dz.T, cols)
         try:
             dx = self._col2im(dz, params["weight"], padded_shape) if need_dx else None
         finally:

@@ -72,7 +72,7 @@ class Dense(Layer):
             x = x * mask
         else:
             mask = None
-        z = x @ weight.T
+        z = self._matmul(x, weight.T)
         a = self._add_bias_and_activate(z, params["bias"])
         return a, (x, mask, activations.saved(self.activation, z, a), weight if hwc else None)
 
@@ -82,11 +82,11 @@ class Dense(Layer):
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
         x, mask, a, hwc_weight = cache
         dz = self._preactivation_grad(grad, a)
-        dw = dz.T @ x
+        dw = self._matmul(dz.T, x)
         grads = {"weight": dw if hwc_weight is None else self._from_hwc(dw), "bias": dz.sum(axis=0)}
         if not need_dx:
             return None, grads
-        dx = dz @ (params["weight"] if hwc_weight is None else hwc_weight)
+        dx = self._matmul(dz, params["weight"] if hwc_weight is None else hwc_weight)
         if mask is not None:
             dx *= mask
         if hwc_weight is None:

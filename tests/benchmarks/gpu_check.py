@@ -399,12 +399,14 @@ def some_levers(device: str, names: list[str], batches: list[int], rounds: int, 
     return results
 
 
-def levers(device: str, batches: list[int], rounds: int, n_train: int, timeout_s: float) -> dict[str, Any]:
+def levers(device: str, batches: list[int], rounds: int, n_train: int, timeout_s: float,
+           only: list[str] | None = None) -> dict[str, Any]:
     """Every lever configuration, in the processes of LEVER_PROCESSES (`--steps lever --lever
     NAME ...`), then a table of them all. `timeout_s` is per configuration: a process of four
-    has four times as long."""
+    has four times as long. `only` names the configurations to run (default: all)."""
     results: dict[str, Any] = {}
-    for names in LEVER_PROCESSES:
+    groups = [[n for n in group if only is None or n in only] for group in LEVER_PROCESSES]
+    for names in filter(None, groups):
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "lever.json"
             cmd = [sys.executable, str(Path(__file__).resolve()), "--device", device, "--steps", "lever",
@@ -455,6 +457,7 @@ def main() -> None:
     parser.add_argument("--suite-timeout", type=float, default=200)
     parser.add_argument("--lever", choices=LEVERS, nargs="+", default=["eager"],
                         help="the configurations `--steps lever` runs")
+    parser.add_argument("--only", choices=LEVERS, nargs="+", help="the configurations `--steps levers` runs")
     parser.add_argument("--lever-timeout", type=float, default=60,
                         help="seconds for each lever configuration (a process of several gets their sum)")
     parser.add_argument("--out", help="also write the summary as JSON here")
@@ -468,7 +471,7 @@ def main() -> None:
             args.device, args.batch_sizes, args.rounds, args.images)),
         "cli": ("Default recipe from the command line", lambda: cli_training(args.device, 240)),
         "levers": ("Speed levers against PyTorch", lambda: levers(
-            args.device, args.batch_sizes, args.rounds, args.images, args.lever_timeout)),
+            args.device, args.batch_sizes, args.rounds, args.images, args.lever_timeout, args.only)),
         "lever": (f"Levers {', '.join(args.lever)}", lambda: some_levers(
             args.device, args.lever, args.batch_sizes, args.rounds, args.images)),
     }
