@@ -71,8 +71,22 @@ class _Blas:
 
 
 @cache
-def _blas() -> _Blas:
-    return _Blas()
+def _blas() -> _Blas | None:
+    """This process's cuBLAS, or None (and :func:`unavailable` says why) where it cannot be
+    called directly: products then go through CuPy, which a capture refuses."""
+    try:
+        return _Blas()
+    except Exception as exc:  # a missing library or symbol, a CUDA error: CuPy's products still work
+        _why.append(f"{type(exc).__name__}: {exc}")
+        return None
+
+
+_why: list[str] = []
+
+
+def unavailable() -> str | None:
+    """Why cuBLAS is not called directly here, or None."""
+    return _why[0] if _why else None
 
 
 def matmul(a: Any, b: Any, out: Any = None) -> Any:
@@ -87,7 +101,7 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
         else:
             a_steps, b_steps = (tuple(s // item for s in x.strides) for x in (a, b))
             g = plan(a.shape, a_steps, b.shape, b_steps)
-    if g is None:
+    if g is None or _blas() is None:
         return cupy.matmul(a, b, out=out)
     shape = (*((g.batch,) if max(a.ndim, b.ndim) == 3 else ()), g.n, g.m)
     target = out if out is not None and out.flags.c_contiguous and out.dtype == dtype else None

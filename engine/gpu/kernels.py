@@ -11,9 +11,10 @@ import cupy
 import numpy as np
 
 from engine.gpu.blas import matmul
+from engine.gpu.blas import unavailable as blas_unavailable
 
-__all__ = ["ACTIVATIONS", "bias_activation", "bias_softmax", "col2im", "cross_entropy", "matmul",
-           "max_pool_backward", "sgd"]
+__all__ = ["ACTIVATIONS", "bias_activation", "bias_softmax", "blas_unavailable", "col2im", "cross_entropy",
+           "matmul", "max_pool_backward", "sgd"]
 
 #: velocity = momentum·velocity + grad + l2·param; param -= lr·velocity (SGD with momentum).
 _sgd_momentum = cupy.ElementwiseKernel(

@@ -346,6 +346,8 @@ def one_lever(device: str, name: str, x: np.ndarray, y: np.ndarray, reference: t
     result: dict[str, Any] = {"throughput": []}
     ours = _fit_steps(backend, x[: steps * 64], y[: steps * 64], 64, **options)
     result["agreement"] = {**_difference(ours, reference), "notes": ours[2]}
+    if backend.fused is not None and (why := backend.fused.blas_unavailable()):
+        result["agreement"]["notes"].append(f"products through CuPy: cuBLAS not called directly ({why})")
     verdict = "met" if result["agreement"]["met"] else "MISSED"
     print(f"{name}: {steps} steps against NumPy (goal <= 1e-4: {verdict}): {json.dumps(result['agreement'])}",
           flush=True)
