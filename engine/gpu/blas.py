@@ -7,6 +7,7 @@ take (other dtypes, more than three dimensions) go to `cupy.matmul`."""
 from __future__ import annotations
 
 import ctypes
+import threading
 from functools import cache
 from typing import Any
 
@@ -23,20 +24,21 @@ _GEMM_ARGS = [_P, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes
               ctypes.c_int]
 
 
-def _library_path() -> str:
-    """The libcublas CuPy loaded, read from this process's memory map."""
+@cache
+def _library() -> ctypes.CDLL:
+    """The libcublas CuPy loaded, found through this process's memory map."""
     cupy.cuda.device.get_cublas_handle()
     with open("/proc/self/maps") as maps:
         for line in maps:
             path = line.split()[-1]
             if path.rsplit("/", 1)[-1].startswith("libcublas.so"):
-                return path
+                return ctypes.CDLL(path)
     raise OSError("CuPy's libcublas is not loaded")
 
 
 class _Blas:
     def __init__(self) -> None:
-        lib = ctypes.CDLL(_library_path())
+        lib = _library()
         self.handle = _P()
         self._check(lib.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
         self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=cupy.uint8)
@@ -70,18 +72,25 @@ class _Blas:
         self._check(status, "cublas gemm")
 
 
-@cache
-def _blas() -> _Blas | None:
-    """This process's cuBLAS, or None (and :func:`unavailable` says why) where it cannot be
-    called directly: products then go through CuPy, which a capture refuses."""
-    try:
-        return _Blas()
-    except Exception as exc:  # a missing library or symbol, a CUDA error: CuPy's products still work
-        _why.append(f"{type(exc).__name__}: {exc}")
-        return None
-
-
+_per_thread = threading.local()
 _why: list[str] = []
+
+
+def _blas() -> _Blas | None:
+    """This thread's cuBLAS handle (the window's thread reads feature maps while its worker
+    trains, and a handle's stream is per call), or None, and :func:`unavailable` says why,
+    where cuBLAS cannot be called directly: products then go through CuPy, which a capture
+    refuses."""
+    if _why:
+        return None
+    blas = getattr(_per_thread, "blas", None)
+    if blas is None:
+        try:
+            blas = _per_thread.blas = _Blas()
+        except Exception as exc:  # a missing library or symbol, a CUDA error: CuPy's products still work
+            _why.append(f"{type(exc).__name__}: {exc}")
+            return None
+    return blas
 
 
 def unavailable() -> str | None:
