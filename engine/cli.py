@@ -422,7 +422,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
     )
     settings = ", ".join(f"{k} {v:g}" for k, v in optimizer.config().items() if k != "name")
     print(
-        f"network: {len(net.layers)} layers, {params:,} parameters; {optimizer.name} ({settings}), "
+        f"network: {plural(len(net.layers), 'layer')}, {plural(params, 'parameter')}; "
+        f"{optimizer.name} ({settings}), "
         f"batch {args.batch_size}, {plural(args.epochs, 'epoch')}, {args.schedule} schedule, "
         f"seed {net.seed}",
         flush=True,
@@ -449,7 +450,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if recorded.get("name"):
         trained += f" on {recorded['name']}"
     print(f"model: {args.model} ({trained})")
-    print(f"data: {data.name} test split, {len(result.y):,} images")
+    print(f"data: {data.name} test split, {plural(len(result.y), 'image')}")
     print("\n".join(evaluation.summary_lines(result, names)))
     print("confusion matrix (rows: true class, columns: predicted):")
     print(evaluation.confusion_text(counts, names))

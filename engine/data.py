@@ -37,6 +37,7 @@ from engine.errors import DataError, clip, listing
 from engine.image_folder import ImageFolder, Progress, is_image_folder, read_image_folder
 from engine.limits import check_data
 from engine.spec import shape_text
+from engine.wording import plural
 
 BUILTIN = "mnist-5k"
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -154,7 +155,7 @@ def _idx_header(path: Path) -> _Idx:
         stream, compressed = _idx_stream(path, f)
         start = _read_some(stream, 4, path)
         if len(start) < 4:
-            raise DataError(f"{path} is too short to be an IDX file ({len(start)} bytes).")
+            raise DataError(f"{path} is too short to be an IDX file ({plural(len(start), 'byte')}).")
         if start[0] or start[1]:
             raise DataError(
                 f"{path} has the wrong magic number (0x{start[:4].hex()}) for an IDX file; "
@@ -445,14 +446,15 @@ def _channels_first(x: np.ndarray, source: str, layout: str, notes: list[str]) -
         first, last = a in _IMAGE_CHANNELS, c in _IMAGE_CHANNELS
         if first and last:
             raise DataError(
-                f"{source} is {shape_text(x.shape)}, which reads two ways: {n} images of {a} channels "
-                f"of {b}×{c} (channels first, NCHW) or {n} images of {a}×{b} with {c} channels "
+                f"{source} is {shape_text(x.shape)}, which reads two ways: {plural(n, 'image')} of "
+                f"{plural(a, 'channel')} of {b}×{c} (channels first, NCHW) or {plural(n, 'image')} of "
+                f"{a}×{b} with {plural(c, 'channel')} "
                 "(channels last, NHWC); choose one with --layout nchw or --layout nhwc."
             )
         layout = "nhwc" if last else "nchw"
         if last:
             notes.append(f"{source} is {shape_text(x.shape)}: read as channels-last (N, H, W, C) images "
-                         f"of {a}×{b} with {c} channel{'s' if c > 1 else ''} (--layout nchw to override).")
+                         f"of {a}×{b} with {plural(c, 'channel')} (--layout nchw to override).")
     if layout == "nhwc":
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     return x
@@ -496,7 +498,7 @@ def _checked(part: _Arrays, layout: str, notes: list[str]) -> _Arrays:
         )
     if len(y) != len(x):
         raise DataError(
-            f"{part.x_src} has {len(x)} images but {part.y_src} has {len(y)} labels; "
+            f"{part.x_src} has {plural(len(x), 'image')} but {part.y_src} has {plural(len(y), 'label')}; "
             "there must be exactly one label per image."
         )
     if y.min() < 0:

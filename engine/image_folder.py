@@ -21,6 +21,7 @@ import numpy as np
 from engine.bounded_io import open_regular
 from engine.errors import ConvScopeError, DataError, clip
 from engine.limits import MAX_WINDOW, check_data
+from engine.wording import plural
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 COLOURS = ("auto", "grey", "rgb")
@@ -123,7 +124,8 @@ def read_image_folder(
                     Image.DecompressionBombError) as exc:
                 skipped.append((path, _reason(exc)))
     if not entries:
-        raise DataError(f"{root}: holds no readable images ({len(skipped)} files could not be read).")
+        unread = plural(len(skipped), "file")
+        raise DataError(f"{root}: holds no readable images ({unread} could not be read).")
     if size is None:
         width, height = Counter(e.size for e in entries).most_common(1)[0][0]
         size = (height, width)
@@ -151,13 +153,13 @@ def read_image_folder(
     parts = [Folder(x[kept & ~test], y[kept & ~test], str(bases[0]))]
     if split and (kept & test).any():
         parts.append(Folder(x[kept & test], y[kept & test], str(bases[1])))
-    notes = [f"{root}: {len(x[kept]):,} images of {len(class_names)} classes, read as "
+    classes = plural(len(class_names), "class", "classes")
+    notes = [f"{root}: {plural(len(x[kept]), 'image')} of {classes}, read as "
              f"{'grey' if grey else 'RGB'} {height}×{width}."]
     if skipped:
         named = ", ".join(f"{p.name} ({why})" for p, why in skipped[:NAMED_SKIPS])
         more = f" and {len(skipped) - NAMED_SKIPS} more" if len(skipped) > NAMED_SKIPS else ""
-        files_word = "file" if len(skipped) == 1 else "files"
-        notes.append(f"{root}: skipped {len(skipped)} unreadable {files_word}: {named}{more}.")
+        notes.append(f"{root}: skipped {plural(len(skipped), 'unreadable file')}: {named}{more}.")
     return ImageFolder(parts[0], parts[1] if len(parts) > 1 else None, class_names, tuple(notes))
 
 

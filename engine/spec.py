@@ -15,6 +15,7 @@ from engine.activations import Custom
 from engine.bounded_io import read_regular
 from engine.errors import SpecError, clip
 from engine.output_path import check_output_path
+from engine.wording import plural
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 POOL_MODES = ("max", "mean")
@@ -334,7 +335,7 @@ def describe(layer: dict[str, Any]) -> str:
     if kind == "conv":
         kh, kw = layer["kernel"]
         return (
-            f"{layer['filters']} filters {kh}×{kw}, stride {layer['stride']}, "
+            f"{plural(layer['filters'], 'filter')} {kh}×{kw}, stride {layer['stride']}, "
             f"padding {layer['padding']}, {layer['activation']}"
         )
     if kind == "pool":
@@ -342,7 +343,7 @@ def describe(layer: dict[str, Any]) -> str:
         return f"{layer['mode']} {shape_text(layer['size'])}, stride {stride}"
     drop = f", dropout {layer['dropout']:g}" if layer.get("dropout") else ""
     if kind == "dense":
-        return f"{layer['units']} units, {layer['activation']}{drop}"
+        return f"{plural(layer['units'], 'unit')}, {layer['activation']}{drop}"
     return f"log-likelihood cost{drop}"
 
 

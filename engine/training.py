@@ -25,6 +25,7 @@ from engine.network import Network
 from engine.optim import SGD, Optimizer, check_setting
 from engine.parallel import Threads, host_threads
 from engine.spec import shape_text
+from engine.wording import plural
 
 SCHEDULES = ("constant", "step", "cosine")
 
@@ -187,7 +188,7 @@ def fit_problem(
         got, want = shape_text(x.shape[1:]), shape_text(net.input_shape)
         return f"{name} has {got} images but the network expects {want}"
     if len(x) != len(y):
-        return f"{name} has {len(x)} images but {len(y)} labels"
+        return f"{name} has {plural(len(x), 'image')} but {plural(len(y), 'label')}"
     if len(y) and int(y.min()) < 0:
         return f"{name} has the label {int(y.min())}, but labels are class numbers 0, 1, 2, ..."
     if classes > net.classes or (exact_classes and classes != net.classes):

@@ -7,6 +7,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from engine.wording import plural
+
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 CONTINUE, RESTART = "continue", "restart"
 _ROLES = {
@@ -69,7 +71,7 @@ def continue_or_restart(window: Any, epochs: int) -> str:
     return ask(
         window,
         "Train",
-        f"The network has trained {done} epoch{'s' if done != 1 else ''}.\n\n"
+        f"The network has trained {plural(done, 'epoch')}.\n\n"
         f"Continue: train epochs {done + 1} to {done + epochs} from these weights; the "
         "learning-rate schedule then spans all of them, so it starts where that point of the "
         "curve is (a cosine or step rate rises again).\n\n"

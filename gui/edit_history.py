@@ -16,13 +16,14 @@ DEPTH = 20
 @dataclass(frozen=True)
 class NetworkState:
     """A network as the session holds it: the object itself (never trained again while it sits
-    here: the session trains only its current network), its spec, layer ids, and whether it
-    learned anything."""
+    here: the session trains only its current network), its spec, layer ids, whether it learned
+    anything, and the weight file its weights came from (None: none)."""
 
     net: Network
     spec: dict[str, Any]
     ids: list[int]
     trained: bool
+    path: str | None
 
 
 class EditHistory:

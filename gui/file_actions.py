@@ -24,11 +24,12 @@ class FileActions:
     settings panel it uses."""
 
     def _update_title(self) -> None:
-        """The data set, the weight file ("untitled" for trained weights in none), `*` while
-        trained weights are unsaved."""
-        path, unsaved = self.session.weights_path, self.session.unsaved
-        name = os.path.basename(path) if path else "untitled" if unsaved else ""
-        file = f" — {name}{'*' if unsaved else ''}" if name else ""
+        """The data set and the weights' file, `*` once they differ from it; "untitled*" for
+        trained weights in no file."""
+        path = self.session.weights_path
+        changed = self.session.dirty if path else self.session.unsaved
+        name = os.path.basename(path) if path else "untitled" if changed else ""
+        file = f" — {name}{'*' if changed else ''}" if name else ""
         self.setWindowTitle(f"ConvScope — {self.session.dataset.name}{file}")
 
     def _ask(self, title: str, file_filter: str, save: bool = False) -> str:

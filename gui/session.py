@@ -30,6 +30,7 @@ from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
 from engine.training import fit_problem
+from engine.wording import plural
 from gui.edit_history import EditHistory, NetworkState
 from gui.snapshot import Snapshot, take_snapshot
 from gui.timelapse import TimeLapse
@@ -139,6 +140,11 @@ def carried_over(net: Network, reset: list[int]) -> str:
         parts.append(f"{_layers(net, kept)} kept what {'it' if len(kept) == 1 else 'they'} learned")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
+
+
+def keeps_any(net: Network, reset: list[int]) -> bool:
+    """Whether any of `net`'s layers with weights kept its weights when `reset` were re-initialised."""
+    return len(reset) < sum(1 for info in net.infos if info.params)
 
 
 def build(spec: dict[str, Any], *, seed: int, init: str, device: str | Backend) -> Network:
@@ -268,14 +274,28 @@ class Session:
             raise Busy("a training run is using the network; stop it first")
 
     def _replace(
-        self, net: Network, ids: list[int], *, dirty: bool, spec: dict[str, Any] | None = None
-    ) -> None:
+        self,
+        net: Network,
+        ids: list[int],
+        *,
+        path: str | None,
+        dirty: bool,
+        spec: dict[str, Any] | None = None,
+    ) -> str:
+        """Make `net` the session's network, its weights from the file at `path` (None: from no
+        file). Returns a sentence for the notice when the weights stop being a file's, since
+        the title no longer names it and Save then asks where to write."""
+        left = self._weights_path if self._weights_path and self._weights_path != path else None
         self._net, self._layer_ids = net, list(ids)
         self._spec = copy.deepcopy(net.spec if spec is None else spec)
         self._snapshot = None
+        self._weights_path = path
         self._set_dirty(dirty)
         self._set_scored(None)
         self.events.network.emit()
+        if left is None or path is not None:
+            return ""
+        return f" The weights are no longer those of {os.path.basename(left)}: Save asks for a file."
 
     def _set_dirty(self, dirty: bool) -> None:
         self._dirty = dirty
@@ -296,13 +316,17 @@ class Session:
         return new, new.take_weights(old, sources)
 
     def _state(self) -> NetworkState:
-        return NetworkState(self._net, copy.deepcopy(self._spec), list(self._layer_ids), self._trained)
+        return NetworkState(
+            self._net, copy.deepcopy(self._spec), list(self._layer_ids), self._trained, self._weights_path
+        )
 
-    def _restore(self, state: NetworkState) -> None:
+    def _restore(self, state: NetworkState) -> str:
+        """Back to `state`, named by its file again; unsaved, since that file may hold other
+        weights by now."""
         self._trained = state.trained
         self._optimizer = None
         self._timelapse = None
-        self._replace(state.net, state.ids, dirty=True, spec=state.spec)
+        return self._replace(state.net, state.ids, path=state.path, dirty=True, spec=state.spec)
 
     def edit(self, spec: dict[str, Any], ids: list[int]) -> str | None:
         """Rebuild the network from an edited spec. Layer `ids` say which layer is which: a
@@ -310,30 +334,30 @@ class Session:
         Undo gives back the network the edit replaced."""
         self._idle()
         new, reset = self._carry(spec, ids)
-        learned = sum(1 for info in new.infos if info.params)
-        notice = carried_over(new, reset) if self._trained and reset else None
+        kept = keeps_any(new, reset)
+        notice = carried_over(new, reset) if self._trained and reset else ""
         self._edits.push(self._state())
-        self._trained = self._trained and len(reset) < learned
+        self._trained = self._trained and kept
         self._optimizer = None
         self._timelapse = None  # its frames show layers that may be gone
-        self._replace(new, ids, dirty=True, spec=spec)
-        return notice
+        notice += self._replace(new, ids, path=self._weights_path if kept else None, dirty=True, spec=spec)
+        return notice.strip() or None
 
     def undo(self) -> str:
         """Back to the network before the last edit, with the weights it had then."""
         self._idle()
         if not self._edits.can_undo:
             raise ConvScopeError("there is no network edit to undo")
-        self._restore(self._edits.undo(self._state()))
-        return "Undid the last network edit; the network has its weights from before it."
+        left = self._restore(self._edits.undo(self._state()))
+        return "Undid the last network edit; the network has its weights from before it." + left
 
     def redo(self) -> str:
         """The network the last undo took back, with its weights."""
         self._idle()
         if not self._edits.can_redo:
             raise ConvScopeError("there is no undone network edit to redo")
-        self._restore(self._edits.redo(self._state()))
-        return "Redid the network edit."
+        left = self._restore(self._edits.redo(self._state()))
+        return "Redid the network edit." + left
 
     def restore_default(self) -> str:
         """The default network for the data set, with fresh weights; an edit that Undo reverts."""
@@ -344,8 +368,8 @@ class Session:
         self._edits.push(self._state())
         self._trained = False
         self._optimizer = None
-        self._replace(new, new_ids(len(new.infos)), dirty=True, spec=spec)
-        return "Restored the default network with fresh weights (Undo brings back the previous one)."
+        left = self._replace(new, new_ids(len(new.infos)), path=None, dirty=True, spec=spec)
+        return "Restored the default network with fresh weights (Undo brings back the previous one)." + left
 
     def change_device(self, device: str) -> str:
         """Move the network, weights and all, to `device`."""
@@ -356,7 +380,7 @@ class Session:
         new.metadata = old.metadata
         self._optimizer = None
         self._edits.clear()
-        self._replace(new, self._layer_ids, dirty=self._dirty, spec=self._spec)
+        self._replace(new, self._layer_ids, path=self._weights_path, dirty=self._dirty, spec=self._spec)
         return f"The network now lives on {new.backend.description}."
 
     def reset(self, recipe: Recipe) -> str:
@@ -368,16 +392,17 @@ class Session:
         self._trained = False
         self._edits.clear()
         self._clear_history()
-        self._replace(new, self._layer_ids, dirty=True, spec=self._spec)
-        return f"Weights re-initialised from seed {recipe.seed}."
+        left = self._replace(new, self._layer_ids, path=None, dirty=True, spec=self._spec)
+        return f"Weights re-initialised from seed {recipe.seed}.{left}"
 
     # -- files ---------------------------------------------------------------------------------
 
-    def _adopt(self, net: Network) -> None:
-        """A network from a file: new layer ids, so nothing is carried over to it."""
+    def _adopt(self, net: Network, path: str | None) -> str:
+        """A network from a file (its weights from the weight file at `path`, or fresh ones from
+        a network file): new layer ids, so nothing is carried over to it."""
         self._edits.clear()
         self._clear_history()
-        self._replace(net, new_ids(len(net.infos)), dirty=False)
+        return self._replace(net, new_ids(len(net.infos)), path=path, dirty=path is None)
 
     def open_weights(self, path: str) -> str:
         """The network, weights and optimizer state in a weight file; the next run continues it."""
@@ -391,9 +416,8 @@ class Session:
         except WeightFileError as exc:
             timelapse, lapse_notice = None, f" Its time-lapse was not loaded: {exc}"
         self._trained = True
-        self._weights_path = path
         self._optimizer = optimizer
-        self._adopt(net)
+        self._adopt(net, path)
         self._timelapse = timelapse
         if optimizer is not None:
             self.events.optimizer.emit(optimizer)
@@ -426,8 +450,8 @@ class Session:
             raise DataError(f"{path}: {problem}")
         self._trained = False
         self._optimizer = None
-        self._adopt(net)
-        return f"Loaded {os.path.basename(path)}."
+        left = self._adopt(net, None)
+        return f"Loaded {os.path.basename(path)}.{left}"
 
     @staticmethod
     def save_network(spec: dict[str, Any], path: str) -> str:
@@ -449,18 +473,18 @@ class Session:
             )
         new, reset = self._carry(fitted, ids)
         new.metadata = {}  # epochs and scores on the old data set do not describe this one
-        learned = sum(1 for info in new.infos if info.params)
+        kept = keeps_any(new, reset)
         carried = f" {carried_over(new, reset)}" if self._trained else ""
         self._dataset = dataset
         self._sample_index = min(self._sample_index, len(dataset.test.x) - 1)
         self._own_image = None  # drawn for the old input shape; the dock prepares it again
-        self._trained = self._trained and len(reset) < learned
+        self._trained = self._trained and kept
         self._optimizer = None
         self._edits.clear()
         self._clear_history()
         self.events.dataset.emit()
-        self._replace(new, ids, dirty=True, spec=fitted)
-        return f"Opened the data set {dataset.name}; a new run begins on it.{carried}"
+        left = self._replace(new, ids, path=self._weights_path if kept else None, dirty=True, spec=fitted)
+        return f"Opened the data set {dataset.name}; a new run begins on it.{carried}{left}"
 
     # -- the input the views show --------------------------------------------------------------
 
@@ -552,7 +576,8 @@ class Session:
         a finished run into a failed one."""
         epochs = [e for e in self._history.epochs if e.epoch > self._history.start_epoch]
         c = run.config
-        name = f"{run.dataset.name}, {len(epochs)} epochs, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
+        trained = plural(len(epochs), "epoch")
+        name = f"{run.dataset.name}, {trained}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
         try:
             record = save_run(
                 self.runs_folder, run.net, name=name, dataset=run.dataset, settings=asdict(c),

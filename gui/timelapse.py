@@ -24,6 +24,7 @@ from engine.bounded_io import Npz
 from engine.errors import WeightFileError
 from engine.limits import format_bytes
 from engine.training import BatchInfo
+from engine.wording import plural
 from gui.snapshot import take_snapshot
 
 #: Where in the network's first epoch a frame is taken, besides its end.
@@ -85,7 +86,7 @@ class TimeLapse(Callback):
 
     def describe(self) -> str:
         return (
-            f"{len(self.frames)} snapshots, {format_bytes(self.nbytes)} "
+            f"{plural(len(self.frames), 'snapshot')}, {format_bytes(self.nbytes)} "
             f"(at most {format_bytes(self.budget_bytes)})"
         )
 

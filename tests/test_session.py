@@ -97,7 +97,11 @@ def scenario(folder: str) -> None:
     assert session.save_weights(path) == f"Saved the weights to {path}." and not session.dirty
     trained = session.net.predict_proba(session.dataset.test.x)
     before = session.evaluate(threads=1)
-    assert session.reset(RECIPE) == "Weights re-initialised from seed 0."
+    assert session.reset(RECIPE) == (
+        "Weights re-initialised from seed 0. "
+        "The weights are no longer those of trained.safetensors: Save asks for a file."
+    )
+    assert session.weights_path is None
     assert not np.array_equal(session.net.predict_proba(session.dataset.test.x), trained)
     assert session.history.epochs == [] and session.optimizer is None
     assert (
@@ -281,6 +285,45 @@ def test_unsaved_means_trained_weights_that_no_file_holds(session, tmp_path):
     assert not session.unsaved
 
 
+def test_weights_re_initialised_in_every_layer_are_no_longer_the_files(session, tmp_path):
+    """Reset, the default network, a network file, and an edit or a data set that re-initialise
+    every layer leave nothing of the weight file: the session no longer names it (the title, and
+    Save, which would write fresh weights over it), and the notice says so."""
+    train_briefly(session)
+    path = str(tmp_path / "m.safetensors")
+    session.save_weights(path)
+    network = tmp_path / "net.json"
+    network.write_text('{"input": [1, 8, 8], "classes": 3, "layers": [{"type": "softmax"}]}')
+    titles = []
+    session.events.weights_file.connect(lambda: titles.append(session.weights_path))
+    gone = "The weights are no longer those of m.safetensors: Save asks for a file."
+    wider = {**session.spec, "layers": [{"type": "dense", "units": 5}, {"type": "softmax"}]}
+    for operation, notice in (
+        (lambda: session.reset(RECIPE), f"Weights re-initialised from seed 0. {gone}"),
+        (session.restore_default, f"Restored the default network with fresh weights (Undo brings back "
+         f"the previous one). {gone}"),
+        (lambda: session.open_network(str(network), RECIPE), f"Loaded net.json. {gone}"),
+        (
+            lambda: session.edit(wider, [-1, *session.layer_ids]),
+            "Re-initialised layers 0 (dense) and 1 (softmax): the change altered their weight "
+            f"shapes. {gone}",
+        ),
+    ):
+        session.open_weights(path)
+        assert session.weights_path == path and not session.dirty
+        assert operation() == notice
+        assert session.weights_path is None and titles[-1] is None
+        assert session.dirty and not session.unsaved  # nothing trained is left to lose
+    # the network before the edit had the file's weights: it is named by the file again
+    assert session.undo() == "Undid the last network edit; the network has its weights from before it."
+    assert session.weights_path == path and session.dirty and session.unsaved
+    assert session.edit(session.spec, session.layer_ids) is None  # keeps every layer's weights
+    assert session.weights_path == path and session.unsaved
+    ten = write_npz(tmp_path / "ten.npz", 3, size=10)  # the softmax's weights change shape
+    notice = session.open_dataset(ten, session.spec, session.layer_ids)
+    assert notice.endswith(f"the change altered its weight shapes. {gone}") and session.weights_path is None
+
+
 def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):
     session = Session(
         load_dataset(write_npz(tmp_path / "start.npz", 3)), RECIPE, "cpu", runs_folder=tmp_path / "runs"
@@ -297,6 +340,7 @@ def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):
     assert record.settings["lr"] == 0.1 and record.settings["epochs"] == 2
     assert train_briefly(session) == "done"  # the next run keeps only its own epoch
     assert [[e["epoch"] for e in r.history] for r in session.list_runs()[0]] == [[1, 2], [3]]
+    assert session.list_runs()[0][1].name == "start.npz, 1 epoch, sgd lr 0.1, batch 16"
 
 
 def test_a_stopped_run_is_not_kept_and_a_failed_store_is_a_notice(tmp_path):

@@ -269,7 +269,10 @@ def test_saving_from_the_question_keeps_the_weights_in_a_file(window, qtbot, ans
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (path, ""))
     answers.queued = ["save"]
     window.open_network(network)
-    assert answers.asked[-1][0] == "Unsaved trained weights" and window.last_notice == "Loaded net.json."
+    assert answers.asked[-1][0] == "Unsaved trained weights"
+    assert window.last_notice == (
+        "Loaded net.json. The weights are no longer those of kept.safetensors: Save asks for a file."
+    )
     window.open_weights(path)
     assert len(answers.asked) == 1  # saved: nothing to ask
     assert_same_weights(weights(window), trained)

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import PySide6
 import pytest
-from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QFileDialog, QLabel, QSpinBox
 from test_window import predictions, start, wait_until_finished
 
 from engine import EpochInfo, Network, load_dataset
@@ -105,6 +105,29 @@ def test_stop_and_reset_clear_the_runs_speed_eta_and_plot_ranges(window, qtbot):
     assert window.loss_plot.getPlotItem().viewRange()[0][1] < 1.1
 
 
+def test_the_title_stops_naming_a_weight_file_once_its_weights_are_re_initialised(
+    window, tmp_path, monkeypatch
+):
+    path = str(tmp_path / "gui_w1.safetensors")
+    network = tmp_path / "net.json"  # only a softmax: a new image size re-initialises every layer
+    network.write_text('{"input": [1, 28, 28], "classes": 10, "layers": [{"type": "softmax"}]}')
+    window.open_network(str(network))
+    window.save_weights_as(path)
+    named = "ConvScope — mnist-small — gui_w1.safetensors"
+    gone = "The weights are no longer those of gui_w1.safetensors: Save asks for a file."
+    assert window.windowTitle() == named
+    window.run_bar.reset_button.click()
+    assert window.windowTitle() == "ConvScope — mnist-small" and window.last_notice.endswith(gone)
+    window.open_weights(path)
+    assert window.windowTitle() == named
+    window.open_dataset(_rgb_npz(tmp_path / "rgb.npz"))
+    assert window.windowTitle() == "ConvScope — rgb.npz" and window.last_notice.endswith(gone)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or ("", ""))
+    window.acts.save_weights.trigger()
+    assert asked  # Save asks where, instead of writing the fresh weights over gui_w1.safetensors
+
+
 def test_grey_filters_after_colour_ones_are_drawn_with_the_colour_bars_map(window, tmp_path, mnist):
     view = window.filters_view
     window.open_dataset(_rgb_npz(tmp_path / "rgb.npz"))
@@ -130,10 +153,19 @@ def test_test_images_are_numbered_from_one(window):
     np.testing.assert_array_equal(view.map_images[0].image, window.session.dataset.test.x[99, 0])
 
 
-def test_counts_are_written_with_proper_singulars_and_plurals(window, tmp_path):
+def test_counts_are_written_with_proper_singulars_and_plurals(window, qtbot):
     combo = window.filters_view.layer_combo
     assert combo.itemText(0) == "layer 0 · 20 filters × 1 channel, 5×5"
     assert combo.itemText(1) == "layer 2 · 40 filters × 20 channels, 5×5"
+    window.editor.select_layer(0)
+    spin = window.editor.findChild(QSpinBox, "convFiltersEditor")
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "1")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert combo.itemText(0) == "layer 0 · 1 filter × 1 channel, 5×5"
+    assert combo.itemText(1) == "layer 2 · 40 filters × 1 channel, 5×5"
+    assert window.editor.layer_list.topLevelItem(0).text(0).startswith("0  conv · 1 filter 5×5, stride 1")
 
 
 def test_the_accuracy_plot_fits_its_points_and_ticks_and_shows_the_last_one_whole(shown):
