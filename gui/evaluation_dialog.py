@@ -1,52 +1,24 @@
 """The Evaluate dialog: the network's figures on the test split (the lines `convscope evaluate`
 prints, from the same :class:`engine.evaluation.Evaluation`), and what a weight file recorded
-about its training, so a loaded model's accuracy can be read without training it again."""
+about its training, so a loaded model's accuracy can be read without training it again. The
+pass over the test split runs on a pool thread (gui.worker.EvaluationJob), never the GUI thread."""
 
 from __future__ import annotations
 
-import math
-import os
 from typing import Any
 
+from PySide6.QtCore import QObject, QThreadPool
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine import evaluation
 from engine.evaluation import Evaluation
 from engine.wording import plural
+from gui import error_dialog
 from gui.error_dialog import reports_errors
 from gui.naming import named
-
-
-def _score(name: str, value: Any, percent: bool) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return f"{name} {value:.2%}" if percent else f"{name} {value:.4f}"
-
-
-def stored_text(path: str | None, metadata: dict[str, Any], seed: int, init: str, optimizer: Any) -> str:
-    """What the weights record (as their file at `path` stores it): epochs, data set, the last
-    epoch's metrics and the training settings."""
-    data = (metadata.get("dataset") or {}).get("name")
-    trained = f"trained {plural(int(metadata.get('epochs', 0)), 'epoch')}" + (f" on {data}" if data else "")
-    source = os.path.basename(path) if path else "not saved yet"
-    lines = [f"{source}: {trained}, seed {seed}, {init} initialisation"]
-    metrics = metadata.get("metrics") or {}
-    scores = [
-        _score(label, metrics.get(key), key.endswith("acc"))
-        for key, label in (
-            ("train_acc", "train accuracy"),
-            ("train_loss", "train loss"),
-            ("val_acc", "validation accuracy"),
-            ("val_loss", "validation loss"),
-        )
-    ]
-    if any(scores):
-        lines.append("last epoch: " + ", ".join(s for s in scores if s))
-    if optimizer is not None:
-        settings = ", ".join(f"{k} {v:g}" for k, v in optimizer.config().items() if k != "name")
-        lines.append(f"optimizer: {optimizer.name} ({settings}), {plural(optimizer.steps, 'step')} taken")
-    return "\n".join(lines)
+from gui.weights_info import session_text
+from gui.worker import EvaluationJob
 
 
 class EvaluationDialog(QDialog):
@@ -74,13 +46,40 @@ class EvaluationDialog(QDialog):
         self.resize(520, 420)
 
 
+class PendingEvaluation(QObject):
+    """One Evaluate request: its job runs on a pool thread while the window stays responsive,
+    and the dialog opens when the figures arrive. A child of the window, so a window closed
+    meanwhile is never handed them."""
+
+    def __init__(self, window: Any, job: EvaluationJob, stored: str):
+        super().__init__(window)
+        self.window, self.job, self.stored = window, job, stored
+        job.signals.finished.connect(self._finished)
+        job.signals.failed.connect(self._failed)
+
+    def _finished(self, result: Evaluation) -> None:
+        w, dataset = self.window, self.job.dataset
+        names = evaluation.class_names(dataset.class_names, result.classes)
+        w.evaluation_dialog = EvaluationDialog(w, result, names, dataset.name, self.stored)
+        w.evaluation_dialog.show()
+        w.notify(f"Evaluated on the test split: accuracy {result.accuracy:.2%}, loss {result.loss:.4f}.")
+        self._done()
+
+    def _failed(self, exc: Exception) -> None:
+        error_dialog.report(self.window, "Cannot evaluate the network", exc)
+        self._done()
+
+    def _done(self) -> None:
+        self.window.acts.evaluate.setEnabled(not self.window.trainer.running)
+        self.deleteLater()
+
+
 @reports_errors("Cannot evaluate the network")
 def evaluate(window: Any) -> None:
-    """Evaluate the session's network and show the figures in a dialog the window keeps."""
-    session, net = window.session, window.session.net
-    stored = stored_text(session.weights_path, net.metadata, net.seed, net.init, session.optimizer)
-    names = evaluation.class_names(session.dataset.class_names, net.classes)
-    window.evaluation_dialog = EvaluationDialog(
-        window, session.evaluate(), names, session.dataset.name, stored
-    )
-    window.evaluation_dialog.show()
+    """Evaluate a copy of the session's network on a pool thread; the dialog opens when done."""
+    net, dataset = window.session.evaluation_input()
+    job = EvaluationJob(net, dataset)
+    PendingEvaluation(window, job, session_text(window.session))
+    window.acts.evaluate.setEnabled(False)
+    window.notify("Evaluating the network on the test split…")
+    QThreadPool.globalInstance().start(job)

@@ -371,13 +371,18 @@ class Session:
         left = self._replace(new, new_ids(len(new.infos)), path=None, dirty=True, spec=spec)
         return "Restored the default network with fresh weights (Undo brings back the previous one)." + left
 
-    def change_device(self, device: str) -> str:
-        """Move the network, weights and all, to `device`."""
-        self._idle()
+    def _copy(self, device: str | Backend) -> Network:
+        """The network on `device` with arrays of its own: the same weights and metadata."""
         old = self._net
         new = build(old.spec, seed=old.seed, init=old.init, device=device)
         new.load_state_dict(old.state_dict())
-        new.metadata = old.metadata
+        new.metadata = copy.deepcopy(old.metadata)
+        return new
+
+    def change_device(self, device: str) -> str:
+        """Move the network, weights and all, to `device`."""
+        self._idle()
+        new = self._copy(device)
         self._optimizer = None
         self._edits.clear()
         self._replace(new, self._layer_ids, path=self._weights_path, dirty=self._dirty, spec=self._spec)
@@ -599,6 +604,13 @@ class Session:
         result = evaluation.evaluate(self._net, self._dataset, threads=threads)
         self._set_scored(Scored(result, "of the current weights"))
         return result
+
+    def evaluation_input(self) -> tuple[Network, Dataset]:
+        """A copy of the network (arrays of its own, on its device) and the data set, for an
+        evaluation on another thread: the session goes on editing, training or replacing its
+        network meanwhile, and the copy's figures are those of the network as it is now."""
+        self._idle()
+        return self._copy(self._net.backend), self._dataset
 
     def predictions(self) -> np.ndarray:
         """The network's predicted label for every test image (for the misclassified list)."""

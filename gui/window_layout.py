@@ -15,6 +15,7 @@ from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
 from gui.naming import named
 from gui.preferences import Preferences
+from gui.weights_info import WeightsInfo
 
 SPLITTERS = ("mainSplitter", "leftSplitter", "rightSplitter", "plotSplitter", "viewSplitter")
 
@@ -221,6 +222,8 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     right_layout = QVBoxLayout(right)
     right_layout.setContentsMargins(0, 0, 0, 0)
     right_layout.addWidget(run_bar)
+    w.weights_info = WeightsInfo(w.session)
+    right_layout.addWidget(w.weights_info)
     right_layout.addWidget(_splitter("rightSplitter", vertical, (2, 3), plots, views), 1)
     main = _splitter("mainSplitter", horizontal, (0, 1), left, right)
     left.setMinimumWidth(window.fontMetrics().averageCharWidth() * 48)

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Signal, Slot
 
-from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, fit
+from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, evaluation, fit
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from gui.snapshot import take_snapshot
@@ -113,6 +113,30 @@ class TrainingWorker(QObject):
             if predicted is None:
                 predicted = self.net.predict(self.dataset.test.x, threads=self.config.threads)
             self.predictionsReady.emit(predicted)
+
+
+class EvaluationSignals(QObject):
+    finished = Signal(object)  # engine.evaluation.Evaluation, its arrays on the host
+    failed = Signal(object)  # the exception that stopped the evaluation
+
+
+class EvaluationJob(QRunnable):
+    """Evaluate on a pool thread: one pass of `net` over the test split, its figures sent back
+    through `signals` as host arrays. `net` is a copy no other thread uses
+    (:meth:`gui.session.Session.evaluation_input`), so the window goes on meanwhile."""
+
+    def __init__(self, net: Network, dataset: Dataset, threads: int | None = None):
+        super().__init__()
+        self.net, self.dataset, self.threads = net, dataset, threads
+        self.signals = EvaluationSignals()
+
+    def run(self) -> None:
+        try:
+            result = evaluation.evaluate(self.net, self.dataset, threads=self.threads)
+        except Exception as exc:  # reported by the window; the pool thread must not die silently
+            self.signals.failed.emit(exc)
+        else:
+            self.signals.finished.emit(result)
 
 
 class _Reporter(Callback):

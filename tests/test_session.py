@@ -20,6 +20,7 @@ from engine import (
     DeviceError,
     History,
     WeightFileError,
+    evaluation,
     fit,
     load_dataset,
 )
@@ -193,6 +194,7 @@ def test_while_a_run_trains_the_network_is_the_runs(session, tmp_path):
         lambda: session.save_weights(str(tmp_path / "m.safetensors")),
         lambda: session.start_run(RECIPE),
         lambda: session.evaluate(),
+        lambda: session.evaluation_input(),
     ):
         with pytest.raises(Busy):
             operation()
@@ -322,6 +324,19 @@ def test_weights_re_initialised_in_every_layer_are_no_longer_the_files(session, 
     ten = write_npz(tmp_path / "ten.npz", 3, size=10)  # the softmax's weights change shape
     notice = session.open_dataset(ten, session.spec, session.layer_ids)
     assert notice.endswith(f"the change altered its weight shapes. {gone}") and session.weights_path is None
+
+
+def test_an_evaluation_elsewhere_gets_a_copy_with_the_networks_figures(session):
+    with_layers(session)
+    train_briefly(session)
+    net, dataset = session.evaluation_input()
+    assert net is not session.net and dataset is session.dataset and net.metadata == session.net.metadata
+    before = {name: np.array(value) for name, value in net.state_dict().items()}
+    copied, direct = evaluation.evaluate(net, dataset, threads=1), session.evaluate(threads=1)
+    assert copied.loss == direct.loss and np.array_equal(copied.probabilities, direct.probabilities)
+    train_briefly(session)  # the session's network trains on; the copy keeps its weights
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
 
 
 def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):

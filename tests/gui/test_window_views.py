@@ -3,6 +3,7 @@ of counts, and the numbering of test images."""
 
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import PySide6
@@ -11,7 +12,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QSpinBox
 from test_window import predictions, start, wait_until_finished
 
-from engine import EpochInfo, Network, load_dataset
+from engine import EpochInfo, Network, evaluation, load_dataset
 from engine.recipe import DEFAULT_RECIPE
 from engine.spec import default_spec
 from engine.weights import save
@@ -29,7 +30,9 @@ def builtin_window(qtbot, settings):
     win.trainer.shutdown(2000)
 
 
-def test_evaluate_shows_the_figures_convscope_evaluate_prints_and_the_files_record(builtin_window, tmp_path):
+def test_evaluate_shows_the_figures_convscope_evaluate_prints_and_the_files_record(
+    builtin_window, qtbot, tmp_path
+):
     win = builtin_window
     path = tmp_path / "model.safetensors"
     net = Network(default_spec(), seed=3, device="cpu")
@@ -37,6 +40,7 @@ def test_evaluate_shows_the_figures_convscope_evaluate_prints_and_the_files_reco
     save(net, path, optimizer=DEFAULT_RECIPE.make_optimizer(None), dataset=win.session.dataset)
     win.open_weights(str(path))
     win.acts.evaluate.trigger()
+    qtbot.waitUntil(lambda: hasattr(win, "evaluation_dialog"), timeout=60_000)
     shown = win.evaluation_dialog.figures.toPlainText().splitlines()
     printed = subprocess.run(
         [sys.executable, "-m", "engine", "evaluate", str(path), "--device", "cpu"],
@@ -52,6 +56,52 @@ def test_evaluate_shows_the_figures_convscope_evaluate_prints_and_the_files_reco
     assert "model.safetensors: trained 2 epochs on mnist-5k, seed 3" in stored
     assert "last epoch: train accuracy 50.00%, train loss 1.2500" in stored
     assert "optimizer: sgd (lr 0.03, l2 0.0001, momentum 0.9), 0 steps taken" in stored
+
+
+def test_evaluate_runs_off_the_gui_thread_while_the_window_stays_responsive(window, qtbot, monkeypatch):
+    release, seen = threading.Event(), []
+    real = evaluation.evaluate
+
+    def held(net, data, threads=None):
+        seen.append((threading.get_ident(), net is window.session.net))
+        release.wait(10)  # long enough for the checks below; old code sat here on the GUI thread
+        return real(net, data, threads=threads)
+
+    monkeypatch.setattr(evaluation, "evaluate", held)
+    window.acts.evaluate.trigger()
+    qtbot.waitUntil(lambda: bool(seen), timeout=30_000)
+    (thread, same_network), = seen
+    assert thread != threading.main_thread().ident and not same_network  # a copy, on another thread
+    assert not window.acts.evaluate.isEnabled() and window.last_notice.startswith("Evaluating")
+    view = window.feature_maps_view
+    view.next_button.click()  # the window takes the user's clicks while the evaluation runs
+    assert view.index_spin.text() == "2 of 100" and not hasattr(window, "evaluation_dialog")
+    release.set()
+    qtbot.waitUntil(lambda: hasattr(window, "evaluation_dialog"), timeout=30_000)
+    expected = evaluation.summary_lines(window.session.evaluate(), window.session.dataset.class_names)
+    assert window.evaluation_dialog.figures.toPlainText().splitlines()[1:] == expected
+    assert window.acts.evaluate.isEnabled() and window.last_notice.startswith("Evaluated on the test split")
+
+
+def test_opening_a_weight_file_shows_its_stored_metrics_and_settings_at_once(window, qtbot, tmp_path):
+    path = tmp_path / "model.safetensors"
+    net = Network(default_spec(), seed=3, device="cpu")
+    scores = {"train_acc": 0.5, "train_loss": 1.25, "val_acc": 0.875, "val_loss": 0.5}
+    net.metadata.update(epochs=2, metrics=scores)
+    save(net, path, optimizer=DEFAULT_RECIPE.make_optimizer(None), dataset=window.session.dataset)
+    info = window.weights_info
+    assert "model.safetensors" not in info.text()
+    window.open_weights(str(path))
+    assert info.isVisible() and info.text().splitlines() == [
+        f"model.safetensors: trained 2 epochs on mnist-small, seed 3, {net.init} initialisation",
+        "last epoch: train accuracy 50.00%, train loss 1.2500, validation accuracy 87.50%, "
+        "validation loss 0.5000",
+        "optimizer: sgd (lr 0.03, l2 0.0001, momentum 0.9), 0 steps taken",
+    ]
+    start(window)
+    wait_until_finished(qtbot, window)
+    assert info.text().startswith("model.safetensors: trained 3 epochs on mnist-small")
+    assert "steps taken" in info.text() and "0 steps taken" not in info.text()
 
 
 # -- stale displays: each view shows the session's state after it changes ---------------------
