@@ -23,6 +23,7 @@ from engine import unpickle
 from engine.bounded_io import read_regular
 from engine.errors import DataError, clip
 from engine.limits import check_data, current
+from engine.wording import plural
 
 PIXELS = 3 * 32 * 32
 #: A label file's list of names is a few kilobytes.
@@ -92,7 +93,7 @@ def _read(folder: Path, layout: _Layout, part: Any, names: Any) -> Cifar:
         if len(p.y) and int(p.y.max()) >= len(class_names):
             raise DataError(
                 f"{p.source}: holds the label {int(p.y.max())} but {folder / layout.names} names only "
-                f"{len(class_names)} classes."
+                f"{plural(len(class_names), 'class')}."
             )
     return Cifar(train, test, class_names)
 
@@ -114,7 +115,8 @@ def _python_part(path: Path, layout: _Layout) -> Part:
         shape = "×".join(map(str, x.shape)) if isinstance(x, np.ndarray) else type(x).__name__
         raise DataError(f"{path}: its 'data' must be N×{PIXELS} bytes (32×32 RGB images), not {shape}.")
     if not (isinstance(y, list) and len(y) == len(x) and all(isinstance(v, int) and 0 <= v < 256 for v in y)):
-        raise DataError(f"{path}: its '{layout.label_key}' must be {len(x)} class numbers, one per image.")
+        numbers = plural(len(x), "class number")
+        raise DataError(f"{path}: its '{layout.label_key}' must be {numbers}, one per image.")
     return Part(x.reshape(-1, 3, 32, 32), np.asarray(y, dtype=np.int64), str(path))
 
 

@@ -521,7 +521,7 @@ def _class_names(train: _Arrays, test: _Arrays | None, given: tuple[str, ...] | 
             if part.y.max() >= len(given):
                 raise DataError(
                     f"{part.y_src} holds the label {part.y.max()}, but 'class_names' lists only "
-                    f"{len(given)} classes; labels must be below the number of class names."
+                    f"{plural(len(given), 'class')}; labels must be below the number of class names."
                 )
         return given
     top = int(train.y.max())
@@ -539,7 +539,7 @@ def _hold_out(train: _Arrays, fraction: float, seed: int) -> tuple[np.ndarray, n
     n_held = round(n * fraction)
     if not 0 < n_held < n:
         raise DataError(
-            f"{train.x_src} has only {n} images, too few to hold out {fraction:.0%} of them for "
+            f"{train.x_src} has only {plural(n, 'image')}, too few to hold out {fraction:.0%} of them for "
             "validation; add a test split or more images."
         )
     rng = np.random.default_rng(seed)

@@ -4,6 +4,8 @@ The CLI and the window catch this one class to report a bad file, spec or device
 message; anything else is a bug and is shown with its traceback. The subclasses keep their
 `ValueError`/`RuntimeError` bases for callers that catch those."""
 
+from engine.wording import plural
+
 MAX_MESSAGE_CHARS = 300
 
 
@@ -58,7 +60,7 @@ def clip(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     text = str(text)
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    return f"{text[:limit]}… ({plural(len(text) - limit, 'more character')})"
 
 
 def listing(items: list[str], limit: int = MAX_MESSAGE_CHARS, sep: str = "; ") -> str:

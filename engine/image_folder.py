@@ -153,7 +153,7 @@ def read_image_folder(
     parts = [Folder(x[kept & ~test], y[kept & ~test], str(bases[0]))]
     if split and (kept & test).any():
         parts.append(Folder(x[kept & test], y[kept & test], str(bases[1])))
-    classes = plural(len(class_names), "class", "classes")
+    classes = plural(len(class_names), "class")
     notes = [f"{root}: {plural(len(x[kept]), 'image')} of {classes}, read as "
              f"{'grey' if grey else 'RGB'} {height}×{width}."]
     if skipped:

@@ -40,6 +40,7 @@ from engine.network import Network as EngineNetwork
 from engine.optim import SGD
 from engine.spec import param_name, shape_text
 from engine.training import BatchInfo, Callback, EpochInfo, fit
+from engine.wording import plural
 
 #: Where network3's `load_data_shared()` looks by default, relative to the working directory.
 BOOK_DATA = "../data/mnist.pkl.gz"
@@ -445,8 +446,8 @@ class Network:
             n = batches * self.mini_batch_size
             if n > len(x):
                 raise ValueError(
-                    f"network3 SGD: {batches} mini-batches of {self.mini_batch_size} need {n} images, "
-                    f"the data have {len(x)}"
+                    f"network3 SGD: {plural(batches, 'mini-batch')} of "
+                    f"{self.mini_batch_size} take {plural(n, 'image')}, the data have {len(x)}"
                 )
             x, y = x[:n], y[:n]
         return self._images(x), self.net.backend.to_device(y, dtype=np.int64)
@@ -583,7 +584,7 @@ def _from_pickle(path: str) -> list[tuple[SharedArray, SharedArray]]:
         if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype.kind in "fiu"):
             raise DataError(f"{path}: the {name} images are not an (N, pixels) array of numbers")
         if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == len(x)):
-            raise DataError(f"{path}: the {name} labels are not {len(x)} whole numbers")
+            raise DataError(f"{path}: the {name} labels are not {plural(len(x), 'whole number')}")
         if len(y) and int(y.min()) < 0:
             raise DataError(f"{path}: the {name} labels include {int(y.min())}; labels are 0, 1, 2, …")
         if splits and x.shape[1] != splits[0][0].shape[1]:

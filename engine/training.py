@@ -192,7 +192,7 @@ def fit_problem(
     if len(y) and int(y.min()) < 0:
         return f"{name} has the label {int(y.min())}, but labels are class numbers 0, 1, 2, ..."
     if classes > net.classes or (exact_classes and classes != net.classes):
-        return f"{name} has {classes} classes but the network has {net.classes}"
+        return f"{name} has {plural(classes, 'class')} but the network has {net.classes}"
     return None
 
 

@@ -5,5 +5,8 @@ from __future__ import annotations
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
-    """`count` and `word`, in the plural unless `count` is 1; `many` where adding "s" is wrong."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
+    """`count` and `word`, in the plural unless `count` is 1: "es" after s, x, sh and tch ("2
+    classes", "2 mini-batches"), else "s"; `many` where neither is right."""
+    if count == 1:
+        return f"{count:,} {word}"
+    return f"{count:,} {many or word + ('es' if word.endswith(('s', 'x', 'sh', 'tch')) else 's')}"

@@ -23,12 +23,14 @@ def _score(name: str, value: Any, percent: bool) -> str | None:
     return f"{name} {value:.2%}" if percent else f"{name} {value:.4f}"
 
 
-def stored_text(path: str | None, metadata: dict[str, Any], seed: int, init: str, optimizer: Any) -> str:
-    """What the weights record (as their file at `path` stores it): epochs, data set, the last
-    epoch's metrics and the training settings."""
+def stored_text(
+    path: str | None, metadata: dict[str, Any], seed: int, init: str, optimizer: Any, changed: bool = False
+) -> str:
+    """What the weights record (as their file at `path` stores it, marked * when they have
+    `changed` since): epochs, data set, the last epoch's metrics and the training settings."""
     data = (metadata.get("dataset") or {}).get("name")
     trained = f"trained {plural(int(metadata.get('epochs', 0)), 'epoch')}" + (f" on {data}" if data else "")
-    source = os.path.basename(path) if path else "not saved yet"
+    source = os.path.basename(path) + ("*" if changed else "") if path else "not saved yet"
     lines = [f"{source}: {trained}, seed {seed}, {init} initialisation"]
     metrics = metadata.get("metrics") or {}
     scores = [
@@ -49,9 +51,9 @@ def stored_text(path: str | None, metadata: dict[str, Any], seed: int, init: str
 
 
 def session_text(session: Session) -> str:
-    """:func:`stored_text` for the session's network and optimizer."""
-    net = session.net
-    return stored_text(session.weights_path, net.metadata, net.seed, net.init, session.optimizer)
+    """:func:`stored_text` for the session's network and optimizer, * as in the title."""
+    net, path = session.net, session.weights_path
+    return stored_text(path, net.metadata, net.seed, net.init, session.optimizer, session.dirty)
 
 
 class WeightsInfo(QLabel):

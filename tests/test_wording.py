@@ -9,6 +9,7 @@ import pytest
 
 from engine import DataError, Network, load_dataset
 from engine.cli import main
+from engine.errors import MAX_MESSAGE_CHARS, clip
 from engine.spec import summary
 from engine.training import fit_problem
 from engine.wording import plural
@@ -17,7 +18,9 @@ from engine.wording import plural
 def test_plural_writes_the_count_and_the_word_for_it():
     written = [plural(n, "image") for n in (0, 1, 2, 1000)]
     assert written == ["0 images", "1 image", "2 images", "1,000 images"]
-    assert plural(1, "class", "classes") == "1 class" and plural(3, "class", "classes") == "3 classes"
+    assert plural(1, "class") == "1 class" and plural(3, "class") == "3 classes"
+    assert plural(2, "mini-batch") == "2 mini-batches" and plural(2, "epoch") == "2 epochs"
+    assert plural(2, "index", "indices") == "2 indices"
 
 
 @pytest.mark.parametrize(
@@ -86,3 +89,36 @@ def test_trains_header_counts_the_layers(tmp_path, capsys, layers, words):
     path.write_text(json.dumps(spec))
     assert main(["train", "--spec", str(path), "--epochs", "1", "--limit", "64", "--device", "cpu"]) == 0
     assert words in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("classes", "words"), [(1, "has 1 class but"), (3, "has 3 classes but")])
+def test_labels_that_do_not_match_the_networks_classes_are_counted(classes, words):
+    net = Network({"input": [1, 8, 8], "classes": 2, "layers": [{"type": "softmax"}]}, device="cpu")
+    x, y = np.zeros((3, 1, 8, 8), np.float32), np.arange(3) % classes
+    assert fit_problem(net, (x, y), exact_classes=True) == f"the data {words} the network has 2"
+
+
+@pytest.mark.parametrize(
+    ("names", "words"), [(["a"], "lists only 1 class;"), (["a", "b"], "lists only 2 classes;")]
+)
+def test_too_few_class_names_are_counted(tmp_path, names, words):
+    path = tmp_path / "data.npz"
+    x = np.zeros((4, 8, 8), np.float32)
+    np.savez(path, x=x, y=np.arange(4), x_test=x, y_test=np.arange(4), class_names=np.array(names))
+    with pytest.raises(DataError, match=words):
+        load_dataset(str(path))
+
+
+@pytest.mark.parametrize(
+    ("images", "words"), [(1, "has only 1 image, too few"), (2, "has only 2 images, too few")]
+)
+def test_too_few_images_to_hold_out_are_counted(tmp_path, images, words):
+    path = tmp_path / "data.npz"
+    np.savez(path, x=np.zeros((images, 8, 8), np.float32), y=np.zeros(images, np.int64))
+    with pytest.raises(DataError, match=words):
+        load_dataset(str(path))
+
+
+@pytest.mark.parametrize(("extra", "words"), [(1, "(1 more character)"), (2, "(2 more characters)")])
+def test_a_clipped_message_counts_what_it_left_out(extra, words):
+    assert clip("x" * (MAX_MESSAGE_CHARS + extra)).endswith(f"… {words}")

@@ -100,7 +100,7 @@ def test_opening_a_weight_file_shows_its_stored_metrics_and_settings_at_once(win
     ]
     start(window)
     wait_until_finished(qtbot, window)
-    assert info.text().startswith("model.safetensors: trained 3 epochs on mnist-small")
+    assert info.text().startswith("model.safetensors*: trained 3 epochs on mnist-small")  # as the title
     assert "steps taken" in info.text() and "0 steps taken" not in info.text()
 
 
