@@ -17,12 +17,26 @@ from engine.wording import plural
 from gui import error_dialog
 from gui.error_dialog import reports_errors
 from gui.naming import named
+from gui.session import EvaluationInput
 from gui.weights_info import session_text
 from gui.worker import EvaluationJob
 
+#: Said of figures that arrive after the weights changed.
+EARLIER = "Evaluated the weights as they were when Evaluate was pressed (they have changed since)"
+
 
 class EvaluationDialog(QDialog):
-    def __init__(self, parent: QWidget, result: Evaluation, names: list[str], data_name: str, stored: str):
+    """`current` False: the weights changed while `result` was worked out, and the dialog says so."""
+
+    def __init__(
+        self,
+        parent: QWidget,
+        result: Evaluation,
+        names: list[str],
+        data_name: str,
+        stored: str,
+        current: bool = True,
+    ):
         super().__init__(parent)
         self.setObjectName("evaluationDialog")
         self.setWindowTitle("Evaluation")
@@ -38,7 +52,9 @@ class EvaluationDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("On the test split:"))
+        self.heading = QLabel("On the test split:" if current else f"{EARLIER}, on the test split:")
+        self.heading.setWordWrap(True)
+        layout.addWidget(self.heading)
         layout.addWidget(self.figures, 1)
         layout.addWidget(QLabel("Stored with the weights:"))
         layout.addWidget(self.stored)
@@ -51,18 +67,22 @@ class PendingEvaluation(QObject):
     and the dialog opens when the figures arrive. A child of the window, so a window closed
     meanwhile is never handed them."""
 
-    def __init__(self, window: Any, job: EvaluationJob, stored: str):
+    def __init__(self, window: Any, source: EvaluationInput, job: EvaluationJob, stored: str):
         super().__init__(window)
-        self.window, self.job, self.stored = window, job, stored
+        self.window, self.source, self.stored = window, source, stored
         job.signals.finished.connect(self._finished)
         job.signals.failed.connect(self._failed)
 
     def _finished(self, result: Evaluation) -> None:
-        w, dataset = self.window, self.job.dataset
+        """Show the figures, and make them the session's latest scores while its weights are
+        still those evaluated; otherwise say they are of the weights Evaluate was pressed on."""
+        w, dataset = self.window, self.source.dataset
+        current = w.session.evaluated(result, self.source)
         names = evaluation.class_names(dataset.class_names, result.classes)
-        w.evaluation_dialog = EvaluationDialog(w, result, names, dataset.name, self.stored)
+        w.evaluation_dialog = EvaluationDialog(w, result, names, dataset.name, self.stored, current)
         w.evaluation_dialog.show()
-        w.notify(f"Evaluated on the test split: accuracy {result.accuracy:.2%}, loss {result.loss:.4f}.")
+        figures = f"accuracy {result.accuracy:.2%}, loss {result.loss:.4f}"
+        w.notify(f"Evaluated on the test split: {figures}." if current else f"{EARLIER}: {figures}.")
         self._done()
 
     def _failed(self, exc: Exception) -> None:
@@ -77,9 +97,9 @@ class PendingEvaluation(QObject):
 @reports_errors("Cannot evaluate the network")
 def evaluate(window: Any) -> None:
     """Evaluate a copy of the session's network on a pool thread; the dialog opens when done."""
-    net, dataset = window.session.evaluation_input()
-    job = EvaluationJob(net, dataset)
-    PendingEvaluation(window, job, session_text(window.session))
+    source = window.session.evaluation_input()
+    job = EvaluationJob(source.net, source.dataset)
+    PendingEvaluation(window, source, job, session_text(window.session))
     window.acts.evaluate.setEnabled(False)
     window.notify("Evaluating the network on the test split…")
     QThreadPool.globalInstance().start(job)

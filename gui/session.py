@@ -96,6 +96,16 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class EvaluationInput:
+    """What an evaluation on another thread takes: a copy of the network, the data set, and
+    which weights it copied (:meth:`Session.evaluated` compares them)."""
+
+    net: Network
+    dataset: Dataset
+    weights_version: int
+
+
+@dataclass(frozen=True)
 class Run:
     """What a training run takes from the session until :meth:`Session.finish_run`."""
 
@@ -186,6 +196,8 @@ class Session:
         self._own_image: np.ndarray | None = None
         self._snapshot: Snapshot | None = None
         self._scored: Scored | None = None
+        #: Counts the weights' changes, so scores worked out elsewhere can tell they are stale.
+        self._weights_version = 0
 
     # -- what the window reads -----------------------------------------------------------------
 
@@ -262,8 +274,11 @@ class Session:
         return self._scored
 
     def _set_scored(self, scored: Scored | None) -> None:
-        if scored is None and self._scored is None:
-            return
+        """The latest scores; None: the weights changed, so the scores so far are stale."""
+        if scored is None:
+            self._weights_version += 1
+            if self._scored is None:
+                return
         self._scored = scored
         self.events.scored.emit(scored)
 
@@ -605,12 +620,20 @@ class Session:
         self._set_scored(Scored(result, "of the current weights"))
         return result
 
-    def evaluation_input(self) -> tuple[Network, Dataset]:
+    def evaluation_input(self) -> EvaluationInput:
         """A copy of the network (arrays of its own, on its device) and the data set, for an
         evaluation on another thread: the session goes on editing, training or replacing its
         network meanwhile, and the copy's figures are those of the network as it is now."""
         self._idle()
-        return self._copy(self._net.backend), self._dataset
+        return EvaluationInput(self._copy(self._net.backend), self._dataset, self._weights_version)
+
+    def evaluated(self, result: Evaluation, source: EvaluationInput) -> bool:
+        """Take the figures worked out from `source`: the latest scores while the weights are
+        still those it copied. Returns whether they are."""
+        current = source.weights_version == self._weights_version and source.dataset is self._dataset
+        if current:
+            self._set_scored(Scored(result, "of the current weights"))
+        return current
 
     def predictions(self) -> np.ndarray:
         """The network's predicted label for every test image (for the misclassified list)."""

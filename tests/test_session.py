@@ -329,14 +329,17 @@ def test_weights_re_initialised_in_every_layer_are_no_longer_the_files(session, 
 def test_an_evaluation_elsewhere_gets_a_copy_with_the_networks_figures(session):
     with_layers(session)
     train_briefly(session)
-    net, dataset = session.evaluation_input()
+    source = session.evaluation_input()
+    net, dataset = source.net, source.dataset
     assert net is not session.net and dataset is session.dataset and net.metadata == session.net.metadata
     before = {name: np.array(value) for name, value in net.state_dict().items()}
     copied, direct = evaluation.evaluate(net, dataset, threads=1), session.evaluate(threads=1)
     assert copied.loss == direct.loss and np.array_equal(copied.probabilities, direct.probabilities)
+    assert session.evaluated(copied, source) and session.scored.evaluation is copied
     train_briefly(session)  # the session's network trains on; the copy keeps its weights
     for name, value in net.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
+    assert not session.evaluated(copied, source) and session.scored is None  # stale: not taken
 
 
 def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):

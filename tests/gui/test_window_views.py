@@ -61,6 +61,8 @@ def test_evaluate_shows_the_figures_convscope_evaluate_prints_and_the_files_reco
 def test_evaluate_runs_off_the_gui_thread_while_the_window_stays_responsive(window, qtbot, monkeypatch):
     release, seen = threading.Event(), []
     real = evaluation.evaluate
+    names = window.session.dataset.class_names
+    expected = evaluation.summary_lines(real(window.session.net, window.session.dataset), names)
 
     def held(net, data, threads=None):
         seen.append((threading.get_ident(), net is window.session.net))
@@ -70,17 +72,25 @@ def test_evaluate_runs_off_the_gui_thread_while_the_window_stays_responsive(wind
     monkeypatch.setattr(evaluation, "evaluate", held)
     window.acts.evaluate.trigger()
     qtbot.waitUntil(lambda: bool(seen), timeout=30_000)
-    (thread, same_network), = seen
+    ((thread, same_network),) = seen
     assert thread != threading.main_thread().ident and not same_network  # a copy, on another thread
     assert not window.acts.evaluate.isEnabled() and window.last_notice.startswith("Evaluating")
     view = window.feature_maps_view
     view.next_button.click()  # the window takes the user's clicks while the evaluation runs
     assert view.index_spin.text() == "2 of 100" and not hasattr(window, "evaluation_dialog")
+    window.run_bar.reset_button.click()  # and may change the weights meanwhile
     release.set()
     qtbot.waitUntil(lambda: hasattr(window, "evaluation_dialog"), timeout=30_000)
-    expected = evaluation.summary_lines(window.session.evaluate(), window.session.dataset.class_names)
-    assert window.evaluation_dialog.figures.toPlainText().splitlines()[1:] == expected
-    assert window.acts.evaluate.isEnabled() and window.last_notice.startswith("Evaluated on the test split")
+    dialog = window.evaluation_dialog
+    assert dialog.figures.toPlainText().splitlines()[1:] == expected  # of the weights it copied
+    assert dialog.heading.text().startswith("Evaluated the weights as they were when Evaluate was pressed")
+    assert window.session.scored is None  # not the latest scores of weights it never saw
+    assert window.acts.evaluate.isEnabled()
+    window.acts.evaluate.trigger()
+    qtbot.waitUntil(lambda: window.evaluation_dialog is not dialog, timeout=30_000)
+    assert window.evaluation_dialog.heading.text() == "On the test split:"
+    assert window.session.scored.when == "of the current weights"
+    assert window.last_notice.startswith("Evaluated on the test split: accuracy ")
 
 
 def test_opening_a_weight_file_shows_its_stored_metrics_and_settings_at_once(window, qtbot, tmp_path):
