@@ -70,8 +70,9 @@ class PendingEvaluation(QObject):
     def __init__(self, window: Any, source: EvaluationInput, job: EvaluationJob, stored: str):
         super().__init__(window)
         self.window, self.source, self.stored = window, source, stored
-        job.signals.finished.connect(self._finished)
-        job.signals.failed.connect(self._failed)
+        self.signals = job.signals  # kept while the pool runs (and then deletes) the job
+        self.signals.finished.connect(self._finished)
+        self.signals.failed.connect(self._failed)
 
     def _finished(self, result: Evaluation) -> None:
         """Show the figures, and make them the session's latest scores while its weights are
