@@ -7,11 +7,12 @@ draw as a short one, and Qt draws them without Python (`_PathCurve`)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QPen
+from PySide6.QtCore import QPointF, QRectF, QTimer
+from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 from engine import EpochInfo
@@ -112,6 +113,35 @@ class _Series:
         return self._data[1, : self.size]
 
 
+#: Where the accuracy legend may sit, the first free one taken: (legend's anchor, the view's
+#: anchor, offset in pixels). Bottom right first, where a rising curve leaves room.
+LEGEND_CORNERS = (
+    ((1, 1), (1, 1), (-10, -10)),
+    ((1, 0), (1, 0), (-10, 10)),
+    ((0, 1), (0, 1), (10, -10)),
+    ((0, 0), (0, 0), (10, 10)),
+)
+
+
+def traced(x: np.ndarray, y: np.ndarray, per_segment: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the polyline through (x, y), `per_segment` to each segment, the ends kept."""
+    if len(x) < 2:
+        return x, y
+    t = np.linspace(0, len(x) - 1, (len(x) - 1) * per_segment + 1)
+    index = np.arange(len(x))
+    return np.interp(t, index, x), np.interp(t, index, y)
+
+
+class LineSample(pg.ItemSample):
+    """A legend sample drawn as its curve's line alone: a dot in the legend reads as one more
+    data point."""
+
+    def paint(self, p: QPainter, *args: Any) -> None:
+        p.setRenderHint(p.RenderHint.Antialiasing)
+        p.setPen(pg.mkPen(self.item.opts["pen"]))
+        p.drawLine(0, 11, 20, 11)
+
+
 def _styled(
     widget: pg.PlotWidget, title: str, x_label: str, y_label: str, legend_at_top: bool = True
 ) -> pg.PlotItem:
@@ -121,7 +151,7 @@ def _styled(
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
-    item.addLegend(offset=(-10, 10 if legend_at_top else -10))
+    item.addLegend(offset=(-10, 10 if legend_at_top else -10), sampleType=LineSample)
     return item
 
 
@@ -318,6 +348,7 @@ class AccuracyPlot(_EpochPlot):
         self.getPlotItem().setXRange(0, epochs + 0.5, padding=0)
         ticks = epoch_ticks(int(epochs))
         self.getPlotItem().getAxis("bottom").setTicks([[(t, str(t)) for t in ticks], []])
+        self._place_legend()
 
     def clear_data(self) -> None:
         super().clear_data()
@@ -332,3 +363,24 @@ class AccuracyPlot(_EpochPlot):
         if (low, high) != self._y_range:  # a new range redraws the axis: only when it changes
             self._y_range = (low, high)
             self.getPlotItem().setYRange(low, high, padding=0.05)
+        self._place_legend()
+
+    def _place_legend(self) -> None:
+        """The legend in the first corner of :data:`LEGEND_CORNERS` where no point or line of
+        the curves runs under it (with a point's radius to spare); the first when none is free."""
+        item = self.getPlotItem()
+        view, legend = item.getViewBox(), item.legend
+        (x0, x1), (y0, y1) = item.viewRange()
+        frame = view.boundingRect()
+        xs, ys = zip(*(traced(s.x, s.y) for s in (self.train, self.validation)), strict=True)
+        px = (np.concatenate(xs) - x0) / ((x1 - x0) or 1) * frame.width()
+        py = (y1 - np.concatenate(ys)) / ((y1 - y0) or 1) * frame.height()
+        size = legend.boundingRect().size()
+        for corner in (*LEGEND_CORNERS, LEGEND_CORNERS[0]):
+            (ax, ay), _, (dx, dy) = corner
+            left = ax * frame.width() + dx - ax * size.width()
+            top = ay * frame.height() + dy - ay * size.height()
+            rect = QRectF(left, top, size.width(), size.height()).adjusted(-4, -4, 4, 4)
+            if not any(rect.contains(QPointF(a, b)) for a, b in zip(px, py, strict=True)):
+                break
+        legend.anchor(*corner)

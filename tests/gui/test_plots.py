@@ -3,6 +3,7 @@ curves are cut to the view and thinned."""
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, QPointF
@@ -10,7 +11,7 @@ from PySide6.QtGui import QColor, QImage
 
 from engine import EpochInfo
 from gui import theme
-from gui.plots import AccuracyPlot, LossPlot, peaks, thinned, visible
+from gui.plots import AccuracyPlot, LossPlot, peaks, thinned, traced, visible
 
 
 def test_the_accuracy_legend_sits_below_where_accuracy_climbs(shown):
@@ -23,6 +24,33 @@ def test_the_accuracy_legend_sits_below_where_accuracy_climbs(shown):
     view = plot.getPlotItem().getViewBox().sceneBoundingRect()
     assert legend.top() > view.center().y(), (legend, view)
     assert legend.right() > view.center().x()
+
+
+@pytest.mark.parametrize(
+    "accuracies", [(0.6, 0.93, 0.97), (0.9, 0.5, 0.1), (0.1, 0.9, 0.1), (0.1, 0.12, 0.1)]
+)
+def test_the_accuracy_legend_keeps_off_the_curves_wherever_they_run(shown, accuracies):
+    plot = shown(AccuracyPlot(), 400, 300)
+    plot.set_horizon(3)
+    for epoch, acc in enumerate(accuracies, 1):
+        plot.add_epoch(EpochInfo(epoch, 3, 0.5, acc, 0.6, acc - 0.02, 0.03, 1.0, 1000.0))
+    plot.grab()
+    item = plot.getPlotItem()
+    legend, view = item.legend.sceneBoundingRect(), item.getViewBox()
+    for series in (plot.train, plot.validation):
+        for x, y in zip(*traced(series.x, series.y), strict=True):
+            assert not legend.contains(view.mapViewToScene(QPointF(x, y))), (x, y, legend)
+
+
+def test_the_legend_draws_a_line_not_a_point(shown):
+    """A dot in the legend reads as one more data point: the sample is its curve's line alone."""
+    plot = shown(AccuracyPlot())
+    plot.add_epoch(EpochInfo(1, 3, 0.5, 0.8, 0.6, 0.75, 0.03, 1.0, 1000.0))
+    image = plot.grab().toImage()
+    background = image.pixelColor(plot.mapFromScene(plot.getPlotItem().legend.sceneBoundingRect().topLeft()))
+    for sample, _ in plot.getPlotItem().legend.items:
+        above_the_line = plot.mapFromScene(sample.mapToScene(QPointF(10, 8)))  # inside a 7 px dot
+        assert _close(image.pixelColor(above_the_line), background), sample
 
 
 def test_legend_samples_show_their_curves_colours_after_data_arrives(shown):
