@@ -43,6 +43,13 @@ class Augment:
     def active(self) -> bool:
         return bool(self.shift or self.flip or self.rotate)
 
+    def describe(self) -> str:
+        """"shift 2 px, flip, rotate 10°", or "" when nothing is varied: for run names and messages."""
+        parts = [f"shift {self.shift} px"] if self.shift else []
+        parts += ["flip"] if self.flip else []
+        parts += [f"rotate {self.rotate:g}°"] if self.rotate else []
+        return ", ".join(parts)
+
     def apply(self, xp: Any, x: Any, rng: Any) -> Any:
         """The batch `x` (N, C, H, W) on the device, each image varied independently by `rng`."""
         n, _, h, w = x.shape

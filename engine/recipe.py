@@ -3,9 +3,10 @@ test that holds them to their promise can never drift apart."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from engine.augment import Augment
 from engine.backend import Backend
 from engine.network import Network
 from engine.optim import OPTIMIZERS, SGD, Optimizer, check_setting
@@ -34,6 +35,8 @@ class Recipe:
     seed: int = 0
     #: Host threads a batch is split over; None: :func:`engine.parallel.default_threads`.
     threads: int | None = None
+    #: How each training batch is varied (:mod:`engine.augment`); the default varies nothing.
+    augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -42,6 +45,12 @@ class Recipe:
         for key in ("lr", "momentum", "l2"):  # the optimizer's default, or the value held to its rule
             value = getattr(self, key)
             object.__setattr__(self, key, check_setting(key, defaults[key] if value is None else value))
+
+    def settings(self) -> dict[str, Any]:
+        """The recipe as flat plain values, augmentation's shift, flip and rotate among them: what a
+        stored run records and shows."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "augment"}
+        return {**values, **asdict(self.augment)}
 
     def make_optimizer(self, saved: Optimizer | None = None) -> Optimizer:
         """An optimizer with these settings: `saved` itself when it is of this kind, so its momentum

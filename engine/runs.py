@@ -64,7 +64,7 @@ class RunRecord:
     name: str
     created: str  # ISO 8601, UTC
     dataset: str
-    #: The training settings (plain values: the recipe's fields).
+    #: The training settings (plain values: :meth:`engine.recipe.Recipe.settings`).
     settings: dict[str, Any]
     spec: dict[str, Any]
     history: list[dict[str, float | None]]
@@ -179,9 +179,12 @@ def read_run(folder: str | os.PathLike[str]) -> RunRecord:
             raise RunFolderError(f"{folder / RUN_FILE}: {key} must be a short text")
     settings = run.get("settings")
     if not isinstance(settings, dict) or not all(
-        isinstance(v, str) and len(v) <= MAX_NAME or _number_or_none(v) for v in settings.values()
+        isinstance(v, str) and len(v) <= MAX_NAME or isinstance(v, bool) or _number_or_none(v)
+        for v in settings.values()
     ):
-        raise RunFolderError(f"{folder / RUN_FILE}: settings must map names to numbers or short texts")
+        raise RunFolderError(
+            f"{folder / RUN_FILE}: settings must map names to numbers, true or false, or short texts"
+        )
     try:
         spec = normalize(_read_json(folder / SPEC_FILE))
     except SpecError as exc:

@@ -199,11 +199,10 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             self.notify(self.session.reset(config))
         index, mistakes = self.session.sample_index, self.feature_maps_view.misclassified_check.isChecked()
         run = self.session.start_run(config, index)
-        self.trainer.start(
-            TrainingWorker(run.net, run.dataset, run.config, run.optimizer, index, mistakes, [run.timelapse])
-        )
+        self.trainer.start(TrainingWorker(run, index, mistakes))
         self.trainer.set_sample(index, self.session.own_image)
-        self.statusBar().showMessage(f"Training on {run.net.backend.description}…")
+        varied = f", varying the images: {config.augment.describe()}" if config.augment.active else ""
+        self.statusBar().showMessage(f"Training on {run.net.backend.description}{varied}…")
         self._update_controls()
 
     def toggle_pause(self) -> None:

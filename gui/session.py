@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import itertools
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
 from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
-from engine.training import fit_problem
+from engine.training import Callback, TrainingControl, fit, fit_problem
 from engine.wording import plural
 from gui.edit_history import EditHistory, NetworkState
 from gui.snapshot import Snapshot, take_snapshot
@@ -115,6 +115,16 @@ class Run:
     optimizer: Optimizer
     #: Takes the run's time-lapse frames: a callback for the training loop.
     timelapse: TimeLapse
+
+    def train(self, callbacks: Sequence[Callback] = (), control: TrainingControl | None = None) -> History:
+        """Train as the recipe says (its augmentation included), validating on the test split;
+        the time-lapse takes its frames after `callbacks`. The training thread calls this."""
+        c = self.config
+        return fit(
+            self.net, self.dataset.train, epochs=c.epochs, batch_size=c.batch_size, optimizer=self.optimizer,
+            validation=self.dataset.test, callbacks=[*callbacks, self.timelapse], schedule=c.schedule,
+            control=control, threads=c.threads, augment=c.augment,
+        )
 
 
 _ids = itertools.count()
@@ -598,9 +608,10 @@ class Session:
         c = run.config
         trained = plural(len(epochs), "epoch")
         name = f"{run.dataset.name}, {trained}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
+        name += f", {c.augment.describe()}" if c.augment.active else ""
         try:
             record = save_run(
-                self.runs_folder, run.net, name=name, dataset=run.dataset, settings=asdict(c),
+                self.runs_folder, run.net, name=name, dataset=run.dataset, settings=c.settings(),
                 history=epochs, optimizer=run.optimizer,
             )
         except ConvScopeError as exc:

@@ -1,5 +1,5 @@
 """Training settings: optimizer, learning rate, batch size, epochs, L2, schedule, initialisation,
-seed, device and CPU threads.
+seed, device, CPU threads and augmentation (shift, flip, rotate).
 
 Only the learning rate stays editable during a run (the trainer applies it at the next batch);
 the values are remembered between sessions in the preferences."""
@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
+from engine.augment import Augment
 from engine.backend import gpu_unavailable_reason
 from engine.init import INITS
 from engine.optim import LEARNING_RATES, Optimizer
@@ -23,6 +24,8 @@ from gui.preferences import Preferences
 DEVICES = (("auto", "Auto"), ("cpu", "CPU (NumPy)"), ("gpu", "GPU (CuPy)"))
 OPTIMIZER_LABELS = (("sgd", "SGD with momentum"), ("adam", "Adam"))
 GROUP = "training"
+#: The largest shift offered: a quarter of a 28-pixel digit already moves it off its centre.
+MAX_SHIFT = 16
 
 
 def window_threads() -> int:
@@ -105,6 +108,19 @@ class SettingsPanel(QWidget):
             "CPU threads each batch is split over (NumPy only). The default leaves one core for "
             "the window, which keeps it smooth; one per core trains faster and draws less evenly.",
         )
+        self.shift_spin = self._int(
+            "shiftSpin", 0, MAX_SHIFT, defaults.augment.shift,
+            "Augmentation: move each training image by up to this many pixels, a new draw every batch",
+        )
+        self.rotate_spin = self._double(
+            "rotateSpin", 0.0, 180.0, 1, defaults.augment.rotate,
+            "Augmentation: turn each training image by up to this many degrees either way",
+        )
+        self.flip_check = named(
+            QCheckBox("Flip half the images left-right"), "flipCheck",
+            "Augmentation: mirror a random half of each batch (leave off for digits and text)",
+        )
+        self.flip_check.setChecked(defaults.augment.flip)
         reason = gpu_unavailable_reason()
         if reason is not None:
             gpu = self.device_combo.model().item(2)
@@ -129,6 +145,9 @@ class SettingsPanel(QWidget):
             ("Seed", self.seed_spin),
             ("Device", self.device_combo),
             ("CPU threads", self.threads_spin),
+            ("Shift (pixels)", self.shift_spin),
+            ("Rotate (degrees)", self.rotate_spin),
+            ("Flip", self.flip_check),
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
@@ -149,6 +168,7 @@ class SettingsPanel(QWidget):
             init=self.init_combo.currentData(),
             seed=self.seed_spin.value(),
             threads=self.threads_spin.value(),
+            augment=Augment(self.shift_spin.value(), self.flip_check.isChecked(), self.rotate_spin.value()),
         )
 
     def show_optimizer(self, optimizer: Optimizer) -> None:
@@ -173,14 +193,18 @@ class SettingsPanel(QWidget):
     def set_training(self, training: bool) -> None:
         """Lock everything but the learning rate while a run is in progress."""
         for widget in self.findChildren(QWidget):
-            if widget is not self.lr_spin and isinstance(widget, QComboBox | QSpinBox | QDoubleSpinBox):
+            fields = QComboBox | QSpinBox | QDoubleSpinBox | QCheckBox
+            if widget is not self.lr_spin and isinstance(widget, fields):
                 widget.setEnabled(not training)
         if not training:
             self._optimizer_changed()
 
     def save(self, preferences: Preferences) -> None:
         for key, widget in self._remembered().items():
-            value = widget.currentData() if isinstance(widget, QComboBox) else widget.value()
+            if isinstance(widget, QCheckBox):  # stored as 0 or 1: QSettings keeps plain types only
+                value = int(widget.isChecked())
+            else:
+                value = widget.currentData() if isinstance(widget, QComboBox) else widget.value()
             preferences.set(f"{GROUP}/{key}", value)
 
     def restore(self, preferences: Preferences) -> None:
@@ -193,6 +217,10 @@ class SettingsPanel(QWidget):
                 index = widget.findData(value)
                 if index >= 0 and widget.model().item(index).isEnabled():  # a GPU may be gone
                     widget.setCurrentIndex(index)
+            elif isinstance(widget, QCheckBox):
+                value = preferences.number(name, int, 0, 1)
+                if value is not None:
+                    widget.setChecked(bool(value))
             else:
                 kind = float if isinstance(widget, QDoubleSpinBox) else int
                 value = preferences.number(name, kind, widget.minimum(), widget.maximum())
@@ -200,7 +228,7 @@ class SettingsPanel(QWidget):
                     widget.setValue(value)
         self._optimizer_changed()
 
-    def _remembered(self) -> dict[str, QComboBox | QSpinBox | QDoubleSpinBox]:
+    def _remembered(self) -> dict[str, QComboBox | QSpinBox | QDoubleSpinBox | QCheckBox]:
         """The widgets kept in the preferences, by key; the optimizer first: picking it may move
         the learning rate, which the saved one then sets."""
         return {
@@ -215,6 +243,9 @@ class SettingsPanel(QWidget):
             "l2": self.l2_spin,
             "seed": self.seed_spin,
             "threads": self.threads_spin,
+            "shift": self.shift_spin,
+            "rotate": self.rotate_spin,
+            "flip": self.flip_check,
         }
 
     def _optimizer_picked(self, _index: int) -> None:

@@ -1,6 +1,6 @@
 """The training worker: the one object that touches the network while it trains.
 
-It lives in its own QThread and runs `engine.fit` there. The GUI thread only ever sees host
+It lives in its own QThread and runs the run there (`Run.train`: `engine.fit`). The GUI thread only sees host
 copies it sends through signals, throttled to what the eye can follow (loss points 5 times a
 second, filters and feature maps twice a second): whatever the GUI thread runs in Python holds
 the GIL that training needs between NumPy calls. tests/benchmarks/README.md has what this costs."""
@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Signal, Slot
 
-from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, evaluation, fit
-from engine.optim import Optimizer
-from engine.recipe import Recipe
+from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, evaluation
+from gui.session import Run
 from gui.snapshot import take_snapshot
 
 LOSS_INTERVAL_S = 0.2
@@ -43,23 +41,15 @@ class TrainingWorker(QObject):
     failed = Signal(object)  # the exception that ended the run
     finished = Signal(object)  # History, or None after an error
 
-    def __init__(
-        self,
-        net: Network,
-        dataset: Dataset,
-        config: Recipe,
-        optimizer: Optimizer,
-        sample_index: int = 0,
-        misclassified: bool = False,
-        callbacks: Sequence[Callback] = (),
-    ):
+    def __init__(self, run: Run, sample_index: int = 0, misclassified: bool = False):
         super().__init__()
-        self.net = net
-        self.dataset = dataset
-        self.config = config
+        self.training_run = run
+        self.net = run.net
+        self.dataset = run.dataset
+        self.config = run.config
         #: Pause, resume, stop and a new learning rate, asked for from the GUI thread.
         self.control = TrainingControl()
-        self.optimizer = optimizer
+        self.optimizer = run.optimizer
         #: Which input the feature maps show: test image `sample_index`, or the user's own image
         #: when there is one; the GUI thread sets them at any time.
         self.sample_index = sample_index
@@ -68,8 +58,6 @@ class TrainingWorker(QObject):
         #: the GUI thread sets it at any time.
         self.misclassified = misclassified
         self._predictions_wanted = threading.Event()
-        #: More callbacks for the run (the session's time-lapse), called after the reporter's.
-        self.callbacks = list(callbacks)
 
     def request_predictions(self) -> None:
         """Ask for the test set's predicted labels at the next batch boundary (or the run's end)."""
@@ -79,18 +67,7 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         history: History | None = None
         try:
-            history = fit(
-                self.net,
-                self.dataset.train,
-                epochs=self.config.epochs,
-                batch_size=self.config.batch_size,
-                optimizer=self.optimizer,
-                validation=self.dataset.test,
-                callbacks=[_Reporter(self), *self.callbacks],
-                schedule=self.config.schedule,
-                control=self.control,
-                threads=self.config.threads,
-            )
+            history = self.training_run.train([_Reporter(self)], self.control)
             if history.stopped:  # the views show the weights the run stopped with, not the last epoch's
                 self.send_snapshot()
                 self.send_predictions_if_wanted(self.misclassified)

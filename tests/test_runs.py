@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -36,7 +35,7 @@ def data(mnist):
 
 def _store(folder, name="first", epochs=2, lr=0.03, data=None):
     net = Network({**SPEC, "input": list(data.input_shape), "classes": data.classes}, seed=1)
-    return runs.save_run(folder, net, name=name, dataset=data, settings=asdict(Recipe(lr=lr)),
+    return runs.save_run(folder, net, name=name, dataset=data, settings=Recipe(lr=lr).settings(),
                          history=_epochs(epochs)), net
 
 

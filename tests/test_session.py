@@ -25,6 +25,7 @@ from engine import (
     load_dataset,
 )
 from engine import backend as backend_module
+from engine.augment import Augment
 from engine.errors import LimitError
 from engine.recipe import Recipe
 from gui import session as session_module
@@ -67,12 +68,10 @@ def with_layers(session: Session) -> None:
     session.edit(spec, [-3, -2, -1, *session.layer_ids])
 
 
-def train_briefly(session: Session, epochs: int = 1) -> str:
+def train_briefly(session: Session, epochs: int = 1, augment: Augment | None = None) -> str:
     """What the window's worker does with a run, on this thread."""
-    run = session.start_run(Recipe(epochs=epochs, batch_size=16, lr=0.1))
-    history = fit(
-        run.net, run.dataset.train, epochs=epochs, batch_size=16, optimizer=run.optimizer, threads=1
-    )
+    recipe = Recipe(epochs=epochs, batch_size=16, lr=0.1, threads=1, augment=augment or Augment())
+    history = session.start_run(recipe).train()
     for info in history.epochs:
         session.record_epoch(info)
     return session.finish_run(history)
@@ -95,7 +94,8 @@ def scenario(folder: str) -> None:
     assert train_briefly(session, epochs=2) == "done" and session.dirty
     assert [e.epoch for e in session.history.epochs] == [1, 2]
     path = str(folder_path / "trained.safetensors")
-    assert session.save_weights(path) == f"Saved the weights to {path}." and not session.dirty
+    saved = f"Saved the weights to {path} and their time-lapse to trained.timelapse.npz."
+    assert session.save_weights(path) == saved and not session.dirty
     trained = session.net.predict_proba(session.dataset.test.x)
     before = session.evaluate(threads=1)
     assert session.reset(RECIPE) == (
@@ -359,6 +359,32 @@ def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):
     assert train_briefly(session) == "done"  # the next run keeps only its own epoch
     assert [[e["epoch"] for e in r.history] for r in session.list_runs()[0]] == [[1, 2], [3]]
     assert session.list_runs()[0][1].name == "start.npz, 1 epoch, sgd lr 0.1, batch 16"
+
+
+def test_the_recipes_augmentation_reaches_fit_and_the_stored_runs_settings(tmp_path, monkeypatch):
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "fit", spy)
+    trained = []
+    for augment in (Augment(shift=2, flip=True, rotate=10), Augment()):
+        data = load_dataset(write_npz(tmp_path / "start.npz", 3))
+        session = Session(data, RECIPE, "cpu", runs_folder=tmp_path / str(len(trained)))
+        with_layers(session)
+        assert train_briefly(session, augment=augment) == "done"
+        trained.append(session)
+    assert [c["augment"] for c in calls] == [Augment(2, True, 10.0), Augment()]
+    varied, plain = (s.list_runs()[0][0] for s in trained)
+    assert varied.name == "start.npz, 1 epochs, sgd lr 0.1, batch 16, shift 2 px, flip, rotate 10°"
+    assert (varied.settings["shift"], varied.settings["flip"], varied.settings["rotate"]) == (2, True, 10.0)
+    assert (plain.settings["shift"], plain.settings["flip"], plain.settings["rotate"]) == (0, False, 0.0)
+    assert plain.name == "start.npz, 1 epochs, sgd lr 0.1, batch 16"
+    # The varied images trained other weights than the plain ones from the same seed.
+    assert not np.array_equal(trained[0].net.state_dict()["layers.0.weight"],
+                              trained[1].net.state_dict()["layers.0.weight"])
 
 
 def test_a_stopped_run_is_not_kept_and_a_failed_store_is_a_notice(tmp_path):

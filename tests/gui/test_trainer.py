@@ -6,6 +6,8 @@ import pytest
 
 from engine import Network
 from engine.recipe import Recipe
+from gui.session import Run
+from gui.timelapse import TimeLapse
 from gui.trainer import Trainer
 from gui.worker import TrainingWorker
 
@@ -13,7 +15,8 @@ from gui.worker import TrainingWorker
 def _worker(data, epochs=1):
     spec = {"input": list(data.input_shape), "classes": data.classes, "layers": [{"type": "softmax"}]}
     config = Recipe(epochs=epochs, batch_size=32, threads=1)
-    return TrainingWorker(Network(spec, device="cpu"), data, config, config.make_optimizer())
+    net = Network(spec, device="cpu")
+    return TrainingWorker(Run(net, data, config, config.make_optimizer(), TimeLapse(data.test.x, 0)))
 
 
 def test_a_run_finishes_on_its_own_thread_and_releases_it(qtbot, small_data):
@@ -41,7 +44,7 @@ def test_pause_resume_stop_and_rate_reach_the_runs_control(qtbot, small_data):
     assert not trainer.paused
     with qtbot.waitSignal(trainer.finished, timeout=30_000) as finished:
         trainer.stop()
-    assert finished.args[0].stopped == "stopped" and worker.optimizer.lr == 0.5
+    assert finished.args[0].stopped == "stopped" and worker.training_run.optimizer.lr == 0.5
 
 
 def test_shutdown_ends_a_run_and_its_thread(qtbot, small_data):
