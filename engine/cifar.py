@@ -9,11 +9,13 @@
   32×32 planes in turn.
 
 CIFAR-100's fine labels (100 classes) are the ones used. Images come out as uint8 (N, 3, 32, 32),
-labels as int64."""
+labels as int64. `progress(done, total)` is called as each batch file is read and `cancelled()`
+polled before each, as for image folders."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from engine import unpickle
 from engine.bounded_io import read_regular
-from engine.errors import DataError, clip
+from engine.errors import DataError, LoadCancelled, clip
 from engine.limits import check_data, current
 from engine.wording import plural
 
@@ -64,18 +66,40 @@ _BINARY = (
 )
 
 
-def read_cifar(folder: Path) -> Cifar | None:
+def read_cifar(
+    folder: Path,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Cifar | None:
     """The CIFAR set in `folder`, or None when the folder holds none of CIFAR's files."""
-    for layout in _PYTHON:
+    layout = _layout(folder)
+    if layout is None:
+        return None
+    if layout in _PYTHON:
+        return _read(folder, layout, _python_part, _python_names, progress, cancelled)
+    return _read(folder, layout, _binary_part, _binary_names, progress, cancelled)
+
+
+def is_cifar(folder: Path) -> bool:
+    """Whether `folder` holds one of CIFAR's files (it is then read as CIFAR, or refused as one)."""
+    return _layout(folder) is not None
+
+
+def _layout(folder: Path) -> _Layout | None:
+    for layout in (*_PYTHON, *_BINARY):
         if (folder / layout.test).is_file() or (folder / layout.train[0]).is_file():
-            return _read(folder, layout, _python_part, _python_names)
-    for layout in _BINARY:
-        if (folder / layout.test).is_file() or (folder / layout.train[0]).is_file():
-            return _read(folder, layout, _binary_part, _binary_names)
+            return layout
     return None
 
 
-def _read(folder: Path, layout: _Layout, part: Any, names: Any) -> Cifar:
+def _read(
+    folder: Path,
+    layout: _Layout,
+    part: Any,
+    names: Any,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> Cifar:
     paths = [folder / name for name in (*layout.train, layout.test, layout.names)]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
@@ -84,10 +108,16 @@ def _read(folder: Path, layout: _Layout, part: Any, names: Any) -> Cifar:
         )
     # Images are read as uint8 and then held as float32: about five bytes per byte on disk.
     check_data(5 * sum(p.stat().st_size for p in paths[:-1]), str(folder))
-    trains = [part(folder / name, layout) for name in layout.train]
+    parts = []
+    for name in (*layout.train, layout.test):
+        if cancelled is not None and cancelled():
+            raise LoadCancelled(f"{folder}: loading cancelled")
+        parts.append(part(folder / name, layout))
+        if progress is not None:
+            progress(len(parts), len(layout.train) + 1)
+    *trains, test = parts
     train = Part(np.concatenate([t.x for t in trains]), np.concatenate([t.y for t in trains]),
                  trains[0].source if len(trains) == 1 else f"{folder}/{layout.train[0][:-1]}*")
-    test = part(folder / layout.test, layout)
     class_names = names(folder / layout.names, layout)
     for p in (train, test):
         if len(p.y) and int(p.y.max()) >= len(class_names):

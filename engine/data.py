@@ -32,7 +32,7 @@ from engine.bounded_io import (
     read_array,
     size_of,
 )
-from engine.cifar import Cifar, read_cifar
+from engine.cifar import Cifar, is_cifar, read_cifar
 from engine.errors import DataError, clip, listing
 from engine.image_folder import ImageFolder, Progress, is_image_folder, read_image_folder
 from engine.limits import check_data
@@ -233,8 +233,9 @@ def load_dataset(
     split's statistics (recorded in ``normalization``).  ``limit`` keeps only the first ``limit``
     training images, for quick runs; classes are still counted over the whole source.
     ``layout`` says how 4-D images are stored: "nchw", "nhwc", or "auto" to tell from the shape
-    (see :func:`_channels_first`). ``image_size``, ``colour``, ``progress`` and ``cancelled`` apply
-    to image folders (:func:`engine.image_folder.read_image_folder`).
+    (see :func:`_channels_first`). ``image_size`` and ``colour`` apply to image folders
+    (:func:`engine.image_folder.read_image_folder`); ``progress(done, total)`` and ``cancelled()``
+    to image folders and CIFAR (:func:`engine.cifar.read_cifar`), whose reading takes a while.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
@@ -250,10 +251,10 @@ def load_dataset(
     if not os.path.lexists(path):
         raise DataError(f"{path}: does not exist.{_did_you_mean(source)} {ACCEPTED}")
     if path_kind(path, DataError, "data file") == "folder":
-        cifar = read_cifar(path)
+        cifar = read_cifar(path, progress, cancelled)
         if cifar is not None:
             raw = _from_cifar(cifar)
-        elif not _find_idx_files(path) and is_image_folder(path):
+        elif reads_images(path):
             raw = _from_images(read_image_folder(
                 path, size=image_size, colour=colour, progress=progress, cancelled=cancelled
             ))
@@ -291,6 +292,13 @@ def load_dataset(
         normalization=normalization,
         notes=tuple(notes),
     )
+
+
+def reads_images(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`load_dataset` reads `path` as class folders of images, so that its
+    `image_size` and `colour` apply (a folder of IDX or CIFAR files is read as those)."""
+    path = Path(path)
+    return path.is_dir() and not is_cifar(path) and not _find_idx_files(path) and is_image_folder(path)
 
 
 def _from_cifar(cifar: Cifar) -> _Raw:

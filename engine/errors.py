@@ -38,6 +38,10 @@ class RunFolderError(ConvScopeError, ValueError):
     """A stored training run that cannot be written or read back (engine/runs.py)."""
 
 
+class LoadCancelled(ConvScopeError):
+    """Loading a data set was cancelled by the user; nothing was loaded."""
+
+
 class DeviceError(ConvScopeError, RuntimeError):
     """The device asked for cannot be used; the message says why."""
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.bounded_io import open_regular
-from engine.errors import ConvScopeError, DataError, clip
+from engine.errors import DataError, LoadCancelled, clip
 from engine.limits import MAX_WINDOW, check_data
 from engine.wording import plural
 
@@ -30,10 +30,6 @@ NAMED_SKIPS = 3
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 Progress = Callable[[int, int], None]
-
-
-class LoadCancelled(ConvScopeError):
-    """Loading was cancelled by the user; nothing was loaded."""
 
 
 class Folder(NamedTuple):

@@ -1,6 +1,7 @@
-"""The window's file actions: open and save weights and networks, open data sets, the recent
-files and the last folder used. Each asks for a path where none is given, calls the session, and
-reports a failure through the window's one error helper."""
+"""The window's file actions: open and save weights and networks, open data sets (loaded off the
+GUI thread by :class:`gui.data_loading.DataLoader`), the recent files and the last folder used.
+Each asks for a path where none is given, calls the session, and reports a failure through the
+window's one error helper."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import os
 
 from PySide6.QtWidgets import QFileDialog
 
-from gui import confirm
+from engine import Dataset
+from engine.data import reads_images
+from gui import confirm, image_folder_dialog
 from gui.error_dialog import reports_errors
-from gui.session import BUILTIN
+from gui.session import BUILTIN, LoadOptions
 
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
 NETWORK_FILTER = "Network (*.json)"
@@ -20,8 +23,8 @@ REPLACES = "Opening the file replaces them."
 
 
 class FileActions:
-    """Mixed into the main window, whose session, preferences, recent files, trainer, editor and
-    settings panel it uses."""
+    """Mixed into the main window, whose session, preferences, recent files, trainer, data loader,
+    editor and settings panel it uses."""
 
     def _update_title(self) -> None:
         """The data set and the weights' file, `*` once they differ from it; "untitled*" for
@@ -84,7 +87,9 @@ class FileActions:
             self._remember(path, recent=False)
 
     def _ask_data_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder of IDX files", self._last_dir())
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a folder of images, CIFAR-10/100 or IDX files", self._last_dir()
+        )
         if path:
             self.open_dataset(path)
 
@@ -94,11 +99,28 @@ class FileActions:
             self.open_dataset(path)
 
     @reports_errors("Cannot open the data set")
-    def open_dataset(self, source: str) -> None:
-        """Load a data set and fit the network's input and output to it, keeping what still fits."""
+    def open_dataset(self, source: str, options: LoadOptions | None = None) -> None:
+        """Load a data set on a thread of its own (asking a folder of images' colour and size
+        first); once loaded, the network's input and output are fitted to it."""
         consequence = "A new data set starts a new run and re-initialises the layers that no longer fit."
-        if not self.trainer.running and confirm.may_discard(self, consequence):
-            self.notify(self.session.open_dataset(source, self.editor.spec(), self.editor.layer_ids()))
+        if self.trainer.running or self.loader.running or not confirm.may_discard(self, consequence):
+            return
+        if options is None and source != BUILTIN and reads_images(source):
+            options = image_folder_dialog.ask(source, self)
+            if options is None:
+                return
+        name = "the built-in MNIST sample" if source == BUILTIN else os.path.basename(source)
+        self.loader.start(source, options or LoadOptions(), name)
+
+    @reports_errors("Cannot open the data set")
+    def _dataset_loaded(self, source: str, result: Dataset | Exception | None) -> None:
+        if result is None:
+            name = os.path.basename(source)
+            self.notify(f"Cancelled loading {name}; the data set is still {self.session.dataset.name}.")
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            self.notify(self.session.use_dataset(result, self.editor.spec(), self.editor.layer_ids()))
             if source != BUILTIN:
                 self._remember(source)
 

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
-from gui import confirm, error_dialog, evaluation_dialog, theme
+from gui import confirm, error_dialog, evaluation_dialog, theme, window_layout
+from gui.data_loading import DataLoader
 from gui.error_dialog import reports_errors
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
@@ -29,16 +30,6 @@ from gui.session import BUILTIN, Session
 from gui.settings_panel import SettingsPanel
 from gui.snapshot import Snapshot
 from gui.trainer import Trainer
-from gui.window_layout import (
-    build_actions,
-    build_docks,
-    build_layout,
-    build_menus,
-    build_status_bar,
-    restore_geometry,
-    restore_splitters,
-    save_window,
-)
 from gui.worker import LossUpdate, TrainingWorker
 
 PAUSED = "Paused: press Resume (F6) to go on"
@@ -56,7 +47,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.setObjectName("mainWindow")
         #: Read with a type and range check each; what was refused is said once, below.
         self.preferences = Preferences(settings or QSettings())
-        self.trainer = Trainer(self)
+        self.trainer, self.loader = Trainer(self), DataLoader(self)
         self.last_error = self.last_notice = ""
         self.last_batch: BatchInfo | None = None
         #: The answer to "Quit?" while closing waits for the run to end.
@@ -70,17 +61,17 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.session = Session(
             dataset or load_dataset(), self.settings_panel.config(), self.settings_panel.device(), runs_folder
         )
-        self.acts = build_actions(self)
+        self.acts = window_layout.build_actions(self)
         self.run_bar = RunBar(self.acts.train, self.acts.pause, self.acts.stop, self.acts.reset)
-        self.main_splitter = build_layout(self, self.run_bar)
-        build_menus(self, self.acts, self.recent.menu)
-        self.data_label, self.device_label = build_status_bar(self)
+        self.main_splitter = window_layout.build_layout(self, self.run_bar)
+        window_layout.build_menus(self, self.acts, self.recent.menu)
+        self.data_label, self.device_label = window_layout.build_status_bar(self)
         self._connect()
-        build_docks(self)
+        window_layout.build_docks(self)
         self._render_dataset()
         self._render_network()
         #: Applied once the window is shown (see showEvent), read now with every other preference.
-        self._splitter_states = restore_geometry(self, self.preferences)
+        self._splitter_states = window_layout.restore_geometry(self, self.preferences)
         self.notify(self.preferences.notice())
 
     def _connect(self) -> None:
@@ -106,6 +97,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         ):
             action.triggered.connect(slot)
         self.recent.openRequested.connect(self.open_recent)
+        self.loader.finished.connect(self._dataset_loaded)
         self.editor.specEdited.connect(self._spec_edited)
         self.settings_panel.learningRateChanged.connect(self.trainer.set_lr)
         self.settings_panel.deviceChanged.connect(self._device_changed)
@@ -260,10 +252,11 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         super().showEvent(event)
         if not self._splitters_restored:
             self._splitters_restored = True
-            restore_splitters(self, self._splitter_states, self.main_splitter, self.editor.full_width())
+            states, wanted = self._splitter_states, self.editor.full_width()
+            window_layout.restore_splitters(self, states, self.main_splitter, wanted)
 
     def save_window_state(self) -> None:
-        save_window(self, self.preferences)
+        window_layout.save_window(self, self.preferences)
         self.settings_panel.save(self.preferences)
         self.preferences.settings.sync()
 
@@ -285,6 +278,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         if answer == confirm.SAVE and not self._save():
             event.ignore()
             return
+        self.loader.shutdown()
         self.save_window_state()
         event.accept()
 

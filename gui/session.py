@@ -167,6 +167,32 @@ def keeps_any(net: Network, reset: list[int]) -> bool:
     return len(reset) < sum(1 for info in net.infos if info.params)
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read a folder of images (:func:`engine.image_folder.read_image_folder`); other
+    sources ignore them."""
+
+    #: (height, width) every image is resized to; None: the most common size.
+    image_size: tuple[int, int] | None = None
+    #: "auto" (grey unless an image has colour), "grey" or "rgb".
+    colour: str = "auto"
+
+
+def load_data(
+    source: str,
+    options: LoadOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Dataset:
+    """The data set at `source`, as the session loads every one. It touches no session, so it may
+    run on a thread of its own: `progress(done, total)` reports images (or CIFAR files) read, and
+    once `cancelled()` is true the load stops with :class:`engine.errors.LoadCancelled`."""
+    options = options or LoadOptions()
+    return load_dataset(
+        source, image_size=options.image_size, colour=options.colour, progress=progress, cancelled=cancelled
+    )
+
+
 def build(spec: dict[str, Any], *, seed: int, init: str, device: str | Backend) -> Network:
     """Every network the session builds comes from here, so each path refuses the same way: a
     bad spec, a network over the memory limits, a device that does not work, or memory running
@@ -488,12 +514,19 @@ class Session:
         save_spec(spec, path)
         return f"Saved the network to {path}."
 
-    def open_dataset(self, source: str, spec: dict[str, Any], ids: list[int]) -> str:
-        """Load a data set and fit the network's input and output to it (the edited `spec`, with
-        its layer `ids`), keeping what still fits. A new data set starts a new run: the history
-        and the epoch count start again, and the notice says which layers kept their weights."""
+    def open_dataset(
+        self, source: str, spec: dict[str, Any], ids: list[int], options: LoadOptions | None = None
+    ) -> str:
+        """Load a data set (:func:`load_data`) and :meth:`use_dataset` it."""
         self._idle()
-        dataset = load_dataset(source)
+        return self.use_dataset(load_data(source, options), spec, ids)
+
+    def use_dataset(self, dataset: Dataset, spec: dict[str, Any], ids: list[int]) -> str:
+        """Fit the network's input and output to a loaded data set (the edited `spec`, with its
+        layer `ids`), keeping what still fits. A new data set starts a new run: the history and
+        the epoch count start again. The notice says what loading decided (the colour and size
+        read, the files skipped) and which layers kept their weights."""
+        self._idle()
         fitted = {**spec, "input": list(dataset.input_shape), "classes": dataset.classes}
         problems = validate(fitted)
         if problems:
@@ -514,7 +547,8 @@ class Session:
         self._clear_history()
         self.events.dataset.emit()
         left = self._replace(new, ids, path=self._weights_path if kept else None, dirty=True, spec=fitted)
-        return f"Opened the data set {dataset.name}; a new run begins on it.{carried}{left}"
+        notes = "".join(f" {note}" for note in dataset.notes)
+        return f"Opened the data set {dataset.name}; a new run begins on it.{notes}{carried}{left}"
 
     # -- the input the views show --------------------------------------------------------------
 

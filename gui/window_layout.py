@@ -112,9 +112,9 @@ def build_actions(window: QMainWindow) -> Actions:
         ),
         open_folder=_action(
             window,
-            "Open Data Set &Folder…",
+            "Open Image or Data &Folder…",
             "openDataFolderAction",
-            "Load a folder of MNIST-format IDX files",
+            "Load class folders of images (root/<class>/*.png, .jpg, .bmp), CIFAR-10/100 or MNIST IDX files",
         ),
         open_npz=_action(
             window,

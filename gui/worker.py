@@ -47,6 +47,7 @@ class TrainingWorker(QObject):
         self.net = run.net
         self.dataset = run.dataset
         self.config = run.config
+        self.optimizer = run.optimizer
         #: Pause, resume, stop and a new learning rate, asked for from the GUI thread.
         self.control = TrainingControl()
         self.optimizer = run.optimizer

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from engine.cli import main
 from engine.data import DataError, load_dataset
+from engine.errors import LoadCancelled
 
 BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10 = {
@@ -80,6 +81,19 @@ def test_pixels_are_the_red_green_blue_planes_in_turn(tmp_path):
     data = load_dataset(tmp_path)
     assert data.test.x[0, 0, 0, 1] == 1 and data.test.x[0, 1, 2, 0] == 1 and data.test.x[0, 2, 31, 31] == 1
     assert data.test.x.sum() == 3
+
+
+@pytest.mark.parametrize("fmt", ["python", "binary"])
+def test_progress_is_reported_per_file_and_loading_can_be_cancelled(tmp_path, fmt):
+    parts = [(np.zeros((2, 3, 32, 32), np.uint8), [1, 2])] * 6
+    write_cifar(tmp_path, fmt, False, parts, [str(i) for i in range(10)])
+    seen = []
+    load_dataset(tmp_path, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 6) for i in range(1, 7)]
+    seen.clear()
+    with pytest.raises(LoadCancelled, match="loading cancelled"):
+        load_dataset(tmp_path, progress=lambda done, _: seen.append(done), cancelled=lambda: len(seen) == 2)
+    assert seen == [1, 2]  # no file read after the cancel
 
 
 class _RunsCode:

@@ -26,10 +26,10 @@ from engine import (
 )
 from engine import backend as backend_module
 from engine.augment import Augment
-from engine.errors import LimitError
+from engine.errors import LimitError, LoadCancelled
 from engine.recipe import Recipe
 from gui import session as session_module
-from gui.session import Busy, Session
+from gui.session import Busy, LoadOptions, Session, load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = Recipe(epochs=1, batch_size=16, seed=0)
@@ -51,6 +51,20 @@ def write_npz(path: Path, classes: int, size: int = 8, seed: int = 0) -> str:
     x_test, y_test = split(48)
     np.savez(path, x=x, y=y, x_test=x_test, y_test=y_test)
     return str(path)
+
+
+def write_image_folder(root: Path, classes: tuple[str, ...], per_class: int, broken: int = 0) -> Path:
+    """root/<class>/<i>.png, 10×10 grey PNGs written with Pillow (class i a brightness of its
+    own), and `broken` files with an image's name that Pillow cannot read, in the first class."""
+    from PIL import Image
+
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((10, 10), 40 * c + i, np.uint8)).save(root / name / f"{i}.png")
+    for i in range(broken):
+        (root / classes[0] / f"broken{i}.png").write_bytes(b"not a png")
+    return root
 
 
 @pytest.fixture
@@ -359,6 +373,29 @@ def test_a_run_trained_to_its_end_is_kept_in_the_runs_folder(tmp_path):
     assert train_briefly(session) == "done"  # the next run keeps only its own epoch
     assert [[e["epoch"] for e in r.history] for r in session.list_runs()[0]] == [[1, 2], [3]]
     assert session.list_runs()[0][1].name == "start.npz, 1 epoch, sgd lr 0.1, batch 16"
+
+
+def test_an_image_folder_loads_with_its_options_and_progress_and_its_notes_are_the_notice(session, tmp_path):
+    folder = write_image_folder(tmp_path / "pets", ("cat", "dog", "fox"), 10, broken=1)
+    seen = []
+    dataset = load_data(str(folder), LoadOptions(image_size=(6, 8), colour="rgb"), lambda *p: seen.append(p))
+    assert seen == [(i, 30) for i in range(1, 31)]  # the broken file is refused at its header
+    assert dataset.name == "pets" and dataset.class_names == ("cat", "dog", "fox")
+    assert dataset.input_shape == (3, 6, 8) and len(dataset.train.y) + len(dataset.test.y) == 30
+    notice = session.use_dataset(dataset, session.spec, session.layer_ids)
+    assert notice == (
+        f"Opened the data set pets; a new run begins on it. {folder}: 30 images of 3 classes, read as "
+        f"RGB 6×8. {folder}: skipped 1 unreadable file: broken0.png (not an image Pillow can read)."
+    )
+    assert session.dataset is dataset and session.net.input_shape == (3, 6, 8) and session.net.classes == 3
+
+
+def test_a_cancelled_load_stops_reading_and_leaves_the_session_as_it_was(session, tmp_path):
+    folder = write_image_folder(tmp_path / "pets", ("cat", "dog"), 20)
+    before, seen = _state(session), []
+    with pytest.raises(LoadCancelled, match="loading cancelled"):
+        load_data(str(folder), None, lambda done, _: seen.append(done), lambda: len(seen) >= 5)
+    assert seen == [1, 2, 3, 4, 5] and _state(session) == before
 
 
 def test_the_recipes_augmentation_reaches_fit_and_the_stored_runs_settings(tmp_path, monkeypatch):

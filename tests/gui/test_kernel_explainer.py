@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
+from test_window import open_data
 
 from engine.network import Network
 from gui.cell_grid import number_text
@@ -202,13 +203,13 @@ def test_numbers_are_written_whole_or_to_two_decimals_never_as_minus_zero():
     assert [number_text(v) for v in (6.0, -0.0, 0.125, -0.001, -0.5)] == ["6", "0", "0.12", "0.00", "-0.50"]
 
 
-def test_the_shown_dock_follows_a_new_rgb_data_set_with_fewer_classes(window, tmp_path):
+def test_the_shown_dock_follows_a_new_rgb_data_set_with_fewer_classes(window, qtbot, tmp_path):
     dock = window.explain_dock
     dock.toggleViewAction().trigger()
     rgb = tmp_path / "rgb.npz"
     rng = np.random.default_rng(0)
     np.savez(rgb, x=rng.integers(0, 255, (60, 3, 16, 16), dtype=np.uint8), y=np.arange(60) % 4)
-    window.open_dataset(str(rgb))
+    open_data(qtbot, window, str(rgb))
     assert window.last_error == ""
     dock.view.source_combo.setCurrentIndex(1)
     assert dock.view.model.explainer.image.shape == (3, 16, 16)

@@ -44,7 +44,7 @@ def test_pause_resume_stop_and_rate_reach_the_runs_control(qtbot, small_data):
     assert not trainer.paused
     with qtbot.waitSignal(trainer.finished, timeout=30_000) as finished:
         trainer.stop()
-    assert finished.args[0].stopped == "stopped" and worker.training_run.optimizer.lr == 0.5
+    assert finished.args[0].stopped == "stopped" and worker.optimizer.lr == 0.5
 
 
 def test_shutdown_ends_a_run_and_its_thread(qtbot, small_data):

@@ -27,7 +27,7 @@ from engine.backend import gpu_unavailable_reason
 from engine.limits import estimate
 from engine.parallel import THREADS_VAR, default_threads
 from engine.recipe import DEFAULT_RECIPE
-from gui import worker as worker_module
+from gui import session as session_module
 from gui.settings_panel import window_threads
 from gui.worker import LossUpdate
 
@@ -82,6 +82,12 @@ def predictions(win):
     return win.session.net.predict_proba(win.session.dataset.test.x)
 
 
+def open_data(qtbot, win, source, timeout=60_000):
+    """Open a data set as the user does, and wait until it has loaded (or failed)."""
+    win.open_dataset(source)
+    qtbot.waitUntil(lambda: not win.loader.running, timeout=timeout)
+
+
 def start(win, epochs=1, batch=32):
     win.settings_panel.epochs_spin.setValue(epochs)
     win.settings_panel.batch_spin.setValue(batch)
@@ -118,13 +124,13 @@ def test_fresh_settings_are_the_default_recipe_on_a_core_fewer(window, monkeypat
 
 def test_the_thread_count_reaches_the_training_run(window, qtbot, monkeypatch):
     seen = []
-    original = worker_module.fit
+    original = session_module.fit
 
     def fit(*args, **kwargs):
         seen.append(kwargs["threads"])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(worker_module, "fit", fit)
+    monkeypatch.setattr(session_module, "fit", fit)
     window.settings_panel.threads_spin.setValue(2)
     start(window)
     wait_until_finished(qtbot, window)
@@ -621,7 +627,7 @@ def test_opening_a_data_set_fits_the_network_or_refuses(window, tmp_path, qtbot)
     rng = np.random.default_rng(0)
     rgb = tmp_path / "rgb.npz"
     np.savez(rgb, x=rng.integers(0, 255, (60, 3, 16, 16), dtype=np.uint8), y=np.arange(60) % 4)
-    window.open_dataset(str(rgb))
+    open_data(qtbot, window, str(rgb))
     assert window.last_error == ""
     assert window.session.net.input_shape == (3, 16, 16) and window.session.net.classes == 4
     assert window.filters_view.mosaic.image.ndim == 3  # colour tiles for RGB filters
@@ -632,14 +638,14 @@ def test_opening_a_data_set_fits_the_network_or_refuses(window, tmp_path, qtbot)
 
     tiny = tmp_path / "tiny.npz"
     np.savez(tiny, x=rng.random((40, 1, 6, 6), dtype=np.float32), y=np.arange(40) % 2)
-    window.open_dataset(str(tiny))
+    open_data(qtbot, window, str(tiny))
     assert "does not fit" in window.last_error
     assert window.session.dataset.name == "rgb.npz"
 
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"nope")
     window.last_error = ""
-    window.open_dataset(str(garbage))
+    open_data(qtbot, window, str(garbage))
     assert window.last_error and window.session.dataset.name == "rgb.npz"
 
 

@@ -2,11 +2,18 @@
 that reach the training call and come back after a restart, opening an image folder off the GUI
 thread with progress and Cancel, and exporting to ONNX."""
 
+import threading
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton
+from test_session import write_image_folder
 from test_window import start, wait_until_finished
 
 from engine import fit
 from engine.augment import Augment
+from gui import data_loading
 from gui import session as session_module
+from gui.image_folder_dialog import ImageFolderDialog
 from gui.preferences import Preferences
 from gui.settings_panel import SettingsPanel
 
@@ -53,3 +60,86 @@ def test_augmentation_is_kept_in_the_preferences_as_plain_numbers(qtbot, setting
     third.restore(preferences)
     assert third.config().augment == Augment(shift=2, rotate=10.0)
     assert "training/flip" in preferences.notice()
+
+
+def _choose_folder(monkeypatch, folder) -> None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+
+
+def _answer_options(colour: str, size: tuple[int, int] | None) -> list[ImageFolderDialog]:
+    """Answers the image folder dialog as the user would, once it is shown; returns it when shown."""
+    shown = []
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, ImageFolderDialog)
+        shown.append(dialog)
+        dialog.colour_combo.setCurrentIndex(dialog.colour_combo.findData(colour))
+        dialog.common_check.setChecked(size is None)
+        if size is not None:
+            dialog.height_spin.setValue(size[0])
+            dialog.width_spin.setValue(size[1])
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    return shown
+
+
+def test_an_image_folder_opens_off_the_gui_thread_with_progress_options_and_skipped_files(
+    qtbot, window, tmp_path, monkeypatch
+):
+    folder = write_image_folder(tmp_path / "pets", ("cat", "dog", "fox"), 4, broken=2)
+    _choose_folder(monkeypatch, folder)
+    threads, progress = [], []
+
+    def load_data(*args):
+        threads.append(threading.current_thread())
+        return session_module.load_data(*args)
+
+    monkeypatch.setattr(data_loading, "load_data", load_data)
+    window.loader.progressed.connect(lambda done, total: progress.append((done, total)))
+    shown = _answer_options("rgb", (28, 32))
+    window.acts.open_folder.trigger()
+    assert len(shown) == 1 and window.loader.running and window.loader.dialog.isVisible()
+    qtbot.waitUntil(lambda: not window.loader.running, timeout=60_000)
+    assert threads and threads[0] is not threading.main_thread()
+    assert progress[-1] == (12, 12) and window.last_error == ""
+    data = window.session.dataset
+    assert data.name == "pets" and data.class_names == ("cat", "dog", "fox")
+    assert len(data.train.y) + len(data.test.y) == 12 and data.input_shape == (3, 28, 32)
+    assert window.data_label.text().startswith("pets · ")
+    assert window.session.net.input_shape == (3, 28, 32) and window.session.net.classes == 3
+    title = window.feature_maps_view.prob_plot.titleLabel.text  # "predicted <b>dog</b> (..), true <b>cat</b>"
+    assert title.split("true <b>")[1].removesuffix("</b>") in ("cat", "dog", "fox")
+    assert "skipped 2 unreadable files: broken0.png (not an image Pillow can read), broken1.png" in (
+        window.statusBar().currentMessage()
+    )
+    assert str(folder) in window.recent.paths()
+
+
+def test_cancelling_a_load_keeps_the_data_set_in_use(qtbot, window, tmp_path, monkeypatch):
+    folder = write_image_folder(tmp_path / "pets", ("cat", "dog"), 30)
+    _choose_folder(monkeypatch, folder)
+    before, network = window.session.dataset, window.session.net
+    read, reading, release = [], threading.Event(), threading.Event()
+
+    def load_data(source, options, progress, cancelled):
+        def held(done, total):  # holds the load after its first image until the test cancels
+            read.append(done)
+            reading.set()
+            release.wait(30)
+            progress(done, total)
+
+        return session_module.load_data(source, options, held, cancelled)
+
+    monkeypatch.setattr(data_loading, "load_data", load_data)
+    _answer_options("auto", None)
+    window.acts.open_folder.trigger()
+    qtbot.waitUntil(reading.is_set, timeout=30_000)
+    window.loader.dialog.findChild(QPushButton).click()  # the dialog's Cancel
+    release.set()
+    qtbot.waitUntil(lambda: not window.loader.running, timeout=30_000)
+    assert read == [1]  # the engine stopped at the next image
+    assert window.session.dataset is before and window.session.net is network
+    assert window.last_error == "" and window.data_label.text().startswith("mnist-small · ")
+    assert window.last_notice == "Cancelled loading pets; the data set is still mnist-small."

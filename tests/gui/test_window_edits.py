@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QPushButton, QSpinBox
-from test_window import BatchCounter, start, wait_for_batches, wait_until_finished
+from test_window import BatchCounter, open_data, start, wait_for_batches, wait_until_finished
 
 from gui import network_editor
 from gui.session import default_spec_for
@@ -174,7 +174,7 @@ def test_a_new_data_set_starts_a_new_run_and_says_which_layers_kept_their_weight
     train(window, qtbot)
     assert len(window.accuracy_plot.train.x) == 1
     kept = weights(window)["layers.0.weight"]
-    window.open_dataset(five_classes(tmp_path / "five.npz", small_data))
+    open_data(qtbot, window, five_classes(tmp_path / "five.npz", small_data))
     assert window.statusBar().currentMessage() == (
         "Opened the data set five.npz; a new run begins on it. Re-initialised layer 5 (softmax): "
         "the change altered its weight shapes; layers 0 (conv), 2 (conv) and 4 (dense) kept what "

@@ -10,7 +10,7 @@ import PySide6
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QSpinBox
-from test_window import predictions, start, wait_until_finished
+from test_window import open_data, predictions, start, wait_until_finished
 
 from engine import EpochInfo, Network, evaluation, load_dataset
 from engine.recipe import DEFAULT_RECIPE
@@ -166,7 +166,7 @@ def test_stop_and_reset_clear_the_runs_speed_eta_and_plot_ranges(window, qtbot):
 
 
 def test_the_title_stops_naming_a_weight_file_once_its_weights_are_re_initialised(
-    window, tmp_path, monkeypatch
+    window, qtbot, tmp_path, monkeypatch
 ):
     path = str(tmp_path / "gui_w1.safetensors")
     network = tmp_path / "net.json"  # only a softmax: a new image size re-initialises every layer
@@ -180,7 +180,7 @@ def test_the_title_stops_naming_a_weight_file_once_its_weights_are_re_initialise
     assert window.windowTitle() == "ConvScope — mnist-small" and window.last_notice.endswith(gone)
     window.open_weights(path)
     assert window.windowTitle() == named
-    window.open_dataset(_rgb_npz(tmp_path / "rgb.npz"))
+    open_data(qtbot, window, _rgb_npz(tmp_path / "rgb.npz"))
     assert window.windowTitle() == "ConvScope — rgb.npz" and window.last_notice.endswith(gone)
     asked = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or ("", ""))
@@ -188,11 +188,11 @@ def test_the_title_stops_naming_a_weight_file_once_its_weights_are_re_initialise
     assert asked  # Save asks where, instead of writing the fresh weights over gui_w1.safetensors
 
 
-def test_grey_filters_after_colour_ones_are_drawn_with_the_colour_bars_map(window, tmp_path, mnist):
+def test_grey_filters_after_colour_ones_are_drawn_with_the_colour_bars_map(window, qtbot, tmp_path, mnist):
     view = window.filters_view
-    window.open_dataset(_rgb_npz(tmp_path / "rgb.npz"))
+    open_data(qtbot, window, _rgb_npz(tmp_path / "rgb.npz"))
     assert not view.color_bar.isVisible() and view.image.lut is None
-    window.open_dataset("mnist-5k")
+    open_data(qtbot, window, "mnist-5k")
     assert view.color_bar.isVisible() and view.image.lut is not None
     pixels = view.image.getPixmap().toImage()
     colours = {
