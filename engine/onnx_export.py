@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 OPSET = 17
 IR_VERSION = 8
 INPUT, OUTPUT = "images", "probabilities"
+#: How far an exported model's probabilities may be from ConvScope's: float32 sums in another order.
+TOLERANCE = 1e-5
 _ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
@@ -131,3 +133,25 @@ def to_onnx(net: Network) -> Any:
 def save_onnx(net: Network, path: str | os.PathLike[str]) -> None:
     """Write the network to `path` as an `.onnx` file."""
     _onnx().save_model(to_onnx(net), os.fspath(path))
+
+
+def check_onnx(net: Network, path: str | os.PathLike[str], images: np.ndarray) -> float:
+    """Run the `.onnx` file at `path` in ONNX's own reference runtime on `images` (as the graph
+    takes them: unstandardised) and compare with `net.predict_proba`; the largest difference in
+    a probability, or :class:`ExportError` when it is beyond `TOLERANCE`."""
+    onnx = _onnx()
+    from onnx.reference import ReferenceEvaluator
+
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    got = ReferenceEvaluator(onnx.load(os.fspath(path))).run(None, {INPUT: x})[0]
+    stats = recorded_normalization(net)
+    if stats is not None:
+        means, stds = (np.asarray(s, np.float32)[:, None, None] for s in stats)
+        x = (x - means) / stds
+    difference = float(np.abs(got - net.predict_proba(x)).max(initial=0.0))
+    if not difference <= TOLERANCE:  # NaN too
+        raise ExportError(
+            f"{path}: ONNX's reference runtime gives probabilities {difference:.2g} away from "
+            f"ConvScope's (more than {TOLERANCE:g}); the file does not reproduce the network."
+        )
+    return difference

@@ -18,6 +18,8 @@ from gui.session import BUILTIN, LoadOptions
 WEIGHTS_FILTER = "Weight files (*.safetensors)"
 NETWORK_FILTER = "Network (*.json)"
 DATA_FILTER = "NumPy archive (*.npz)"
+#: The export formats the save dialog offers, and the suffix each adds to a name without it.
+EXPORT_FILTERS = {"ONNX model (*.onnx)": ".onnx", "PyTorch source (*.py)": ".py"}
 #: What opening weights or a network does to unsaved trained weights (see confirm.may_discard).
 REPLACES = "Opening the file replaces them."
 
@@ -84,6 +86,19 @@ class FileActions:
         path = path or self._ask("Save network", NETWORK_FILTER, save=True)
         if path:
             self.notify(self.session.save_network(self.editor.spec(), path))
+            self._remember(path, recent=False)
+
+    @reports_errors("Cannot export the network")
+    def export_network(self, path: str | None = None) -> None:
+        """ONNX or PyTorch source, as the chosen file's suffix (or filter) says; the session checks
+        an ONNX file against the network."""
+        if path is None:
+            filters = ";;".join(EXPORT_FILTERS)
+            path, chosen = QFileDialog.getSaveFileName(self, "Export the network", self._last_dir(), filters)
+            if path and os.path.splitext(path)[1].lower() not in EXPORT_FILTERS.values():
+                path += EXPORT_FILTERS.get(chosen, ".onnx")
+        if path and not self.trainer.running:
+            self.notify(self.session.export(path))
             self._remember(path, recent=False)
 
     def _ask_data_folder(self) -> None:

@@ -87,6 +87,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             (a.save_weights_as, lambda: self.save_weights_as()),
             (a.open_network, lambda: self.open_network()),
             (a.save_network, lambda: self.save_network()),
+            (a.export, lambda: self.export_network()),
             (a.open_folder, self._ask_data_folder),
             (a.open_npz, self._ask_data_file),
             (a.builtin, lambda: self.open_dataset(BUILTIN)),

@@ -25,6 +25,8 @@ from engine import Backend, ConvScopeError, Dataset, EpochInfo, History, Network
 from engine import weights as weight_files
 from engine.errors import DataError, LimitError, WeightFileError
 from engine.evaluation import Evaluation
+from engine.export import export_network
+from engine.onnx_export import check_onnx
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
@@ -36,6 +38,8 @@ from gui.snapshot import Snapshot, take_snapshot
 from gui.timelapse import TimeLapse
 
 BUILTIN = "mnist-5k"
+#: Test images an ONNX export is checked on: enough to meet every layer, a second's work.
+EXPORT_CHECK_IMAGES = 32
 
 
 class Busy(ConvScopeError):
@@ -508,6 +512,30 @@ class Session:
         self._optimizer = None
         left = self._adopt(net, None)
         return f"Loaded {os.path.basename(path)}.{left}"
+
+    def export(self, path: str) -> str:
+        """Write the network for another runtime, as `path`'s suffix says: `.onnx`, then checked
+        in ONNX's reference runtime against this network on test images, or `.py`, PyTorch source
+        whose `load()` reads the weight file, so the weights must be saved in one first."""
+        self._idle()
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix == ".onnx":
+            export_network(self._net, onnx=path)
+            images = self._dataset.test.x[:EXPORT_CHECK_IMAGES]
+            difference = check_onnx(self._net, path, images)
+            return (
+                f"Exported the network to {path}; ONNX's reference runtime gives its probabilities "
+                f"on {len(images):,} test images to within {difference:.1g}."
+            )
+        if suffix != ".py":
+            raise ConvScopeError(f"{path}: export to an .onnx file (ONNX) or a .py file (PyTorch source)")
+        if self._weights_path is None or self._dirty:
+            raise ConvScopeError(
+                "The PyTorch module reads its weights from the weight file: save the weights "
+                "(File > Save Weights) first, then export."
+            )
+        export_network(self._net, torch=path, weights=self._weights_path)
+        return f"Exported the network to {path}; its load() reads {os.path.basename(self._weights_path)}."
 
     @staticmethod
     def save_network(spec: dict[str, Any], path: str) -> str:

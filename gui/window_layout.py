@@ -32,6 +32,7 @@ class Actions:
     save_weights_as: QAction
     open_network: QAction
     save_network: QAction
+    export: QAction
     open_folder: QAction
     open_npz: QAction
     builtin: QAction
@@ -49,6 +50,7 @@ class Actions:
             self.save_weights_as,
             self.open_network,
             self.save_network,
+            self.export,
             self.open_folder,
             self.open_npz,
             self.builtin,
@@ -110,6 +112,12 @@ def build_actions(window: QMainWindow) -> Actions:
         save_network=_action(
             window, "Save N&etwork…", "saveNetworkAction", "Save the network (layers only) as JSON"
         ),
+        export=_action(
+            window,
+            "&Export…",
+            "exportAction",
+            "Write the network as an ONNX model (checked in ONNX's reference runtime) or PyTorch source",
+        ),
         open_folder=_action(
             window,
             "Open Image or Data &Folder…",
@@ -156,7 +164,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent: QMenu) -> None:
     file_menu = window.menuBar().addMenu("&File")
     groups = (
         (actions.open_weights, actions.save_weights, actions.save_weights_as),
-        (actions.open_network, actions.save_network),
+        (actions.open_network, actions.save_network, actions.export),
         (actions.open_folder, actions.open_npz, actions.builtin),
     )
     for group in groups:

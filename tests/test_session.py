@@ -398,6 +398,43 @@ def test_a_cancelled_load_stops_reading_and_leaves_the_session_as_it_was(session
     assert seen == [1, 2, 3, 4, 5] and _state(session) == before
 
 
+def test_the_network_exports_to_onnx_checked_and_to_pytorch_once_its_weights_are_saved(session, tmp_path):
+    import onnxruntime
+    from test_export import torch_probabilities
+
+    with_layers(session)
+    train_briefly(session)
+    x = session.dataset.test.x
+    expected = session.net.predict_proba(x)
+    path = str(tmp_path / "net.onnx")
+    assert session.export(path).startswith(
+        f"Exported the network to {path}; ONNX's reference runtime gives its probabilities on 32 test "
+        "images to within "
+    )
+    runtime = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(runtime.run(None, {"images": x})[0], expected, atol=1e-5)
+    source = str(tmp_path / "net_torch.py")
+    with pytest.raises(ConvScopeError, match="save the weights"):
+        session.export(source)
+    with pytest.raises(ConvScopeError, match=r"an \.onnx file \(ONNX\) or a \.py file"):
+        session.export(str(tmp_path / "net.pt"))
+    session.save_weights(str(tmp_path / "net.safetensors"))
+    assert session.export(source) == f"Exported the network to {source}; its load() reads net.safetensors."
+    np.testing.assert_allclose(torch_probabilities(Path(source), x), expected, atol=1e-5)
+
+
+def test_an_onnx_file_that_does_not_reproduce_the_network_is_refused(session, tmp_path, monkeypatch):
+    from engine import Network
+    from engine.onnx_export import ExportError, save_onnx
+
+    with_layers(session)
+    train_briefly(session)  # a new network's zero softmax weights give every class 1/3
+    other = Network(session.spec, seed=99, device="cpu")
+    monkeypatch.setattr(session_module, "export_network", lambda net, onnx: save_onnx(other, onnx))
+    with pytest.raises(ExportError, match="away from ConvScope's .* does not reproduce the network"):
+        session.export(str(tmp_path / "net.onnx"))
+
+
 def test_the_recipes_augmentation_reaches_fit_and_the_stored_runs_settings(tmp_path, monkeypatch):
     calls = []
 

@@ -63,6 +63,7 @@ ACTIONS = {
         "weight_files.save",
     ),
     "save network": ("save_network", "getSaveFileName", _unwritable("net.json"), "save_spec"),
+    "export": ("export", "getSaveFileName", _unwritable("net.onnx"), "export_network"),
 }
 
 
@@ -96,12 +97,13 @@ def _assert_unchanged(window, before):
 
 
 @pytest.mark.parametrize("name", ACTIONS)
-def test_a_bad_file_shows_its_error_in_a_dialog(window, monkeypatch, tmp_path, name):
+def test_a_bad_file_shows_its_error_in_a_dialog(window, qtbot, monkeypatch, tmp_path, name):
     action, dialog_function, make_bad, _ = ACTIONS[name]
     path, cause = make_bad(tmp_path)
     _answer(monkeypatch, dialog_function, path)
     before = _unchanged(window)
     getattr(window.acts, action).trigger()
+    qtbot.waitUntil(lambda: not window.loader.running)  # a data set loads on a thread of its own
     (dialog,) = _dialogs(window)
     assert cause in dialog.text()
     assert path in dialog.text() or path.rsplit("/", 1)[-1] in dialog.text()
@@ -110,7 +112,9 @@ def test_a_bad_file_shows_its_error_in_a_dialog(window, monkeypatch, tmp_path, n
 
 
 @pytest.mark.parametrize("name", ACTIONS)
-def test_a_bug_in_a_file_action_shows_and_logs_its_traceback(window, monkeypatch, tmp_path, caplog, name):
+def test_a_bug_in_a_file_action_shows_and_logs_its_traceback(
+    window, qtbot, monkeypatch, tmp_path, caplog, name
+):
     action, dialog_function, _, called = ACTIONS[name]
     _answer(monkeypatch, dialog_function, str(tmp_path / "any.file"))
 
@@ -122,6 +126,7 @@ def test_a_bug_in_a_file_action_shows_and_logs_its_traceback(window, monkeypatch
     before = _unchanged(window)
     with caplog.at_level(logging.ERROR, logger="convscope"):
         getattr(window.acts, action).trigger()
+        qtbot.waitUntil(lambda: not window.loader.running)
     (dialog,) = _dialogs(window)
     assert "unexpected error" in dialog.text()
     assert "ZeroDivisionError: division by zero, planted" in dialog.text()

@@ -4,8 +4,10 @@ thread with progress and Cancel, and exporting to ONNX."""
 
 import threading
 
+import numpy as np
+import onnxruntime
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 from test_session import write_image_folder
 from test_window import start, wait_until_finished
 
@@ -143,3 +145,23 @@ def test_cancelling_a_load_keeps_the_data_set_in_use(qtbot, window, tmp_path, mo
     assert window.session.dataset is before and window.session.net is network
     assert window.last_error == "" and window.data_label.text().startswith("mnist-small · ")
     assert window.last_notice == "Cancelled loading pets; the data set is still mnist-small."
+
+
+def test_file_export_writes_an_onnx_model_that_onnx_runtime_agrees_with(qtbot, window, tmp_path, monkeypatch):
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    answer = (str(tmp_path / "digits"), "ONNX model (*.onnx)")  # the name without its suffix
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: answer)
+    window.acts.export.trigger()
+    path = tmp_path / "digits.onnx"
+    assert window.last_error == "" and window.last_notice.startswith(f"Exported the network to {path}; ")
+    x = window.session.dataset.test.x
+    runtime = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = window.session.net.predict_proba(x)
+    np.testing.assert_allclose(runtime.run(None, {"images": x})[0], expected, atol=1e-5)
+
+    answer = (str(tmp_path / "digits"), "PyTorch source (*.py)")
+    window.acts.export.trigger()  # the trained weights are in no file yet
+    (box,) = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()]
+    assert box.windowTitle() == "Cannot export the network" and "save the weights" in box.text()
+    assert not (tmp_path / "digits.py").exists()
