@@ -59,6 +59,7 @@ class DataLoader(QObject):
         self._thread: QThread | None = None
         self._job: _Job | None = None
         self.dialog: QProgressDialog | None = None
+        self._name = ""
 
     @property
     def running(self) -> bool:
@@ -77,7 +78,7 @@ class DataLoader(QObject):
         dialog.setAutoReset(False)
         dialog.setMinimumDuration(0)
         dialog.canceled.connect(self.cancel)
-        self.dialog = dialog
+        self.dialog, self._name = dialog, name
         self._job, self._thread = _Job(source, options), QThread(self)
         self._job.moveToThread(self._thread)
         self._job.progressed.connect(self._progressed)
@@ -102,7 +103,7 @@ class DataLoader(QObject):
         self.progressed.emit(done, total)
         dialog = self.dialog
         if dialog is not None:
-            dialog.setLabelText(f"Read {done:,} of {total:,}…")
+            dialog.setLabelText(f"Loading {self._name}: {done:,} of {total:,} read…")
             dialog.setMaximum(total)
             # Last: a modal dialog's setValue handles the events waiting, the next report and
             # the load's end among them (the dialog is then closed, and deleted only afterwards).

@@ -9,7 +9,16 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
 
 from engine.augment import Augment
 from engine.backend import gpu_unavailable_reason
@@ -116,11 +125,23 @@ class SettingsPanel(QWidget):
             "rotateSpin", 0.0, 180.0, 1, defaults.augment.rotate,
             "Augmentation: turn each training image by up to this many degrees either way",
         )
+        self.shift_spin.setSuffix(" px")
+        self.rotate_spin.setSuffix("°")
         self.flip_check = named(
-            QCheckBox("Flip half the images left-right"), "flipCheck",
-            "Augmentation: mirror a random half of each batch (leave off for digits and text)",
+            QCheckBox("flip"), "flipCheck",
+            "Augmentation: mirror a random half of each batch left-right (leave off for digits and text)",
         )
         self.flip_check.setChecked(defaults.augment.flip)
+        augmentation = QWidget()
+        row = QHBoxLayout(augmentation)
+        row.setContentsMargins(0, 0, 0, 0)
+        for label, spin in (("shift", self.shift_spin), ("rotate", self.rotate_spin)):
+            spin.setAccessibleName(f"Augmentation: {label}")
+            row.addWidget(QLabel(label))
+            row.addWidget(spin)
+        self.flip_check.setAccessibleName("Augmentation: flip")
+        row.addWidget(self.flip_check)
+        row.addStretch(1)
         reason = gpu_unavailable_reason()
         if reason is not None:
             gpu = self.device_combo.model().item(2)
@@ -145,12 +166,10 @@ class SettingsPanel(QWidget):
             ("Seed", self.seed_spin),
             ("Device", self.device_combo),
             ("CPU threads", self.threads_spin),
-            ("Shift (pixels)", self.shift_spin),
-            ("Rotate (degrees)", self.rotate_spin),
-            ("Flip", self.flip_check),
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
+        form.addRow("Augmentation", augmentation)
 
         self.optimizer_combo.currentIndexChanged.connect(self._optimizer_picked)
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
