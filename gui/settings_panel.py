@@ -45,6 +45,22 @@ def window_threads() -> int:
     return threads if os.environ.get(THREADS_VAR, "").strip() else max(1, threads - 1)
 
 
+def _row(title: str, fields: tuple[tuple[str, QWidget], ...]) -> QWidget:
+    """Fields side by side, each after its label (if any), named for screen readers as
+    "title: label" (a check box by its own text)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for label, widget in fields:
+        text = label or (widget.text() if isinstance(widget, QCheckBox) else "")
+        widget.setAccessibleName(f"{title}: {text}" if text else title)
+        if label:
+            layout.addWidget(QLabel(label))
+        layout.addWidget(widget)
+    layout.addStretch(1)
+    return row
+
+
 class SettingsPanel(QWidget):
     """The form the user sets a run up with; `config()` reads it as one value."""
 
@@ -132,16 +148,6 @@ class SettingsPanel(QWidget):
             "Augmentation: mirror a random half of each batch left-right (leave off for digits and text)",
         )
         self.flip_check.setChecked(defaults.augment.flip)
-        augmentation = QWidget()
-        row = QHBoxLayout(augmentation)
-        row.setContentsMargins(0, 0, 0, 0)
-        for label, spin in (("shift", self.shift_spin), ("rotate", self.rotate_spin)):
-            spin.setAccessibleName(f"Augmentation: {label}")
-            row.addWidget(QLabel(label))
-            row.addWidget(spin)
-        self.flip_check.setAccessibleName("Augmentation: flip")
-        row.addWidget(self.flip_check)
-        row.addStretch(1)
         reason = gpu_unavailable_reason()
         if reason is not None:
             gpu = self.device_combo.model().item(2)
@@ -164,12 +170,16 @@ class SettingsPanel(QWidget):
             ("Schedule", self.schedule_combo),
             ("Initialisation", self.init_combo),
             ("Seed", self.seed_spin),
-            ("Device", self.device_combo),
-            ("CPU threads", self.threads_spin),
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
-        form.addRow("Augmentation", augmentation)
+        flip = self.flip_check
+        # Two rows of related fields each, which keeps the panel short enough for the layer list.
+        for label, fields in (
+            ("Device", (("", self.device_combo), ("CPU threads", self.threads_spin))),
+            ("Augmentation", (("shift", self.shift_spin), ("rotate", self.rotate_spin), ("", flip))),
+        ):
+            form.addRow(label, _row(label, fields))
 
         self.optimizer_combo.currentIndexChanged.connect(self._optimizer_picked)
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
