@@ -1,9 +1,10 @@
 """The training worker: the one object that touches the network while it trains.
 
-It lives in its own QThread and runs the run there (`Run.train`: `engine.fit`). The GUI thread only sees host
-copies it sends through signals, throttled to what the eye can follow (loss points 5 times a
-second, filters and feature maps twice a second): whatever the GUI thread runs in Python holds
-the GIL that training needs between NumPy calls. tests/benchmarks/README.md has what this costs."""
+It lives in its own QThread and trains there (`Run.train`, which calls `engine.fit`). The GUI
+thread only ever sees host copies it sends through signals, throttled to what the eye can follow
+(loss points 5 times a second, filters and feature maps twice a second): whatever the GUI thread
+runs in Python holds the GIL that training needs between NumPy calls. tests/benchmarks/README.md
+has what this costs."""
 
 from __future__ import annotations
 
