@@ -25,8 +25,6 @@ from engine import Backend, ConvScopeError, Dataset, EpochInfo, History, Network
 from engine import weights as weight_files
 from engine.errors import DataError, LimitError, WeightFileError
 from engine.evaluation import Evaluation
-from engine.export import export_network
-from engine.onnx_export import check_onnx
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
@@ -517,6 +515,9 @@ class Session:
         """Write the network for another runtime, as `path`'s suffix says: `.onnx`, then checked
         in ONNX's reference runtime against this network on test images, or `.py`, PyTorch source
         whose `load()` reads the weight file, so the weights must be saved in one first."""
+        from engine.export import export_network  # not before the window is shown: it waits for it
+        from engine.onnx_export import check_onnx
+
         self._idle()
         suffix = os.path.splitext(path)[1].lower()
         if suffix == ".onnx":

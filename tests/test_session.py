@@ -426,12 +426,13 @@ def test_the_network_exports_to_onnx_checked_and_to_pytorch_once_its_weights_are
 
 def test_an_onnx_file_that_does_not_reproduce_the_network_is_refused(session, tmp_path, monkeypatch):
     from engine import Network
+    from engine import export as export_module
     from engine.onnx_export import ExportError, save_onnx
 
     with_layers(session)
     train_briefly(session)  # a new network's zero softmax weights give every class 1/3
     other = Network(session.spec, seed=99, device="cpu")
-    monkeypatch.setattr(session_module, "export_network", lambda net, onnx: save_onnx(other, onnx))
+    monkeypatch.setattr(export_module, "export_network", lambda net, onnx: save_onnx(other, onnx))
     with pytest.raises(ExportError, match="away from ConvScope's .* does not reproduce the network"):
         session.export(str(tmp_path / "net.onnx"))
 

@@ -63,7 +63,7 @@ ACTIONS = {
         "weight_files.save",
     ),
     "save network": ("save_network", "getSaveFileName", _unwritable("net.json"), "save_spec"),
-    "export": ("export", "getSaveFileName", _unwritable("net.onnx"), "export_network"),
+    "export": ("export", "getSaveFileName", _unwritable("net.onnx"), "Session.export"),
 }
 
 
