@@ -457,10 +457,10 @@ def test_the_recipes_augmentation_reaches_fit_and_the_stored_runs_settings(tmp_p
         trained.append(session)
     assert [c["augment"] for c in calls] == [Augment(2, True, 10.0), Augment()]
     varied, plain = (s.list_runs()[0][0] for s in trained)
-    assert varied.name == "start.npz, 1 epochs, sgd lr 0.1, batch 16, shift 2 px, flip, rotate 10°"
+    assert varied.name == "start.npz, 1 epoch, sgd lr 0.1, batch 16, shift 2 px, flip, rotate 10°"
     assert (varied.settings["shift"], varied.settings["flip"], varied.settings["rotate"]) == (2, True, 10.0)
     assert (plain.settings["shift"], plain.settings["flip"], plain.settings["rotate"]) == (0, False, 0.0)
-    assert plain.name == "start.npz, 1 epochs, sgd lr 0.1, batch 16"
+    assert plain.name == "start.npz, 1 epoch, sgd lr 0.1, batch 16"
     # The varied images trained other weights than the plain ones from the same seed.
     assert not np.array_equal(trained[0].net.state_dict()["layers.0.weight"],
                               trained[1].net.state_dict()["layers.0.weight"])
