@@ -357,23 +357,23 @@ def test_an_exception_in_the_worker_shows_an_error_and_keeps_the_last_good_weigh
 ):
     net = window.session.net
     calls = {"n": 0}
-    backward = net.backward
+    gradients = net.batch_gradients  # what each training step calls (not net.backward since 6be2ae0)
     good = {}
 
-    def failing_backward(*args, **kwargs):
+    def failing_gradients(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             good.update(net.state_dict())
             raise RuntimeError("simulated failure in backward")
-        return backward(*args, **kwargs)
+        return gradients(*args, **kwargs)
 
-    monkeypatch.setattr(net, "backward", failing_backward)
+    monkeypatch.setattr(net, "batch_gradients", failing_gradients)
     start(window, epochs=2)
     wait_until_finished(qtbot, window)
     assert "simulated failure in backward" in window.last_error
     dialog = window.findChild(QMessageBox, "errorDialog")
     assert dialog is not None and dialog.isVisible()
-    assert "RuntimeError" in dialog.text() and "in failing_backward" in dialog.detailedText()
+    assert "RuntimeError" in dialog.text() and "in failing_gradients" in dialog.detailedText()
     for key, value in window.session.net.state_dict().items():
         np.testing.assert_array_equal(value, good[key])
     assert window.run_bar.train_button.isEnabled() and window.editor.isEnabled()
