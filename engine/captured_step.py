@@ -6,6 +6,8 @@ each later batch replays it, so on a GPU the step's Python and its launches cost
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +27,17 @@ def capture_problem(net: Network, optimizer: Optimizer, augmenting: bool) -> str
     if augmenting:
         return "augmentation draws new variations each step"
     return None
+
+
+def _where(exc: BaseException) -> str:
+    """`exc`'s innermost frame in the engine's own code (the call that broke the capture), as
+    ' at engine/path.py:line (code)', or ''."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}engine{os.sep}" in f.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    path = frame.filename[frame.filename.rindex(f"{os.sep}engine{os.sep}") + 1 :]
+    return f" at {path}:{frame.lineno} ({(frame.line or '').strip()})"
 
 
 class CapturedStep:
@@ -86,7 +99,7 @@ class CapturedStep:
             self._written = [a for layer in self.net.layers for a in layer.workspace_arrays()]
             replay()
         except Exception as exc:
-            why = f"{type(exc).__name__}: {exc}"
+            why = f"{type(exc).__name__}: {exc}{_where(exc)}"
             self.notes.append(f"capturing the training step failed ({why}); trained eagerly")
             self._replay = self._step
             self._step()

@@ -11,6 +11,11 @@ import numpy as np
 import pytest
 
 from engine import SGD, Network, fit
+from engine.gpu.gemm_plan import plan, readable
+
+
+def _steps(x) -> tuple[int, ...]:
+    return tuple(s // x.itemsize for s in x.strides)
 
 
 class StandIn:
@@ -25,7 +30,11 @@ class StandIn:
                       "max_pool_backward": 0, "matmul": 0}
 
     def matmul(self, a, b, out=None):
+        """As engine.gpu.blas plans it: every product gets a cuBLAS call, an operand it cannot
+        read where it lies copied first."""
         self.calls["matmul"] += 1
+        first, second = (x if readable(x.shape, _steps(x)) else self.xp.ascontiguousarray(x) for x in (a, b))
+        assert plan(first.shape, _steps(first), second.shape, _steps(second)) is not None
         return self.xp.matmul(a, b, out=out)
 
     def sgd(self, param, grad, velocity, lr, momentum, l2) -> None:
@@ -153,3 +162,20 @@ def test_fused_kernels_train_as_the_plain_operations(device, momentum, capture):
     # forward and weight gradient, the second's input gradient, each dense layer's three.
     assert fused.calls == {"sgd": 8 * 8, "bias_activation": 8, "bias_softmax": 8, "cross_entropy": 8,
                            "col2im": 8, "max_pool_backward": 16, "matmul": 8 * 11}
+
+
+def test_every_product_of_the_default_networks_step_gets_a_cublas_call(device):
+    """Anything left to CuPy's matmul would stop a CUDA graph's capture: CuPy refuses cuBLAS
+    while a stream is captured (the 19:37 GPU run's failure: conv's per-offset weights, a
+    reshaped transpose, were not readable where they lay)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((128, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 128)
+    fused = StandIn(device.xp)
+    plain = Network(seed=0, device=device)
+    with_fused = Network(seed=0, device=dataclasses.replace(device, fused=fused))
+    for net in (plain, with_fused):
+        fit(net, (x, y), epochs=1, batch_size=64, optimizer=SGD(), threads=1)
+    assert fused.calls["matmul"] == 2 * 11
+    mine, theirs = with_fused.state_dict(), plain.state_dict()
+    for k in mine:
+        np.testing.assert_array_equal(mine[k], theirs[k], err_msg=k)

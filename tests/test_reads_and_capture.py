@@ -165,15 +165,38 @@ def test_the_step_is_captured_once_and_replayed_for_every_later_full_batch(devic
     assert history.notes == []
 
 
-def test_a_capture_that_fails_trains_eagerly_and_says_so(device):
+def test_a_capture_that_fails_trains_eagerly_and_says_where(device):
     def failing(step):
         raise RuntimeError("stream capture unsupported")
 
     backend = dataclasses.replace(device, capture=failing)
     run = _train(backend, capture=True)
-    assert run[2].notes == ["capturing the training step failed (RuntimeError: stream capture unsupported); "
-                            "trained eagerly"]
+    (note,) = run[2].notes
+    assert note.startswith("capturing the training step failed (RuntimeError: stream capture unsupported "
+                           "at engine/captured_step.py:")
+    assert note.endswith(" (replay = self.net.backend.capture(self._step))); trained eagerly")
     _assert_same_run(_train(device), run)
+
+
+def test_a_call_that_breaks_the_capture_is_named(device):
+    """The call inside the step that a capture refused (CuPy's cuBLAS, on the GPU) is named by
+    the engine's innermost line, so a failed capture says what to change."""
+
+    def refusing(step):
+        def matmul(*args, **kwargs):
+            raise NotImplementedError("calling cuBLAS API during stream capture is currently unsupported")
+
+        device.xp.matmul = matmul  # shadows the module's, for this call of the step only
+        try:
+            step()
+        finally:
+            del device.xp.matmul
+        return step
+
+    run = _train(dataclasses.replace(device, capture=refusing), capture=True)
+    (note,) = run[2].notes
+    assert note.startswith("capturing the training step failed (NotImplementedError: calling cuBLAS API")
+    assert " at engine/layers/base.py:" in note and "(return self.xp.matmul(a, b, out=out))" in note
 
 
 @pytest.mark.parametrize(("case", "why"), [

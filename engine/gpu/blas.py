@@ -14,7 +14,7 @@ from typing import Any
 import cupy
 import numpy as np
 
-from engine.gpu.gemm_plan import Gemm, plan
+from engine.gpu.gemm_plan import Gemm, plan, readable
 
 #: cuBLAS's own default is 4 MiB per handle on most GPUs, 32 MiB on Hopper.
 WORKSPACE_BYTES = 32 * 2**20
@@ -98,18 +98,27 @@ def unavailable() -> str | None:
     return _why[0] if _why else None
 
 
+def _steps(x: Any) -> tuple[int, ...] | None:
+    """`x`'s strides in elements, or None where one is not a whole number of them."""
+    if any(s % x.itemsize for s in x.strides):
+        return None
+    return tuple(s // x.itemsize for s in x.strides)
+
+
+def _readable(x: Any) -> Any:
+    """`x`, or a C-ordered copy where cuBLAS cannot read it as it lies."""
+    steps = _steps(x)
+    return x if steps is not None and readable(x.shape, steps) else cupy.ascontiguousarray(x)
+
+
 def matmul(a: Any, b: Any, out: Any = None) -> Any:
-    """a @ b (written into `out` when given), as `cupy.matmul` computes it."""
+    """a @ b (written into `out` when given), as `cupy.matmul` computes it. An operand cuBLAS
+    cannot read where it lies (a reshaped transpose: conv's per-offset weights) is copied first."""
     dtype = np.result_type(a.dtype, b.dtype)
-    shapes_fit = 2 <= a.ndim <= 3 and 2 <= b.ndim <= 3 and a.dtype == b.dtype
     g = None
-    if shapes_fit and dtype in (np.float32, np.float64):
-        item = dtype.itemsize
-        if any(s % item for s in (*a.strides, *b.strides)):
-            g = None
-        else:
-            a_steps, b_steps = (tuple(s // item for s in x.strides) for x in (a, b))
-            g = plan(a.shape, a_steps, b.shape, b_steps)
+    if 2 <= a.ndim <= 3 and 2 <= b.ndim <= 3 and a.dtype == b.dtype and dtype in (np.float32, np.float64):
+        a, b = _readable(a), _readable(b)
+        g = plan(a.shape, _steps(a), b.shape, _steps(b))
     if g is None or _blas() is None:
         return cupy.matmul(a, b, out=out)
     shape = (*((g.batch,) if max(a.ndim, b.ndim) == 3 else ()), g.n, g.m)

@@ -44,6 +44,12 @@ def _operand(rows: int, cols: int, strides: tuple[int, ...]) -> tuple[int, int] 
     return None
 
 
+def readable(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether cuBLAS can read this operand's matrices where they lie (element strides); a
+    C-ordered copy of one it cannot is always readable."""
+    return len(shape) >= 2 and _operand(shape[-2], shape[-1], strides[-2:]) is not None
+
+
 def plan(a_shape: tuple[int, ...], a_strides: tuple[int, ...], b_shape: tuple[int, ...],
          b_strides: tuple[int, ...]) -> Gemm | None:
     """The call for A·B (2-D or 3-D operands, a 2-D one shared by the batch; strides in
