@@ -1,9 +1,11 @@
 """How long an image folder of 10,000 small images takes to load (`load_dataset` on a folder).
 
-Not a test: run ``python tests/benchmarks/bench_image_folder.py [--images N] [--size S]``. It
-writes N grey S×S PNGs from the built-in digits into 10 class folders in a temporary folder, then
-times `load_dataset` on it (cold headers and decoding; the OS file cache is warm from writing),
-printing wall time, this process's CPU time and the load average.
+Not a test: run ``python tests/benchmarks/bench_image_folder.py [--images N] [--size S] [--window]``.
+It writes N grey S×S PNGs from the built-in digits into 10 class folders in a temporary folder,
+then times `load_dataset` on it (cold headers and decoding; the OS file cache is warm from
+writing), printing wall time, this process's CPU time (every thread's) and the load average.
+`--window` also times each load as the window makes it: on the loading thread of
+`gui.data_loading.DataLoader`, with its progress dialog drawn offscreen, until its `finished`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=28)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--window", action="store_true", help="also time the window's loading thread")
     args = parser.parse_args()
     digits = load_dataset()
     x = np.concatenate([digits.train.x, digits.test.x])
@@ -45,12 +48,36 @@ def main() -> None:
         for _ in range(args.repeats):
             wall, cpu = time.perf_counter(), time.process_time()
             data = load_dataset(root)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            print(
-                f"{len(data.train.x) + len(data.test.x):,} images {args.size}×{args.size}: "
-                f"{wall:.2f} s wall, {cpu:.2f} s CPU, load average {os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+            report(f"{len(data.train.x) + len(data.test.x):,} images {args.size}×{args.size}", wall, cpu)
+            if args.window:
+                window_load(root)
+
+
+def report(what: str, wall: float, cpu: float) -> None:
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{what}: {wall:.2f} s wall, {cpu:.2f} s CPU, load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def window_load(root: Path) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from gui.data_loading import DataLoader
+    from gui.session import LoadOptions
+
+    app = QApplication.instance() or QApplication([])
+    parent = QWidget()
+    parent.show()
+    loader, loop, updates = DataLoader(parent), QEventLoop(), []
+    loader.finished.connect(loop.quit)
+    loader.progressed.connect(lambda done, _: updates.append(done))
+    wall, cpu = time.perf_counter(), time.process_time()
+    loader.start(str(root), LoadOptions(), root.name)
+    loop.exec()
+    report(f"  through the window's loader ({len(updates)} progress updates)", wall, cpu)
+    parent.close()
+    app.processEvents()
 
 
 if __name__ == "__main__":
