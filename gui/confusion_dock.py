@@ -40,10 +40,10 @@ class ConfusionDock(QDockWidget):
         self.hide()
 
     def _scored(self, scored: Scored | None) -> None:
-        if scored is not None and self.isVisible():
+        if scored is None:
+            self._refresh_soon.start()  # stale: score the idle network again, once things settle
+        elif self.isVisible():
             self._draw(scored)
-        else:
-            self._refresh_soon.start()
 
     def _draw(self, scored: Scored) -> None:
         data = self.session.dataset

@@ -61,7 +61,7 @@ def one_run(app: QApplication, dataset, epochs: int, interval_ms: int, settings_
     app.exec()
     timer.stop()
     assert window.last_error == "", window.last_error
-    window.close()
+    window.hide()  # not close(): it asks whether to save the trained weights, and waits
     window.deleteLater()
     app.processEvents()
     return np.array(delays[1:]) * 1000

@@ -101,7 +101,7 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str, anal
         view = window.confusion_dock.view
         assert view.header.text().startswith(f"Test split, after epoch {config.epochs} ")
         assert view.thumbnails.count() > 0
-    window.close()
+    window.hide()  # not close(): it asks whether to save the trained weights, and waits
     window.deleteLater()
     app.processEvents()
     return Timing(seconds, cpu - gui, gui)
