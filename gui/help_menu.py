@@ -20,7 +20,12 @@ blue for negative (the colour bar gives the scale). Hover a tile to read its wei
 <p><b>Feature maps</b>: one test image through the network, each layer's output as a mosaic of
 its channels (bright is a strong response), and the predicted probabilities last, the true class
 outlined. Pick the image with the arrows or its number; tick "Misclassified only" to step
-through the mistakes.</p>"""
+through the mistakes.</p>
+<p><b>Confusion matrix</b> (Analyse menu): a row per true class, a column per predicted class;
+green is right, red a mistake (the darker, the more). Beside each row, the class's precision
+(of the images labelled it, the share that are), recall (of its images, the share labelled
+right) and accuracy. Click a cell for its images, the most confident first, and one of those
+to follow it through the network.</p>"""
 
 PACKAGES = ("convscope", "numpy", "PySide6-Essentials", "pyqtgraph", "safetensors", "cupy")
 

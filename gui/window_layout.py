@@ -244,11 +244,17 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
 
 
 def menu(window: QMainWindow, title: str) -> QMenu:
-    """The menu bar's menu called `title`, added at its end the first time it is asked for."""
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.text() == title:
-            return action.menu()
-    return window.menuBar().addMenu(title)
+    """The menu bar's menu called `title`, added before Help the first time it is asked for."""
+    bar = window.menuBar()
+    menus = {action.text(): action for action in bar.actions() if action.menu() is not None}
+    if title in menus:
+        return menus[title].menu()
+    added = QMenu(title, window)
+    if "&Help" in menus:
+        bar.insertMenu(menus["&Help"], added)
+    else:
+        bar.addMenu(added)
+    return added
 
 
 def build_docks(window: Any) -> None:

@@ -13,9 +13,11 @@ from gui.confusion_dock import TRAINING
 
 
 def _shown_dock(qtbot, window):
-    action = window.confusion_dock.toggleViewAction()
-    assert action.text() == "Confusion matrix"
-    action.trigger()  # the Analyse menu's entry
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus.index("&Analyse") < menus.index("&Help")
+    analyse = window.menuBar().actions()[menus.index("&Analyse")].menu()
+    action = next(a for a in analyse.actions() if a.text() == "Confusion matrix")
+    action.trigger()
     qtbot.waitUntil(lambda: window.confusion_dock.view.table.rowCount() == 10, timeout=30_000)
     return window.confusion_dock.view
 
