@@ -4,22 +4,26 @@ Explain dock.
 
 During a run the scores are those of each epoch's validation pass, which the worker sent with
 the epoch's report: the dock never predicts the test set itself while a run trains. While the
-network is idle and has no scores (new weights, a stopped run), the dock scores it once shown."""
+network is idle and has no scores (new weights, a stopped run), the dock scores a copy of it on a
+pool thread once shown (gui.worker.EvaluationJob, as Evaluate does), never on the GUI thread."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QDockWidget
 
-from engine.evaluation import class_names
+from engine.evaluation import Evaluation, class_names
+from gui import error_dialog
 from gui.confusion_view import ConfusionView
 from gui.error_dialog import reports_errors
 from gui.naming import named
-from gui.session import Scored
+from gui.session import EvaluationInput, Scored
+from gui.worker import EvaluationJob
 
 TRAINING = "Filled in at the end of each epoch while the network trains."
+SCORING = "Scoring the network on the test split…"
 
 
 class ConfusionDock(QDockWidget):
@@ -28,6 +32,8 @@ class ConfusionDock(QDockWidget):
         named(self, "confusionDock")
         self.main_window = window  # which shows the errors
         self.session = window.session
+        #: The copy being scored on a pool thread, if any: one at a time.
+        self._scoring: EvaluationInput | None = None
         self.view = ConfusionView()
         self.setWidget(self.view)
         # One refresh however many changes arrive at once (a new data set: its network, then scores).
@@ -56,15 +62,30 @@ class ConfusionDock(QDockWidget):
         session = self.session
         if not self.isVisible():
             return
-        if session.scored is None:
-            if session.running:
-                self.view.clear(TRAINING)
-                return
-            if tuple(session.dataset.input_shape) != session.net.input_shape:
-                return  # the network fitted to a new data set follows
-            session.evaluate()  # draws through the scored event
-            return
-        self._draw(session.scored)
+        if session.scored is not None:
+            self._draw(session.scored)
+        elif session.running:
+            self.view.clear(TRAINING)
+        elif self._scoring is None and tuple(session.dataset.input_shape) == session.net.input_shape:
+            self._scoring = session.evaluation_input()
+            job = EvaluationJob(self._scoring.net, self._scoring.dataset)
+            self._signals = job.signals  # kept while the pool runs (and then deletes) the job
+            job.signals.finished.connect(self._scored_copy)
+            job.signals.failed.connect(self._failed)
+            self.view.clear(SCORING)
+            QThreadPool.globalInstance().start(job)
+
+    def _scored_copy(self, result: Evaluation) -> None:
+        """The copy's figures: the latest scores (drawn through the session's event), unless the
+        weights changed meanwhile; then the new ones are scored."""
+        source, self._scoring = self._scoring, None
+        if not self.session.evaluated(result, source):
+            self._refresh_soon.start()
+
+    def _failed(self, exc: Exception) -> None:
+        self._scoring = None
+        self.view.clear("The network could not be scored on the test split.")
+        error_dialog.report(self, "Cannot score the network on the test split", exc)
 
     def show_error(self, title: str, text: str, details: str = "") -> None:
         """A failure to score is the window's error dialog (:func:`reports_errors`)."""

@@ -2,6 +2,8 @@
 split, a clicked cell's images the most confident first, a clicked thumbnail in the feature maps
 and the Explain dock, and live updates during a run from the one pass each epoch makes."""
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -132,12 +134,20 @@ def test_the_matrix_updates_each_epoch_from_the_one_pass_that_scored_it(qtbot, w
     np.testing.assert_array_equal(window.feature_maps_view.misclassified, wrong)
 
 
-def test_new_weights_are_scored_again_while_the_dock_is_shown(qtbot, trained):
+def test_new_weights_are_scored_again_off_the_gui_thread_while_the_dock_is_shown(qtbot, trained, monkeypatch):
     view = _shown_dock(qtbot, trained)
     assert "after epoch 2 of 2" in view.header.text()
+    threads, predict_proba = [], Network.predict_proba
+
+    def recorded(net, x, *args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return predict_proba(net, x, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "predict_proba", recorded)
     trained.settings_panel.seed_spin.setValue(trained.settings_panel.seed_spin.value() + 1)
     trained.run_bar.reset_button.click()
     qtbot.waitUntil(lambda: "of the current weights" in view.header.text(), timeout=30_000)
+    assert threads == [False]  # one pass, on a pool thread
     result = trained.session.scored.evaluation
     np.testing.assert_array_equal(result.probabilities, predictions(trained))
     assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in result.counts]
