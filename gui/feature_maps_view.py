@@ -2,7 +2,10 @@
 mosaic, and the predicted class probabilities with the true label marked.
 
 The view only draws; which image to show (and the misclassified list) comes from the window,
-which gets the maps from the worker while training and from the idle network otherwise."""
+which gets the maps from the worker while training and from the idle network otherwise. Each
+layer's maps are drawn over round levels of their own (mosaic.nice_levels); the colour bar gives
+the levels of the layer last hovered, the hover line the channel and value under the mouse, and
+a click opens one map large."""
 
 from __future__ import annotations
 
@@ -12,20 +15,22 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from engine.spec import LayerInfo, shape_text
 from gui import theme
 from gui.canvas import GraphicsLayoutWidget, ImagePanel
-from gui.mosaic import map_mosaic
+from gui.map_detail import MapDetail, value_text
+from gui.mosaic import Mosaic, grid_columns, map_mosaic, nice_levels
 from gui.naming import named
 
-
-def grid_columns(panels: int, width: float, height: float) -> int:
-    """How many columns make `panels` roughly square panels largest in a width × height area."""
-    return max(range(1, panels + 1), key=lambda cols: min(width / cols, height / math.ceil(panels / cols)))
+HOVER_HINT = "Hover a map to read its channel and values; click it to see it large"
+#: What the colour bar beside the panels takes of the view's width, in pixels.
+BAR_WIDTH = 80
+#: A panel's height to its width: a square image under a line of title.
+PANEL = (1.15, 1.0)
 
 
 class FeatureMapsView(QWidget):
@@ -45,6 +50,13 @@ class FeatureMapsView(QWidget):
         self.panels: list[ImagePanel | pg.PlotItem] = []
         self.columns = 0
         self.shown_maps: list[np.ndarray] = []
+        self.mosaics: list[Mosaic] = []  # each layer's, as drawn
+        self.levels: list[tuple[float, float]] = []  # each layer's colour levels
+        self._infos: list[LayerInfo] = []  # the layers whose maps the panels after the input show
+        self._input: np.ndarray | None = None  # the input shown (C, H, W)
+        self._hovered: tuple[int, float, float] | None = None  # panel, image x, y; described on each draw
+        self._bar_panel = 1  # the panel whose levels the colour bar gives
+        self.detail: MapDetail | None = None
         self._titles: list[str] = []
         self._ticks: list[tuple[int, str]] = []
         self._title = ""  # the probability panel's
@@ -85,6 +97,15 @@ class FeatureMapsView(QWidget):
         self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
         self.graphics.ci.setSpacing(2)
+        self.color_bar = pg.ColorBarItem(
+            values=(0, 1), colorMap=theme.MAP_COLORMAP, interactive=False, width=10, colorMapMenu=False
+        )
+        self.color_bar.axis.enableAutoSIPrefix(False)
+        theme.cache(self.color_bar)  # the bar and its axis change only with the levels
+        self.graphics.scene().sigMouseMoved.connect(self._hover)
+        self.graphics.scene().sigMouseClicked.connect(self._clicked)
+        self.hover_label = named(QLabel(HOVER_HINT), "mapHoverLabel")
+        self.hover_label.setWordWrap(True)
 
         picker = QHBoxLayout()
         picker.addWidget(QLabel("Test image"))
@@ -96,6 +117,7 @@ class FeatureMapsView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(picker)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.hover_label)
         layout.addWidget(self.status_label)
 
     @property
@@ -122,8 +144,10 @@ class FeatureMapsView(QWidget):
         if titles == self._titles:
             return
         self._titles = titles
+        self._infos = infos[:-1]
         self.graphics.clear()
-        self.shown_maps = []
+        self.shown_maps, self.mosaics, self.levels = [], [], []
+        self._hovered, self._bar_panel = None, 1
         self.panels = [ImagePanel(title) for title in titles]
         self.map_images = [panel.image for panel in self.panels]
         for item in self.map_images[1:]:
@@ -147,7 +171,7 @@ class FeatureMapsView(QWidget):
         """Lay the panels out in the grid that makes them largest in the space there is now; the
         probabilities (last) take what is left of the bottom row."""
         size = self.graphics.size()
-        columns = grid_columns(len(self.panels), size.width(), size.height())
+        columns = grid_columns(len(self.panels), max(1, size.width() - BAR_WIDTH), size.height(), PANEL)
         if columns == self.columns:
             return
         self.columns = columns
@@ -155,6 +179,8 @@ class FeatureMapsView(QWidget):
         for n, panel in enumerate(self.panels):
             span = columns - n % columns if panel is self.prob_plot else 1
             self.graphics.addItem(panel, row=n // columns, col=n % columns, colspan=span)
+        rows = math.ceil(len(self.panels) / columns)
+        self.graphics.addItem(self.color_bar, row=0, col=columns, rowspan=rows)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -208,14 +234,116 @@ class FeatureMapsView(QWidget):
         elif index != self._input_index:  # live updates keep the image: only its maps change
             self._input_index = index
             self._show_input(self._images[index])
+        self.mosaics, self.levels = [], []
         for item, maps_of_layer in zip(self.map_images[1:], maps[:-1], strict=True):
             mosaic = map_mosaic(maps_of_layer)
-            low, high = float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image))
-            item.setImage(mosaic.image, levels=(low, high if high > low else low + 1))
+            levels = nice_levels(float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image)))
+            item.setImage(mosaic.image, levels=levels)
+            self.mosaics.append(mosaic)
+            self.levels.append(levels)
         self._draw_probabilities(maps[-1], None if own is not None else int(self._labels[index]))
         self._update_status()
+        self._show_bar()
+        self._describe()
+        self._update_detail()
+
+    # -- reading the maps: the colour bar, hovering, one map large -----------------------------
+
+    def _layer_name(self, panel: int) -> str:
+        info = self._infos[panel - 1]
+        return f"layer {info.index} {info.type}"
+
+    def _show_bar(self) -> None:
+        """The colour bar gives the levels of the layer last hovered (set only when they change:
+        relabelling the axis is the dearest part of a repaint)."""
+        if not self.levels:
+            return
+        panel = min(self._bar_panel, len(self.levels))
+        if self.color_bar.levels() != self.levels[panel - 1]:
+            self.color_bar.setLevels(self.levels[panel - 1])
+        name = self._layer_name(panel)
+        if self.color_bar.axis.labelText != name:
+            self.color_bar.axis.setLabel(name)
+
+    def _panel_at(self, pos: QPointF) -> tuple[int, QPointF] | None:
+        """The map panel under scene position `pos` (0: the input) and the point in its image."""
+        for n, panel in enumerate(self.panels[:-1]):
+            if panel.sceneBoundingRect().contains(pos):
+                return n, self.map_images[n].mapFromScene(pos)
+        return None
+
+    def _hover(self, pos: QPointF) -> None:
+        found = self._panel_at(pos)
+        if found is None or not self.shown_maps:
+            return
+        n, point = found
+        self._hovered = (n, point.x(), point.y())
+        if n and n != self._bar_panel:
+            self._bar_panel = n
+            self._show_bar()
+        self._describe()
+
+    def _describe(self) -> None:
+        """Name the channel and the value under the mouse, read from the maps shown now."""
+        text = HOVER_HINT if self._hovered is None else self._point_text(*self._hovered) or HOVER_HINT
+        if text != self.hover_label.text():
+            self.hover_label.setText(text)
+
+    def _point_text(self, n: int, x: float, y: float) -> str | None:
+        if n == 0:
+            image = self._input
+            if image is None:
+                return None
+            row, col = int(np.floor(y)), int(np.floor(x))
+            if not (0 <= row < image.shape[1] and 0 <= col < image.shape[2]):
+                return None
+            values = ", ".join(value_text(v) for v in image[:, row, col])
+            return f"input at row {row}, column {col}: {values}"
+        if n > len(self.mosaics):
+            return None
+        found = self.mosaics[n - 1].locate(x, y)
+        if found is None:
+            return None
+        index, row, col = found
+        value = value_text(self.mosaics[n - 1].tile(index)[row, col])
+        if self.shown_maps[n - 1].ndim == 1:
+            return f"{self._layer_name(n)}, unit {index}: {value}"
+        return f"{self._layer_name(n)}, channel {index} at row {row}, column {col}: {value}"
+
+    def _clicked(self, event) -> None:
+        found = self._panel_at(event.scenePos())
+        if found is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        n, point = found
+        if 0 < n <= len(self.mosaics):
+            index = self.mosaics[n - 1].tile_at(point.x(), point.y())
+            if index is not None:
+                self.open_map(n, 0 if self.shown_maps[n - 1].ndim == 1 else index)
+
+    def open_map(self, panel: int, channel: int) -> None:
+        """Show channel `channel` of map panel `panel` (a dense layer: all its units) large."""
+        if self.detail is None:
+            self.detail = MapDetail(self._update_detail, self)
+        self.detail.open_part((panel, channel))
+
+    def _update_detail(self) -> None:
+        """The open map's new values; it closes when its layer or channel is gone."""
+        if self.detail is None or self.detail.shown is None:
+            return
+        panel, channel = self.detail.shown
+        maps = self.shown_maps[panel - 1] if 0 < panel <= len(self.mosaics) else None
+        if maps is None or (maps.ndim == 3 and channel >= len(maps)):
+            self.detail.forget()
+            return
+        if maps.ndim == 1:
+            title, values = f"{self._layer_name(panel)}: {len(maps)} units", self.mosaics[panel - 1].image
+        else:
+            title, values = f"{self._layer_name(panel)}, channel {channel}", maps[channel]
+        image = "your own input" if self.showing_own else f"test image {self.index + 1}"
+        self.detail.show_map(f"{title} ({image})", values, self.levels[panel - 1])
 
     def _show_input(self, image: np.ndarray) -> None:
+        self._input = image
         pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
         self.map_images[0].setImage(pixels, autoLevels=True)
 

@@ -15,12 +15,15 @@ READING = """<p><b>Loss</b>: the cross-entropy of each batch (faint), its smooth
 loss on the test split after each epoch. Falling is learning; a validation loss that rises
 while the batch loss falls is overfitting.</p>
 <p><b>Accuracy</b>: the share of training and test images classified right, once an epoch.</p>
-<p><b>Learned filters</b>: one tile per filter and input channel, red for positive weights and
-blue for negative (the colour bar gives the scale). Hover a tile to read its weights.</p>
+<p><b>Learned filters</b>: one tile per filter and input channel (a filter's channels side by
+side), red for positive weights and blue for negative (the colour bar gives the scale). Hover a
+tile to read its weights, click it to see the filter's numbers and bias; the wheel zooms, Fit
+shows them all again.</p>
 <p><b>Feature maps</b>: one test image through the network, each layer's output as a mosaic of
 its channels (bright is a strong response), and the predicted probabilities last, the true class
-outlined. Pick the image with the arrows or its number; tick "Misclassified only" to step
-through the mistakes.</p>
+outlined. Hover a map for its channel and the value under the mouse; the colour bar gives the
+scale of the layer last hovered; click a map to see it large. Pick the image with the arrows or
+its number; tick "Misclassified only" to step through the mistakes.</p>
 <p><b>Confusion matrix</b> (Analyse menu): a row per true class, a column per predicted class;
 green is right, red a mistake (the darker, the more). Beside each row, the class's precision
 (of the images labelled it, the share that are), recall (of its images, the share labelled

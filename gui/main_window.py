@@ -224,7 +224,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.statusBar().showMessage(f"Epoch {info.epoch}: {train}{val}{paused}")
 
     def _show_snapshot(self, snapshot: Snapshot) -> None:
-        self.filters_view.show_kernels(snapshot.kernels)
+        self.filters_view.show_kernels(snapshot.kernels, snapshot.biases)
         self.feature_maps_view.show_maps(snapshot.sample_index, snapshot.maps, snapshot.image)
 
     def _training_finished(self, history: History | None) -> None:

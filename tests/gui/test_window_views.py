@@ -214,17 +214,19 @@ def test_test_images_are_numbered_from_one(window):
 
 
 def test_counts_are_written_with_proper_singulars_and_plurals(window, qtbot):
-    combo = window.filters_view.layer_combo
-    assert combo.itemText(0) == "layer 0 · 20 filters × 1 channel, 5×5"
-    assert combo.itemText(1) == "layer 2 · 40 filters × 20 channels, 5×5"
+    view = window.filters_view
+    assert view.layer_label.text() == "20 filters × 1 input channel, 5×5"
+    view.layer_combo.setCurrentIndex(1)
+    assert view.layer_label.text() == "40 filters × 20 input channels, 5×5"
     window.editor.select_layer(0)
     spin = window.editor.findChild(QSpinBox, "convFiltersEditor")
     spin.setFocus()
     spin.selectAll()
     qtbot.keyClicks(spin, "1")
     qtbot.keyClick(spin, Qt.Key.Key_Return)
-    assert combo.itemText(0) == "layer 0 · 1 filter × 1 channel, 5×5"
-    assert combo.itemText(1) == "layer 2 · 40 filters × 1 channel, 5×5"
+    assert view.layer_label.text() == "40 filters × 1 input channel, 5×5"
+    view.layer_combo.setCurrentIndex(0)
+    assert view.layer_label.text() == "1 filter × 1 input channel, 5×5"
     assert window.editor.layer_list.topLevelItem(0).text(0).startswith("0  conv · 1 filter 5×5, stride 1")
 
 

@@ -1,0 +1,241 @@
+"""The filter and feature-map views a user reads: the mosaic fills its view, the wheel zooms, a
+click shows one filter or one feature map large with its numbers, hovering names the channel and
+the value, and the layer list reads whole at 100% and 200%."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from engine import Network
+from engine.spec import default_spec
+from gui.filters_view import FiltersView
+from gui.map_detail import value_text
+from gui.number_table import cell_text
+from gui.snapshot import take_snapshot
+
+
+@pytest.fixture
+def deep_filters(shown, mnist):
+    """The filter view as the window lays it out (about 300×460), showing a second conv layer of
+    40 filters × 8 input channels, as in the findings' screenshot."""
+    spec = default_spec()
+    spec["layers"][0]["filters"] = 8
+    net = Network(spec, seed=0, device="cpu")
+    view = shown(FiltersView(), 300, 460)
+    view.set_layers(net.infos, 1)
+    view.layer_combo.setCurrentIndex(1)
+    snapshot = take_snapshot(net, mnist.test.x, 0)
+    view.show_kernels(snapshot.kernels, snapshot.biases)
+    view.grab()  # lays the scene out
+    return view, snapshot
+
+
+def _view_point(view, x: float, y: float) -> QPoint:
+    """Where mosaic pixel (x, y) is in the graphics view's viewport."""
+    return view.graphics.mapFromScene(view.image.mapToScene(QPointF(x, y)))
+
+
+def _filled(view) -> float:
+    """The part of the plot's area that the mosaic covers on screen."""
+    box = view.plot.getViewBox().sceneBoundingRect()
+    drawn = view.image.sceneBoundingRect().intersected(box)
+    return drawn.width() * drawn.height() / (box.width() * box.height())
+
+
+def test_deep_layer_filters_fill_the_view(deep_filters):
+    view, _ = deep_filters
+    assert view.mosaic.count == 40 * 8 and view.mosaic.parts == 8
+    assert view.mosaic.cols >= 2  # not one tall strip of 40 rows
+    assert _filled(view) > 0.5
+    box = view.plot.getViewBox().sceneBoundingRect()
+    # The largest a 5-pixel tile and its gap could be if the tiles covered the whole plot:
+    largest = 5 * (box.width() * box.height() / (view.mosaic.count * 6 * 6)) ** 0.5
+    assert view.image.mapRectToScene(0, 0, 5, 5).width() >= 0.7 * largest  # a strip gave 0.45
+
+
+def test_the_mouse_wheel_zooms_the_filters_and_fit_undoes_it(deep_filters, qtbot):
+    view, snapshot = deep_filters
+    before = view.plot.getViewBox().viewRange()[0]
+    viewport = view.graphics.viewport()
+    centre = QPointF(viewport.rect().center())
+    wheel = QWheelEvent(
+        centre,
+        viewport.mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, 240),  # two notches away from the user: zoom in
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewport, wheel)
+    zoomed = view.plot.getViewBox().viewRange()[0]
+    assert zoomed[1] - zoomed[0] < 0.8 * (before[1] - before[0])
+    view.show_kernels(snapshot.kernels, snapshot.biases)  # a training update keeps the zoom
+    assert view.plot.getViewBox().viewRange()[0] == zoomed
+    view.fit_button.click()
+    view.grab()
+    assert view.plot.getViewBox().viewRange()[0] == pytest.approx(before, abs=0.5)
+
+
+def test_clicking_a_filter_shows_it_large_with_its_weights_and_bias(deep_filters, qtbot):
+    view, snapshot = deep_filters
+    weight, bias = snapshot.kernels[2], snapshot.biases[2]
+    th, tw = view.mosaic.tile_shape
+    cell = view.mosaic.cell_width + view.mosaic.gap
+    row, col = divmod(3, view.mosaic.cols)  # filter 3, its input channel 1
+    x, y = col * cell + (tw + 1) + tw / 2, row * (th + view.mosaic.gap) + th / 2
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=_view_point(view, x, y))
+    detail = view.detail
+    assert detail is not None and detail.isVisible() and detail.windowTitle() == "Layer 2 · filter 3"
+    assert f"bias {bias[3]:+.4f}" in detail.summary.text()
+    assert [caption.text() for caption in detail.captions] == [f"input channel {c}" for c in range(8)]
+    table = detail.tables[1]
+    assert (table.rowCount(), table.columnCount()) == (5, 5)
+    assert [table.item(r, 4).text() for r in range(5)] == [cell_text(w) for w in weight[3, 1, :, 4]]
+    assert table.viewport().width() >= table.columnWidth(0) * 5  # every column shown
+    changed = {2: weight * 2}
+    view.show_kernels(changed, {2: bias + 1})  # the next training update
+    assert table.item(0, 0).text() == cell_text(2 * weight[3, 1, 0, 0])
+    assert f"bias {bias[3] + 1:+.4f}" in detail.summary.text()
+    view.show_kernels({2: weight[:2]}, {2: bias[:2]})  # an edit left two filters: filter 3 is gone
+    assert not detail.isVisible()
+
+
+# -- the layer list reads whole at 100% and 200% -----------------------------------------------
+
+
+def cut_off_texts(window) -> list[str]:
+    """The filter view's texts that its widgets show only in part, in the window as it is."""
+    view = window.filters_view
+    combo = view.layer_combo
+    cut = [combo.itemText(i) for i in range(combo.count()) if combo.width() < combo.sizeHint().width()]
+    for label in (view.layer_label, view.hover_label):
+        if (
+            label.height() < label.heightForWidth(label.width())
+            or not label.visibleRegion().boundingRect().size() == label.size()
+        ):
+            cut.append(label.text())
+    return cut
+
+
+SCALED_WINDOW = """
+import os, sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from engine import load_dataset
+from gui.main_window import MainWindow
+from test_readable_views import cut_off_texts
+window = MainWindow(dataset=load_dataset(limit=100))
+window.show()
+app.processEvents()
+for index in range(window.filters_view.layer_combo.count()):
+    window.filters_view.layer_combo.setCurrentIndex(index)
+    app.processEvents()
+    print(window.filters_view.layer_label.text(), "|", *cut_off_texts(window), sep="")
+window.hide()
+"""
+
+
+def test_the_filter_layer_list_reads_whole_at_100_percent(window):
+    combo = window.filters_view.layer_combo
+    for index in range(combo.count()):
+        combo.setCurrentIndex(index)
+        QApplication.processEvents()
+        assert cut_off_texts(window) == []
+
+
+def test_the_filter_layer_list_reads_whole_at_200_percent(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2", "HOME": str(tmp_path)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)  # fresh preferences: the default layout
+    script = SCALED_WINDOW.format(root=str(root), tests=str(Path(__file__).parent))
+    lines = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    assert lines == ["20 filters × 1 input channel, 5×5|", "40 filters × 20 input channels, 5×5|"]
+
+
+# -- feature maps: hover, colour bar, one map large --------------------------------------------
+
+
+def _map_point(view, panel: int, channel: int, row: int, col: int) -> QPoint:
+    """The viewport point over pixel (row, col) of `channel` in map panel `panel`."""
+    mosaic = view.mosaics[panel - 1]
+    th, tw = mosaic.tile_shape
+    cell_row, cell_col = divmod(channel, mosaic.cols)
+    x, y = cell_col * (tw + mosaic.gap) + col + 0.5, cell_row * (th + mosaic.gap) + row + 0.5
+    return view.graphics.mapFromScene(view.map_images[panel].mapToScene(QPointF(x, y)))
+
+
+def _maps(window):
+    net, test = window.session.net, window.session.dataset.test
+    return [m[0] for m in net.feature_maps(test.x[window.feature_maps_view.index][None])]
+
+
+def test_hovering_a_feature_map_names_its_channel_and_value_under_the_mouse(window, qtbot):
+    view = window.feature_maps_view
+    maps = _maps(window)
+    qtbot.mouseMove(view.graphics.viewport(), _map_point(view, 3, 7, 2, 5))  # layer 2 conv, 40×8×8
+    assert (
+        view.hover_label.text()
+        == f"layer 2 conv, channel 7 at row 2, column 5: {value_text(maps[2][7, 2, 5])}"
+    )
+    window.settings_panel.seed_spin.setValue(window.settings_panel.seed_spin.value() + 1)
+    window.run_bar.reset_button.click()  # new weights: the text reads the new maps
+    new = _maps(window)[2][7, 2, 5]
+    assert new != maps[2][7, 2, 5]
+    assert view.hover_label.text().endswith(f": {value_text(new)}")
+    qtbot.mouseMove(view.graphics.viewport(), _map_point(view, 5, 12, 0, 0))  # the dense layer's unit 12
+    assert view.hover_label.text() == f"layer 4 dense, unit 12: {value_text(_maps(window)[4][12])}"
+
+
+def test_the_feature_maps_colour_bar_gives_the_hovered_layers_levels(window, qtbot):
+    view = window.feature_maps_view
+    maps = _maps(window)
+    for panel, layer in ((1, "layer 0 conv"), (3, "layer 2 conv")):
+        qtbot.mouseMove(view.graphics.viewport(), _map_point(view, panel, 0, 0, 0))
+        low, high = view.color_bar.levels()
+        assert view.color_bar.axis.labelText == layer
+        assert tuple(view.map_images[panel].levels) == (low, high)  # the scale the maps are drawn with
+        assert low <= maps[panel - 1].min() and maps[panel - 1].max() <= high
+        assert high <= 4 / 3 * maps[panel - 1].max() * (1 + 1e-6)  # round, but close to the data
+    assert view.color_bar.isVisible()
+
+
+def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
+    view = window.feature_maps_view
+    maps = _maps(window)
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=_map_point(view, 1, 6, 3, 3))
+    detail = view.detail
+    assert detail is not None and detail.isVisible()
+    assert detail.windowTitle() == "layer 0 conv, channel 6 (test image 1)"
+    np.testing.assert_array_equal(detail.image.image, maps[0][6])
+    assert detail.color_bar.levels() == view.levels[0]
+    qtbot.waitExposed(detail)
+    detail.grab()  # lays the plot out
+    row, col = np.unravel_index(np.argmax(maps[0][6]), maps[0][6].shape)
+    where = detail.graphics.mapFromScene(detail.image.mapToScene(QPointF(col + 0.5, row + 0.5)))
+    # QTest's moves reach the window under the cursor: offscreen, the main window, not the dialog
+    viewport = detail.graphics.viewport()
+    move = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(where),
+        QPointF(viewport.mapToGlobal(where)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(viewport, move)
+    assert detail.hover_label.text() == f"row {row}, column {col}: {value_text(maps[0][6, row, col])}"
+    view.next_button.click()  # another test image: the large map follows
+    assert detail.windowTitle() == "layer 0 conv, channel 6 (test image 2)"
+    np.testing.assert_array_equal(detail.image.image, _maps(window)[0][6])
