@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gil_probe import run_event_loop
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine import Network
 from engine.spec import default_spec
@@ -129,7 +130,7 @@ def cut_off_texts(window) -> list[str]:
 SCALED_WINDOW = """
 import os, sys
 sys.path[:0] = [{root!r}, {tests!r}]
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 app = QApplication([])
 from engine import load_dataset
 from gui.main_window import MainWindow
@@ -239,3 +240,43 @@ def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
     view.next_button.click()  # another test image: the large map follows
     assert detail.windowTitle() == "layer 0 conv, channel 6 (test image 2)"
     np.testing.assert_array_equal(detail.image.image, _maps(window)[0][6])
+
+
+def _python_called_while_painting(widgets) -> list[str]:
+    """The Python functions Qt called from its event loop while `widgets` repainted."""
+    called = []
+
+    def profile(frame, event, _arg):
+        if event == "call" and frame.f_back is not None and frame.f_back.f_code is run_event_loop.__code__:
+            called.append(frame.f_code.co_qualname)
+
+    for widget in widgets:
+        widget.update()
+    sys.setprofile(profile)
+    try:
+        run_event_loop(100)
+    finally:
+        sys.setprofile(None)
+    return called
+
+
+def test_a_filters_numbers_paint_without_python(deep_filters, qtbot):
+    """The training thread needs the GIL: an open filter's tables are painted by Qt alone."""
+    view, _ = deep_filters
+    view.open_filter(2, 0)
+    qtbot.waitExposed(view.detail)
+    run_event_loop(100)
+    tables = [table.viewport() for table in view.detail.tables]
+    assert _python_called_while_painting(tables) == []
+
+    class PaintedInPython(QWidget):  # the control: the probe sees a paint that runs Python
+        def paintEvent(self, event):
+            QPainter(self).fillRect(self.rect(), Qt.GlobalColor.white)
+
+    control = PaintedInPython(view.detail)
+    control.resize(20, 20)
+    control.show()
+    run_event_loop(50)
+    assert "test_a_filters_numbers_paint_without_python.<locals>.PaintedInPython.paintEvent" in (
+        _python_called_while_painting([control])
+    )
