@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gil_probe import run_event_loop
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QWidget
@@ -243,18 +242,18 @@ def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
 
 
 def _python_called_while_painting(widgets) -> list[str]:
-    """The Python functions Qt called from its event loop while `widgets` repainted."""
+    """The Python functions Qt calls while it repaints `widgets`, at once (no other widget paints)."""
     called = []
+    here = sys._getframe()
 
     def profile(frame, event, _arg):
-        if event == "call" and frame.f_back is not None and frame.f_back.f_code is run_event_loop.__code__:
+        if event == "call" and frame.f_back is here:  # called from inside repaint()
             called.append(frame.f_code.co_qualname)
 
-    for widget in widgets:
-        widget.update()
     sys.setprofile(profile)
     try:
-        run_event_loop(100)
+        for widget in widgets:
+            widget.repaint()
     finally:
         sys.setprofile(None)
     return called
@@ -265,8 +264,9 @@ def test_a_filters_numbers_paint_without_python(deep_filters, qtbot):
     view, _ = deep_filters
     view.open_filter(2, 0)
     qtbot.waitExposed(view.detail)
-    run_event_loop(100)
+    QApplication.processEvents()
     tables = [table.viewport() for table in view.detail.tables]
+    assert all(table.isVisible() for table in tables)
     assert _python_called_while_painting(tables) == []
 
     class PaintedInPython(QWidget):  # the control: the probe sees a paint that runs Python
@@ -276,7 +276,7 @@ def test_a_filters_numbers_paint_without_python(deep_filters, qtbot):
     control = PaintedInPython(view.detail)
     control.resize(20, 20)
     control.show()
-    run_event_loop(50)
+    QApplication.processEvents()
     assert "test_a_filters_numbers_paint_without_python.<locals>.PaintedInPython.paintEvent" in (
         _python_called_while_painting([control])
     )
