@@ -235,10 +235,10 @@ class ConfusionView(QWidget):
         names = self._names
         kind = "right" if true == predicted else "mistaken"
         shown = f", the first {THUMBNAILS_SHOWN:,} shown" if len(which) > THUMBNAILS_SHOWN else ""
-        self.cell_label.setText(
-            f"True {names[true]}, predicted {names[predicted]}: {plural(len(which), 'test image')}"
-            f"{shown}, the most confident {kind} first. Click one to show it in the feature maps."
-        )
+        listed = f"{shown}, the most confident {kind} first. Click one to show it in the feature maps."
+        cell = f"True {names[true]}, predicted {names[predicted]}"
+        count = plural(len(which), "test image") + listed if len(which) else "no test images."
+        self.cell_label.setText(f"{cell}: {count}")
         self.thumbnails.blockSignals(True)
         for index in which[:THUMBNAILS_SHOWN]:
             confidence = float(result.probabilities[index, predicted])
