@@ -101,6 +101,7 @@ class FeatureMapsView(QWidget):
             values=(0, 1), colorMap=theme.MAP_COLORMAP, interactive=False, width=10, colorMapMenu=False
         )
         self.color_bar.axis.enableAutoSIPrefix(False)
+        self.color_bar.setContentsMargins(0, 8, 0, 8)  # room for the end labels' halves
         theme.cache(self.color_bar)  # the bar and its axis change only with the levels
         self.graphics.scene().sigMouseMoved.connect(self._hover)
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
