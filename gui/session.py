@@ -489,6 +489,8 @@ class Session:
         if path is None:
             raise ValueError("no weight file to save to: give a path")
         weight_files.save(self._net, path, optimizer=self._optimizer, dataset=self._dataset)
+        # What the file now records about the data, as a network opened from it holds it.
+        self._net.metadata["dataset"] = weight_files.dataset_info(self._dataset)
         self._weights_path = path
         self._set_dirty(False)
         if self._timelapse is None or not self._timelapse.frames:

@@ -112,6 +112,10 @@ def test_opening_a_weight_file_shows_its_stored_metrics_and_settings_at_once(win
     wait_until_finished(qtbot, window)
     assert info.text().startswith("model.safetensors*: trained 3 epochs on mnist-small")  # as the title
     assert "steps taken" in info.text() and "0 steps taken" not in info.text()
+    window.reset_weights()
+    assert info.text().startswith("not saved yet: trained 0 epochs, seed 0")
+    window.save_weights_as(str(tmp_path / "fresh.safetensors"))  # says what the file now records
+    assert info.text().startswith("fresh.safetensors: trained 0 epochs on mnist-small, seed 0")
 
 
 # -- stale displays: each view shows the session's state after it changes ---------------------
