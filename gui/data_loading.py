@@ -15,6 +15,7 @@ from gui.session import LoadOptions, load_data
 
 #: How many times the progress dialog moves over a whole load.
 STEPS = 100
+_NOTHING = object()
 
 
 class _Job(QObject):
@@ -60,6 +61,9 @@ class DataLoader(QObject):
         self._job: _Job | None = None
         self.dialog: QProgressDialog | None = None
         self._name = ""
+        self._in_set_value = False
+        #: The load's result when it ended inside the dialog's setValue, until that returns.
+        self._ended: object = _NOTHING
 
     @property
     def running(self) -> bool:
@@ -102,14 +106,26 @@ class DataLoader(QObject):
     def _progressed(self, done: int, total: int) -> None:
         self.progressed.emit(done, total)
         dialog = self.dialog
-        if dialog is not None:
-            dialog.setLabelText(f"Loading {self._name}: {done:,} of {total:,} read…")
-            dialog.setMaximum(total)
-            # Last: a modal dialog's setValue handles the events waiting, the next report and
-            # the load's end among them (the dialog is then closed, and deleted only afterwards).
+        if dialog is None or self._in_set_value:
+            return  # a report handled inside the dialog's setValue: the dialog shows the next
+        dialog.setLabelText(f"Loading {self._name}: {done:,} of {total:,} read…")
+        dialog.setMaximum(total)
+        # A modal dialog's setValue handles the events waiting, the load's end among them: that
+        # end waits until setValue has returned, since closing and deleting the dialog inside
+        # its own setValue crashes the process.
+        self._in_set_value = True
+        try:
             dialog.setValue(done)
+        finally:
+            self._in_set_value = False
+        result, self._ended = self._ended, _NOTHING
+        if result is not _NOTHING:
+            self._done(result)
 
     def _done(self, result: object) -> None:
+        if self._in_set_value:
+            self._ended = result
+            return
         job, thread, dialog = self._job, self._thread, self.dialog
         if job is None or thread is None or dialog is None:
             return

@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
+from test_cifar import write_cifar
 from test_session import write_image_folder
 from test_window import start, wait_until_finished
 
@@ -117,6 +118,24 @@ def test_an_image_folder_opens_off_the_gui_thread_with_progress_options_and_skip
         window.statusBar().currentMessage()
     )
     assert str(folder) in window.recent.paths()
+
+
+def test_a_cifar_folder_opens_through_the_same_loader_with_a_step_per_file(
+    qtbot, window, tmp_path, monkeypatch
+):
+    rng = np.random.default_rng(0)
+    parts = [(rng.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 4)) for _ in range(6)]
+    write_cifar(tmp_path / "cifar-10-batches-py", "python", False, parts, [f"class {i}" for i in range(10)])
+    _choose_folder(monkeypatch, tmp_path / "cifar-10-batches-py")
+    progress = []
+    window.loader.progressed.connect(lambda done, total: progress.append((done, total)))
+    window.acts.open_folder.trigger()  # no image options: CIFAR is read as CIFAR
+    qtbot.waitUntil(lambda: not window.loader.running, timeout=60_000)
+    assert progress == [(i, 6) for i in range(1, 7)] and window.last_error == ""
+    data = window.session.dataset
+    assert data.name == "cifar-10-batches-py" and data.input_shape == (3, 32, 32)
+    assert (len(data.train.y), len(data.test.y)) == (20, 4) and data.class_names[9] == "class 9"
+    assert window.session.net.input_shape == (3, 32, 32)
 
 
 def test_cancelling_a_load_keeps_the_data_set_in_use(qtbot, window, tmp_path, monkeypatch):
