@@ -33,7 +33,7 @@ from engine.bounded_io import (
     size_of,
 )
 from engine.cifar import Cifar, is_cifar, read_cifar
-from engine.errors import DataError, clip, listing
+from engine.errors import AmbiguousLayout, DataError, clip, listing
 from engine.image_folder import ImageFolder, Progress, is_image_folder, read_image_folder
 from engine.limits import check_data
 from engine.spec import shape_text
@@ -453,11 +453,10 @@ def _channels_first(x: np.ndarray, source: str, layout: str, notes: list[str]) -
     if layout == "auto":
         first, last = a in _IMAGE_CHANNELS, c in _IMAGE_CHANNELS
         if first and last:
-            raise DataError(
+            raise AmbiguousLayout(
                 f"{source} is {shape_text(x.shape)}, which reads two ways: {plural(n, 'image')} of "
                 f"{plural(a, 'channel')} of {b}×{c} (channels first, NCHW) or {plural(n, 'image')} of "
-                f"{a}×{b} with {plural(c, 'channel')} "
-                "(channels last, NHWC); choose one with --layout nchw or --layout nhwc."
+                f"{a}×{b} with {plural(c, 'channel')} (channels last, NHWC)"
             )
         layout = "nhwc" if last else "nchw"
         if last:

@@ -26,6 +26,16 @@ class DataError(ConvScopeError, ValueError):
     """A data file cannot be used; the message is written to be shown to the user as it is."""
 
 
+class AmbiguousLayout(DataError):
+    """4-D images whose shape reads both as channels first and as channels last: only the user
+    can say which, so the window asks where the command line names its `--layout` option."""
+
+    def __init__(self, readings: str):
+        #: The shape and its two readings, without the command line's option.
+        self.readings = readings
+        super().__init__(f"{readings}; choose one with --layout nchw or --layout nhwc.")
+
+
 class WeightFileError(ConvScopeError, ValueError):
     """A weight file that cannot be used; the message names the file and says why."""
 

@@ -11,12 +11,15 @@ from engine.wording import plural
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 CONTINUE, RESTART = "continue", "restart"
+NCHW, NHWC = "nchw", "nhwc"
 _ROLES = {
     SAVE: QMessageBox.ButtonRole.AcceptRole,
     CONTINUE: QMessageBox.ButtonRole.AcceptRole,
     DISCARD: QMessageBox.ButtonRole.DestructiveRole,
     RESTART: QMessageBox.ButtonRole.DestructiveRole,
     CANCEL: QMessageBox.ButtonRole.RejectRole,
+    NCHW: QMessageBox.ButtonRole.ActionRole,
+    NHWC: QMessageBox.ButtonRole.ActionRole,
 }
 
 
@@ -78,4 +81,14 @@ def continue_or_restart(window: Any, epochs: int) -> str:
         "Start again: new weights from the seed, a new history, epochs 1 to "
         f"{epochs}; the trained weights are discarded.",
         ((CONTINUE, "Continue"), (RESTART, "Start again"), (CANCEL, "Cancel")),
+    )
+
+
+def layout_of(window: Any, readings: str) -> str:
+    """NCHW, NHWC or CANCEL for a data file whose images read both ways (`readings` says how)."""
+    return ask(
+        window,
+        "How are the images stored?",
+        f"{readings}.\n\nWhich reading is right?",
+        ((NCHW, "Channels first (NCHW)"), (NHWC, "Channels last (NHWC)"), (CANCEL, "Cancel")),
     )

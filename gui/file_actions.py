@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from engine import Dataset
 from engine.data import reads_images
+from engine.errors import AmbiguousLayout
 from gui import confirm, image_folder_dialog
 from gui.error_dialog import reports_errors
 from gui.session import BUILTIN, LoadOptions
@@ -132,6 +133,10 @@ class FileActions:
         if result is None:
             name = os.path.basename(source)
             self.notify(f"Cancelled loading {name}; the data set is still {self.session.dataset.name}.")
+        elif isinstance(result, AmbiguousLayout):
+            layout = confirm.layout_of(self, result.readings)
+            if layout != confirm.CANCEL:
+                self.loader.start(source, LoadOptions(layout=layout), os.path.basename(source))
         elif isinstance(result, Exception):
             raise result
         else:

@@ -171,13 +171,15 @@ def keeps_any(net: Network, reset: list[int]) -> bool:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to read a folder of images (:func:`engine.image_folder.read_image_folder`); other
-    sources ignore them."""
+    """How to read a data set: a folder of images' size and colour
+    (:func:`engine.image_folder.read_image_folder`), and how an ``.npz`` stores its images."""
 
     #: (height, width) every image is resized to; None: the most common size.
     image_size: tuple[int, int] | None = None
     #: "auto" (grey unless an image has colour), "grey" or "rgb".
     colour: str = "auto"
+    #: "auto" (from the shape), "nchw" or "nhwc": an ``.npz``'s 4-D images (engine.data.LAYOUTS).
+    layout: str = "auto"
 
 
 def load_data(
@@ -191,7 +193,8 @@ def load_data(
     once `cancelled()` is true the load stops with :class:`engine.errors.LoadCancelled`."""
     options = options or LoadOptions()
     return load_dataset(
-        source, image_size=options.image_size, colour=options.colour, progress=progress, cancelled=cancelled
+        source, image_size=options.image_size, colour=options.colour, layout=options.layout,
+        progress=progress, cancelled=cancelled,
     )
 
 

@@ -2,6 +2,7 @@
 that reach the training call and come back after a restart, opening an image folder off the GUI
 thread with progress and Cancel, and exporting to ONNX."""
 
+import json
 import threading
 
 import numpy as np
@@ -184,3 +185,32 @@ def test_file_export_writes_an_onnx_model_that_onnx_runtime_agrees_with(qtbot, w
     (box,) = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()]
     assert box.windowTitle() == "Cannot export the network" and "save the weights" in box.text()
     assert not (tmp_path / "digits.py").exists()
+
+
+def test_an_npz_whose_images_read_two_ways_asks_which_and_loads_that_reading(
+    qtbot, window, tmp_path, answers
+):
+    """(N, 3, 8, 3) is 3 channels of 8×3 or 3×8 images with 3 channels: the window asks, where the
+    command line refuses and names its --layout option; Cancel keeps the data set in use."""
+    layers = [{"type": "dense", "units": 8}, {"type": "softmax"}]
+    spec = {"input": [1, 28, 28], "classes": 10, "layers": layers}
+    (tmp_path / "dense.json").write_text(json.dumps(spec))
+    window.open_network(str(tmp_path / "dense.json"))  # a network any image size fits
+    rng = np.random.default_rng(0)
+    path = tmp_path / "both.npz"
+    np.savez(path, x=rng.random((40, 3, 8, 3), dtype=np.float32), y=np.arange(40) % 4)
+    before = window.session.dataset
+    answers.queued = ["cancel"]
+    window.open_dataset(str(path))
+    qtbot.waitUntil(lambda: len(answers.asked) == 1 and not window.loader.running, timeout=30_000)
+    title, text = answers.asked[0]
+    assert title == "How are the images stored?"
+    assert "channels first, NCHW" in text and "channels last, NHWC" in text and "--layout" not in text
+    assert window.session.dataset is before and window.last_error == ""
+    for answer, shape in (("nhwc", (3, 3, 8)), ("nchw", (3, 8, 3))):
+        answers.queued = [answer]
+        window.open_dataset(str(path))
+        qtbot.waitUntil(lambda shape=shape: window.session.dataset.input_shape == shape, timeout=30_000)
+        qtbot.waitUntil(lambda: not window.loader.running, timeout=30_000)
+        assert window.session.dataset.name == "both.npz" and window.session.net.input_shape == shape
+        assert window.last_error == ""
