@@ -36,7 +36,7 @@ from engine.optim import LEARNING_RATES, Optimizer, setting_problem
 from engine.output_path import check_output_path
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.runs import ENV_VAR as RUNS_ENV_VAR
-from engine.runs import default_folder, load_runs
+from engine.runs import SUMMARY_COLUMNS, default_folder, load_runs, summary_row
 from engine.spec import default_spec, load_spec, normalize, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, check_fits, fit
 from engine.weights import load, load_with_optimizer, save
@@ -505,13 +505,8 @@ def list_runs(args: argparse.Namespace) -> int:
         print(f"no runs in {folder}")
         return 0
     print(f"{plural(len(runs), 'run')} in {folder}:")
-    rows = [("name", "created", "data", "epochs", "val acc", "val loss", "folder")]
-    for run in runs:
-        acc, loss = run.metrics["val_acc"], run.metrics["val_loss"]
-        rows.append((
-            run.name, run.created, run.dataset, str(len(run.history)),
-            "—" if acc is None else f"{acc:.2%}", "—" if loss is None else f"{loss:.4f}", run.folder.name,
-        ))
+    rows = [(*SUMMARY_COLUMNS, "folder")]
+    rows += [(*summary_row(run), run.folder.name) for run in runs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:  # text columns to the left, figures to the right
         pairs = enumerate(zip(row, widths, strict=True))

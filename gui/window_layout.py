@@ -15,6 +15,7 @@ from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
 from gui.naming import named
 from gui.preferences import Preferences
+from gui.runs_dock import RunsDock
 from gui.weights_info import WeightsInfo
 
 SPLITTERS = ("mainSplitter", "leftSplitter", "rightSplitter", "plotSplitter", "viewSplitter")
@@ -261,7 +262,10 @@ def build_docks(window: Any) -> None:
     """The docks over the session's network: Explain, and the analysis views (Analyse menu)."""
     window.explain_dock = ExplainDock(window.session, window.trainer, window)
     window.confusion_dock = ConfusionDock(window)
-    menu(window, "&Analyse").addAction(window.confusion_dock.toggleViewAction())
+    window.runs_dock = RunsDock(window)
+    analyse = menu(window, "&Analyse")
+    for dock in (window.confusion_dock, window.runs_dock):
+        analyse.addAction(dock.toggleViewAction())
 
 
 def build_status_bar(window: QMainWindow) -> tuple[QLabel, QLabel]:
