@@ -200,14 +200,14 @@ def read_run(folder: str | os.PathLike[str]) -> RunRecord:
 
 
 #: The columns of a run's one-line summary (:func:`summary_row`), in `convscope runs` and the window.
-SUMMARY_COLUMNS = ("name", "created", "data", "epochs", "val acc", "val loss")
+SUMMARY_COLUMNS = ("name", "created (UTC)", "data", "epochs", "val acc", "val loss")
 
 
 def summary_row(run: RunRecord) -> tuple[str, ...]:
     """A run's name, date, data set, epochs and final validation scores, as text."""
     acc, loss = run.metrics["val_acc"], run.metrics["val_loss"]
     return (
-        run.name, run.created, run.dataset, str(len(run.history)),
+        run.name, run.created.replace("T", " ")[:16], run.dataset, str(len(run.history)),
         "—" if acc is None else f"{acc:.2%}", "—" if loss is None else f"{loss:.4f}",
     )
 

@@ -106,7 +106,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.feature_maps_view.misclassifiedToggled.connect(self._misclassified_toggled)
         self.trainer.lossUpdated.connect(self._loss_updated)
         self.trainer.epochEnded.connect(self._epoch_ended)
-        self.trainer.snapshotReady.connect(self._show_snapshot)
+        self.trainer.snapshotReady.connect(self.timeline.live_snapshot)  # held back at a snapshot
         self.trainer.predictionsReady.connect(self.feature_maps_view.set_misclassified)
         self.trainer.failed.connect(lambda exc: error_dialog.report(self, "Training stopped", exc))
         self.trainer.finished.connect(self._training_finished)

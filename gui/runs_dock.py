@@ -35,19 +35,21 @@ from gui.naming import named
 from gui.runs_model import Row, RunsModel
 
 FOLDER_KEY = "runs/folder"
-LINES = "(solid: validation, dashed: training)"
+#: The line styles' legend entries, in a neutral grey, before the runs' own.
+STYLES = (("solid: validation", Qt.PenStyle.SolidLine), ("dashed: training", Qt.PenStyle.DashLine))
 PICK_HINT = "Pick runs in the list (Ctrl or Shift for several) to compare them."
 _FOLDER_ROLE = Qt.ItemDataRole.UserRole
 
 
-def _plot(name: str, title: str, y_label: str) -> PlotWidget:
+def _plot(name: str, title: str, y_label: str, legend_at_top: bool) -> PlotWidget:
+    """`legend_at_top` False: bottom right, where rising curves leave room."""
     widget = named(PlotWidget(), name)
     item = widget.getPlotItem()
     item.setTitle(title, size="9pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
-    item.addLegend(offset=(-10, 10))
+    item.addLegend(offset=(-10, 10 if legend_at_top else -10))
     return widget
 
 
@@ -95,12 +97,16 @@ class RunsDock(QDockWidget):
         self.message_label = named(QLabel(), "runsMessageLabel")
         self.message_label.setWordWrap(True)
 
-        self.loss_plot = _plot("runsLossPlot", f"Loss {LINES}", "loss")
-        self.accuracy_plot = _plot("runsAccuracyPlot", f"Accuracy {LINES}", "accuracy (%)")
+        self.loss_plot = _plot("runsLossPlot", "Loss", "loss", legend_at_top=True)
+        self.accuracy_plot = _plot("runsAccuracyPlot", "Accuracy", "accuracy (%)", legend_at_top=False)
         self.compare_table = named(
             QTableWidget(), "runsCompareTable", "The picked runs' settings, differences highlighted"
         )
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_table.setWordWrap(True)  # the runs share the table's width
+        header = self.compare_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self.compare_table.resizeRowsToContents())
 
         listing = QWidget()
         layout = QVBoxLayout(listing)
@@ -117,10 +123,10 @@ class RunsDock(QDockWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message_label)
         body = named(QSplitter(Qt.Orientation.Horizontal), "runsSplitter")
-        parts = (listing, self.loss_plot, self.accuracy_plot, self.compare_table)
-        for i, (widget, stretch) in enumerate(zip(parts, (3, 2, 2, 3), strict=True)):
+        shares = {listing: 3, self.loss_plot: 2, self.accuracy_plot: 2, self.compare_table: 3}
+        for widget in shares:
             body.addWidget(widget)
-            body.setStretchFactor(i, stretch)
+        body.setSizes([100 * share for share in shares.values()])  # in proportion, once shown
         self.setWidget(body)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
         self.hide()
@@ -236,7 +242,11 @@ class RunsDock(QDockWidget):
     def _compare(self) -> None:
         curves = self.model.curves()
         for widget in (self.loss_plot, self.accuracy_plot):
-            widget.getPlotItem().clear()  # its legend's entries too
+            item = widget.getPlotItem()
+            item.clear()  # its legend's entries too
+            if curves:
+                for name, style in STYLES:
+                    item.plot([], [], pen=pg.mkPen(theme.NEUTRAL, width=1.5, style=style), name=name)
         for c in curves:
             colour = theme.run_colour(c.colour, len(curves))
             solid, dashed = pg.mkPen(colour, width=2), pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
@@ -248,7 +258,7 @@ class RunsDock(QDockWidget):
                 item = widget.getPlotItem()
                 shown = np.isfinite(val)
                 item.plot(c.epochs[shown], scale * val[shown], pen=solid, name=c.name, **symbols)
-                item.plot(c.epochs, scale * train, pen=dashed, name=None if shown.any() else c.name)
+                item.plot(c.epochs, scale * train, pen=dashed)
         self._fill_table(self.model.settings_rows(), self.model.metric_rows(), [c.name for c in curves])
 
     def _fill_table(self, settings: list[Row], metrics: list[Row], names: list[str]) -> None:
@@ -260,9 +270,10 @@ class RunsDock(QDockWidget):
             table.setHorizontalHeaderLabels([""])
             table.setVerticalHeaderLabels([""])
             table.setItem(0, 0, _item(PICK_HINT))
-            table.resizeColumnsToContents()
+            table.resizeRowsToContents()
             return
-        rows = [*settings, Row("final metrics", ("",) * len(names)), *metrics]
+        section = Row("final metrics", ("",) * len(names))
+        rows = [*settings, section, *metrics]
         table.setRowCount(len(rows))
         table.setColumnCount(len(names))
         table.setVerticalHeaderLabels([row.label for row in rows])
@@ -283,6 +294,6 @@ class RunsDock(QDockWidget):
                     item.setFont(bold)
                     item.setToolTip("The best of the picked runs")
                 table.setItem(r, c, item)
-            if row.differs:
+            if row.differs or row is section:
                 table.verticalHeaderItem(r).setFont(bold)
-        table.resizeColumnsToContents()
+        table.resizeRowsToContents()

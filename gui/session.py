@@ -77,6 +77,8 @@ class Events:
     input: Event = field(default_factory=Event)
     #: The test split was scored anew, or its scores went stale (arg: :class:`Scored` or None).
     scored: Event = field(default_factory=Event)
+    #: The time-lapse was replaced: a new one, one read from a weight file's sidecar, or none.
+    timelapse: Event = field(default_factory=Event)
 
 
 @dataclass
@@ -359,8 +361,12 @@ class Session:
 
     def _clear_history(self) -> None:
         self._history = RunHistory()
-        self._timelapse = None
+        self._set_timelapse(None)
         self.events.history.emit(None, None)
+
+    def _set_timelapse(self, timelapse: TimeLapse | None) -> None:
+        self._timelapse = timelapse
+        self.events.timelapse.emit()
 
     def _carry(self, spec: dict[str, Any], ids: list[int]) -> tuple[Network, list[int]]:
         """A network built from `spec` whose layers take the current layers' weights where the
@@ -381,7 +387,7 @@ class Session:
         weights by now."""
         self._trained = state.trained
         self._optimizer = None
-        self._timelapse = None
+        self._set_timelapse(None)
         return self._replace(state.net, state.ids, path=state.path, dirty=True, spec=state.spec)
 
     def edit(self, spec: dict[str, Any], ids: list[int]) -> str | None:
@@ -395,7 +401,7 @@ class Session:
         self._edits.push(self._state())
         self._trained = self._trained and kept
         self._optimizer = None
-        self._timelapse = None  # its frames show layers that may be gone
+        self._set_timelapse(None)  # its frames show layers that may be gone
         notice += self._replace(new, ids, path=self._weights_path if kept else None, dirty=True, spec=spec)
         return notice.strip() or None
 
@@ -424,6 +430,7 @@ class Session:
         self._edits.push(self._state())
         self._trained = False
         self._optimizer = None
+        self._set_timelapse(None)  # its frames show the replaced network
         left = self._replace(new, new_ids(len(new.infos)), path=None, dirty=True, spec=spec)
         return "Restored the default network with fresh weights (Undo brings back the previous one)." + left
 
@@ -479,7 +486,7 @@ class Session:
         self._trained = True
         self._optimizer = optimizer
         self._adopt(net, path)
-        self._timelapse = timelapse
+        self._set_timelapse(timelapse)
         if optimizer is not None:
             self.events.optimizer.emit(optimizer)
         kept = f" and its {optimizer.name} state, which Train continues" if optimizer is not None else ""
@@ -642,7 +649,7 @@ class Session:
         self._set_dirty(True)  # the run changes the weights from its first step
         self._set_scored(None)
         if self._timelapse is None:
-            self._timelapse = TimeLapse(self._dataset.test.x, sample_index)
+            self._set_timelapse(TimeLapse(self._dataset.test.x, sample_index))
         self._run = Run(self._net, self._dataset, config, self._optimizer, self._timelapse)
         self.events.history.emit(start, start + config.epochs)
         return self._run

@@ -64,6 +64,25 @@ class Frame:
         return sum(a.nbytes for a in arrays)
 
 
+def caption(frame: Frame, epochs: int) -> str:
+    """Where `frame` is in training, of `epochs` in all, and its scores: "epoch 3 of 10
+    (time-lapse) · validation accuracy 97.1%, loss 0.0912"."""
+    whole, part = divmod(frame.position, 1.0)
+    if frame.position == 0:
+        where = "before training"
+    elif part == 0:
+        where = f"epoch {int(whole)} of {epochs}"
+    else:
+        where = f"{part:.0%} into epoch {int(whole) + 1} of {epochs}"
+    scores = dict(zip(METRICS, frame.metrics.tolist(), strict=True))
+    split = "val" if not math.isnan(scores["val_acc"]) else "train"
+    acc, loss = scores[f"{split}_acc"], scores[f"{split}_loss"]
+    known = "" if math.isnan(acc) else (
+        f" · {'validation' if split == 'val' else 'training'} accuracy {acc:.1%}, loss {loss:.4f}"
+    )
+    return f"{where} (time-lapse){known}"
+
+
 class TimeLapse(Callback):
     """Takes the frames as a training callback; one time-lapse may span several runs."""
 

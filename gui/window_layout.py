@@ -16,6 +16,7 @@ from gui.help_menu import build_help_menu
 from gui.naming import named
 from gui.preferences import Preferences
 from gui.runs_dock import RunsDock
+from gui.timeline_bar import TimelineBar
 from gui.weights_info import WeightsInfo
 
 SPLITTERS = ("mainSplitter", "leftSplitter", "rightSplitter", "plotSplitter", "viewSplitter")
@@ -218,7 +219,8 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
 
 
 def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
-    """The editor and settings on the left; the run bar, plots and views on the right. Returns
+    """The editor and settings on the left; the run bar, plots, views and the time-lapse's timeline
+    on the right. Returns
     the main splitter (the others are found by name)."""
     horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
     w = window
@@ -234,6 +236,8 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     w.weights_info = WeightsInfo(w.session)
     right_layout.addWidget(w.weights_info)
     right_layout.addWidget(_splitter("rightSplitter", vertical, (2, 3), plots, views), 1)
+    w.timeline = TimelineBar(w.session, w.trainer, w.filters_view, w.feature_maps_view, w._show_snapshot)
+    right_layout.addWidget(w.timeline)
     main = _splitter("mainSplitter", horizontal, (0, 1), left, right)
     left.setMinimumWidth(window.fontMetrics().averageCharWidth() * 48)
     central = QWidget()

@@ -133,7 +133,8 @@ def test_the_runs_command_lists_runs_and_skips_a_damaged_one(tmp_path, data):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"1 run in {tmp_path}:"
-    assert lines[1].split() == ["name", "created", "data", "epochs", "val", "acc", "val", "loss", "folder"]
+    header = ["name", "created", "(UTC)", "data", "epochs", "val", "acc", "val", "loss", "folder"]
+    assert lines[1].split() == header
     assert lines[2].split()[:2] == ["kernel", "3"] and "43.00%" in lines[2] and "0.3667" in lines[2]
     assert "note: skipped the damaged run" in result.stderr and "history.json" in result.stderr
 

@@ -572,3 +572,21 @@ class _RecordEpochs(Callback):
 
     def on_epoch_end(self, info):
         self.session.record_epoch(info)
+
+
+def test_the_time_lapse_is_announced_whenever_it_is_replaced(session, tmp_path):
+    seen = []
+    session.events.timelapse.connect(lambda: seen.append(session.timelapse))
+    with_layers(session)
+    assert seen == [None]  # an edit drops the frames of layers that may be gone
+    run = session.start_run(RECIPE)
+    assert seen[-1] is run.timelapse
+    fit(run.net, run.dataset.train, epochs=1, batch_size=16, optimizer=run.optimizer,
+        callbacks=[run.timelapse], threads=1)
+    session.finish_run(History())
+    path = str(tmp_path / "model.safetensors")
+    session.save_weights(path)
+    session.open_weights(path)
+    assert seen[-2] is None and seen[-1] is session.timelapse and session.timelapse.frames
+    session.restore_default()  # another network: the frames no longer describe it
+    assert session.timelapse is None and seen[-1] is None

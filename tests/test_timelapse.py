@@ -1,13 +1,15 @@
 """The time-lapse of a run: which frames are taken, what they hold, the memory bound, and the
 sidecar file beside the weights (plain arrays, checked against the network). Qt-free."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from test_weights import SPEC  # an 8×8, 3-class network
 
 from engine import Network, WeightFileError, fit
 from engine.limits import format_bytes
-from gui.timelapse import TimeLapse, sidecar_path
+from gui.timelapse import TimeLapse, caption, sidecar_path
 
 RNG = np.random.default_rng(0)
 X = RNG.random((64, 1, 8, 8), dtype=np.float32)
@@ -82,3 +84,16 @@ def test_a_sidecar_for_another_network_or_a_damaged_one_is_refused_naming_it(tmp
     sidecar_path(weights).write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(WeightFileError, match="model.timelapse.npz"):
         TimeLapse.load(weights, net, X[:10])
+
+
+def test_a_frames_caption_says_where_in_training_it_was_and_its_scores():
+    _, timelapse, history = _trained(epochs=2)
+    first, eighth, end = timelapse.frames[0], timelapse.frames[1], timelapse.frames[-1]
+    assert caption(first, 2) == "before training (time-lapse)"
+    assert caption(eighth, 2) == "12% into epoch 1 of 2 (time-lapse)"
+    last = history.epochs[-1]
+    assert caption(end, 10) == (
+        f"epoch 2 of 10 (time-lapse) · validation accuracy {last.val_acc:.1%}, loss {last.val_loss:.4f}"
+    )
+    no_validation = replace(end, metrics=np.array([0.25, 0.5, np.nan, np.nan]))
+    assert caption(no_validation, 2) == "epoch 2 of 2 (time-lapse) · training accuracy 50.0%, loss 0.2500"

@@ -46,7 +46,8 @@ def names(table):
 
 def click_row(qtbot, table, name, modifier=Qt.KeyboardModifier.NoModifier):
     item = table.findItems(name, Qt.MatchFlag.MatchExactly)[0]
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, modifier, table.visualItemRect(item).center())
+    where = table.visualItemRect(item).center()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, modifier, where)
 
 
 def test_the_run_just_trained_appears_in_the_list(window, qtbot):
@@ -107,6 +108,8 @@ def test_two_picked_runs_are_overlaid_in_distinct_colours_with_a_legend(window, 
     for plot, key, scale in ((dock.loss_plot, "val_loss", 1), (dock.accuracy_plot, "val_acc", 100)):
         item = plot.getPlotItem()
         legend = [(sample.item, label.text) for sample, label in item.legend.items]
+        assert [text for _, text in legend[:2]] == ["solid: validation", "dashed: training"]
+        legend = legend[2:]
         assert [text for _, text in legend] == ["kernel 3", "kernel 5"]
         colours = [curve.opts["pen"].color().name() for curve, _ in legend]
         assert colours == [QColor(c).name() for c in theme.RUN_COLOURS[:2]] and colours[0] != colours[1]
@@ -114,10 +117,10 @@ def test_two_picked_runs_are_overlaid_in_distinct_colours_with_a_legend(window, 
             x, y = curve.getData()
             assert list(x) == [e["epoch"] for e in run.history]
             assert list(y) == pytest.approx([scale * e[key] for e in run.history])
-        assert len(item.listDataItems()) == 4  # validation and training for each run
+        assert len(item.listDataItems()) == 2 + 4  # the styles, and validation and training for each run
     click_row(qtbot, dock.table, "kernel 5")  # a plain click picks that run alone
     legend = dock.loss_plot.getPlotItem().legend.items
-    assert [label.text for _, label in legend] == ["kernel 5"]
+    assert [label.text for _, label in legend][2:] == ["kernel 5"]
 
 
 def test_the_settings_table_highlights_exactly_the_settings_that_differ(window, qtbot):
