@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -60,6 +60,23 @@ def _item(text: str, editable: bool = False) -> QTableWidgetItem:
     return item
 
 
+class _WrappingTable(QTableWidget):
+    """A table whose columns share its width and whose rows grow to their wrapped text, sized
+    once the columns have their width (the header stretches them after the table's resize)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self._fit = QTimer(self, singleShot=True, interval=0)
+        self._fit.timeout.connect(self.resizeRowsToContents)
+        self.horizontalHeader().sectionResized.connect(lambda *_: self._fit.start())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit.start()
+
+
 class RunsDock(QDockWidget):
     def __init__(self, window: Any):
         super().__init__("Runs", window)
@@ -100,13 +117,9 @@ class RunsDock(QDockWidget):
         self.loss_plot = _plot("runsLossPlot", "Loss", "loss", legend_at_top=True)
         self.accuracy_plot = _plot("runsAccuracyPlot", "Accuracy", "accuracy (%)", legend_at_top=False)
         self.compare_table = named(
-            QTableWidget(), "runsCompareTable", "The picked runs' settings, differences highlighted"
+            _WrappingTable(), "runsCompareTable", "The picked runs' settings, differences highlighted"
         )
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.compare_table.setWordWrap(True)  # the runs share the table's width
-        header = self.compare_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.sectionResized.connect(lambda *_: self.compare_table.resizeRowsToContents())
 
         listing = QWidget()
         layout = QVBoxLayout(listing)
