@@ -32,6 +32,7 @@ from gui import confirm, theme
 from gui.canvas import PlotWidget
 from gui.error_dialog import reports_errors
 from gui.naming import named
+from gui.plots import epoch_ticks
 from gui.runs_model import Row, RunsModel
 
 FOLDER_KEY = "runs/folder"
@@ -272,6 +273,9 @@ class RunsDock(QDockWidget):
                 shown = np.isfinite(val)
                 item.plot(c.epochs[shown], scale * val[shown], pen=solid, name=c.name, **symbols)
                 item.plot(c.epochs, scale * train, pen=dashed)
+        last = int(max((c.epochs.max(initial=1) for c in curves), default=1))
+        for widget in (self.loss_plot, self.accuracy_plot):  # whole epochs only
+            widget.getPlotItem().getAxis("bottom").setTicks([[(t, str(t)) for t in epoch_ticks(last)], []])
         self._fill_table(self.model.settings_rows(), self.model.metric_rows(), [c.name for c in curves])
 
     def _fill_table(self, settings: list[Row], metrics: list[Row], names: list[str]) -> None:
