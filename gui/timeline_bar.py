@@ -4,7 +4,7 @@ those saved beside an opened weight file) with "live" at its right end, and a pl
 At a snapshot, the filter and feature-map views show the network as it was then, and the bar
 says so in its highlighted caption; live snapshots from a run are held back until the user goes
 back to live (the button, or the slider's right end). Anything that redraws the views from the
-network (a new network or test image) ends the time-lapse view."""
+network (a new network, another test image or the user's own) ends the time-lapse view."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gui.feature_maps_view import FeatureMapsView
 from gui.filters_view import FiltersView
 from gui.naming import named
 from gui.session import Session
-from gui.snapshot import Snapshot, take_snapshot
+from gui.snapshot import Snapshot
 from gui.timelapse import caption
 from gui.trainer import Trainer
 
@@ -71,10 +71,9 @@ class TimelineBar(QWidget):
         self.play_button.clicked.connect(self.toggle_play)
         self.slider.valueChanged.connect(self._scrubbed)
         self.live_button.clicked.connect(self.go_live)
-        feature_maps_view.sampleChanged.connect(self._view_moved)
-        filters_view.layer_combo.currentIndexChanged.connect(self._view_moved)
-        session.events.network.connect(self._network_changed)
-        session.events.timelapse.connect(self._network_changed)
+        filters_view.layer_combo.currentIndexChanged.connect(self._layer_picked)
+        for event in (session.events.network, session.events.input, session.events.timelapse):
+            event.connect(self._redrawn)
         trainer.finished.connect(lambda _: self.refresh())
         self.refresh()
 
@@ -140,8 +139,9 @@ class TimelineBar(QWidget):
             combo = self.filters_view.layer_combo
             if conv is not None and combo.currentData() != conv:
                 combo.setCurrentIndex(combo.findData(conv))
-            if self.feature_maps_view.index != timelapse.sample_index:
-                self.feature_maps_view.show_index(timelapse.sample_index)
+            session = self.session
+            if session.sample_index != timelapse.sample_index or session.own_image is not None:
+                session.choose_sample(timelapse.sample_index)  # the views show that test image
         finally:
             self._moving = False
         self.filters_view.show_kernels({} if frame.filters is None else {conv: frame.filters})
@@ -156,12 +156,10 @@ class TimelineBar(QWidget):
         """Back to the network as it is now: the run's newest snapshot, or the idle network's."""
         self._stop()
         self.frame = None
-        if self.session.running:
-            if self._latest is not None and self._latest.sample_index == self.feature_maps_view.index:
-                self._draw(self._latest)
-        else:
-            session = self.session
-            self._draw(take_snapshot(session.net, session.dataset.test.x, self.feature_maps_view.index))
+        if not self.session.running:
+            self._draw(self.session.snapshot())
+        elif self._latest is not None:
+            self._draw(self._latest)
         self.refresh()
 
     def _scrubbed(self, value: int) -> None:
@@ -170,14 +168,17 @@ class TimelineBar(QWidget):
         else:
             self.show_frame(value)
 
-    def _view_moved(self) -> None:
-        """The user picked another test image or filter layer: the time-lapse keeps one image and
-        the first conv layer's filters, so the views go back to live."""
+    def _layer_picked(self) -> None:
+        """The user picked another filter layer: the time-lapse keeps the first conv layer's
+        filters only, so the views go back to live."""
         if not self._moving and not self.live:
             self.go_live()
 
-    def _network_changed(self) -> None:
-        """The window redraws a new network live; a replaced time-lapse starts at live."""
+    def _redrawn(self) -> None:
+        """The window redraws the views live for a new network or input (another test image,
+        the user's own); a replaced time-lapse starts at live too."""
+        if self._moving:
+            return
         self._stop()
         self.frame = None
         self.refresh()

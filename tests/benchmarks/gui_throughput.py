@@ -8,7 +8,9 @@ recipe's run: 10 epochs of 4,000 images, SGD, batch 32, validation on the test s
 the same CPU threads: by default the window's, a core fewer than the machine has); the window
 run is timed from Train to the worker's `finished`, including its throttled loss, filter and
 feature-map updates; with --analysis, also with the analysis views open (the confusion-matrix
-dock, a cell clicked so its thumbnails are listed again at each epoch's end). Runs alternate, and
+dock, a cell clicked so its thumbnails are listed again at each epoch's end; the Runs dock with
+the earlier repetitions' runs picked, their curves overlaid, each run kept in it at its end; the
+time-lapse timeline under the views, live, is there in both). Runs alternate, and
 so does which of each pair goes first, so a busy machine slows both alike; the figure is the
 median of the pairs' ratios. The training thread's CPU time per image and its wait (wall time
 minus CPU time: the GIL, held by the GUI thread's Python) tell apart what the window costs
@@ -67,6 +69,9 @@ def open_analysis(app: QApplication, window) -> None:
     while window.session.scored is None:  # the dock scores the idle network once shown
         app.processEvents()
     dock.view.select_cell(1, 1)  # about a tenth of the test images: their thumbnails each epoch
+    runs = window.runs_dock  # the earlier repetitions' runs, all picked: their curves and table
+    runs.show()
+    runs.table.selectAll()
 
 
 def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str, analysis: bool) -> Timing:
@@ -74,7 +79,9 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str, anal
     from gui.main_window import MainWindow
 
     window = MainWindow(
-        QSettings(os.path.join(settings_dir, "bench.ini"), QSettings.Format.IniFormat), dataset
+        QSettings(os.path.join(settings_dir, "bench.ini"), QSettings.Format.IniFormat),
+        dataset,
+        runs_folder=os.path.join(settings_dir, "runs") if analysis else None,
     )
     window.resize(1440, 900)
     window.show()
@@ -101,6 +108,10 @@ def windowed(app: QApplication, dataset, config: Recipe, settings_dir: str, anal
         view = window.confusion_dock.view
         assert view.header.text().startswith(f"Test split, after epoch {config.epochs} ")
         assert view.thumbnails.count() > 0
+        # the run was kept and listed; the timeline stayed live and took in its snapshots
+        assert window.runs_dock.table.rowCount() == len(window.session.list_runs()[0]) > 0
+        timeline = window.timeline
+        assert timeline.live and timeline.slider.maximum() == len(window.session.timelapse.frames)
     window.hide()  # not close(): it asks whether to save the trained weights, and waits
     window.deleteLater()
     app.processEvents()
