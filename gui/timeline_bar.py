@@ -103,9 +103,10 @@ class TimelineBar(QWidget):
             self.slider.setMaximum(len(frames))
             self.slider.setValue(len(frames) if self.live else min(self.frame, len(frames)))
             self.slider.blockSignals(False)
-        self.slider.setEnabled(bool(frames))
-        self.play_button.setEnabled(len(frames) > 1)
-        self.live_button.setEnabled(not self.live)
+        wanted = ((self.slider, bool(frames)), (self.play_button, len(frames) > 1))
+        for widget, enabled in (*wanted, (self.live_button, not self.live)):
+            if widget.isEnabled() != enabled:
+                widget.setEnabled(enabled)
         self._caption(frames)
 
     def _caption(self, frames: list) -> None:
@@ -179,7 +180,8 @@ class TimelineBar(QWidget):
         the user's own); a replaced time-lapse starts at live too."""
         if self._moving:
             return
-        self._stop()
+        if self.playing:
+            self._stop()
         self.frame = None
         self.refresh()
 
