@@ -1,7 +1,6 @@
 """The runs list without Qt: listing, picking, renaming and deleting runs, and the comparison of
 the picked ones (curves, settings with the differing rows marked, final metrics)."""
 
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -30,7 +29,7 @@ def model(tmp_path, data):
 def store(model, data, name, *, kernel=3, lr=0.03, history=None):
     layers = [{**LAYERS[0], "kernel": kernel}, LAYERS[1]]
     net = Network({"input": list(data.input_shape), "classes": data.classes, "layers": layers}, seed=1)
-    record = runs.save_run(model.folder, net, name=name, dataset=data, settings=asdict(Recipe(lr=lr)),
+    record = runs.save_run(model.folder, net, name=name, dataset=data, settings=Recipe(lr=lr).settings(),
                            history=history or _epochs(2))
     model.refresh()
     return record

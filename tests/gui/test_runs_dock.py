@@ -2,7 +2,6 @@
 delete after a question, pick two runs to see their curves overlaid and their settings compared;
 the runs folder chosen is kept as a preference."""
 
-from dataclasses import asdict
 
 import pytest
 from PySide6.QtCore import Qt
@@ -35,7 +34,7 @@ def store(window, name, kernel=3, lr=0.03, epochs=2):
     spec = {"input": list(data.input_shape), "classes": data.classes,
             "layers": [{"type": "conv", "filters": 2, "kernel": kernel}, {"type": "softmax"}]}
     record = runs.save_run(window.session.runs_folder, Network(spec, seed=1), name=name, dataset=data,
-                           settings=asdict(Recipe(lr=lr)), history=_epochs(epochs))
+                           settings=Recipe(lr=lr).settings(), history=_epochs(epochs))
     window.runs_dock.refresh()
     return record
 

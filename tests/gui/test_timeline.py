@@ -19,9 +19,8 @@ def trained(window, qtbot, epochs=1):
 
 def shows_filters(window, filters):
     view = window.filters_view
-    return view.layer_combo.currentData() == 0 and np.array_equal(
-        view.mosaic.image, filter_mosaic(filters, False)[0].image, equal_nan=True
-    )
+    drawn = filter_mosaic(filters, False, view._columns(filters.shape, False))[0].image
+    return view.layer_combo.currentData() == 0 and np.array_equal(view.mosaic.image, drawn, equal_nan=True)
 
 
 def shows_maps(window, maps):
