@@ -41,6 +41,7 @@ class ConfusionDock(QDockWidget):
         self._refresh_soon.timeout.connect(self.refresh)
         self.view.imageChosen.connect(self.session.choose_sample)  # shown in every view
         self.session.events.scored.connect(self._scored)
+        self.session.events.history.connect(self._history)
         self.visibilityChanged.connect(lambda visible: visible and self.refresh())
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
         self.hide()
@@ -50,6 +51,11 @@ class ConfusionDock(QDockWidget):
             self._refresh_soon.start()  # stale: score the idle network again, once things settle
         elif self.isVisible():
             self._draw(scored)
+
+    def _history(self, *_: object) -> None:
+        """A run began: the scores so far are of weights it is changing."""
+        if self.session.running and self.session.scored is None and self.isVisible():
+            self.view.clear(TRAINING)
 
     def _draw(self, scored: Scored) -> None:
         data = self.session.dataset

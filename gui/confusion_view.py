@@ -142,6 +142,8 @@ class ConfusionView(QWidget):
     def clear(self, message: str) -> None:
         """No pass to show: say why (and what fills it). A clicked cell stays clicked for the
         next pass (a run's next epoch)."""
+        if self._result is None and self.header.text() == message:
+            return  # said already
         self._result = None
         self.header.setText(message)
         self.table.clear()
