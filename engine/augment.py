@@ -33,6 +33,9 @@ class Augment:
     shift: int = 0
     flip: bool = False
     rotate: float = 0.0
+    #: network3's expanded set (:func:`expand`): the training images are five times as many before
+    #: any batch is drawn, where shift, flip and rotate vary each batch.
+    expand: bool = False
 
     def __post_init__(self) -> None:
         for name in ("shift", "rotate"):
@@ -41,11 +44,19 @@ class Augment:
 
     @property
     def active(self) -> bool:
+        """Whether each batch is varied (the expanded set is made once, by :meth:`training_images`)."""
         return bool(self.shift or self.flip or self.rotate)
 
+    def training_images(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training images and labels to draw batches from: network3's expanded set when
+        `expand` is on, else `x` and `y` as they are."""
+        return expand(x, y) if self.expand else (x, y)
+
     def describe(self) -> str:
-        """"shift 2 px, flip, rotate 10°", or "" when nothing is varied: for run names and messages."""
-        parts = [f"shift {self.shift} px"] if self.shift else []
+        """"expanded ×5, shift 2 px, flip, rotate 10°", or "" when nothing is varied: for run names
+        and messages."""
+        parts = ["expanded ×5"] if self.expand else []
+        parts += [f"shift {self.shift} px"] if self.shift else []
         parts += ["flip"] if self.flip else []
         parts += [f"rotate {self.rotate:g}°"] if self.rotate else []
         return ", ".join(parts)

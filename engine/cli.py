@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from engine import evaluation
 from engine.atomic_file import write_atomic
-from engine.augment import Augment, expand
+from engine.augment import Augment
 from engine.augment import setting_problem as augment_problem
 from engine.backend import DEVICES, ENV_VAR, NUMPY, get_backend, gpu_unavailable_reason
 from engine.data import BUILTIN, LAYOUTS, Dataset, Split, load_dataset, with_normalization
@@ -365,7 +365,7 @@ def train(args: argparse.Namespace) -> int:
                 callbacks=callbacks,
                 schedule=args.schedule,
                 threads=args.threads,
-                augment=Augment(args.shift, args.flip, args.rotate),
+                augment=_augment(args),
             )
         for note in history.notes:
             print(f"note: {note}", flush=True)
@@ -384,6 +384,10 @@ def _kept(path: str | None, saver: SaveEachEpoch | None) -> str:
     if saver is None or saver.saved_epoch is None:
         return f"; nothing was saved to {path}"
     return f"; {path} holds the network after epoch {saver.saved_epoch} (--resume {path} goes on from there)"
+
+
+def _augment(args: argparse.Namespace) -> Augment:
+    return Augment(args.shift, args.flip, args.rotate, args.expand)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
@@ -411,8 +415,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
         with _naming(args.spec):
             net = Network(normalize(spec), seed=seed, device=backend, init=args.init)
     check_fits(net, data)
-    if args.expand:
-        data = replace(data, train=Split(*expand(*data.train)))
+    data = replace(data, train=Split(*_augment(args).training_images(*data.train)))
     optimizer = _optimizer(args, saved_opt)
     params = sum(int(np.prod(s)) for s in net.param_shapes().values())
     print(

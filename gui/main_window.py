@@ -194,7 +194,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         run = self.session.start_run(config, index)
         self.trainer.start(TrainingWorker(run, index, mistakes))
         self.trainer.set_sample(index, self.session.own_image)
-        varied = f", varying the images: {config.augment.describe()}" if config.augment.active else ""
+        varied = f", varying the images: {config.augment.describe()}" if config.augment.describe() else ""
         self.statusBar().showMessage(f"Training on {run.net.backend.description}{varied}…")
         self._update_controls()
 

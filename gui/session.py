@@ -124,8 +124,9 @@ class Run:
         """Train as the recipe says (its augmentation included), validating on the test split;
         the time-lapse takes its frames after `callbacks`. The training thread calls this."""
         c = self.config
+        train = c.augment.training_images(*self.dataset.train)
         return fit(
-            self.net, self.dataset.train, epochs=c.epochs, batch_size=c.batch_size, optimizer=self.optimizer,
+            self.net, train, epochs=c.epochs, batch_size=c.batch_size, optimizer=self.optimizer,
             validation=self.dataset.test, callbacks=[*callbacks, self.timelapse], schedule=c.schedule,
             control=control, threads=c.threads, augment=c.augment,
         )
@@ -683,7 +684,7 @@ class Session:
         c = run.config
         trained = plural(len(epochs), "epoch")
         name = f"{run.dataset.name}, {trained}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
-        name += f", {c.augment.describe()}" if c.augment.active else ""
+        name += f", {c.augment.describe()}" if c.augment.describe() else ""
         try:
             record = save_run(
                 self.runs_folder, run.net, name=name, dataset=run.dataset, settings=c.settings(),

@@ -148,6 +148,12 @@ class SettingsPanel(QWidget):
             "Augmentation: mirror a random half of each batch left-right (leave off for digits and text)",
         )
         self.flip_check.setChecked(defaults.augment.flip)
+        self.expand_check = named(
+            QCheckBox("expanded ×5"), "expandCheck",
+            "Augmentation: network3's expanded set, each training image plus four copies moved one "
+            "pixel up, down, left and right (five times the images, so each epoch takes five times as long)",
+        )
+        self.expand_check.setChecked(defaults.augment.expand)
         reason = gpu_unavailable_reason()
         if reason is not None:
             gpu = self.device_combo.model().item(2)
@@ -173,11 +179,14 @@ class SettingsPanel(QWidget):
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
-        flip = self.flip_check
+        flip, expanded = self.flip_check, self.expand_check
         # Two rows of related fields each, which keeps the panel short enough for the layer list.
         for label, fields in (
             ("Device", (("", self.device_combo), ("CPU threads", self.threads_spin))),
-            ("Augmentation", (("shift", self.shift_spin), ("rotate", self.rotate_spin), ("", flip))),
+            (
+                "Augmentation",
+                (("shift", self.shift_spin), ("rotate", self.rotate_spin), ("", flip), ("", expanded)),
+            ),
         ):
             form.addRow(label, _row(label, fields))
 
@@ -197,7 +206,10 @@ class SettingsPanel(QWidget):
             init=self.init_combo.currentData(),
             seed=self.seed_spin.value(),
             threads=self.threads_spin.value(),
-            augment=Augment(self.shift_spin.value(), self.flip_check.isChecked(), self.rotate_spin.value()),
+            augment=Augment(
+                self.shift_spin.value(), self.flip_check.isChecked(), self.rotate_spin.value(),
+                self.expand_check.isChecked(),
+            ),
         )
 
     def show_optimizer(self, optimizer: Optimizer) -> None:
@@ -275,6 +287,7 @@ class SettingsPanel(QWidget):
             "shift": self.shift_spin,
             "rotate": self.rotate_spin,
             "flip": self.flip_check,
+            "expand": self.expand_check,
         }
 
     def _optimizer_picked(self, _index: int) -> None:

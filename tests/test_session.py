@@ -437,6 +437,28 @@ def test_an_onnx_file_that_does_not_reproduce_the_network_is_refused(session, tm
         session.export(str(tmp_path / "net.onnx"))
 
 
+def test_the_expanded_set_trains_on_five_times_the_images_and_is_kept_in_the_runs_settings(
+    tmp_path, monkeypatch
+):
+    sizes = []
+
+    def spy(net, train, *args, **kwargs):
+        sizes.append(len(train[0]))
+        return fit(net, train, *args, **kwargs)
+
+    monkeypatch.setattr(session_module, "fit", spy)
+    data = load_dataset(write_npz(tmp_path / "start.npz", 3))
+    session = Session(data, RECIPE, "cpu", runs_folder=tmp_path / "runs")
+    with_layers(session)
+    recipe = Recipe(epochs=1, batch_size=16, lr=0.1, threads=1, augment=Augment(expand=True))
+    history = session.start_run(recipe).train()
+    session.record_epoch(history.epochs[0])
+    assert session.finish_run(history) == "done"
+    assert sizes == [5 * len(data.train.y)]
+    run = session.list_runs()[0][0]
+    assert run.name.endswith("batch 16, expanded ×5") and run.settings["expand"] is True
+
+
 def test_the_recipes_augmentation_reaches_fit_and_the_stored_runs_settings(tmp_path, monkeypatch):
     calls = []
 

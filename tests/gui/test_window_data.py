@@ -66,6 +66,28 @@ def test_augmentation_is_kept_in_the_preferences_as_plain_numbers(qtbot, setting
     assert "training/flip" in preferences.notice()
 
 
+def test_network3s_expanded_set_is_a_window_setting_that_trains_on_five_times_the_images(
+    qtbot, window, settings, monkeypatch
+):
+    sizes = []
+
+    def spy(net, train, *args, **kwargs):
+        sizes.append((len(train[0]), len(train[1]), kwargs["augment"]))
+        return fit(net, train, *args, **kwargs)
+
+    monkeypatch.setattr(session_module, "fit", spy)
+    window.settings_panel.expand_check.setChecked(True)
+    start(window, epochs=1)
+    assert window.statusBar().currentMessage().endswith("varying the images: expanded ×5…")
+    assert not window.settings_panel.expand_check.isEnabled()  # locked while the run trains
+    wait_until_finished(qtbot, window)
+    n = len(window.session.dataset.train.y)
+    assert sizes == [(5 * n, 5 * n, Augment(expand=True))]
+    window.settings_panel.save(Preferences(settings))
+    settings.sync()
+    assert settings.value("training/expand") == 1  # kept as a plain number
+
+
 def _choose_folder(monkeypatch, folder) -> None:
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
 
