@@ -149,7 +149,7 @@ class SettingsPanel(QWidget):
         )
         self.flip_check.setChecked(defaults.augment.flip)
         self.expand_check = named(
-            QCheckBox("expanded ×5"), "expandCheck",
+            QCheckBox("×5"), "expandCheck",
             "Augmentation: network3's expanded set, each training image plus four copies moved one "
             "pixel up, down, left and right (five times the images, so each epoch takes five times as long)",
         )
