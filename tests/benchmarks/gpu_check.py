@@ -59,6 +59,11 @@ from engine.backend import Backend  # noqa: E402
 LR, MOMENTUM, SEED = 0.03, 0.9, 0
 
 
+def _sgd() -> SGD:
+    """The update PyTorch's side makes: momentum, no weight decay (SGD's default L2 is the recipe's)."""
+    return SGD(lr=LR, momentum=MOMENTUM, l2=0.0)
+
+
 def section(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
@@ -144,7 +149,7 @@ def agreement(device: str, steps: int = 50, batch: int = 64) -> dict[str, float]
     losses: dict[str, list[float]] = {"cpu": [], device: []}
     with _threadpool_limits(1):
         for net, key in ((reference, "cpu"), (other, device)):
-            opt = SGD(lr=LR, momentum=MOMENTUM)
+            opt = _sgd()
             for i in range(steps):
                 rows = slice(i * batch, (i + 1) * batch)
                 loss, grads = net.loss_and_grads(net.backend.to_device(x[rows]), y[rows], train=True)
@@ -167,7 +172,7 @@ class _Engine:
     def __init__(self, device: str | Backend, batch: int, x: np.ndarray, y: np.ndarray, x_test: np.ndarray,
                  **fit_options: Any):
         self.net = Network(seed=SEED, device=device)
-        self.opt = SGD(lr=LR, momentum=MOMENTUM)
+        self.opt = _sgd()
         self.batch, self.x, self.y, self.x_test = batch, x, y, x_test
         self.fit_options = fit_options
         self.notes: list[str] = []
@@ -324,7 +329,7 @@ def lever_configuration(device: str, name: str) -> tuple[Backend, bool, dict[str
 def _fit_steps(device: str | Backend, x: np.ndarray, y: np.ndarray, batch: int, **options: Any) -> tuple:
     net = Network(seed=SEED, device=device)
     with _threadpool_limits(1):
-        history = fit(net, (x, y), epochs=1, batch_size=batch, optimizer=SGD(lr=LR, momentum=MOMENTUM),
+        history = fit(net, (x, y), epochs=1, batch_size=batch, optimizer=_sgd(),
                       shuffle=False, threads=1, **options)
     return np.array(history.batch_loss), net.state_dict(), history.notes
 
