@@ -58,6 +58,9 @@ class ConfusionDock(QDockWidget):
             self.view.clear(TRAINING)
 
     def _draw(self, scored: Scored) -> None:
+        """Draw `scored` unless it is drawn already (a deferred refresh, or the dock shown again)."""
+        if self.view.result is scored.evaluation:
+            return
         data = self.session.dataset
         names = class_names(data.class_names, scored.evaluation.classes)
         self.view.show_evaluation(scored.evaluation, scored.when, names, data.test.x)

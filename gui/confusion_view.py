@@ -55,13 +55,20 @@ def _shade(colour: str, share: float) -> QColor:
     return shade
 
 
-def _item(text: str, selectable: bool = False, tip: str | None = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-    flags = Qt.ItemFlag.ItemIsEnabled
-    item.setFlags(flags | Qt.ItemFlag.ItemIsSelectable if selectable else flags)
-    if tip:
-        item.setToolTip(tip)
+def _set_item(
+    table: QTableWidget, row: int, column: int, text: str, tip: str, selectable: bool = False
+) -> QTableWidgetItem:
+    """Cell (row, column) of `table` reading `text`: its item is made once and then only
+    updated, since a run redraws the matrix at every epoch's end."""
+    item = table.item(row, column)
+    if item is None:
+        item = QTableWidgetItem()
+        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        flags = Qt.ItemFlag.ItemIsEnabled
+        item.setFlags(flags | Qt.ItemFlag.ItemIsSelectable if selectable else flags)
+        table.setItem(row, column, item)
+    item.setText(text)
+    item.setToolTip(tip)
     return item
 
 
@@ -78,6 +85,9 @@ class ConfusionView(QWidget):
         self._names: list[str] = []
         self._images: np.ndarray | None = None
         self._cell: tuple[int, int] | None = None
+        #: The test images' thumbnails by index, made once per set of images: each epoch's
+        #: redraw lists mostly the same images again.
+        self._icons: dict[int, QIcon] = {}
         self.header = named(QLabel(), "confusionHeader", "Accuracy and loss on the test split")
         self.header.setWordWrap(True)
         self.normalise_check = named(
@@ -131,6 +141,11 @@ class ConfusionView(QWidget):
         layout.addWidget(split, 1)
 
     @property
+    def result(self) -> Evaluation | None:
+        """The pass drawn, or None."""
+        return self._result
+
+    @property
     def cell(self) -> tuple[int, int] | None:
         """The clicked cell (true class, predicted class), or None."""
         return self._cell
@@ -156,6 +171,8 @@ class ConfusionView(QWidget):
         stays clicked, its images listed afresh, while the classes stay the same."""
         if self._cell is not None and max(self._cell) >= result.classes:
             self._cell = None
+        if images is not self._images:
+            self._icons = {}
         self._result, self._names, self._images = result, names, images
         self.header.setText(f"Test split, {when}. {accuracy_line(result).capitalize()}\n{AXES}")
         self._draw_matrix()
@@ -186,8 +203,9 @@ class ConfusionView(QWidget):
         normalised = self.normalise_check.isChecked()
         table = self.table
         table.blockSignals(True)
-        table.setRowCount(k)
-        table.setColumnCount(k + len(METRICS))
+        if (table.rowCount(), table.columnCount()) != (k, k + len(METRICS)):
+            table.setRowCount(k)
+            table.setColumnCount(k + len(METRICS))
         table.setHorizontalHeaderLabels([*names, *METRICS])
         table.setVerticalHeaderLabels(names)
         for true in range(k):
@@ -198,15 +216,13 @@ class ConfusionView(QWidget):
                     f"{plural(n, 'test image')} of class {names[true]} predicted {names[predicted]}"
                     f" ({shares[true, predicted]:.1%} of the class)"
                 )
-                item = _item(text, selectable=True, tip=tip)
+                item = _set_item(table, true, predicted, text, tip, selectable=True)
                 share = float(shares[true, predicted])
                 if true == predicted:
                     item.setBackground(_shade(theme.CORRECT, share))
                 else:
                     item.setBackground(_shade(theme.WRONG, share / worst))
-                if n == 0:
-                    item.setForeground(QColor(ZERO))
-                table.setItem(true, predicted, item)
+                item.setData(Qt.ItemDataRole.ForegroundRole, QColor(ZERO) if n == 0 else None)
             figures = (
                 f"{int(metrics.support[true]):,}",
                 percent(metrics.precision[true]),
@@ -214,10 +230,9 @@ class ConfusionView(QWidget):
                 percent(metrics.accuracy[true]),
             )
             for column, text in enumerate(figures):
-                item = _item(text, tip=f"{METRICS[column]} of class {names[true]}")
+                item = _set_item(table, true, k + column, text, f"{METRICS[column]} of class {names[true]}")
                 item.setForeground(QColor(theme.FOREGROUND))
                 item.setBackground(QColor("#f0f0f0"))
-                table.setItem(true, k + column, item)
         table.resizeColumnsToContents()
         if self._cell is not None:
             table.setCurrentCell(*self._cell)
@@ -244,7 +259,9 @@ class ConfusionView(QWidget):
         self.thumbnails.blockSignals(True)
         for index in which[:THUMBNAILS_SHOWN]:
             confidence = float(result.probabilities[index, predicted])
-            icon = QIcon(QPixmap.fromImage(thumbnail(self._images[index])))
+            icon = self._icons.get(index)
+            if icon is None:
+                icon = self._icons[index] = QIcon(QPixmap.fromImage(thumbnail(self._images[index])))
             item = QListWidgetItem(icon, f"{confidence:.0%}")
             item.setData(_INDEX, int(index))
             item.setToolTip(

@@ -10,8 +10,9 @@ from PySide6.QtCore import Qt
 from test_window import predictions, start, wait_until_finished
 
 from engine import Network
-from engine.evaluation import percent, row_normalised
+from engine.evaluation import Evaluation, percent, row_normalised
 from gui.confusion_dock import TRAINING
+from gui.confusion_view import ConfusionView
 
 
 def _shown_dock(qtbot, window):
@@ -157,3 +158,66 @@ def test_new_weights_are_scored_again_off_the_gui_thread_while_the_dock_is_shown
     result = trained.session.scored.evaluation
     np.testing.assert_array_equal(result.probabilities, predictions(trained))
     assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in result.counts]
+
+
+def _pass(y, seed):
+    """A made-up pass over test labels `y`: mostly right, some mistakes."""
+    rng = np.random.default_rng(seed)
+    p = rng.random((len(y), 10)).astype(np.float32)
+    p[np.arange(len(y)), y] += 2.0
+    return Evaluation(np.asarray(y, dtype=np.int64), p / p.sum(axis=1, keepdims=True), 0.5)
+
+
+def test_each_epochs_redraw_reuses_the_cells_and_the_thumbnails_already_made(qtbot, small_data, monkeypatch):
+    """A run redraws the matrix and the clicked cell's list at every epoch's end: the table's
+    items are updated in place and each test image's thumbnail is made once, not per epoch."""
+    from gui import confusion_view
+
+    made = []
+    thumbnail = confusion_view.thumbnail
+    monkeypatch.setattr(confusion_view, "thumbnail", lambda image: made.append(1) or thumbnail(image))
+    view = ConfusionView()
+    qtbot.addWidget(view)
+    x, y = small_data.test.x, small_data.test.y
+    names = [str(c) for c in range(10)]
+    first, second = _pass(y, 0), _pass(y, 1)
+    view.show_evaluation(first, "after epoch 1 of 2", names, x)
+    view.select_cell(1, 1)
+    assert len(made) == len(first.cell(1, 1)) > 0
+    corner = view.table.item(0, 0)
+    made.clear()
+    view.show_evaluation(second, "after epoch 2 of 2", names, x)
+    listed = list(second.cell(1, 1))
+    assert view.thumbnail_indices() == listed
+    assert len(made) == len(set(listed) - set(first.cell(1, 1)))  # only images new to the list
+    assert view.table.item(0, 0) is corner  # updated, not made again
+    assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in second.counts]
+    assert [view.thumbnails.item(i).text() for i in range(len(listed))] == [
+        f"{second.probabilities[i, 1]:.0%}" for i in listed
+    ]
+    empty = [(r, c) for r in range(10) for c in range(10) if second.counts[r, c] == 0]
+    assert empty and all(
+        view.table.item(r, c).foreground().color().name() == confusion_view.ZERO for r, c in empty
+    )
+    view.clear("Scoring")  # the table is emptied; the next pass fills it afresh
+    view.show_evaluation(first, "of the current weights", names, x)
+    assert _matrix(view, range(10)) == [[f"{n:,}" for n in row] for row in first.counts]
+
+
+def test_the_dock_draws_each_pass_once(qtbot, trained, monkeypatch):
+    """Shown again, or refreshed by a deferred refresh after an epoch's report was drawn, the
+    dock does not draw the same scores twice."""
+    view = _shown_dock(qtbot, trained)
+    drawn = []
+    show = view.show_evaluation
+    monkeypatch.setattr(view, "show_evaluation", lambda *args: drawn.append(args[0]) or show(*args))
+    dock = trained.confusion_dock
+    dock.refresh()
+    dock.toggleViewAction().trigger()
+    dock.toggleViewAction().trigger()
+    qtbot.waitUntil(dock.isVisible)
+    assert drawn == []
+    start(trained, epochs=1)
+    wait_until_finished(qtbot, trained)
+    dock.refresh()
+    assert drawn == [trained.session.scored.evaluation]
