@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.runs import SUMMARY_COLUMNS, summary_row
+from engine.runs import SUMMARY_COLUMNS, RunRecord, summary_row
 from engine.wording import plural
 from gui import confirm, theme
 from gui.canvas import PlotWidget
@@ -84,6 +84,8 @@ class RunsDock(QDockWidget):
         named(self, "runsDock")
         self.main_window = window
         self.model = RunsModel(window.session)
+        #: The runs the curves and the table show, as they were then; None: nothing drawn yet.
+        self._compared: list[RunRecord] | None = None
         chosen = window.preferences.text(FOLDER_KEY)
         if chosen:
             window.session.runs_folder = Path(chosen)
@@ -254,6 +256,12 @@ class RunsDock(QDockWidget):
     # -- the comparison ------------------------------------------------------------------------
 
     def _compare(self) -> None:
+        """Draw the picked runs' curves and table, unless they show these runs as they are: a
+        run kept at a training run's end is listed, not picked, so nothing here changes."""
+        picked = self.model.picked
+        if picked == self._compared:
+            return
+        self._compared = picked
         curves = self.model.curves()
         for widget in (self.loss_plot, self.accuracy_plot):
             item = widget.getPlotItem()

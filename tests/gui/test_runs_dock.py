@@ -156,3 +156,24 @@ def test_the_runs_folder_chosen_is_kept_for_the_next_window(window, qtbot, setti
     again = MainWindow(settings=settings, dataset=small_data, runs_folder=tmp_path / "runs")
     qtbot.addWidget(again)
     assert again.session.runs_folder == tmp_path / "elsewhere"
+
+
+def test_a_run_kept_at_its_end_is_listed_without_redrawing_the_comparison(window, qtbot):
+    """The run just trained is listed but not picked: the picked runs' curves and table stay as
+    drawn (redrawing them took most of the dock's work at a run's end); a picked run renamed is
+    drawn again under its new name."""
+    store(window, "kernel 3"), store(window, "kernel 5", kernel=5, epochs=3)
+    dock = window.runs_dock
+    dock.table.selectAll()
+    curves = dock.loss_plot.getPlotItem().listDataItems()
+    corner = dock.compare_table.item(0, 0)
+    assert len(curves) == 2 + 4
+    start(window, epochs=1)
+    wait_until_finished(qtbot, window)
+    assert len(names(dock.table)) == 3 and [r.name for r in dock.model.picked] == ["kernel 3", "kernel 5"]
+    assert dock.loss_plot.getPlotItem().listDataItems() == curves  # the same curves, not drawn again
+    assert dock.compare_table.item(0, 0) is corner
+    item = dock.table.findItems("kernel 5", Qt.MatchFlag.MatchExactly)[0]
+    item.setText("kernel 5, wider")  # as the editor commits a rename
+    legend = [label.text for _, label in dock.loss_plot.getPlotItem().legend.items]
+    assert legend[2:] == ["kernel 3", "kernel 5, wider"]
