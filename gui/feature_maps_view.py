@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -193,11 +192,6 @@ class FeatureMapsView(QWidget):
         not known for this network)."""
         self._misclassified = None if predictions is None else np.flatnonzero(predictions != self._labels)
         self._update_status()
-
-    def network_changed(self, predict: Callable[[], np.ndarray]) -> None:
-        """New weights: the misclassified list is `predict()`'s when ticked, else unknown (a count
-        from the old weights would be stale)."""
-        self.set_misclassified(predict() if self.misclassified_check.isChecked() else None)
 
     @property
     def misclassified(self) -> np.ndarray | None:

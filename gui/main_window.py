@@ -20,6 +20,7 @@ from gui.error_dialog import reports_errors
 from gui.feature_maps_view import FeatureMapsView
 from gui.file_actions import FileActions
 from gui.filters_view import FiltersView
+from gui.misclassified import MisclassifiedList
 from gui.network_actions import NetworkActions
 from gui.network_editor import NetworkEditor
 from gui.plots import AccuracyPlot, LossPlot
@@ -61,6 +62,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.session = Session(
             dataset or load_dataset(), self.settings_panel.config(), self.settings_panel.device(), runs_folder
         )
+        self.misclassified = MisclassifiedList(self)
         self.acts = window_layout.build_actions(self)
         self.run_bar = RunBar(self.acts.train, self.acts.pause, self.acts.stop, self.acts.reset)
         self.main_splitter = window_layout.build_layout(self, self.run_bar)
@@ -103,7 +105,6 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.settings_panel.learningRateChanged.connect(self.trainer.set_lr)
         self.settings_panel.deviceChanged.connect(self._device_changed)
         self.feature_maps_view.sampleChanged.connect(self.session.choose_sample)
-        self.feature_maps_view.misclassifiedToggled.connect(self._misclassified_toggled)
         self.trainer.lossUpdated.connect(self._loss_updated)
         self.trainer.epochEnded.connect(self._epoch_ended)
         self.trainer.snapshotReady.connect(self.timeline.live_snapshot)  # held back at a snapshot
@@ -141,7 +142,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.filters_view.set_layers(net.infos, net.input_shape[0])
         self.feature_maps_view.set_layers(net.infos)
         self._show_snapshot(session.snapshot())
-        self.feature_maps_view.network_changed(session.predictions)
+        self.misclassified.network_changed()
         self.device_label.setText(net.backend.description)
         self._update_title()
         self._update_controls()
@@ -240,12 +241,6 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             self.trainer.set_sample(session.sample_index, session.own_image)
         else:
             self._show_snapshot(session.snapshot())
-
-    def _misclassified_toggled(self, on: bool) -> None:
-        if self.trainer.running:
-            self.trainer.track_misclassified(on)
-        elif on:
-            self.feature_maps_view.set_misclassified(self.session.predictions())
 
     # -- window state --------------------------------------------------------------------------
 

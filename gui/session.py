@@ -721,8 +721,3 @@ class Session:
         if current:
             self._set_scored(Scored(result, "of the current weights"))
         return current
-
-    def predictions(self) -> np.ndarray:
-        """The network's predicted label for every test image (for the misclassified list)."""
-        self._idle()
-        return self._net.predict(self._dataset.test.x)

@@ -660,7 +660,7 @@ def test_opening_a_data_set_fits_the_network_or_refuses(window, tmp_path, qtbot)
 # -- views -------------------------------------------------------------------------------------
 
 
-def test_sample_navigation_and_misclassified_images(window):
+def test_sample_navigation_and_misclassified_images(qtbot, window):
     view = window.feature_maps_view
     view.next_button.click()
     assert view.index == 1
@@ -668,6 +668,7 @@ def test_sample_navigation_and_misclassified_images(window):
     view.prev_button.click()
     assert view.index == 99
     view.misclassified_check.setChecked(True)
+    qtbot.waitUntil(lambda: view.misclassified is not None, timeout=30_000)  # a pass on a pool thread
     wrong = view.misclassified
     assert wrong is not None and "misclassified" in view.status_label.text()
     if len(wrong):
@@ -686,6 +687,7 @@ def test_misclassified_list_comes_from_each_epochs_validation_pass_off_the_gui_t
     window, qtbot, monkeypatch
 ):
     window.feature_maps_view.misclassified_check.setChecked(True)
+    qtbot.waitUntil(lambda: window.feature_maps_view.misclassified is not None, timeout=30_000)
     threads, sent = [], []
     predict_proba = Network.predict_proba
 

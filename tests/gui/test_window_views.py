@@ -128,10 +128,10 @@ def _rgb_npz(path, classes=10):
     return str(path)
 
 
-def test_the_misclassified_count_goes_when_the_network_changes(window):
+def test_the_misclassified_count_goes_when_the_network_changes(qtbot, window):
     view = window.feature_maps_view
     view.misclassified_check.setChecked(True)
-    assert view.status_label.text().endswith("of 100 misclassified")
+    qtbot.waitUntil(lambda: view.status_label.text().endswith("of 100 misclassified"), timeout=30_000)
     view.misclassified_check.setChecked(False)
     window.run_bar.reset_button.click()
     assert view.status_label.text() == "" and view.misclassified is None
@@ -139,7 +139,7 @@ def test_the_misclassified_count_goes_when_the_network_changes(window):
     window.settings_panel.seed_spin.setValue(window.settings_panel.seed_spin.value() + 1)
     window.run_bar.reset_button.click()
     wrong = np.flatnonzero(predictions(window).argmax(axis=1) != window.session.dataset.test.y)
-    assert view.status_label.text() == f"{len(wrong)} of 100 misclassified"
+    qtbot.waitUntil(lambda: view.status_label.text() == f"{len(wrong)} of 100 misclassified", timeout=30_000)
 
 
 def test_the_filter_hover_text_describes_the_weights_shown_now(window):
