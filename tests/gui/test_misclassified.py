@@ -28,7 +28,9 @@ def _held_passes(monkeypatch):
     return release, threads
 
 
-def test_ticking_the_list_works_it_out_off_the_gui_thread_while_the_window_responds(qtbot, window, monkeypatch):
+def test_ticking_the_list_works_it_out_off_the_gui_thread_while_the_window_responds(
+    qtbot, window, monkeypatch
+):
     view = window.feature_maps_view
     release, threads = _held_passes(monkeypatch)
     ticks = []
