@@ -12,6 +12,7 @@ from scipy.signal import correlate
 from engine import SGD, Adam, Network
 from engine.activations import Custom
 from engine.backend import NUMPY
+from engine.layers import conv as conv_module
 from engine.layers import make_layer
 from engine.spec import infer
 
@@ -327,3 +328,22 @@ def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride, dev
     conv.relu_masked_by_pool = pool.masks_relu = False
     plain = net.loss_and_grads(x, y)[1]
     assert all(np.array_equal(device.to_host(fused[k]), device.to_host(plain[k])) for k in plain)
+
+
+def test_col2im_a_few_images_at_a_time_gives_the_whole_batchs_gradients(monkeypatch):
+    """The host's col2im takes a large batch in chunks of COL2IM_BYTES of dz·W (here 2 images,
+    so 5 images go as 2, 2 and a shorter last 1): the gradients stay the one-piece ones and
+    those of finite differences."""
+    spec = GRADIENT_SPECS["rect-kernel-conv-on-conv-linear"]
+    rng = np.random.default_rng(4)
+    net = Network(spec, seed=3, device=NUMPY, init="he", dtype=np.float64)
+    net.load_state_dict({k: rng.normal(0, 0.5, v.shape) for k, v in net.params.items()})
+    x, y = rng.random((5, *spec["input"])), rng.integers(0, spec["classes"], 5)
+    whole = net.loss_and_grads(x, y)[1]
+    second = net.layers[1]
+    (kh, kw), (c, _, _), (_, out_h, out_w) = second.kernel, second.input_shape, second.output_shape
+    monkeypatch.setattr(conv_module, "COL2IM_BYTES", 2 * kh * kw * out_h * out_w * c * 8)
+    chunked = net.loss_and_grads(x, y)[1]
+    for key, param in net.params.items():
+        np.testing.assert_allclose(chunked[key], whole[key], rtol=1e-12, atol=1e-15)
+        _numeric_check(lambda: net.loss_and_grads(x, y)[0], param, chunked[key], rng, checks=6)

@@ -17,6 +17,9 @@ from engine.layers.base import Layer
 from engine.parallel import INLINE
 from engine.spec import conv_padding
 
+#: The most bytes of dz·W that col2im computes at once on the host: about a core's L2 cache.
+COL2IM_BYTES = 1 << 21
+
 
 class Conv(Layer):
     def __init__(self, info, backend):
@@ -79,22 +82,33 @@ class Conv(Layer):
 
         dz·W is computed per kernel offset, as (kh·kw, N·out_h·out_w, C) from one batched GEMM,
         so each offset's slab adds onto the input as long contiguous (out_w·C) runs instead of
-        C-long scraps of an (…, kh, kw, C) row."""
+        C-long scraps of an (…, kh, kw, C) row. On the host it goes a few images at a time
+        (COL2IM_BYTES of dz·W each), so the slabs are added while still in the cache and a
+        large batch's backward pass does not hold all of dz·W at once."""
         n, _, _, c = shape
         kh, kw = self.kernel
         s = self.stride
         _, out_h, out_w = self.output_shape
+        rows = out_h * out_w
         per_offset = weight.transpose(2, 3, 0, 1).reshape(kh * kw, self.filters, c)
-        dcols = self._backward_array("dcols", (kh * kw, dz.shape[0], c), dz.dtype)
-        self._matmul(dz, per_offset, out=dcols)
         dx = self._backward_array("dx", shape, dz.dtype)
-        if self.backend.fused is not None:  # one gathering kernel for the kh·kw slabs below
-            return self.backend.fused.col2im(dcols, dx, self.kernel, s, (out_h, out_w))
+        fused = self.backend.fused
+        step = n if fused is not None else max(1, COL2IM_BYTES // (kh * kw * rows * c * dz.itemsize))
+        step = min(step, n)
+        dcols = self._backward_array("dcols", (kh * kw, step * rows, c), dz.dtype)
+        if fused is not None:  # one gathering kernel for the kh·kw slabs below
+            self._matmul(dz, per_offset, out=dcols)
+            return fused.col2im(dcols, dx, self.kernel, s, (out_h, out_w))
         dx.fill(0)
-        for i in range(kh):
-            for j in range(kw):
-                slab = dcols[i * kw + j].reshape(n, out_h, out_w, c)
-                dx[:, i : i + s * out_h : s, j : j + s * out_w : s, :] += slab
+        for first in range(0, n, step):
+            m = min(step, n - first)
+            part = dcols[:, : m * rows]  # the last, shorter chunk: the same buffer's first rows
+            self._matmul(dz[first * rows : (first + m) * rows], per_offset, out=part)
+            images = dx[first : first + m]
+            for i in range(kh):
+                for j in range(kw):
+                    slab = part[i * kw + j].reshape(m, out_h, out_w, c)
+                    images[:, i : i + s * out_h : s, j : j + s * out_w : s, :] += slab
         return dx
 
     def _weight_matrix(self, weight: Any) -> Any:
