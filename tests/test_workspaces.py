@@ -22,13 +22,14 @@ FRESH = replace(NUMPY, keeps_workspaces=False)
 
 @pytest.fixture
 def poisoned(monkeypatch):
-    """Reused arrays come back full of NaN (bools True), not with last batch's values."""
+    """Reused arrays, and new views of reused memory, come back full of NaN (bools True), not
+    with last batch's values."""
     real = Workspace.array
 
     def array(self, name, shape, dtype, like=None):
         before = self._arrays.get(name)
         out = real(self, name, shape, dtype, like)
-        if before is not None and before[1] is out:
+        if before is not None and np.shares_memory(before[2], out):
             out.fill(np.nan if out.dtype.kind == "f" else True)
         return out
 
@@ -88,3 +89,19 @@ def test_the_comparison_catches_a_live_array_handed_out_again(poisoned):
 
     reused, fresh = stale_backward(NUMPY), stale_backward(FRESH)
     assert any(not np.array_equal(reused[k], fresh[k]) for k in fresh)
+
+
+def test_a_smaller_batch_reuses_the_larger_batchs_memory():
+    """An epoch's last, shorter batch and the inference passes after training take views of the
+    memory the full batches' workspaces hold, so they add nothing to the process's peak."""
+    spec = GRADIENT_SPECS["conv-relu-maxpool-dense-sigmoid"]
+    rng = np.random.default_rng(3)
+    x, y = rng.random((16, *spec["input"])), rng.integers(0, spec["classes"], 16)
+    net = _net(spec, NUMPY)
+    net.loss_and_grads(x, y)
+    held = [a for layer in net.layers for a in layer.workspace_arrays()]
+    net.loss_and_grads(x[:7], y[:7])
+    net.forward(x[:5])
+    now = [a for layer in net.layers for a in layer.workspace_arrays()]
+    assert len(now) == len(held)
+    assert all(any(np.shares_memory(a, b) for b in held) for a in now)

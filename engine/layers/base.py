@@ -3,6 +3,7 @@ its passes write into."""
 
 from __future__ import annotations
 
+import math
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
@@ -29,20 +30,39 @@ class Workspace:
 
     def array(self, name: str, shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
         """An uninitialised array (C order, or `like`'s layout): last pass's `name` when it has
-        the same shape, dtype and layout, else a new one."""
+        the same shape, dtype and layout, else, where the backend keeps workspaces, a view of
+        the memory last pass's `name` had when that is large enough. So a smaller batch (an
+        epoch's last, inference after training) reuses memory that a new array would add to
+        the process's peak."""
         xp = self._backend.xp
-        key = (tuple(shape), xp.dtype(dtype), None if like is None else like.strides)
+        dtype = xp.dtype(dtype)
+        key = (tuple(shape), dtype, None if like is None else like.strides)
         entry = self._arrays.get(name)
         if entry is not None and entry[0] == key:
             return entry[1]
-        buf = xp.empty(shape, dtype=dtype) if like is None else xp.empty_like(like, dtype=dtype)
-        if self._backend.keeps_workspaces:
-            self._arrays[name] = (key, buf)
+        if not self._backend.keeps_workspaces:
+            return xp.empty(shape, dtype=dtype) if like is None else xp.empty_like(like, dtype=dtype)
+        size = math.prod(shape)
+        memory = entry[2] if entry is not None and entry[2].dtype == dtype and entry[2].size >= size else None
+        if memory is None:
+            memory = xp.empty(size, dtype=dtype)
+        buf = _laid_out(memory[:size], shape, like)
+        self._arrays[name] = (key, buf, memory)
         return buf
 
     def arrays(self) -> list[Any]:
         """The arrays it holds now."""
-        return [buf for _, buf in self._arrays.values()]
+        return [buf for _, buf, _ in self._arrays.values()]
+
+
+def _laid_out(flat: Any, shape: tuple[int, ...], like: Any) -> Any:
+    """`flat` as an array of `shape`, in C order, or with `like`'s order of axes in memory (as
+    `empty_like` lays out a new array)."""
+    if like is None:
+        return flat.reshape(shape)
+    order = sorted(range(len(shape)), key=lambda axis: -abs(like.strides[axis]))
+    inverse = sorted(range(len(shape)), key=order.__getitem__)
+    return flat.reshape([shape[axis] for axis in order]).transpose(inverse)
 
 
 class Layer(ABC):
