@@ -74,7 +74,7 @@ class Network:
         self.layers: list[Layer] = [make_layer(info, self.backend) for info in self.infos]
         for layer, after in zip(self.layers[:-1], self.layers[1:], strict=True):
             if isinstance(layer, Conv) and isinstance(after, Pool) and layer.activation == "relu":
-                layer.relu_masked_by_pool = after.masks_relu = after.mode == "max"
+                layer.relu_in_pool = after.masks_relu = after.mode == "max"
         self.params: dict[str, Any] = {}
         #: What the weight file records beside the tensors (epochs, metrics, class names, ...).
         self.metadata: dict[str, Any] = {}
@@ -327,7 +327,7 @@ class Network:
         with host_threads(self.backend, 1):
             for layer in self.layers:
                 a, _ = layer.forward(a, self._layer_params(layer), False, None)
-                maps.append(self.backend.to_host(a).copy())
+                maps.append(self.backend.to_host(layer.shown(a)))
         return maps
 
     def input_gradient(self, x: Any, target: int | None = None) -> Any:

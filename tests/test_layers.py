@@ -310,7 +310,7 @@ def test_parameters_use_pytorch_layouts_and_chw_flattening(device):
 
 
 @pytest.mark.parametrize("stride", [2, 1])
-def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride, device):
+def test_a_max_pool_applying_the_convs_relu_changes_no_gradient_and_no_feature_map(stride, device):
     spec = _spec(
         (2, 10, 10),
         {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
@@ -320,14 +320,17 @@ def test_a_max_pool_applying_the_convs_relu_mask_changes_no_gradient(stride, dev
     )
     net = Network(spec, seed=1, device=device, dtype=np.float32)
     conv, pool, conv2, mean_pool = net.layers[:4]
-    assert conv.relu_masked_by_pool and pool.masks_relu
-    assert not conv2.relu_masked_by_pool and not mean_pool.masks_relu
+    assert conv.relu_in_pool and pool.masks_relu
+    assert not conv2.relu_in_pool and not mean_pool.masks_relu
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(5, 2, 10, 10)).astype(np.float32), rng.integers(0, 3, 5)
     fused = net.loss_and_grads(x, y)[1]
-    conv.relu_masked_by_pool = pool.masks_relu = False
+    fused_maps = net.feature_maps(x)
+    assert fused_maps[0].min() == 0  # the conv's maps are shown after its ReLU
+    conv.relu_in_pool = pool.masks_relu = False
     plain = net.loss_and_grads(x, y)[1]
     assert all(np.array_equal(device.to_host(fused[k]), device.to_host(plain[k])) for k in plain)
+    assert all(np.array_equal(a, b) for a, b in zip(fused_maps, net.feature_maps(x), strict=True))
 
 
 def test_col2im_a_few_images_at_a_time_gives_the_whole_batchs_gradients(monkeypatch):

@@ -107,6 +107,11 @@ class Layer(ABC):
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
 
+    def shown(self, out: Any) -> Any:
+        """A copy, for the caller to keep, of this layer's `forward` output as its feature maps
+        show it."""
+        return out.copy()
+
     @abstractmethod
     def forward(self, x: Any, params: dict[str, Any], train: bool, rng: Any) -> tuple[Any, Any]:
         """Return the layer's output and what its backward pass needs."""

@@ -30,8 +30,9 @@ class Conv(Layer):
         self.stride = layer["stride"]
         self.padding = conv_padding(layer)
         self.activation = layer["activation"]
-        #: Set by the network when a max pool that applies this layer's ReLU mask follows it.
-        self.relu_masked_by_pool = False
+        #: Set by the network when a max pool that applies this layer's ReLU follows it: the
+        #: layer then hands on its pre-activation (see :class:`engine.layers.pool.Pool`).
+        self.relu_in_pool = False
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c = self.input_shape[0]
@@ -124,15 +125,20 @@ class Conv(Layer):
         w = xp.concatenate([self._weight_matrix(params["weight"]), params["bias"][:, None]], axis=1)
         z = self._forward_array("z", (cols.shape[0], self.filters), xp.result_type(cols.dtype, w.dtype))
         self._matmul(cols, w.T, out=z)
-        a = activations.forward(xp, self.activation, z)
+        a = z if self.relu_in_pool else activations.forward(xp, self.activation, z)
         out = a.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
         return out, (x.shape, cols, a)
+
+    def shown(self, out):
+        """With the ReLU that a pool after this layer applies for it."""
+        maps = out.copy()
+        return activations.forward(self.xp, self.activation, maps) if self.relu_in_pool else maps
 
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
         xp = self.xp
         padded_shape, cols, a = cache
         dz = grad.transpose(0, 2, 3, 1).reshape(a.shape)
-        if self.activation != "linear" and not self.relu_masked_by_pool:
+        if self.activation != "linear" and not self.relu_in_pool:
             out = self._backward_array("dz", a.shape, dz.dtype)
             dz = activations.backward(xp, self.activation, a, dz, out=out)
         # The weight gradient is off the path back to the input, so it can run beside it.

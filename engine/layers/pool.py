@@ -2,9 +2,12 @@
 width), stepping by `stride` (down, across). Windows that do not fit are dropped (floor), as
 Theano's ignore_border=True does.
 
-Forward combines strided slices, one per window offset, which is far faster than reductions
-over small reshaped axes. Outputs and gradients keep the memory layout of the input, so NHWC
-maps from a conv stay NHWC end to end."""
+Forward combines strided slices, which is far faster than reductions over small reshaped axes,
+and separably: a window's rows first, each slice then a run of whole rows (W·C contiguous values
+of an NHWC map), then its columns over the fewer rows that leaves. A max pool after a ReLU conv
+applies that ReLU itself, to the pooled maps: max(relu(z)) = relu(max(z)), so the conv's output
+is read once, by the pool, and the ReLU touches a quarter as many values. Outputs and gradients
+keep the memory layout of the input, so NHWC maps from a conv stay NHWC end to end."""
 
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ class Pool(Layer):
         self.mode = info.layer["mode"]
         self.size = tuple(info.layer["size"])
         self.stride = tuple(info.layer["stride"])
-        #: Set by the network when this max pool follows a ReLU conv: the ReLU's gradient mask is
-        #: then applied here, on the pooled gradient, instead of on the conv's four times larger
-        #: output. Exact: max(relu(z)) = relu(max(z)), and the gradient reaches the same pixel.
+        #: Set by the network when this max pool follows a ReLU conv: the conv then hands on its
+        #: pre-activation, and the ReLU and its gradient mask are applied here, on the pooled maps
+        #: and their gradient, instead of on the conv's four times larger output. Exact:
+        #: max(relu(z)) = relu(max(z)), and the gradient reaches the same pixel.
         self.masks_relu = False
         #: Set by `Network.send_ties_to_every_maximum` (network3's rule, Theano's gradient): a max
         #: window's gradient goes to every input equal to its maximum, not to the first only.
@@ -49,18 +53,30 @@ class Pool(Layer):
 
     def forward(self, x, params, train, rng):
         xp = self.xp
-        windows = self._window_slices()
-        out = self._forward_array("out", x[windows[0]].shape, x.dtype, like=x[windows[0]])
-        if len(windows) == 1:
-            out[...] = x[windows[0]]
-            return out, (x, out)
+        (ph, pw), (sh, sw) = self.size, self.stride
+        _, out_h, out_w = self.output_shape
         combine = xp.maximum if self.mode == "max" else xp.add
-        combine(x[windows[0]], x[windows[1]], out=out)
-        for sl in windows[2:]:
-            combine(out, x[sl], out=out)
+        rows = [x[:, :, i : i + sh * (out_h - 1) + 1 : sh, :] for i in range(ph)]
+        pooled_rows = rows[0] if len(rows) == 1 else self._combined("rows", rows, combine)
+        cols = [pooled_rows[..., j : j + sw * (out_w - 1) + 1 : sw] for j in range(pw)]
+        out = self._combined("out", cols, combine)
         if self.mode == "mean":
-            out *= 1.0 / len(windows)
+            out *= 1.0 / (ph * pw)
+        if self.masks_relu:
+            xp.maximum(out, 0, out=out)
         return out, (x, out)
+
+    def _combined(self, name, views, combine):
+        """The views combined into one array of this thread's forward workspace (a single view is
+        copied: the pool's output must not alias its input)."""
+        out = self._forward_array(name, views[0].shape, views[0].dtype, like=views[0])
+        if len(views) == 1:
+            out[...] = views[0]
+            return out
+        combine(views[0], views[1], out=out)
+        for view in views[2:]:
+            combine(out, view, out=out)
+        return out
 
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
         """Per window offset, one strided slice of dx: windows that overlap (stride < size) add
