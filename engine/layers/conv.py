@@ -112,6 +112,14 @@ class Conv(Layer):
                     images[:, i : i + s * out_h : s, j : j + s * out_w : s, :] += slab
         return dx
 
+    def _weight_gradient(self, dz: Any, cols: Any) -> Any:
+        """dzᵀ·cols, (F, kh·kw·C + 1). When im2col built the columns column-wise (cols is the
+        transpose of a C-ordered buffer), the host computes it as (colsᵀ·dz)ᵀ, from two C-ordered
+        operands: OpenBLAS runs that long, thin product faster than with both transposed."""
+        if self.backend.on_host and cols.T.flags.c_contiguous:
+            return self._matmul(cols.T, dz).T
+        return self._matmul(dz.T, cols)
+
     def _weight_matrix(self, weight: Any) -> Any:
         """The (F, C, kh, kw) weights as (F, kh·kw·C), matching the NHWC window rows."""
         return weight.transpose(0, 2, 3, 1).reshape(self.filters, -1)
@@ -142,7 +150,7 @@ class Conv(Layer):
             out = self._backward_array("dz", a.shape, dz.dtype)
             dz = activations.backward(xp, self.activation, a, dz, out=out)
         # The weight gradient is off the path back to the input, so it can run beside it.
-        weight_grad = (beside if need_dx else INLINE).start(self._matmul, dz.T, cols)
+        weight_grad = (beside if need_dx else INLINE).start(self._weight_gradient, dz, cols)
         try:
             dx = self._col2im(dz, params["weight"], padded_shape) if need_dx else None
         finally:
