@@ -18,7 +18,11 @@ from engine.parallel import INLINE, Beside, Threads, host_threads
 from engine.spec import default_spec, infer, normalize, param_name, shape_text
 from engine.spec import summary as spec_summary
 
-FORWARD_ROWS = 64
+#: The most images a host forward pass takes at once (measured, tests/benchmarks/README.md): a
+#: larger pass's buffers fall out of the cache, a smaller one pays its per-pass overhead more
+#: often. 128 is a batch-256 training step's part on each of two threads, so inference after
+#: such a run reuses its buffers as they are.
+FORWARD_ROWS = 128
 
 
 def tensor_problems(
@@ -273,8 +277,7 @@ class Network:
 
     def predict_proba(self, x: Any, batch_size: int = 500, threads: int | None = None) -> np.ndarray:
         """Class probabilities (N, classes) on the host, forwarding at most `batch_size` images
-        at once, and on the CPU no more than FORWARD_ROWS: the im2col buffers of a larger batch
-        fall out of the cache (tests/benchmarks/README.md). The host's threads each take a run of
+        at once, and on the CPU no more than FORWARD_ROWS. The host's threads each take a run of
         these batches (`threads` of them, default :func:`engine.parallel.default_threads`), so
         none waits for another and the result does not depend on the thread count."""
         out = np.empty((len(x), self.classes), dtype=self.dtype)
