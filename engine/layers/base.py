@@ -35,8 +35,7 @@ class Workspace:
         epoch's last, inference after training) reuses memory that a new array would add to
         the process's peak."""
         xp = self._backend.xp
-        dtype = xp.dtype(dtype)
-        key = (tuple(shape), dtype, None if like is None else like.strides)
+        key = (tuple(shape), xp.dtype(dtype), None if like is None else like.strides)
         entry = self._arrays.get(name)
         if entry is not None and entry[0] == key:
             return entry[1]
