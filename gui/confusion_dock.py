@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer
-from PySide6.QtWidgets import QDockWidget
 
 from engine.evaluation import Evaluation, class_names
 from gui import error_dialog
-from gui.confusion_view import ConfusionView
 from gui.error_dialog import reports_errors
+from gui.lazy_dock import BuiltWhenShown
 from gui.naming import named
 from gui.session import EvaluationInput, Scored
 from gui.worker import EvaluationJob
@@ -26,7 +25,9 @@ TRAINING = "Filled in at the end of each epoch while the network trains."
 SCORING = "Scoring the network on the test split…"
 
 
-class ConfusionDock(QDockWidget):
+class ConfusionDock(BuiltWhenShown):
+    """Made empty and hidden; its view is made when first shown."""
+
     def __init__(self, window: Any):
         super().__init__("Confusion matrix", window)
         named(self, "confusionDock")
@@ -34,17 +35,21 @@ class ConfusionDock(QDockWidget):
         self.session = window.session
         #: The copy being scored on a pool thread, if any: one at a time.
         self._scoring: EvaluationInput | None = None
-        self.view = ConfusionView()
-        self.setWidget(self.view)
         # One refresh however many changes arrive at once (a new data set: its network, then scores).
         self._refresh_soon = QTimer(self, singleShot=True, interval=0)
         self._refresh_soon.timeout.connect(self.refresh)
-        self.view.imageChosen.connect(self.session.choose_sample)  # shown in every view
         self.session.events.scored.connect(self._scored)
         self.session.events.history.connect(self._history)
         self.visibilityChanged.connect(lambda visible: visible and self.refresh())
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
         self.hide()
+
+    def _build(self) -> None:
+        from gui.confusion_view import ConfusionView
+
+        self.view = ConfusionView()
+        self.setWidget(self.view)
+        self.view.imageChosen.connect(self.session.choose_sample)  # shown in every view
 
     def _scored(self, scored: Scored | None) -> None:
         if scored is None:

@@ -8,14 +8,13 @@ stays live during a run without touching the network. Where the network looks ne
 itself: it waits for the run's end.
 
 The dock is made empty and hidden; its views, and the modules they need, are made when it is
-first shown, so the window's start does not wait for them."""
+first shown (gui.lazy_dock), so the window's start does not wait for them."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.spec import describe
+from gui.lazy_dock import BuiltWhenShown
 from gui.naming import named
 from gui.session import Session
 from gui.snapshot import Snapshot
@@ -35,12 +35,11 @@ from gui.trainer import Trainer
 TEST_IMAGE, OWN_IMAGE = "test", "own"
 
 
-class ExplainDock(QDockWidget):
+class ExplainDock(BuiltWhenShown):
     def __init__(self, session: Session, trainer: Trainer, window: QMainWindow):
         super().__init__("Explain", window)
         named(self, "explainDock")
         self.session = session
-        self.built = False
         self._snapshot: Snapshot | None = None
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
         window.menuBar().addMenu("&Explain").addAction(self.toggleViewAction())
@@ -88,7 +87,6 @@ class ExplainDock(QDockWidget):
         self.input_combo.currentIndexChanged.connect(lambda _: self._input_kind_chosen())
         self.draw_panel.inputChanged.connect(self._own_input_changed)
         self.tabs.currentChanged.connect(lambda _: self._show_current())
-        self.built = True
 
     def refresh(self) -> None:
         """Explain the session's idle network, while the dock is shown (a running network belongs
@@ -97,8 +95,6 @@ class ExplainDock(QDockWidget):
         session = self.session
         if not self.isVisible():
             return
-        if not self.built:
-            self._build()
         if session.running:
             return
         net, data = session.net, session.dataset

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
-from gui import confirm, error_dialog, evaluation_dialog, theme, window_layout
+from gui import confirm, error_dialog, theme, window_layout
 from gui.data_loading import DataLoader
 from gui.error_dialog import reports_errors
 from gui.feature_maps_view import FeatureMapsView
@@ -83,7 +83,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             (a.pause, self.toggle_pause),
             (a.stop, self.stop_training),
             (a.reset, self.reset_weights),
-            (a.evaluate, lambda: evaluation_dialog.evaluate(self)),
+            (a.evaluate, self._evaluate),
             (a.open_weights, lambda: self.open_weights()),
             (a.save_weights, self.save_weights),
             (a.save_weights_as, lambda: self.save_weights_as()),
@@ -198,6 +198,11 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         varied = f", varying the images: {config.augment.describe()}" if config.augment.describe() else ""
         self.statusBar().showMessage(f"Training on {run.net.backend.description}{varied}…")
         self._update_controls()
+
+    def _evaluate(self) -> None:
+        from gui import evaluation_dialog  # imported when asked for, not before the window is shown
+
+        evaluation_dialog.evaluate(self)
 
     def toggle_pause(self) -> None:
         if self.trainer.running:

@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -31,6 +30,7 @@ from engine.wording import plural
 from gui import confirm, theme
 from gui.canvas import PlotWidget
 from gui.error_dialog import reports_errors
+from gui.lazy_dock import BuiltWhenShown
 from gui.naming import named
 from gui.plots import epoch_ticks
 from gui.runs_model import Row, RunsModel
@@ -78,7 +78,10 @@ class _WrappingTable(QTableWidget):
         self._fit.start()
 
 
-class RunsDock(QDockWidget):
+class RunsDock(BuiltWhenShown):
+    """Made empty and hidden (the runs folder the preferences name is the session's at once); its
+    list, curves and table are made when first shown."""
+
     def __init__(self, window: Any):
         super().__init__("Runs", window)
         named(self, "runsDock")
@@ -89,6 +92,12 @@ class RunsDock(QDockWidget):
         chosen = window.preferences.text(FOLDER_KEY)
         if chosen:
             window.session.runs_folder = Path(chosen)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
+        self.hide()
+        window.session.events.runs.connect(lambda _: self.refresh())
+        self.visibilityChanged.connect(lambda visible: visible and self.refresh())
+
+    def _build(self) -> None:
         self.folder_label = named(QLabel(), "runsFolderLabel")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         folder_button = named(
@@ -144,10 +153,6 @@ class RunsDock(QDockWidget):
             body.addWidget(widget)
         body.setSizes([100 * share for share in shares.values()])  # in proportion, once shown
         self.setWidget(body)
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
-        self.hide()
-        window.session.events.runs.connect(lambda _: self.refresh())
-        self.visibilityChanged.connect(lambda visible: visible and self.refresh())
 
     # -- the list ------------------------------------------------------------------------------
 
@@ -159,6 +164,8 @@ class RunsDock(QDockWidget):
         self._render()
 
     def _render(self) -> None:
+        if not self.built:  # drawn from the model when first shown
+            return
         folder = self.model.folder
         self.folder_label.setText(f"Runs in {folder}" if folder else "Runs are not kept in this window")
         picked = {run.folder for run in self.model.picked}

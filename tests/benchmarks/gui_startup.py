@@ -7,7 +7,13 @@ Each repetition starts a fresh Python that runs the real entry point (`gui.launc
 filters and feature maps drawn). The child prints the monotonic clock at the first event-loop turn
 after the main window's first show, then quits; the time counts from just before the process is
 spawned. The child's CPU time up to then is printed beside it: on a busy machine the wall time
-measures the other programs as much as the start. Preferences go to a throwaway folder. Also
+measures the other programs as much as the start. Preferences go to a throwaway folder.
+
+The starts read compiled bytecode, as an installed `convscope` does (pip compiles it at install):
+the children write and read it in a throwaway cache folder (PYTHONPYCACHEPREFIX), which one
+unmeasured start fills first, whatever PYTHONDONTWRITEBYTECODE says here. `--compile` leaves the
+environment as it is instead (with PYTHONDONTWRITEBYTECODE set, every start compiles the
+project's source again). Also
 prints `python -X importtime -c "import engine"`'s costliest modules and asserts that neither
 `import engine` nor opening the window imports `cupy` on a machine without it."""
 
@@ -49,10 +55,14 @@ sys.exit(main([]))
 """
 
 
-def start_once(config_home: str) -> tuple[float, float, set[str]]:
+def start_once(config_home: str, bytecode: str | None = None) -> tuple[float, float, set[str]]:
     """Seconds from spawning `convscope` to its ready window, the child's CPU seconds to then,
-    and the modules it had imported by then (tests/gui/test_startup_imports.py checks those)."""
+    and the modules it had imported by then (tests/gui/test_startup_imports.py checks those).
+    `bytecode`: the folder the child keeps its compiled bytecode in; None: as the environment says."""
     env = {**os.environ, "XDG_CONFIG_HOME": config_home, "QT_QPA_PLATFORM": "offscreen"}
+    if bytecode is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = bytecode
     t = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -92,6 +102,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--compile", action="store_true", help="no bytecode cache of its own: the environment's way"
+    )
     args = parser.parse_args()
     print('python -X importtime -c "import engine" (cumulative, costliest first):')
     for micros, name in import_costs():
@@ -99,9 +112,13 @@ def main() -> int:
     print("import engine: cupy not imported")
     times, cpu_times = [], []
     print("load average before the starts: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    with tempfile.TemporaryDirectory() as config_home:
+    with tempfile.TemporaryDirectory() as config_home, tempfile.TemporaryDirectory() as cache:
+        bytecode = None if args.compile else cache
+        if bytecode is not None:
+            start_once(config_home, bytecode)  # compiles every module the start imports, unmeasured
+            print("bytecode compiled by a first start; the starts below read it")
         for _ in range(args.reps):
-            seconds, cpu, modules = start_once(config_home)
+            seconds, cpu, modules = start_once(config_home, bytecode)
             cupy = "cupy" in modules
             times.append(seconds)
             cpu_times.append(cpu)

@@ -1,0 +1,24 @@
+"""Docks that make their contents when first shown.
+
+A dock hidden at start need not cost the window's start anything but its title and its place in
+the menus: its widgets (and the modules only they use) are made the first time it is shown, by
+whatever shows it (its menu entry, `show()`, a test), before Qt shows it."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDockWidget
+
+
+class BuiltWhenShown(QDockWidget):
+    """A dock whose `_build` runs once, just before it is first shown; `built` says whether it ran."""
+
+    built = False
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def setVisible(self, visible: bool) -> None:
+        if visible and not self.built:
+            self.built = True
+            self._build()
+        super().setVisible(visible)
