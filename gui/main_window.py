@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
@@ -23,7 +23,6 @@ from gui.filters_view import FiltersView
 from gui.misclassified import MisclassifiedList
 from gui.network_actions import NetworkActions
 from gui.network_editor import NetworkEditor
-from gui.plots import AccuracyPlot, LossPlot
 from gui.preferences import Preferences
 from gui.recent_files import RecentFiles
 from gui.run_bar import RunBar
@@ -55,7 +54,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self._quit_answer: str | None = None
         self._splitters_restored = False
         self.editor, self.settings_panel = NetworkEditor(), SettingsPanel()
-        self.loss_plot, self.accuracy_plot = LossPlot(), AccuracyPlot()
+        self.loss_plot = self.accuracy_plot = None  # made once shown: window_layout.build_plots
         self.filters_view, self.feature_maps_view = FiltersView(), FeatureMapsView()
         self.recent = RecentFiles(self.preferences, self)
         self.settings_panel.restore(self.preferences)
@@ -158,6 +157,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         )
 
     def _render_history(self, start: int | None, horizon: int | None) -> None:
+        window_layout.build_plots(self)
         if start is None:
             self.loss_plot.clear_data()
             self.accuracy_plot.clear_data()
@@ -255,6 +255,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             self._splitters_restored = True
             states, wanted = self._splitter_states, self.editor.full_width()
             window_layout.restore_splitters(self, states, self.main_splitter, wanted)
+            QTimer.singleShot(0, self, lambda: window_layout.build_plots(self))
 
     def save_window_state(self) -> None:
         window_layout.save_window(self, self.preferences)

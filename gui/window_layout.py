@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
+from gui import theme
 from gui.confusion_dock import ConfusionDock
 from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
@@ -20,6 +21,8 @@ from gui.timeline_bar import TimelineBar
 from gui.weights_info import WeightsInfo
 
 SPLITTERS = ("mainSplitter", "leftSplitter", "rightSplitter", "plotSplitter", "viewSplitter")
+#: The loss and accuracy plots' shares of their splitter.
+PLOT_STRETCH = (3, 2)
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     w = window
     network, training = _group("Network", w.editor), _group("Training", w.settings_panel)
     left = _splitter("leftSplitter", vertical, (3, 1), network, training)
-    plots = _splitter("plotSplitter", horizontal, (3, 2), w.loss_plot, w.accuracy_plot)
+    plots = _splitter("plotSplitter", horizontal, PLOT_STRETCH, _plot_space(), _plot_space())
     filters, maps = (_group(VIEW_TITLES[name], getattr(w, name)) for name in VIEW_TITLES)
     views = _splitter("viewSplitter", horizontal, (1, 2), filters, maps)
     right = QWidget()
@@ -246,6 +249,30 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     layout.addWidget(main)
     window.setCentralWidget(central)
     return main
+
+
+def _plot_space() -> QWidget:
+    """The place a plot takes until :func:`build_plots` makes it: the plots' background, bare."""
+    space = QWidget()
+    palette = space.palette()
+    palette.setColor(QPalette.ColorRole.Window, QColor(theme.BACKGROUND))
+    space.setPalette(palette)
+    space.setAutoFillBackground(True)
+    return space
+
+
+def build_plots(window: Any) -> None:
+    """Make the loss and accuracy plots in the places the layout keeps for them, once. The window
+    makes them just after it is shown (they are empty until a run), or when first needed."""
+    if window.loss_plot is not None:
+        return
+    from gui.plots import AccuracyPlot, LossPlot
+
+    window.loss_plot, window.accuracy_plot = LossPlot(), AccuracyPlot()
+    splitter = window.findChild(QSplitter, "plotSplitter")
+    for i, plot in enumerate((window.loss_plot, window.accuracy_plot)):
+        splitter.replaceWidget(i, plot).deleteLater()
+        splitter.setStretchFactor(i, PLOT_STRETCH[i])
 
 
 def menu(window: QMainWindow, title: str) -> QMenu:
