@@ -6,9 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
-from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 from gui.confusion_dock import ConfusionDock
@@ -229,7 +238,7 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     w = window
     network, training = _group("Network", w.editor), _group("Training", w.settings_panel)
     left = _splitter("leftSplitter", vertical, (3, 1), network, training)
-    plots = _splitter("plotSplitter", horizontal, PLOT_STRETCH, _plot_space(), _plot_space())
+    plots = _splitter("plotSplitter", horizontal, PLOT_STRETCH, PlotSpace(), PlotSpace())
     filters, maps = (_group(VIEW_TITLES[name], getattr(w, name)) for name in VIEW_TITLES)
     views = _splitter("viewSplitter", horizontal, (1, 2), filters, maps)
     right = QWidget()
@@ -251,14 +260,24 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     return main
 
 
-def _plot_space() -> QWidget:
-    """The place a plot takes until :func:`build_plots` makes it: the plots' background, bare."""
-    space = QWidget()
-    palette = space.palette()
-    palette.setColor(QPalette.ColorRole.Window, QColor(theme.BACKGROUND))
-    space.setPalette(palette)
-    space.setAutoFillBackground(True)
-    return space
+class PlotSpace(QWidget):
+    """The place a plot takes until :func:`build_plots` makes it: the plots' background, bare, and
+    their size hints and policy (those of pyqtgraph's GraphicsView), so the splitters share the
+    window out as they will with the plots in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(theme.BACKGROUND))
+        self.setPalette(palette)
+        self.setAutoFillBackground(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(600, 480)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(68, 68)
 
 
 def build_plots(window: Any) -> None:

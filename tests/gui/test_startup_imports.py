@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+from PySide6.QtWidgets import QSplitter, QWidget
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gui_startup.py"
 
 
@@ -56,3 +59,56 @@ def test_the_hidden_docks_are_made_when_first_shown_from_their_menus(window):
         assert dock.built and dock.isVisible() and dock.widget() is not None
     assert window.runs_dock.table.rowCount() == 0  # no runs kept yet: listed, empty
     assert "No runs yet" in window.runs_dock.message_label.text()
+
+
+@pytest.fixture
+def fresh(qtbot, settings, small_data):
+    """Makes and shows a window as `convscope` does, inside the test (pytest-qt runs the event
+    loop between a fixture and the test; the conftest's window also changes its device first,
+    which starts a new run and so makes the plots)."""
+    from gui.main_window import MainWindow
+
+    made = []
+
+    def show() -> MainWindow:
+        made.append(MainWindow(settings=settings, dataset=small_data))
+        qtbot.addWidget(made[-1])
+        made[-1].show()
+        return made[-1]
+
+    yield show
+    for window in made:
+        window.trainer.shutdown(2000)
+
+
+def hinted(widget: QWidget) -> tuple:
+    policy = widget.sizePolicy()
+    return widget.sizeHint(), widget.minimumSizeHint(), policy.horizontalPolicy(), policy.verticalPolicy()
+
+
+def test_the_plots_are_made_just_after_the_first_show_where_the_layout_kept_their_place(fresh, qtbot):
+    from gui.plots import AccuracyPlot, LossPlot
+
+    window = fresh()
+    plots = window.findChild(QSplitter, "plotSplitter")
+    right = window.findChild(QSplitter, "rightSplitter")
+    assert window.loss_plot is None  # shown, not yet made: the event loop's first turns make them
+    spaces = [plots.widget(i) for i in range(2)]
+    hints = [hinted(space) for space in spaces]
+    sizes = right.sizes(), plots.sizes()
+    qtbot.waitUntil(lambda: window.loss_plot is not None)
+    made = [window.loss_plot, window.accuracy_plot]
+    assert [plots.widget(i) for i in range(2)] == made
+    assert (right.sizes(), plots.sizes()) == sizes
+    # the places had a new plot's hints, so the splitters shared the window out as for the plots
+    assert hints == [hinted(LossPlot()), hinted(AccuracyPlot())]
+
+
+def test_a_run_started_before_the_plots_are_made_makes_them_first(fresh, qtbot):
+    window = fresh()
+    assert window.loss_plot is None
+    window.acts.train.trigger()
+    assert window.loss_plot is not None and window.loss_plot.isVisible()
+    qtbot.waitUntil(lambda: window.accuracy_plot.train.size >= 1, timeout=60_000)
+    window.trainer.stop()
+    qtbot.waitUntil(lambda: not window.trainer.running, timeout=30_000)
