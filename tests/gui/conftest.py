@@ -50,6 +50,19 @@ def answers(monkeypatch) -> Answers:
     return answers
 
 
+@pytest.fixture(autouse=True)
+def every_mouse_move():
+    """pyqtgraph's scenes drop a mouse move that comes within 10 ms of the last one (its
+    `mouseRateLimit`): a test's moves come faster than a hand's, and one dropped left a hover
+    test reading the previous place's text whenever the test ran quickly enough."""
+    import pyqtgraph as pg
+
+    limit = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOptions(mouseRateLimit=0)
+    yield
+    pg.setConfigOptions(mouseRateLimit=limit)
+
+
 @pytest.fixture
 def settings(tmp_path) -> QSettings:
     return QSettings(str(tmp_path / "convscope.ini"), QSettings.Format.IniFormat)
