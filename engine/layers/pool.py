@@ -106,28 +106,29 @@ class Pool(Layer):
         if fused is not None and self.stride == self.size and not self.all_maxima:
             return fused.max_pool_backward(x, out, grad, dx, self.size, self.masks_relu), {}
         # Each window's gradient goes to its first maximum only, as an argmax would send it (or to
-        # every maximum, `all_maxima`). `served` marks the windows already given theirs and, when
-        # this pool applies the ReLU's mask, those whose maximum is 0, where the ReLU passes none.
-        served = self._backward_array("served", out.shape, bool, like=out)
-        if self.masks_relu:
-            xp.less_equal(out, 0, out=served)
-        else:
-            served.fill(False)
+        # every maximum, `all_maxima`). `left` holds the gradient of the windows not served yet:
+        # none from the start where this pool applies the ReLU and the window's maximum is 0 (the
+        # ReLU passes none there), and none once a first maximum has taken it (left - left = 0).
+        # Three passes per window offset where flags of served windows took four.
         hit = self._backward_array("hit", out.shape, bool, like=out)
+        left = self._backward_array("left", out.shape, grad.dtype, like=out)
+        if self.masks_relu:
+            xp.multiply(grad, xp.greater(out, 0, out=hit), out=left)
+        else:
+            left[...] = grad
         if self.bias_activation is not None:
             maxima = self._backward_array("maxima", out.shape, grad.dtype, like=out)
             maxima.fill(0)
+        share = self._backward_array("share", out.shape, grad.dtype, like=out) if overlapping else None
         for k, sl in enumerate(windows):
             xp.equal(x[sl], out, out=hit)
-            xp.greater(hit, served, out=hit)  # a maximum, in a window not served yet
             if self.bias_activation is not None:
-                maxima += hit
+                maxima += hit  # where the ReLU passes nothing, activations.backward zeroes it below
+            taken = xp.multiply(left, hit, out=dx[sl] if share is None else share)
+            if share is not None:
+                dx[sl] += share
             if k < len(windows) - 1 and not self.all_maxima:
-                served |= hit
-            if overlapping:
-                dx[sl] += grad * hit
-            else:
-                xp.multiply(grad, hit, out=dx[sl])
+                left -= taken
         if self.bias_activation is None:
             return dx, {}
         # The conv's bias gradient sums its outputs' gradients: a window with m maxima adds its
