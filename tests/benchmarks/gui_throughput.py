@@ -14,8 +14,8 @@ time-lapse timeline under the views, live, is there in both). Runs alternate, an
 so does which of each pair goes first, so a busy machine slows both alike; the figure is the
 median of the pairs' ratios. The training thread's CPU time per image and its wait (wall time
 minus CPU time: the GIL, held by the GUI thread's Python) tell apart what the window costs
-from a machine whose speed drifts between runs; the GUI thread's CPU time per image is what the
-views cost, whatever the load."""
+from a machine whose speed drifts between runs. The GUI thread's CPU time per image is what the
+views cost; their throttled updates come so many a second, so a run that load slows costs more."""
 
 from __future__ import annotations
 
