@@ -14,6 +14,7 @@ from engine.activations import Custom
 from engine.backend import NUMPY
 from engine.layers import conv as conv_module
 from engine.layers import make_layer
+from engine.layers import pool as pool_module
 from engine.spec import infer
 
 
@@ -350,3 +351,24 @@ def test_col2im_a_few_images_at_a_time_gives_the_whole_batchs_gradients(monkeypa
     for key, param in net.params.items():
         np.testing.assert_allclose(chunked[key], whole[key], rtol=1e-12, atol=1e-15)
         _numeric_check(lambda: net.loss_and_grads(x, y)[0], param, chunked[key], rng, checks=6)
+
+
+@pytest.mark.parametrize("mode", ["max", "mean"])
+def test_pooling_a_few_images_at_a_time_gives_the_whole_batchs_maps(mode, monkeypatch):
+    """The forward pass pools POOL_BLOCK_BYTES of input at a time (here 2 images, so 5 go as 2,
+    2 and a shorter last 1): the maps, and the gradients through them, stay the one-piece ones."""
+    spec = _spec(
+        (2, 9, 9),
+        {"type": "conv", "filters": 3, "kernel": 2, "activation": "relu"},
+        {"type": "pool", "mode": mode, "size": 2, "stride": 2},
+    )
+    rng = np.random.default_rng(5)
+    net = Network(spec, seed=3, device=NUMPY, dtype=np.float64)
+    x, y = rng.normal(size=(5, 2, 9, 9)), rng.integers(0, 3, 5)
+    whole_maps, whole = net.feature_maps(x), net.loss_and_grads(x, y)[1]
+    monkeypatch.setattr(pool_module, "POOL_BLOCK_BYTES", 2 * 3 * 8 * 8 * 8)
+    assert all(np.array_equal(a, b) for a, b in zip(net.feature_maps(x), whole_maps, strict=True))
+    blocked = net.loss_and_grads(x, y)[1]
+    assert all(np.array_equal(blocked[k], whole[k]) for k in whole)
+    rows_pooled = [a for a in net.layers[1].workspace_arrays() if a.shape[2:] == (4, 8)]
+    assert [a.shape[0] for a in rows_pooled] == [1]  # the last block's view

@@ -17,6 +17,20 @@ from engine.parallel import INLINE
 
 #: The key under which a pool with `bias_activation` reports the conv bias's surplus gradient.
 BIAS_SURPLUS = "conv_bias_surplus"
+#: The most input a forward pass pools at once: its rows-pooled maps, half of it for 2×2
+#: windows, then fit in the cache and add little to the peak memory.
+POOL_BLOCK_BYTES = 1 << 20
+
+
+def _combine(combine, views, out):
+    """Write the views combined into `out` (a single view copied: the pool's output must not
+    alias its input)."""
+    if len(views) == 1:
+        out[...] = views[0]
+        return
+    combine(views[0], views[1], out=out)
+    for view in views[2:]:
+        combine(out, view, out=out)
 
 
 class Pool(Layer):
@@ -56,27 +70,24 @@ class Pool(Layer):
         (ph, pw), (sh, sw) = self.size, self.stride
         _, out_h, out_w = self.output_shape
         combine = xp.maximum if self.mode == "max" else xp.add
-        rows = [x[:, :, i : i + sh * (out_h - 1) + 1 : sh, :] for i in range(ph)]
-        pooled_rows = rows[0] if len(rows) == 1 else self._combined("rows", rows, combine)
-        cols = [pooled_rows[..., j : j + sw * (out_w - 1) + 1 : sw] for j in range(pw)]
-        out = self._combined("out", cols, combine)
+        kept = x[:, :, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw]
+        out = self._forward_array("out", kept.shape, x.dtype, like=kept)
+        # A few images at a time, so the rows-pooled maps between the two steps stay small.
+        step = max(1, POOL_BLOCK_BYTES // max(1, x[0].size * x.itemsize))
+        for start in range(0, x.shape[0], step):
+            part = x[start : start + step]
+            rows = [part[:, :, i : i + sh * (out_h - 1) + 1 : sh, :] for i in range(ph)]
+            pooled_rows = rows[0]
+            if ph > 1:
+                pooled_rows = self._forward_array("rows", rows[0].shape, x.dtype, like=rows[0])
+                _combine(combine, rows, pooled_rows)
+            cols = [pooled_rows[..., j : j + sw * (out_w - 1) + 1 : sw] for j in range(pw)]
+            _combine(combine, cols, out[start : start + step])
         if self.mode == "mean":
             out *= 1.0 / (ph * pw)
         if self.masks_relu:
             xp.maximum(out, 0, out=out)
         return out, (x, out)
-
-    def _combined(self, name, views, combine):
-        """The views combined into one array of this thread's forward workspace (a single view is
-        copied: the pool's output must not alias its input)."""
-        out = self._forward_array(name, views[0].shape, views[0].dtype, like=views[0])
-        if len(views) == 1:
-            out[...] = views[0]
-            return out
-        combine(views[0], views[1], out=out)
-        for view in views[2:]:
-            combine(out, view, out=out)
-        return out
 
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
         """Per window offset, one strided slice of dx: windows that overlap (stride < size) add
