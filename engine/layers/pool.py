@@ -17,8 +17,8 @@ from engine.parallel import INLINE
 
 #: The key under which a pool with `bias_activation` reports the conv bias's surplus gradient.
 BIAS_SURPLUS = "conv_bias_surplus"
-#: The most input a forward pass pools at once: its rows-pooled maps, half of it for 2×2
-#: windows, then fit in the cache and add little to the peak memory.
+#: The most input a forward pass on the host pools at once: its rows-pooled maps, half of it
+#: for 2×2 windows, then fit in the cache and add little to the peak memory.
 POOL_BLOCK_BYTES = 1 << 20
 
 
@@ -72,8 +72,10 @@ class Pool(Layer):
         combine = xp.maximum if self.mode == "max" else xp.add
         kept = x[:, :, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw]
         out = self._forward_array("out", kept.shape, x.dtype, like=kept)
-        # A few images at a time, so the rows-pooled maps between the two steps stay small.
-        step = max(1, POOL_BLOCK_BYTES // max(1, x[0].size * x.itemsize))
+        # On the host a few images at a time, so the rows-pooled maps between the two steps stay
+        # small; a GPU takes the batch at once (each block would cost it kernel launches).
+        image_bytes = max(1, x.size // max(1, x.shape[0]) * x.itemsize)
+        step = max(1, POOL_BLOCK_BYTES // image_bytes if self.backend.on_host else x.shape[0])
         for start in range(0, x.shape[0], step):
             part = x[start : start + step]
             rows = [part[:, :, i : i + sh * (out_h - 1) + 1 : sh, :] for i in range(ph)]
