@@ -328,11 +328,15 @@ def build_status_bar(window: QMainWindow) -> tuple[QLabel, QLabel]:
 
 
 def restore_geometry(window: QMainWindow, preferences: Preferences) -> dict[str, Any]:
-    """Restore the window's geometry; returns the splitters' saved states, which
-    :func:`restore_splitters` applies once the window is shown."""
+    """Restore the window's geometry and its docks (which are shown, where; a dock shown makes
+    its contents now); returns the splitters' saved states, which :func:`restore_splitters`
+    applies once the window is shown."""
     geometry = preferences.data("window/geometry")
     if geometry is None or not window.restoreGeometry(geometry):
         window.resize(1440, 900)
+    docks = preferences.data("window/docks")
+    if docks is not None:
+        window.restoreState(docks)
     return {name: preferences.data(f"splitters/{name}") for name in SPLITTERS}
 
 
@@ -348,5 +352,6 @@ def restore_splitters(window: QMainWindow, states: dict[str, Any], main: QSplitt
 
 def save_window(window: QMainWindow, preferences: Preferences) -> None:
     preferences.set("window/geometry", window.saveGeometry())
+    preferences.set("window/docks", window.saveState())
     for name in SPLITTERS:
         preferences.set(f"splitters/{name}", window.findChild(QSplitter, name).saveState())

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from gil_probe import gil_held, run_event_loop
-from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -771,6 +771,27 @@ def test_settings_and_layout_are_remembered(qtbot, settings, small_data):
     # the offscreen platform clamps restored geometry to its small screen, so allow some slack
     assert abs(second.findChild(QSplitter, "rightSplitter").sizes()[0] - 200) < 30
     assert settings.value("window/geometry") is not None
+
+
+def test_the_docks_shown_and_where_are_remembered(qtbot, settings, small_data):
+    from gui.main_window import MainWindow
+
+    first = MainWindow(settings=settings, dataset=small_data)
+    qtbot.addWidget(first)
+    first.show()
+    first.runs_dock.show()
+    first.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, first.confusion_dock)
+    first.confusion_dock.show()
+    first.close()
+    again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    second = MainWindow(settings=again, dataset=small_data)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.runs_dock.isVisible() and second.runs_dock.built
+    assert second.confusion_dock.isVisible()
+    assert second.dockWidgetArea(second.confusion_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    qtbot.waitUntil(lambda: second.confusion_dock.view.table.rowCount() == 10, timeout=30_000)
+    assert not second.explain_dock.isVisible() and not second.explain_dock.built
 
 
 def test_closing_during_training_stops_the_worker_quickly(window, qtbot):
