@@ -89,13 +89,11 @@ class ExplainDock(BuiltWhenShown):
         self.tabs.currentChanged.connect(lambda _: self._show_current())
 
     def refresh(self) -> None:
-        """Explain the session's idle network, while the dock is shown (a running network belongs
-        to its run: the dock shows the run's snapshots; a data set the network does not take
-        yet waits for the network that does)."""
+        """Explain the session's network, while the dock is shown: the idle network's snapshot,
+        or a run's latest (the run's network is its worker's: only its layout is read here); a
+        data set the network does not take yet waits for the network that does."""
         session = self.session
         if not self.isVisible():
-            return
-        if session.running:
             return
         net, data = session.net, session.dataset
         if tuple(data.input_shape) != net.input_shape:
@@ -107,9 +105,12 @@ class ExplainDock(BuiltWhenShown):
         from engine.explain import explainable_layers
 
         names = [(i, f"Layer {i + 1}: {describe(net.spec['layers'][i])}") for i in explainable_layers(net)]
-        self._snapshot = None  # the sources below are explained on the new network's snapshot
+        if not session.running:
+            self._snapshot = None  # the sources below are explained on the new network's snapshot
         self.view.set_sources(names)
         self._session_input_changed()
+        if session.running:
+            self._show_current()
 
     def _session_input_changed(self) -> None:
         """The session shows another input: the controls say which, and the idle network's
@@ -140,11 +141,11 @@ class ExplainDock(BuiltWhenShown):
         self.session.show_own_image(self.draw_panel.image)
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
-        """Show `snapshot` (the idle network's, or a run's) in the dock's current tab."""
-        if not self.isVisible() or not self.built:
-            return
+        """Show `snapshot` (the idle network's, or a run's) in the dock's current tab; a run's is
+        kept while the dock is hidden, to be shown when it is opened during the run."""
         self._snapshot = snapshot
-        self._show_current()
+        if self.isVisible() and self.built:
+            self._show_current()
 
     def _show_current(self) -> None:
         shot, session = self._snapshot, self.session

@@ -260,3 +260,24 @@ def test_the_dock_stays_live_while_a_run_trains_from_the_workers_copies(window, 
     assert on_gui_thread.count(True) == 0 and on_gui_thread.count(False) >= len(shots)  # the worker's
     window.run_bar.stop_button.click()
     wait_until_finished(qtbot, window)
+
+
+def test_the_dock_opened_first_during_a_run_explains_the_runs_network(window, qtbot):
+    from test_window import start, wait_until_finished
+
+    shots = []
+    window.trainer.snapshotReady.connect(shots.append)  # after the dock's own connection
+    start(window, epochs=50)  # long enough that Stop always comes before the end
+    qtbot.waitUntil(lambda: len(shots) >= 1, timeout=60_000)
+    dock = window.explain_dock
+    dock.toggleViewAction().trigger()  # made now, while the run trains
+    view = dock.view
+    assert view.source_combo.count() == 1 + 4  # the notes' example and the two conv-pool pairs
+    assert dock.image_spin.maximum() == len(window.session.dataset.test.x)
+    view.source_combo.setCurrentIndex(1)  # the first conv layer
+    _click_cell(qtbot, view.output_grid, 8, 9)
+    shot, cell = shots[-1], view.model.cell()
+    np.testing.assert_array_equal(cell.weights, shot.kernels[0][view.model.filter])
+    np.testing.assert_allclose(cell.output, shot.maps[0][view.model.filter, 8, 9], rtol=1e-5, atol=1e-6)
+    window.run_bar.stop_button.click()
+    wait_until_finished(qtbot, window)
