@@ -127,7 +127,7 @@ def summary_lines(result: Evaluation, names: list[str]) -> list[str]:
     """Accuracy, loss and the per-class table, as `convscope evaluate` prints them and the
     window's Evaluate shows them: one owner, so both give the same figures for the same file."""
     metrics = result.metrics()
-    width = max(len(n) for n in names)
+    width = max(len("class"), *(len(n) for n in names))
     lines = [
         accuracy_line(result),
         "per class (recall is the class's own accuracy; accuracy counts its yes/no answers):",

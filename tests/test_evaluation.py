@@ -2,6 +2,7 @@
 images, the most confident mistakes first; `convscope evaluate` printing and writing them."""
 
 import csv
+import re
 import subprocess
 import sys
 
@@ -120,6 +121,18 @@ def test_evaluate_prints_the_metrics_and_writes_the_matrix_as_csv(tmp_path, caps
     line = next(r for r in out.splitlines() if r.split()[:1] == [str(i)] and "%" in r)
     assert f"{metrics.precision[i]:.2%}" in line and f"{metrics.recall[i]:.2%}" in line
     assert f"wrote {table}" in out
+
+
+@pytest.mark.parametrize("names", [list("0123456789"), ["airplane", "cat"]])
+def test_the_per_class_table_is_aligned_under_its_headings(names):
+    result = evaluation.Evaluation(np.arange(len(names)), np.eye(len(names)), loss=0.0)
+    header, *rows = evaluation.summary_lines(result, names)[2:]
+
+    def right_ends(line: str) -> list[int]:
+        return [m.end() for m in re.finditer(r"\S+", line)]
+
+    for row in rows:
+        assert right_ends(row) == right_ends(header), (header, row)
 
 
 def test_evaluate_checks_the_csv_path_before_loading_anything(tmp_path):
