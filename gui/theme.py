@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
 
-BACKGROUND = "#ffffff"
+BACKGROUND = "w"
 FOREGROUND = "#303030"
 TRAIN = "#1f77b4"
 TRAIN_FAINT = (31, 119, 180, 70)

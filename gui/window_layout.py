@@ -6,20 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
-from PySide6.QtWidgets import (
-    QGroupBox,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QSizePolicy,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
-from gui import theme
 from gui.confusion_dock import ConfusionDock
 from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
@@ -238,7 +229,7 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     w = window
     network, training = _group("Network", w.editor), _group("Training", w.settings_panel)
     left = _splitter("leftSplitter", vertical, (3, 1), network, training)
-    plots = _splitter("plotSplitter", horizontal, PLOT_STRETCH, PlotSpace(), PlotSpace())
+    plots = _splitter("plotSplitter", horizontal, PLOT_STRETCH, plot_space(), plot_space())
     filters, maps = (_group(VIEW_TITLES[name], getattr(w, name)) for name in VIEW_TITLES)
     views = _splitter("viewSplitter", horizontal, (1, 2), filters, maps)
     right = QWidget()
@@ -260,24 +251,11 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     return main
 
 
-class PlotSpace(QWidget):
-    """The place a plot takes until :func:`build_plots` makes it: the plots' background, bare, and
-    their size hints and policy (those of pyqtgraph's GraphicsView), so the splitters share the
-    window out as they will with the plots in it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.Window, QColor(theme.BACKGROUND))
-        self.setPalette(palette)
-        self.setAutoFillBackground(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-    def sizeHint(self) -> QSize:
-        return QSize(600, 480)
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(68, 68)
+def plot_space() -> QWidget:
+    """The place a plot takes until :func:`build_plots` makes it: an empty pyqtgraph view (a
+    millisecond to make, where a plot takes tens), with the plot's background, size hints and
+    size policy at any scale, so the splitters share the window out as they will with the plots."""
+    return pg.GraphicsView()
 
 
 def build_plots(window: Any) -> None:
@@ -289,9 +267,17 @@ def build_plots(window: Any) -> None:
 
     window.loss_plot, window.accuracy_plot = LossPlot(), AccuracyPlot()
     splitter = window.findChild(QSplitter, "plotSplitter")
+    sizes = splitter.sizes()
     for i, plot in enumerate((window.loss_plot, window.accuracy_plot)):
-        splitter.replaceWidget(i, plot).deleteLater()
+        space = splitter.widget(i)
+        # insertWidget gives the splitter the plot to own, as addWidget does; PySide6's
+        # replaceWidget leaves it Python's, which then deleted it under the splitter at exit
+        splitter.insertWidget(i, plot)
+        space.setParent(None)  # out of the splitter now
+        space.deleteLater()
         splitter.setStretchFactor(i, PLOT_STRETCH[i])
+    if any(sizes):  # shown already: the places' sizes, which the user may have set (before, none)
+        splitter.setSizes(sizes)
 
 
 def menu(window: QMainWindow, title: str) -> QMenu:
