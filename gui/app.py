@@ -13,8 +13,9 @@ ORGANIZATION = "ConvScope"
 APPLICATION = "ConvScope"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the window and run the event loop; returns the exit code (1 when Qt cannot start)."""
+def main(argv: list[str] | None = None, path: str | None = None) -> int:
+    """Open the window (with the weight file or network at `path`, if given) and run the event
+    loop; returns the exit code (1 when Qt cannot start)."""
     problem = platform_problem()
     if problem is not None:
         print(problem, file=sys.stderr)
@@ -35,4 +36,6 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow(runs_folder=default_folder())
     window.show()
+    if path is not None:
+        window.open_file(path)  # a file that cannot be opened is said in the window's error dialog
     return int(app.exec())

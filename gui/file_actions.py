@@ -144,7 +144,9 @@ class FileActions:
             if source != BUILTIN:
                 self._remember(source)
 
-    def open_recent(self, path: str) -> None:
+    def open_file(self, path: str) -> None:
+        """Open a weight file, a network or a data set by its name (a recent file's, or one given
+        on the command line), as File's matching entry would."""
         if path.endswith(".safetensors"):
             self.open_weights(path)
         elif path.endswith(".json"):

@@ -98,7 +98,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             (a.restore_default, self.restore_default_network),
         ):
             action.triggered.connect(slot)
-        self.recent.openRequested.connect(self.open_recent)
+        self.recent.openRequested.connect(self.open_file)
         self.loader.finished.connect(self._dataset_loaded)
         self.editor.specEdited.connect(self._spec_edited)
         self.settings_panel.learningRateChanged.connect(self.trainer.set_lr)

@@ -5,11 +5,13 @@ display, or with a platform plugin that misses a system library, it says what to
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gui.qt_platform import install_advice
@@ -70,3 +72,48 @@ def test_a_platform_plugin_missing_a_library_is_named_with_the_way_out(tmp_path)
 def test_known_libraries_get_the_apt_get_command_that_installs_them():
     advice = install_advice(["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libgthread-2.0.so.0"])
     assert advice == "Install them with:  sudo apt-get install libglib2.0-0 libxcb-icccm4 libxcb-keysyms1"
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".json"])
+def test_a_weight_file_or_network_named_on_the_command_line_opens_in_the_window(
+    qtbot, monkeypatch, settings, small_data, tmp_path, suffix
+):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine import Network
+    from engine.weights import save
+    from gui import launch, main_window
+
+    net = Network(seed=5)
+    path = tmp_path / f"model{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps({**net.spec, "layers": net.spec["layers"][2:]}))
+    else:
+        save(net, path, dataset=small_data)
+    windows = []
+
+    class Window(main_window.MainWindow):
+        def __init__(self, runs_folder=None):
+            super().__init__(settings=settings, dataset=small_data)
+            qtbot.addWidget(self)
+            windows.append(self)
+
+    monkeypatch.setattr(main_window, "MainWindow", Window)
+    monkeypatch.setattr(QApplication, "exec", lambda *_: 0)  # the test's event loop, not the app's
+    app = QApplication.instance()
+    names = app.organizationName(), app.applicationName(), QSettings.defaultFormat()
+    try:
+        assert launch.main([str(path)]) == 0
+    finally:  # what the app sets for itself, put back for the tests after this one
+        app.setOrganizationName(names[0])
+        app.setApplicationName(names[1])
+        QSettings.setDefaultFormat(names[2])
+    (window,) = windows
+    assert window.isVisible() and not window.last_error
+    if suffix == ".json":
+        assert window.session.spec["layers"] == net.spec["layers"][2:]
+    else:
+        assert window.session.weights_path == str(path)
+        name = net.layers[0].info.param("weight")
+        np.testing.assert_array_equal(window.session.net.params[name], net.params[name])
