@@ -41,6 +41,10 @@ class RunBar(QWidget):
         )
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setTextVisible(True)
+        # Wide enough for its longest text, so docks opened beside the plots cannot cut it off.
+        self.progress_bar.setMinimumWidth(
+            self.fontMetrics().horizontalAdvance("paused · epoch 000/000 · batch 0000/0000") + 16
+        )
         self._progress.connect(self.progress_bar.setValue, Qt.ConnectionType.QueuedConnection)
         self.rate_label = named(
             QLabel(""), "rateLabel", "Training speed, time left in this run, and the current learning rate"

@@ -819,3 +819,24 @@ def test_the_colour_bar_keeps_its_labels_while_the_filters_move_a_little(window)
     assert axis.picture == "drawn" and view.color_bar.levels() == (-0.4, 0.4)
     view.show_kernels({layer: weight * 1.5})
     assert view.color_bar.levels() == (-0.5, 0.5)
+
+
+def test_the_progress_text_fits_with_every_dock_open(window, qtbot):
+    """The run bar's progress text stays whole when the docks take their room beside the plots
+    (it was cut to 95 px of its 229 at 1440 px wide)."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
+
+    from engine.training import BatchInfo
+
+    window.resize(1440, 900)
+    for dock in (window.confusion_dock, window.runs_dock, window.explain_dock):
+        dock.show()
+    window.run_bar.show_paused(True)
+    window.run_bar.show_batch(BatchInfo(12, 20, 160, 400, 0.5, 0.1, 100, 1000.0, 10.0))
+    bar = window.run_bar.progress_bar
+    qtbot.waitUntil(lambda: bar.text() == "paused · epoch 12/20 · batch 160/400")
+    option = QStyleOptionProgressBar()
+    bar.initStyleOption(option)
+    label = bar.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, bar)
+    assert label.width() >= bar.fontMetrics().horizontalAdvance(bar.text())
+    assert window.width() <= 1440
