@@ -188,8 +188,9 @@ class RunsDock(BuiltWhenShown):
         self.delete_button.setEnabled(bool(picked))
         self.rename_button.setEnabled(len(picked) == 1)
         skipped = self.model.skipped
-        self.message_label.setText("\n".join(skipped) if skipped else "" if self.model.runs else
-                                   "No runs yet: each run trained to its end is kept here.")
+        empty = ("No runs yet: each run trained to its end is kept here." if folder else
+                 "Change Folder… to keep each run trained to its end.")
+        self.message_label.setText("\n".join(skipped) if skipped else "" if self.model.runs else empty)
         self._compare()
 
     def _add_to_selection(self, row: int) -> None:

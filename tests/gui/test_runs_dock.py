@@ -177,3 +177,15 @@ def test_a_run_kept_at_its_end_is_listed_without_redrawing_the_comparison(window
     item.setText("kernel 5, wider")  # as the editor commits a rename
     legend = [label.text for _, label in dock.loss_plot.getPlotItem().legend.items]
     assert legend[2:] == ["kernel 3", "kernel 5, wider"]
+
+
+def test_a_window_that_keeps_no_runs_says_how_to_keep_them(qtbot, settings, small_data):
+    """With no runs folder the dock does not promise that runs are kept: it says how to keep them."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow(settings=settings, dataset=small_data, runs_folder=None)
+    qtbot.addWidget(window)
+    window.show()
+    window.runs_dock.show()
+    assert window.runs_dock.folder_label.text() == "Runs are not kept in this window"
+    assert window.runs_dock.message_label.text() == "Change Folder… to keep each run trained to its end."
