@@ -6,16 +6,17 @@ whatever shows it (its menu entry, `show()`, a test), before Qt shows it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtWidgets import QDockWidget
 
 
 class BuiltWhenShown(QDockWidget):
-    """A dock whose `_build` runs once, just before it is first shown; `built` says whether it ran."""
+    """A dock whose `_build`, which each subclass defines, runs once just before it is first
+    shown; `built` says whether it ran."""
 
     built = False
-
-    def _build(self) -> None:
-        raise NotImplementedError
+    _build: Callable[[], None]
 
     def setVisible(self, visible: bool) -> None:
         if visible and not self.built:
