@@ -7,9 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.confusion_dock import ConfusionDock
 from gui.explain_dock import ExplainDock
@@ -23,6 +33,8 @@ from gui.weights_info import WeightsInfo
 SPLITTERS = ("mainSplitter", "leftSplitter", "rightSplitter", "plotSplitter", "viewSplitter")
 #: The loss and accuracy plots' shares of their splitter.
 PLOT_STRETCH = (3, 2)
+#: A first start's window size, where the screen has room for it.
+DEFAULT_SIZE = QSize(1440, 900)
 
 
 @dataclass(frozen=True)
@@ -241,14 +253,26 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     right_layout.addWidget(_splitter("rightSplitter", vertical, (2, 3), plots, views), 1)
     w.timeline = TimelineBar(w.session, w.trainer, w.filters_view, w.feature_maps_view, w._show_snapshot)
     right_layout.addWidget(w.timeline)
-    main = _splitter("mainSplitter", horizontal, (0, 1), left, right)
     left.setMinimumWidth(window.fontMetrics().averageCharWidth() * 48)
+    main = _splitter("mainSplitter", horizontal, (0, 1), _scrolled(left), right)
     central = QWidget()
     layout = QVBoxLayout(central)
     layout.setContentsMargins(6, 6, 6, 6)
     layout.addWidget(main)
     window.setCentralWidget(central)
     return main
+
+
+def _scrolled(panel: QWidget) -> QScrollArea:
+    """`panel` scrolled up and down where the window is shorter than it (the editor and the
+    settings stacked need 844 px, more than a laptop's 768), and as wide as it is allowed to be."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(panel)
+    area.setMinimumWidth(panel.minimumWidth() + area.verticalScrollBar().sizeHint().width())
+    return area
 
 
 def plot_space() -> QWidget:
@@ -319,7 +343,7 @@ def restore_geometry(window: QMainWindow, preferences: Preferences) -> dict[str,
     applies once the window is shown."""
     geometry = preferences.data("window/geometry")
     if geometry is None or not window.restoreGeometry(geometry):
-        window.resize(1440, 900)
+        window.resize(DEFAULT_SIZE.boundedTo(window.screen().availableGeometry().size()))
     docks = preferences.data("window/docks")
     if docks is not None:
         window.restoreState(docks)

@@ -74,6 +74,7 @@ def window(qtbot, settings, small_data):
 
     win = MainWindow(settings=settings, dataset=small_data)
     qtbot.addWidget(win)
+    win.resize(1440, 900)  # larger than the offscreen screen, which a first start's size fits
     win.settings_panel.device_combo.setCurrentIndex(win.settings_panel.device_combo.findData("cpu"))
     win.show()
     yield win

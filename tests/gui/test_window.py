@@ -773,6 +773,19 @@ def test_settings_and_layout_are_remembered(qtbot, settings, small_data):
     assert settings.value("window/geometry") is not None
 
 
+def test_a_first_start_fits_the_screen(qtbot, settings, small_data):
+    """1440×900 on a laptop's 1366×768 put the window's bottom and its run bar off the screen;
+    the offscreen platform's screen (800×800) is smaller still."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow(settings=settings, dataset=small_data)
+    qtbot.addWidget(window)
+    window.show()
+    room = window.screen().availableGeometry().size()
+    assert room.height() < 900 and window.height() == room.height()
+    assert window.width() == max(room.width(), window.minimumSizeHint().width())
+
+
 def test_the_docks_shown_and_where_are_remembered(qtbot, settings, small_data):
     from gui.main_window import MainWindow
 
