@@ -203,6 +203,9 @@ class LossPlot(_EpochPlot):
             symbolBrush=theme.VALIDATION,
             name="validation loss",
         )
+        # Kept as a pixmap until its once-an-epoch change: its symbols paint in Python, and the
+        # plot repaints under them with every bundle of batch losses.
+        theme.cache(self.val_curve)
         _cache_frame(item)
         self.batches = _Series()
         self.smoothed = _Series()

@@ -159,3 +159,33 @@ def test_view_all_after_zooming_in_shows_every_loss(shown):
     view.autoRange(padding=0)
     (x_low, x_high), (y_low, y_high) = view.viewRange()
     assert x_low <= 0.01 and x_high >= 2.0 and y_low <= 1.0 and y_high >= 2.99
+
+
+def test_the_validation_points_are_not_painted_again_with_each_new_batch(shown, monkeypatch, qtbot):
+    """The loss plot repaints 5 times a second while a run trains; the validation loss changes
+    once an epoch, and its symbols paint in Python (holding the GIL the worker trains with), so
+    Qt keeps them as a pixmap until they change."""
+    painted = []
+    paint = pg.ScatterPlotItem.paint
+
+    def counted(self, *args):
+        painted.append(self)
+        return paint(self, *args)
+
+    monkeypatch.setattr(pg.ScatterPlotItem, "paint", counted)
+    plot = shown(LossPlot())
+    plot.set_horizon(3.0)
+    plot.add_validation(1.0, 1.2)
+    for batch in range(6):
+        plot.append([1 + batch / 10, 1.05 + batch / 10], [1.5, 1.4])
+        plot.redraw()
+        qtbot.wait(20)
+        if batch == 0:  # drawn on the y range the first losses set
+            qtbot.waitUntil(lambda: bool(painted))
+            qtbot.wait(100)
+            painted.clear()
+    assert painted == []
+    plot.add_validation(2.0, 0.9)  # a new point: drawn again
+    plot.redraw()
+    qtbot.wait(20)
+    assert painted
