@@ -49,9 +49,15 @@ class RunBar(QWidget):
         self.rate_label = named(
             QLabel(""), "rateLabel", "Training speed, time left in this run, and the current learning rate"
         )
-        self.rate_label.setMinimumWidth(
-            self.fontMetrics().horizontalAdvance("00,000 images/s · ETA 00:00 · lr 0.00000")
+        # A fixed size, so a new speed or ETA (5 times a second) repaints the label alone: a label
+        # that may grow asks the whole window to lay itself out again at each new text. Filling its
+        # own background spares repainting the run bar and the window under it.
+        self.rate_label.setFixedSize(
+            self.fontMetrics().horizontalAdvance("000,000 images/s · ETA 000:00 · lr 0.000000"),
+            self.rate_label.sizeHint().height(),
         )
+        for widget in (self.progress_bar, self.rate_label):
+            widget.setAutoFillBackground(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for button in (self.train_button, self.pause_button, self.stop_button, self.reset_button):

@@ -853,3 +853,34 @@ def test_the_progress_text_fits_with_every_dock_open(window, qtbot):
     label = bar.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, bar)
     assert label.width() >= bar.fontMetrics().horizontalAdvance(bar.text())
     assert window.width() <= 1440
+
+
+def test_each_batch_report_repaints_the_run_bar_alone(window, qtbot):
+    """Speed, ETA and progress change 5 times a second while a run trains: neither the window's
+    layout nor the widgets under the run bar are redone for them."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from engine.training import BatchInfo
+
+    class Seen(QObject):
+        def __init__(self):
+            super().__init__()
+            self.events: list[tuple[str, str]] = []
+
+        def eventFilter(self, watched, event):
+            if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Paint):
+                self.events.append((type(watched).__name__, event.type().name))
+            return False
+
+    seen = Seen()
+    bar = window.run_bar
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.loss_plot is not None)  # made just after the first show
+    bar.show_batch(BatchInfo(1, 20, 1, 400, 0.5, 0.1, 1, 900.0, 1200.0))  # the run's first report
+    qtbot.wait(100)
+    bar.installEventFilter(seen)  # a relayout starts here; a repaint under the bar paints it
+    for batch in range(2, 7):
+        bar.show_batch(BatchInfo(1, 20, batch, 400, 0.5, 0.1, batch, 999.0 * batch, 1000.0 / batch))
+        qtbot.wait(10)
+    assert bar.rate_label.text().startswith("5,994 images/s")
+    assert seen.events == [], seen.events
