@@ -13,6 +13,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QGraphicsView
 
+from gui import theme
+
+theme.apply()  # before any of the views below is made
 
 class _PrepareBeforePaint(QObject):
     def __init__(self, view: pg.GraphicsView):

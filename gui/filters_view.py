@@ -5,20 +5,22 @@ a filter with several input channels is one cell, its channels side by side. Til
 with a diverging colour map whose levels are symmetric around zero, so the sign of a weight
 reads the same in every tile and every update; the levels are rounded up to a round number, so
 the colour bar keeps its labels across most updates. The wheel zooms, a click shows one filter
-large with its numbers."""
+large with its numbers. Plain Qt widgets draw it (gui.image_canvas, gui.color_bar): the window's
+first paint draws the filters without pyqtgraph."""
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from engine.spec import LayerInfo
 from engine.wording import plural
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget, ImagePanel
+from gui.backdrop import Backdrop
+from gui.color_bar import ColorBar
 from gui.filter_detail import FilterDetail
+from gui.image_canvas import ImageCanvas
 from gui.mosaic import Mosaic, filter_cell, filter_mosaic, grid_columns, nice_limit
 from gui.naming import named
 
@@ -53,31 +55,23 @@ class FiltersView(QWidget):
             QToolButton(), "filterFitButton", "Fit the mosaic to the view (the wheel zooms)"
         )
         self.fit_button.setText("Fit")
-        self.fit_button.clicked.connect(lambda: self.plot.view.enableAutoRange())
+        self.fit_button.clicked.connect(lambda: self.canvas.fit())
         self.hover_label = named(QLabel(HOVER_HINT), "filterHoverLabel")
         self.hover_label.setWordWrap(True)
 
-        self.graphics = GraphicsLayoutWidget()
-        self.graphics.setToolTip("Each tile is one filter's kernel for one input channel")
-        self.plot = ImagePanel()
-        self.image = self.plot.image
-        self.plot.view.setMouseEnabled(x=True, y=True)  # the wheel zooms, a drag pans
-        self.graphics.addItem(self.plot)
-        self.color_bar = pg.ColorBarItem(
-            colorMap=theme.FILTER_COLORMAP,
-            interactive=False,
-            width=12,
-            label="weight",
-            colorMapMenu=False,
-            orientation="horizontal",  # under the mosaic: the view is usually taller than wide
-        )
-        self.color_bar.setImageItem(self.image)
-        self.graphics.addItem(self.color_bar, row=1, col=0)
-        self.color_bar.axis.enableAutoSIPrefix(False)  # ±0.25, not ±250 × 0.001
-        theme.cache(self.color_bar.axis)
-        self.plot.scene().sigMouseMoved.connect(self._hover)
-        self.plot.scene().sigMouseClicked.connect(self._clicked)
-        self.plot.getViewBox().sigResized.connect(lambda _: self._draw())
+        self.canvas = named(ImageCanvas(), "filterMosaic")  # the wheel zooms, a drag pans
+        self.canvas.setToolTip("Each tile is one filter's kernel for one input channel")
+        # under the mosaic: the view is usually taller than wide
+        self.color_bar = named(ColorBar(theme.FILTER_COLORMAP, "weight"), "filterColorBar")
+        self.canvas.hovered.connect(self._hover)
+        self.canvas.clicked.connect(self._clicked)
+        self.canvas.resized.connect(self._draw)
+        self.graphics = Backdrop()  # the mosaic and its colour bar on the plots' background
+        drawing = QVBoxLayout(self.graphics)
+        drawing.setContentsMargins(4, 4, 4, 4)
+        drawing.setSpacing(4)
+        drawing.addWidget(self.canvas, 1)
+        drawing.addWidget(self.color_bar)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Layer"))
@@ -122,8 +116,7 @@ class FiltersView(QWidget):
     def _columns(self, shape: tuple[int, ...], rgb: bool) -> int:
         """The columns that make the tiles largest in the view now; chosen again only when the
         weights' shape or the view's size changes."""
-        box = self.plot.getViewBox()
-        width, height = max(1.0, box.width()), max(1.0, box.height())
+        width, height = max(1.0, self.canvas.width()), max(1.0, self.canvas.height())
         key = (shape, rgb, round(width), round(height))
         if key != self._layout_key:
             self._layout_key = key
@@ -136,7 +129,7 @@ class FiltersView(QWidget):
         weight = self._kernels.get(layer)
         self.layer_label.setText(self._layers.get(layer, ""))
         if weight is None:
-            self.image.clear()
+            self.canvas.clear()
             self.mosaic = None
             self._describe()
             return
@@ -144,33 +137,27 @@ class FiltersView(QWidget):
         old = None if self.mosaic is None else self.mosaic.image.shape
         self.mosaic, self._channels = filter_mosaic(weight, rgb, self._columns(weight.shape, rgb))
         if self.mosaic.image.shape != old:  # a new layout: fit it, whatever the wheel did before
-            self.plot.view.enableAutoRange()
+            self.canvas.fit()
         limit = nice_limit(float(np.abs(weight).max()))
-        self.image.setImage(self.mosaic.image, autoLevels=False)
-        if self.color_bar.levels() != (-limit, limit):  # setting them, even unchanged, redraws the axis
-            self.color_bar.setLevels((-limit, limit))
-        self.color_bar.setVisible(self.mosaic.image.ndim == 2)
-        if self.mosaic.image.ndim == 3:
-            self.image.setLookupTable(None)
-            self.image.setLevels((-limit, limit))
-        elif self.image.lut is None:  # grey filters after colour ones: the colour bar's map again
-            self.color_bar.setColorMap(theme.FILTER_COLORMAP)
+        grey = self.mosaic.image.ndim == 2  # else RGB filters, drawn in their own colours
+        self.canvas.show_image(self.mosaic.image, (-limit, limit), theme.FILTER_COLORMAP if grey else None)
+        if self.color_bar.levels() != (-limit, limit):
+            self.color_bar.set_levels((-limit, limit))
+        self.color_bar.setVisible(grey)
         self._describe()
 
-    def _hover(self, pos: QPointF) -> None:
-        if self.mosaic is None or not self.plot.sceneBoundingRect().contains(pos):
+    def _hover(self, point: QPointF) -> None:
+        if self.mosaic is None:
             return
-        point = self.image.mapFromScene(pos)
         index = self.mosaic.tile_at(point.x(), point.y())
         if index is None:
             return
         self._hovered = index
         self._describe()
 
-    def _clicked(self, event) -> None:
-        if self.mosaic is None or event.button() != Qt.MouseButton.LeftButton:
+    def _clicked(self, point: QPointF) -> None:
+        if self.mosaic is None:
             return
-        point = self.image.mapFromScene(event.scenePos())
         index = self.mosaic.tile_at(point.x(), point.y())
         if index is not None:
             self.open_filter(self.layer_combo.currentData(), index // self._channels)
@@ -216,4 +203,4 @@ class FiltersView(QWidget):
             text = f"{where}: weights from {np.nanmin(tile):+.3f} to {np.nanmax(tile):+.3f}"
         if text != self.hover_label.text():
             self.hover_label.setText(text)
-            self.graphics.setToolTip(text)
+            self.canvas.setToolTip(text)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine import BatchInfo, Dataset, EpochInfo, History, load_dataset
 from engine.spec import shape_text
-from gui import confirm, error_dialog, theme, window_layout
+from gui import confirm, error_dialog, window_layout
 from gui.data_loading import DataLoader
 from gui.error_dialog import reports_errors
 from gui.feature_maps_view import FeatureMapsView
@@ -43,7 +43,6 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         runs_folder: str | os.PathLike[str] | None = None,  # where finished runs are kept; None: nowhere
     ):
         super().__init__()
-        theme.apply()
         self.setObjectName("mainWindow")
         #: Read with a type and range check each; what was refused is said once, below.
         self.preferences = Preferences(settings or QSettings())

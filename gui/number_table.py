@@ -6,7 +6,6 @@ setting its numbers (once per snapshot, while it is shown) runs Python, per cell
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -17,6 +16,8 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
 )
+
+from gui import theme
 
 #: Text on a cell darker than this (0-255 luminance) is white.
 DARK = 110
@@ -32,7 +33,7 @@ class NumberTable(QTableWidget):
 
     def __init__(self, colormap: str, parent=None):
         super().__init__(parent)
-        self._map = pg.colormap.get(colormap)
+        self._colormap = colormap
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # every cell, or scroll
@@ -60,8 +61,7 @@ class NumberTable(QTableWidget):
                     item = QTableWidgetItem()
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                     self.setItem(r, c, item)
-        low, high = levels
-        colours = self._map.map(np.clip((values - low) / (high - low), 0.0, 1.0), mode="byte")
+        colours = theme.to_rgba(values, levels, self._colormap)
         light = colours[..., :3] @ np.array([0.299, 0.587, 0.114]) > DARK
         for r in range(rows):
             for c in range(cols):

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import (
@@ -28,30 +26,14 @@ from PySide6.QtWidgets import (
 from engine.runs import SUMMARY_COLUMNS, RunRecord, summary_row
 from engine.wording import plural
 from gui import confirm, theme
-from gui.canvas import PlotWidget
 from gui.error_dialog import reports_errors
 from gui.lazy_dock import BuiltWhenShown
 from gui.naming import named
-from gui.plots import epoch_ticks
 from gui.runs_model import Row, RunsModel
 
 FOLDER_KEY = "runs/folder"
-#: The line styles' legend entries, in a neutral grey, before the runs' own.
-STYLES = (("solid: validation", Qt.PenStyle.SolidLine), ("dashed: training", Qt.PenStyle.DashLine))
 PICK_HINT = "Pick runs in the list (Ctrl or Shift for several) to compare them."
 _FOLDER_ROLE = Qt.ItemDataRole.UserRole
-
-
-def _plot(name: str, title: str, y_label: str, legend_at_top: bool) -> PlotWidget:
-    """`legend_at_top` False: bottom right, where rising curves leave room."""
-    widget = named(PlotWidget(), name)
-    item = widget.getPlotItem()
-    item.setTitle(title, size="9pt")
-    item.setLabel("bottom", "epoch")
-    item.setLabel("left", y_label)
-    item.showGrid(x=True, y=True, alpha=0.15)
-    item.addLegend(offset=(-10, 10 if legend_at_top else -10))
-    return widget
 
 
 def _item(text: str, editable: bool = False) -> QTableWidgetItem:
@@ -126,8 +108,10 @@ class RunsDock(BuiltWhenShown):
         self.message_label = named(QLabel(), "runsMessageLabel")
         self.message_label.setWordWrap(True)
 
-        self.loss_plot = _plot("runsLossPlot", "Loss", "loss", legend_at_top=True)
-        self.accuracy_plot = _plot("runsAccuracyPlot", "Accuracy", "accuracy (%)", legend_at_top=False)
+        from gui.run_curves import curve_plot  # pyqtgraph: imported with the dock's contents
+
+        self.loss_plot = curve_plot("runsLossPlot", "Loss", "loss", legend_at_top=True)
+        self.accuracy_plot = curve_plot("runsAccuracyPlot", "Accuracy", "accuracy (%)", legend_at_top=False)
         self.compare_table = named(
             _WrappingTable(), "runsCompareTable", "The picked runs' settings, differences highlighted"
         )
@@ -270,28 +254,10 @@ class RunsDock(BuiltWhenShown):
         if picked == self._compared:
             return
         self._compared = picked
+        from gui.run_curves import draw_curves  # imported already by _build
+
         curves = self.model.curves()
-        for widget in (self.loss_plot, self.accuracy_plot):
-            item = widget.getPlotItem()
-            item.clear()  # its legend's entries too
-            if curves:
-                for name, style in STYLES:
-                    item.plot([], [], pen=pg.mkPen(theme.NEUTRAL, width=1.5, style=style), name=name)
-        for c in curves:
-            colour = theme.run_colour(c.colour, len(curves))
-            solid, dashed = pg.mkPen(colour, width=2), pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
-            symbols = {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
-            for widget, train, val, scale in (
-                (self.loss_plot, c.train_loss, c.val_loss, 1.0),
-                (self.accuracy_plot, c.train_acc, c.val_acc, 100.0),
-            ):
-                item = widget.getPlotItem()
-                shown = np.isfinite(val)
-                item.plot(c.epochs[shown], scale * val[shown], pen=solid, name=c.name, **symbols)
-                item.plot(c.epochs, scale * train, pen=dashed)
-        last = int(max((c.epochs.max(initial=1) for c in curves), default=1))
-        for widget in (self.loss_plot, self.accuracy_plot):  # whole epochs only
-            widget.getPlotItem().getAxis("bottom").setTicks([[(t, str(t)) for t in epoch_ticks(last)], []])
+        draw_curves(self.loss_plot, self.accuracy_plot, curves)
         self._fill_table(self.model.settings_rows(), self.model.metric_rows(), [c.name for c in curves])
 
     def _fill_table(self, settings: list[Row], metrics: list[Row], names: list[str]) -> None:

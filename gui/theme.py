@@ -1,12 +1,20 @@
-"""The one look every plot shares: light background, dark text, a few named colours."""
+"""The one look every plot shares: light background, dark text, a few named colours, and the
+colour maps that images are drawn through.
+
+pyqtgraph is imported only by what draws with it (gui.canvas sets its options): the window's
+first paint needs none of it (tests/gui/test_startup_imports.py)."""
 
 from __future__ import annotations
 
-import pyqtgraph as pg
+import functools
+import importlib.util
+from pathlib import Path
+
+import numpy as np
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
 
-BACKGROUND = "w"
+BACKGROUND = "#ffffff"
 FOREGROUND = "#303030"
 TRAIN = "#1f77b4"
 TRAIN_FAINT = (31, 119, 180, 70)
@@ -37,9 +45,47 @@ def run_colour(place: int, runs: int) -> QColor:
     """The colour of the run at `place` among `runs` compared: distinct from the others'."""
     if runs <= len(RUN_COLOURS):
         return QColor(RUN_COLOURS[place])
-    return pg.intColor(place, hues=runs, values=1, maxValue=200)
+    return QColor.fromHsv(360 * (place % runs) // runs, 255, 200)  # hues round the circle
 
 
 def apply() -> None:
-    """Set pyqtgraph's global options; call before the first plot widget is made."""
+    """Set pyqtgraph's global options; gui.canvas calls it as it imports pyqtgraph, before any
+    plot widget is made."""
+    import pyqtgraph as pg
+
     pg.setConfigOptions(background=BACKGROUND, foreground=FOREGROUND, antialias=True)
+
+
+@functools.cache
+def colour_table(name: str) -> np.ndarray:
+    """The colour map `name` as 256 RGB bytes, read from pyqtgraph's colour-map files (the
+    colour bars of the pyqtgraph views draw the same maps) without importing pyqtgraph."""
+    spec = importlib.util.find_spec("pyqtgraph")
+    assert spec is not None and spec.submodule_search_locations, "pyqtgraph is a dependency"
+    text = (Path(spec.submodule_search_locations[0]) / "colors" / "maps" / f"{name}.csv").read_text()
+    stops = [
+        [int(255 * float(c) + 0.5) for c in line.split(";")[0].split(",")[:3]]
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(";")
+    ]
+    at = np.linspace(0.0, 1.0, len(stops))
+    table = np.array(stops, dtype=np.float64)
+    places = np.linspace(0.0, 1.0, 256)
+    return np.stack([np.interp(places, at, table[:, c]) for c in range(3)], axis=1).round().astype(np.uint8)
+
+
+def to_rgba(values: np.ndarray, levels: tuple[float, float], colormap: str | None) -> np.ndarray:
+    """RGBA bytes of `values` drawn over `levels`: (H, W) through the colour map `colormap`,
+    (H, W, 3) as colours with each channel scaled over the levels (`colormap` None); NaN is
+    transparent. Every image and table drawn with a colour map gets its colours here."""
+    low, high = levels
+    scaled = (np.asarray(values, dtype=np.float32) - low) / ((high - low) or 1.0)
+    missing = np.isnan(scaled) if scaled.ndim == 2 else np.isnan(scaled).any(axis=-1)
+    scaled = np.nan_to_num(scaled, nan=0.0)
+    rgba = np.empty((*missing.shape, 4), dtype=np.uint8)
+    if colormap is None:
+        rgba[..., :3] = np.clip(scaled * 255.0 + 0.5, 0, 255)
+    else:
+        rgba[..., :3] = colour_table(colormap)[np.clip(scaled * 256.0, 0, 255).astype(np.intp)]
+    rgba[..., 3] = np.where(missing, 0, 255)
+    return rgba

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.backdrop import Backdrop
 from gui.confusion_dock import ConfusionDock
 from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
@@ -276,10 +276,10 @@ def _scrolled(panel: QWidget) -> QScrollArea:
 
 
 def plot_space() -> QWidget:
-    """The place a plot takes until :func:`build_plots` makes it: an empty pyqtgraph view (a
-    millisecond to make, where a plot takes tens), with the plot's background, size hints and
-    size policy at any scale, so the splitters share the window out as they will with the plots."""
-    return pg.GraphicsView()
+    """The place a plot takes until :func:`build_plots` makes it: the plot's background, asking
+    for space as the plot will, so the splitters share the window out as they will with the
+    plots; no pyqtgraph before the first paint."""
+    return Backdrop()
 
 
 def build_plots(window: Any) -> None:

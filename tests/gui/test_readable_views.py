@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -38,14 +38,14 @@ def deep_filters(shown, mnist):
 
 
 def _view_point(view, x: float, y: float) -> QPoint:
-    """Where mosaic pixel (x, y) is in the graphics view's viewport."""
-    return view.graphics.mapFromScene(view.image.mapToScene(QPointF(x, y)))
+    """Where mosaic pixel (x, y) is in the mosaic's canvas."""
+    return view.canvas.map_from_image(QPointF(x, y)).toPoint()
 
 
 def _filled(view) -> float:
-    """The part of the plot's area that the mosaic covers on screen."""
-    box = view.plot.getViewBox().sceneBoundingRect()
-    drawn = view.image.sceneBoundingRect().intersected(box)
+    """The part of the canvas that the mosaic covers on screen."""
+    box = QRectF(view.canvas.rect())
+    drawn = view.canvas.image_rect().intersected(box)
     return drawn.width() * drawn.height() / (box.width() * box.height())
 
 
@@ -54,16 +54,17 @@ def test_deep_layer_filters_fill_the_view(deep_filters):
     assert view.mosaic.count == 40 * 8 and view.mosaic.parts == 8
     assert view.mosaic.cols >= 2  # not one tall strip of 40 rows
     assert _filled(view) > 0.5
-    box = view.plot.getViewBox().sceneBoundingRect()
-    # The largest a 5-pixel tile and its gap could be if the tiles covered the whole plot:
+    box = view.canvas.rect()
+    # The largest a 5-pixel tile and its gap could be if the tiles covered the whole canvas:
     largest = 5 * (box.width() * box.height() / (view.mosaic.count * 6 * 6)) ** 0.5
-    assert view.image.mapRectToScene(0, 0, 5, 5).width() >= 0.7 * largest  # a strip gave 0.45
+    tile = view.canvas.map_from_image(QPointF(5, 5)) - view.canvas.map_from_image(QPointF(0, 0))
+    assert tile.x() >= 0.7 * largest  # a strip gave 0.45
 
 
 def test_the_mouse_wheel_zooms_the_filters_and_fit_undoes_it(deep_filters, qtbot):
     view, snapshot = deep_filters
-    before = view.plot.getViewBox().viewRange()[0]
-    viewport = view.graphics.viewport()
+    before = view.canvas.view_rect()
+    viewport = view.canvas
     centre = QPointF(viewport.rect().center())
     wheel = QWheelEvent(
         centre,
@@ -75,14 +76,44 @@ def test_the_mouse_wheel_zooms_the_filters_and_fit_undoes_it(deep_filters, qtbot
         Qt.ScrollPhase.NoScrollPhase,
         False,
     )
+    centre_pixel = view.canvas.map_to_image(centre)
+    shown = view.canvas.grab().toImage()
     QApplication.sendEvent(viewport, wheel)
-    zoomed = view.plot.getViewBox().viewRange()[0]
-    assert zoomed[1] - zoomed[0] < 0.8 * (before[1] - before[0])
+    zoomed = view.canvas.view_rect()
+    assert zoomed.width() < 0.8 * before.width()
+    assert view.canvas.map_to_image(centre) == centre_pixel  # zoomed around the mouse
+    assert view.canvas.grab().toImage() != shown
     view.show_kernels(snapshot.kernels, snapshot.biases)  # a training update keeps the zoom
-    assert view.plot.getViewBox().viewRange()[0] == zoomed
+    assert view.canvas.view_rect() == zoomed
     view.fit_button.click()
-    view.grab()
-    assert view.plot.getViewBox().viewRange()[0] == pytest.approx(before, abs=0.5)
+    assert view.canvas.view_rect() == before
+    assert view.canvas.grab().toImage() == shown
+
+
+def test_a_drag_pans_the_zoomed_filters_without_opening_one(deep_filters, qtbot):
+    view, _ = deep_filters
+    canvas = view.canvas
+    start = QPoint(canvas.width() // 2, canvas.height() // 2)
+    QApplication.sendEvent(
+        canvas,
+        QWheelEvent(
+            QPointF(start),
+            QPointF(canvas.mapToGlobal(start)),
+            QPoint(0, 0),
+            QPoint(0, 360),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        ),
+    )
+    under = canvas.map_to_image(QPointF(start))
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(canvas, start + QPoint(30, 20))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(30, 20))
+    moved = canvas.map_to_image(QPointF(start + QPoint(30, 20)))
+    assert (moved.x(), moved.y()) == pytest.approx((under.x(), under.y()))  # the mosaic followed the mouse
+    assert view.detail is None  # a drag is not a click
 
 
 def test_clicking_a_filter_shows_it_large_with_its_weights_and_bias(deep_filters, qtbot):
@@ -92,7 +123,7 @@ def test_clicking_a_filter_shows_it_large_with_its_weights_and_bias(deep_filters
     cell = view.mosaic.cell_width + view.mosaic.gap
     row, col = divmod(3, view.mosaic.cols)  # filter 3, its input channel 1
     x, y = col * cell + (tw + 1) + tw / 2, row * (th + view.mosaic.gap) + th / 2
-    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=_view_point(view, x, y))
+    qtbot.mouseClick(view.canvas, Qt.MouseButton.LeftButton, pos=_view_point(view, x, y))
     detail = view.detail
     assert detail is not None and detail.isVisible() and detail.windowTitle() == "Layer 2 · filter 3"
     assert f"bias {bias[3]:+.4f}" in detail.summary.text()

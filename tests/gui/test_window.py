@@ -709,15 +709,15 @@ def test_misclassified_list_comes_from_each_epochs_validation_pass_off_the_gui_t
     np.testing.assert_array_equal(window.feature_maps_view.misclassified, wrong)
 
 
-def test_hovering_a_filter_tile_names_it(window):
+def test_hovering_a_filter_tile_names_it(window, qtbot):
     view = window.filters_view
     mosaic = view.mosaic
     th, tw = mosaic.tile_shape
     col, row = 3 % mosaic.cols, 3 // mosaic.cols
     point = QPointF(col * (tw + 1) + tw / 2, row * (th + 1) + th / 2)
-    view._hover(view.image.mapToScene(point))
+    qtbot.mouseMove(view.canvas, view.canvas.map_from_image(point).toPoint())
     assert view.hover_label.text().startswith("filter 3:")
-    assert "weights from" in view.graphics.toolTip()
+    assert "weights from" in view.canvas.toolTip()
 
 
 def test_layout_shows_full_layer_text_and_every_feature_map_panel(window, qtbot):
@@ -826,10 +826,11 @@ def test_the_colour_bar_keeps_its_labels_while_the_filters_move_a_little(window)
     weight = np.full((20, 1, 5, 5), 0.31, dtype=np.float32)
     view.show_kernels({layer: weight})
     assert view.color_bar.levels() == (-0.4, 0.4)
-    axis = view.color_bar.axis
-    axis.picture = "drawn"  # what the axis keeps until its range changes
+    labels = [text for _, text in view.color_bar.shown_ticks()]
+    assert labels[0] == "-0.4" and labels[-1] == "0.4" and "0" in labels
     view.show_kernels({layer: weight * 1.1})
-    assert axis.picture == "drawn" and view.color_bar.levels() == (-0.4, 0.4)
+    assert view.color_bar.levels() == (-0.4, 0.4)
+    assert [text for _, text in view.color_bar.shown_ticks()] == labels
     view.show_kernels({layer: weight * 1.5})
     assert view.color_bar.levels() == (-0.5, 0.5)
 
