@@ -5,25 +5,34 @@ The view only draws; which image to show (and the misclassified list) comes from
 which gets the maps from the worker while training and from the idle network otherwise. Each
 layer's maps are drawn over round levels of their own (mosaic.nice_levels); the colour bar gives
 the levels of the layer last hovered, the hover line the channel and value under the mouse, and
-a click opens one map large."""
+a click opens one map large.
+
+The panels are pyqtgraph items, made by `build_drawing` just after the window's first show (the
+window's first paint needs no pyqtgraph: tests/gui/test_startup_imports.py); what the view is
+asked to show before then is drawn then."""
 
 from __future__ import annotations
 
 import math
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from engine.spec import LayerInfo, shape_text
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget, ImagePanel
+from gui.backdrop import Backdrop
 from gui.map_detail import MapDetail, value_text
 from gui.mosaic import Mosaic, grid_columns, map_mosaic, nice_levels
 from gui.naming import named
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
+    from gui.canvas import GraphicsLayoutWidget, ImagePanel
 
 HOVER_HINT = "Hover a map to read its channel and values; click it to see it large"
 #: What the colour bar beside the panels takes of the view's width, in pixels.
@@ -62,13 +71,11 @@ class FeatureMapsView(QWidget):
         self._input_index: int | None = None  # the image the input panel shows
         #: Whether the maps are the user's own input's (Explain > Draw) rather than a test image's.
         self.showing_own = False
-        # Made once: a live update restyles every bar.
-        self._brushes = {
-            "neutral": pg.mkBrush(theme.NEUTRAL),
-            "correct": pg.mkBrush(theme.CORRECT),
-            "wrong": pg.mkBrush(theme.WRONG),
-        }
-        self._pens = {"none": pg.mkPen(None), "true": pg.mkPen(theme.FOREGROUND, width=2)}
+        #: The pyqtgraph drawing, made by build_drawing; until then a backdrop keeps its place.
+        self.graphics: GraphicsLayoutWidget | None = None
+        self._space = Backdrop()
+        self._layers_waiting: list[LayerInfo] | None = None  # the layers and maps to draw then
+        self._waiting: tuple[int, list[np.ndarray], np.ndarray | None] | None = None
 
         self.index_spin = named(
             QSpinBox(), "sampleIndexSpin", "Which test image to show (numbered from 1)", "Test image number"
@@ -91,19 +98,6 @@ class FeatureMapsView(QWidget):
         )
         self.misclassified_check.toggled.connect(self.misclassifiedToggled)
         self.status_label = named(QLabel(), "sampleStatusLabel")
-
-        self.graphics = GraphicsLayoutWidget()
-        self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
-        self.graphics.ci.setContentsMargins(2, 2, 2, 2)
-        self.graphics.ci.setSpacing(2)
-        self.color_bar = pg.ColorBarItem(
-            values=(0, 1), colorMap=theme.MAP_COLORMAP, interactive=False, width=10, colorMapMenu=False
-        )
-        self.color_bar.axis.enableAutoSIPrefix(False)
-        self.color_bar.setContentsMargins(0, 8, 0, 8)  # room for the end labels' halves
-        theme.cache(self.color_bar)  # the bar and its axis change only with the levels
-        self.graphics.scene().sigMouseMoved.connect(self._hover)
-        self.graphics.scene().sigMouseClicked.connect(self._clicked)
         self.hover_label = named(QLabel(HOVER_HINT), "mapHoverLabel")
         self.hover_label.setWordWrap(True)
 
@@ -116,9 +110,47 @@ class FeatureMapsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(picker)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self._space, 1)
         layout.addWidget(self.hover_label)
         layout.addWidget(self.status_label)
+
+    def build_drawing(self) -> None:
+        """Make the pyqtgraph panels in the backdrop's place, once, and draw the layers and maps
+        shown meanwhile. The window calls it just after its first show."""
+        if self.graphics is not None:
+            return
+        import pyqtgraph as pg
+
+        from gui.canvas import GraphicsLayoutWidget
+
+        # Made once: a live update restyles every bar.
+        self._brushes = {
+            "neutral": pg.mkBrush(theme.NEUTRAL),
+            "correct": pg.mkBrush(theme.CORRECT),
+            "wrong": pg.mkBrush(theme.WRONG),
+        }
+        self._pens = {"none": pg.mkPen(None), "true": pg.mkPen(theme.FOREGROUND, width=2)}
+        self.graphics = named(GraphicsLayoutWidget(), "featureMapPanels")
+        self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
+        self.graphics.ci.setContentsMargins(2, 2, 2, 2)
+        self.graphics.ci.setSpacing(2)
+        self.color_bar = pg.ColorBarItem(
+            values=(0, 1), colorMap=theme.MAP_COLORMAP, interactive=False, width=10, colorMapMenu=False
+        )
+        self.color_bar.axis.enableAutoSIPrefix(False)
+        self.color_bar.setContentsMargins(0, 8, 0, 8)  # room for the end labels' halves
+        theme.cache(self.color_bar)  # the bar and its axis change only with the levels
+        self.graphics.scene().sigMouseMoved.connect(self._hover)
+        self.graphics.scene().sigMouseClicked.connect(self._clicked)
+        self.graphics.setGeometry(self._space.geometry())  # the panels' grid is chosen for it
+        self.layout().replaceWidget(self._space, self.graphics)
+        self._space.deleteLater()
+        if self._layers_waiting is not None:
+            self.set_layers(self._layers_waiting)
+        if self._waiting is not None:
+            self.show_maps(*self._waiting)
+        self.graphics.show()
+        self.graphics.ci.layout.activate()  # the panels in place now, as they are once painted
 
     @property
     def index(self) -> int:
@@ -143,8 +175,15 @@ class FeatureMapsView(QWidget):
         titles = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
         if titles == self._titles:
             return
-        self._titles = titles
         self._infos = infos[:-1]
+        if self.graphics is None:  # drawn by build_drawing
+            self._layers_waiting = infos
+            return
+        import pyqtgraph as pg
+
+        from gui.canvas import ImagePanel
+
+        self._titles = titles
         self.graphics.clear()
         self.shown_maps, self.mosaics, self.levels = [], [], []
         self._hovered, self._bar_panel = None, 1
@@ -219,6 +258,9 @@ class FeatureMapsView(QWidget):
     def show_maps(self, index: int, maps: list[np.ndarray], own: np.ndarray | None = None) -> None:
         """Draw one input's feature maps (one array per layer, probabilities last): test image
         `index`, or the user's `own` image (C, H, W) when given."""
+        if self.graphics is None:  # drawn by build_drawing
+            self._waiting = (index, maps, own)
+            return
         if self._images is None or index != self.index or len(maps) != len(self.map_images):
             return
         self.shown_maps = maps

@@ -254,7 +254,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
             self._splitters_restored = True
             states, wanted = self._splitter_states, self.editor.full_width()
             window_layout.restore_splitters(self, states, self.main_splitter, wanted)
-            QTimer.singleShot(0, self, lambda: window_layout.build_plots(self))
+            QTimer.singleShot(0, self, lambda: window_layout.build_after_show(self))
 
     def save_window_state(self) -> None:
         window_layout.save_window(self, self.preferences)

@@ -1,4 +1,4 @@
-"""One feature map shown large, drawn with its layer's colour levels beside a colour bar that
+"""One feature map shown large, drawn with its layer's colour levels over a colour bar that
 gives them; hovering a pixel reads its value. It follows the maps while the network trains."""
 
 from __future__ import annotations
@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui import theme
-from gui.canvas import GraphicsLayoutWidget, ImagePanel
+from gui.backdrop import Backdrop
+from gui.color_bar import ColorBar
 from gui.detail_dialog import DetailDialog
+from gui.image_canvas import ImageCanvas
 from gui.naming import named
 
 HOVER_HINT = "Hover the map to read its values"
@@ -30,37 +32,38 @@ class MapDetail(DetailDialog):
         named(self, "mapDetail", accessible="One feature map")
         self.values = np.zeros((1, 1), dtype=np.float32)
         self._hovered: tuple[int, int] | None = None
-        self.graphics = GraphicsLayoutWidget()
-        self.plot = ImagePanel("")
-        self.image = self.plot.image
-        self.image.setColorMap(theme.MAP_COLORMAP)
-        self.graphics.addItem(self.plot)
-        self.color_bar = pg.ColorBarItem(
-            colorMap=theme.MAP_COLORMAP, interactive=False, width=14, label="activation", colorMapMenu=False
-        )
-        self.color_bar.setImageItem(self.image)
-        self.graphics.addItem(self.color_bar)
-        self.color_bar.axis.enableAutoSIPrefix(False)
-        self.plot.scene().sigMouseMoved.connect(self._hover)
+        self.title = QLabel()
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        font = QFont(self.title.font())
+        font.setPointSizeF(10)
+        self.title.setFont(font)
+        self.canvas = named(ImageCanvas(), "mapDetailCanvas")
+        self.color_bar = named(ColorBar(theme.MAP_COLORMAP, "activation"), "mapDetailColorBar")
+        self.canvas.hovered.connect(self._hover)
+        graphics = Backdrop()
+        drawing = QVBoxLayout(graphics)
+        drawing.setContentsMargins(4, 4, 4, 4)
+        drawing.addWidget(self.title)
+        drawing.addWidget(self.canvas, 1)
+        drawing.addWidget(self.color_bar)
         self.hover_label = named(QLabel(HOVER_HINT), "mapDetailHoverLabel")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(graphics, 1)
         layout.addWidget(self.hover_label)
         self.resize(520, 480)
 
     def show_map(self, title: str, values: np.ndarray, levels: tuple[float, float]) -> None:
         """`values` (H, W), drawn with `levels` as the mosaic draws its layer."""
-        if title != self.windowTitle():  # a new title lays the plot out again
+        if title != self.windowTitle():
             self.setWindowTitle(title)
-            self.plot.title.setText(title, size="10pt")
+            self.title.setText(title)
         self.values = values
-        self.image.setImage(values, autoLevels=False)
+        self.canvas.show_image(values, levels, theme.MAP_COLORMAP)
         if self.color_bar.levels() != tuple(levels):
-            self.color_bar.setLevels(levels)
+            self.color_bar.set_levels(levels)
         self._describe()
 
-    def _hover(self, pos: QPointF) -> None:
-        point = self.image.mapFromScene(pos)
+    def _hover(self, point: QPointF) -> None:
         row, col = int(np.floor(point.y())), int(np.floor(point.x()))
         if 0 <= row < self.values.shape[0] and 0 <= col < self.values.shape[1]:
             self._hovered = (row, col)

@@ -282,6 +282,13 @@ def plot_space() -> QWidget:
     return Backdrop()
 
 
+def build_after_show(window: Any) -> None:
+    """What the window makes with pyqtgraph just after its first show, so its first paint needs
+    none: the feature maps' panels, then the loss and accuracy plots."""
+    window.feature_maps_view.build_drawing()
+    build_plots(window)
+
+
 def build_plots(window: Any) -> None:
     """Make the loss and accuracy plots in the places the layout keeps for them, once. The window
     makes them just after it is shown (they are empty until a run), or when first needed."""

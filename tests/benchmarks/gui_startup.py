@@ -5,8 +5,9 @@
 Each repetition starts a fresh Python that runs the real entry point (`gui.launch.main([])`, what
 `convscope` with no arguments runs). Ready is the first event-loop turn after the main window's
 first show: by then the built-in data set is loaded, the default network built, and its filters
-and feature maps drawn. The loss and accuracy plots, empty until a run, are made just after
-(gui.window_layout.build_plots); the time until they exist is printed too, as "whole". The time
+drawn. The feature maps' panels and the loss and accuracy plots (empty until a run), which draw
+with pyqtgraph, are made just after (gui.window_layout.build_after_show); the time until they
+exist, the feature maps drawn, is printed too, as "whole". The time
 counts from just before the process is spawned. The child's CPU time is printed beside it: on a
 busy machine the wall time measures the other programs as much as the start. Preferences go to
 a throwaway folder.
@@ -52,7 +53,7 @@ class FirstShow(QObject):
         self.whole()
 
     def whole(self):
-        if self.window.findChild(QWidget, "accuracyPlot") is None:
+        if None in (self.window.findChild(QWidget, n) for n in ("accuracyPlot", "featureMapPanels")):
             QTimer.singleShot(0, self.whole)
             return
         print("WHOLE", time.monotonic(), time.process_time(), flush=True)
@@ -68,7 +69,7 @@ sys.exit(main([]))
 
 class Start(NamedTuple):
     """One start: seconds and the child's CPU seconds to the ready window and to the whole one
-    (its plots made too), and the modules imported by the ready window."""
+    (its feature maps and plots made too), and the modules imported by the ready window."""
 
     seconds: float
     cpu: float
@@ -143,7 +144,8 @@ def main() -> int:
             starts.append(start)
             print(
                 f"start to ready window: {start.seconds:.3f} s ({start.cpu:.3f} s CPU); "
-                f"whole, plots made: {start.whole_seconds:.3f} s ({start.whole_cpu:.3f} s CPU)",
+                f"whole, feature maps and plots made: {start.whole_seconds:.3f} s "
+                f"({start.whole_cpu:.3f} s CPU)",
                 flush=True,
             )
             assert cupy_installed() or "cupy" not in start.modules, "opening the window imported cupy"

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from engine import Network
 from engine.spec import default_spec
+from gui import theme
 from gui.filters_view import FiltersView
 from gui.map_detail import value_text
 from gui.number_table import cell_text
@@ -249,14 +250,16 @@ def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
     detail = view.detail
     assert detail is not None and detail.isVisible()
     assert detail.windowTitle() == "layer 0 conv, channel 6 (test image 1)"
-    np.testing.assert_array_equal(detail.image.image, maps[0][6])
+    np.testing.assert_array_equal(detail.values, maps[0][6])
     assert detail.color_bar.levels() == view.levels[0]
     qtbot.waitExposed(detail)
-    detail.grab()  # lays the plot out
     row, col = np.unravel_index(np.argmax(maps[0][6]), maps[0][6].shape)
-    where = detail.graphics.mapFromScene(detail.image.mapToScene(QPointF(col + 0.5, row + 0.5)))
+    where = detail.canvas.map_from_image(QPointF(col + 0.5, row + 0.5))
+    brightest = detail.canvas.grab().toImage().pixelColor(where.toPoint())
+    drawn = theme.to_rgba(maps[0][6][row, col, None, None], view.levels[0], theme.MAP_COLORMAP)
+    assert brightest.getRgb()[:3] == tuple(drawn[0, 0, :3])  # with the layer's levels and map
     # QTest's moves reach the window under the cursor: offscreen, the main window, not the dialog
-    viewport = detail.graphics.viewport()
+    viewport = detail.canvas
     move = QMouseEvent(
         QEvent.Type.MouseMove,
         QPointF(where),
@@ -269,7 +272,7 @@ def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
     assert detail.hover_label.text() == f"row {row}, column {col}: {value_text(maps[0][6, row, col])}"
     view.next_button.click()  # another test image: the large map follows
     assert detail.windowTitle() == "layer 0 conv, channel 6 (test image 2)"
-    np.testing.assert_array_equal(detail.image.image, _maps(window)[0][6])
+    np.testing.assert_array_equal(detail.values, _maps(window)[0][6])
 
 
 def _python_called_while_painting(widgets) -> list[str]:

@@ -1,16 +1,19 @@
 """What `convscope` imports before its window is first shown: only what the first paint needs.
 
 Each module left out here is one the start would otherwise wait for (tests/benchmarks/README.md,
-App start-up, has the times): the explain, confusion and runs docks' contents (and the modules only
-they use) are made when each dock is first shown, the Evaluate dialog's module is imported for
-Evaluate, package metadata is read for Help > About, and the heavy libraries of the
-exports, the image-folder reader and the GPU are imported by what uses them."""
+App start-up, has the times): the filters are drawn without pyqtgraph, which the feature maps'
+panels and the loss and accuracy plots import just after the first show; the explain, confusion
+and runs docks' contents (and the modules only they use) are made when each dock is first shown,
+the Evaluate dialog's module is imported for Evaluate, package metadata is read for Help > About,
+and the heavy libraries of the exports, the image-folder reader and the GPU are imported by what
+uses them."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shiboken6
 from PySide6.QtWidgets import QSplitter
@@ -21,6 +24,10 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gui_startup.py"
 
 
 NOT_BEFORE_THE_WINDOW = (
+    "pyqtgraph",
+    "gui.canvas",
+    "gui.plots",
+    "gui.run_curves",
     "torch",
     "onnx",
     "onnxruntime",
@@ -50,7 +57,7 @@ def test_the_window_is_shown_before_the_modules_it_does_not_draw_with_are_import
     gui_startup = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gui_startup)  # the start-up benchmark's own start, with its watcher
     imported = gui_startup.start_once(str(tmp_path)).modules
-    assert "gui.main_window" in imported and "pyqtgraph" in imported  # the window was there
+    assert {"gui.main_window", "gui.filters_view", "gui.image_canvas"} <= imported  # the window was there
     assert sorted(imported.intersection(NOT_BEFORE_THE_WINDOW)) == []
 
 
@@ -73,12 +80,13 @@ def fresh(qtbot, settings, small_data):
 
     made = []
 
-    def show(plots_first: bool = False) -> MainWindow:
-        """`plots_first`: the plots made before the window is shown, as before they were deferred."""
+    def show(drawn_first: bool = False) -> MainWindow:
+        """`drawn_first`: the plots and the feature maps' panels made before the window is shown,
+        as before they were deferred."""
         made.append(MainWindow(settings=settings, dataset=small_data))
         qtbot.addWidget(made[-1])
-        if plots_first:
-            window_layout.build_plots(made[-1])
+        if drawn_first:
+            window_layout.build_after_show(made[-1])
         made[-1].show()
         return made[-1]
 
@@ -88,7 +96,7 @@ def fresh(qtbot, settings, small_data):
 
 
 def test_the_plots_are_made_just_after_the_first_show_where_the_layout_kept_their_place(fresh, qtbot):
-    window, early = fresh(), fresh(plots_first=True)
+    window, early = fresh(), fresh(drawn_first=True)
     assert window.loss_plot is None  # shown, not yet made: the event loop's first turns make them
     qtbot.waitUntil(lambda: window.loss_plot is not None)
     made = [window.loss_plot, window.accuracy_plot]
@@ -111,3 +119,20 @@ def test_a_run_started_before_the_plots_are_made_makes_them_first(fresh, qtbot):
     qtbot.waitUntil(lambda: window.accuracy_plot.train.size >= 1, timeout=60_000)
     window.trainer.stop()
     qtbot.waitUntil(lambda: not window.trainer.running, timeout=30_000)
+
+
+def test_the_feature_maps_are_drawn_just_after_the_first_show_as_they_would_have_been(fresh, qtbot):
+    window, early = fresh(), fresh(drawn_first=True)
+    view = window.feature_maps_view
+    assert view.graphics is None  # shown with its place kept, the panels not made yet
+    qtbot.waitUntil(lambda: view.graphics is not None)
+    assert view.graphics.isVisible() and view.graphics.size() == early.feature_maps_view.graphics.size()
+    assert [panel.title.text for panel in view.panels[:-1]] == [
+        panel.title.text for panel in early.feature_maps_view.panels[:-1]
+    ]
+    for shown, drawn_first in zip(view.map_images, early.feature_maps_view.map_images, strict=True):
+        np.testing.assert_array_equal(shown.image, drawn_first.image)  # the maps asked for meanwhile
+    view.next_button.click()  # and it goes on drawing what it is asked to
+    early.feature_maps_view.next_button.click()
+    qtbot.waitUntil(lambda: view._input_index == 1 and early.feature_maps_view._input_index == 1)
+    np.testing.assert_array_equal(view.map_images[1].image, early.feature_maps_view.map_images[1].image)
