@@ -47,6 +47,12 @@ GRADIENT_SPECS = {
         {"type": "pool", "mode": "max", "size": [2, 3], "stride": [2, 1]},
         {"type": "dense", "units": 4, "activation": "tanh"},
     ),
+    "winograd-conv-on-conv-relu-maxpool": _spec(
+        (1, 8, 8),
+        {"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "activation": "tanh"},
+        {"type": "conv", "filters": 3, "kernel": 5, "padding": 2, "activation": "relu"},
+        {"type": "pool", "mode": "max", "size": 2},
+    ),
     "dense-custom-activation": _spec(
         (1, 5, 5),
         {"type": "dense", "units": 6, "activation": Custom(np.sin, np.cos), "dropout": 0.2},
