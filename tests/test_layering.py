@@ -28,6 +28,7 @@ LAYERS = (
         "engine.output_path",
         "engine.atomic_file",
         "engine.evaluation",
+        "engine.winograd",
     ),
     ("engine.limits",),
     ("engine.layers", "engine.data", "engine.cifar", "engine.image_folder", "engine.optim",
