@@ -284,9 +284,9 @@ def plot_space() -> QWidget:
 
 def build_after_show(window: Any) -> None:
     """What the window makes with pyqtgraph just after its first show, so its first paint needs
-    none: the feature maps' panels, then the loss and accuracy plots."""
-    window.feature_maps_view.build_drawing()
+    none: the loss and accuracy plots, then the feature maps' panels."""
     build_plots(window)
+    window.feature_maps_view.build_drawing()
 
 
 def build_plots(window: Any) -> None:
