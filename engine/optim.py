@@ -70,6 +70,9 @@ class Optimizer(ABC):
     #: can replay it (the learning rate given as a device scalar); Adam's bias correction is
     #: host arithmetic on the step count.
     capturable = False
+    #: Whether every slot enters its parameter's update in the same step (param -= lr·slot), so
+    #: a non-finite slot leaves a non-finite parameter and a health check need not read the slots.
+    slots_reach_params = False
 
     def __init__(self, lr: float, l2: float = 0.0):
         self.lr = check_setting("lr", lr)
@@ -131,6 +134,7 @@ class SGD(Optimizer):
     name = "sgd"
     slots = ("velocity",)
     capturable = True
+    slots_reach_params = True
 
     def __init__(self, lr: float = 0.03, momentum: float = 0.9, l2: float = 1e-4):
         super().__init__(lr, l2)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from engine import SGD, Adam, Callback, Network, SettingError, TrainingControl, TrainingDiverged, fit, save
 from engine.backend import Backend
+from engine.last_good import LastGood
 from engine.recipe import Recipe
 from engine.weights import WeightFileError, load_with_optimizer
 
@@ -117,6 +118,43 @@ def test_the_health_check_adds_no_host_synchronisation(monkeypatch, device):
     net = Network(TINY, seed=0, device=device)
     fit(net, _data(), epochs=2, batch_size=8, optimizer=SGD(lr=0.1, momentum=0.9), read_every=1)
     assert copies["n"] == 2 * 4
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_the_health_check_finds_one_non_finite_value_anywhere(device, bad):
+    """Every parameter, at every place a vectorised read could skip (the first, the last and the
+    places of a SIMD tail): the host's dot products with zeros, like the device's sums, let NaN and
+    inf through. Adam's moments are read; SGD's velocity is not, so the test checks that a
+    non-finite velocity leaves a non-finite parameter after one step."""
+    net, adam = Network(TINY, seed=0, device=device), Adam(lr=0.01)
+    fit(net, _data(), epochs=1, batch_size=8, optimizer=adam)
+    last_good = LastGood(net, adam)
+    assert math.isfinite(float(net.backend.to_host(last_good.health())))
+    arrays = {**net.params, **adam.state}
+    assert len(arrays) == 3 * len(net.params)
+    for name, array in arrays.items():
+        flat = array.reshape(-1)
+        for i in sorted({0, 1, flat.size - 1, *range(max(0, flat.size - 33), flat.size)}):
+            kept = float(net.backend.to_host(flat[i : i + 1])[0])
+            flat[i] = bad
+            health = float(net.backend.to_host(last_good.health()))
+            flat[i] = kept
+            assert not math.isfinite(health), (name, i)
+    assert math.isfinite(float(net.backend.to_host(last_good.health())))
+
+    sgd = SGD(lr=0.1, momentum=0.9)
+    fit(net, _data(), epochs=1, batch_size=8, optimizer=sgd)
+    last_good = LastGood(net, sgd)
+    assert sgd.slots_reach_params and math.isfinite(float(net.backend.to_host(last_good.health())))
+    for name in list(sgd.state):  # restore() replaces the state's arrays
+        before = _state(net, sgd)
+        sgd.state[name].reshape(-1)[-1] = bad
+        grads = {k: v * 0 for k, v in net.params.items()}
+        sgd.step(net.params, grads)
+        assert not math.isfinite(float(net.backend.to_host(last_good.health()))), name
+        last_good.restore()
+        _assert_same(_state(net, sgd), before)
 
 
 # -- one rule for the optimizer's settings ------------------------------------------------------
