@@ -3,6 +3,8 @@ against a direct loop."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -314,6 +316,32 @@ def test_parameters_use_pytorch_layouts_and_chw_flattening(device):
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(net.predict_proba(x), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("images", [1, 10, 99, 100, 128])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_dense_layers_weight_gradient_from_its_input_in_chw_order_is_the_permuted_one(images, dtype):
+    """On the host, fewer images than units copy the NHWC input into (C, H, W) order for the
+    weight gradient instead of permuting the gradient: the same sums over the batch, so the
+    same bits as the permuted gradient (what a device, on_host false, computes), and the same
+    output and input gradient."""
+    info = infer(Network().spec)[4]
+    assert info.type == "dense" and info.output_shape == (100,)
+    rng = np.random.default_rng(images)
+    shapes = {"weight": (100, 640), "bias": (100,)}
+    params = {k: rng.normal(0, 0.1, shape).astype(dtype) for k, shape in shapes.items()}
+    x = rng.random((images, 4, 4, 40)).astype(dtype).transpose(0, 3, 1, 2)  # NHWC memory
+    grad = rng.normal(size=(images, 100)).astype(dtype)
+    results = []
+    for backend in (NUMPY, dataclasses.replace(NUMPY, on_host=False)):
+        layer = make_layer(info, backend)
+        out, cache = layer.forward(x, params, True, None)
+        dx, grads = layer.backward(grad, cache, params, True)
+        assert dx.transpose(0, 2, 3, 1).flags.c_contiguous  # NHWC, as the pool below wants it
+        results.append([out.copy(), dx.copy(), grads["weight"].copy(), grads["bias"].copy()])
+    for host, device in zip(*results, strict=True):
+        assert host.dtype == dtype and host.shape == device.shape
+        np.testing.assert_array_equal(host, device)
 
 
 @pytest.mark.parametrize("stride", [2, 1])

@@ -7,7 +7,9 @@ whose backward takes dL/dlogits, which the log-likelihood cost gives in closed f
 A feature map kept in NHWC memory (as conv and pool layers leave it) is flattened in (H, W, C)
 order, which is free, and the (C, H, W)-ordered weights are permuted to match instead: the
 weights are a few hundred kilobytes, the maps of a batch many megabytes, and the gradient sent
-back is then NHWC too, as the pooling layer below wants it."""
+back is then NHWC too, as the pooling layer below wants it. On the host, a pass of fewer images
+than the layer has units takes the weight gradient from its input copied into (C, H, W) order
+rather than permute the gradient: the same sums over the batch, on fewer values moved."""
 
 from __future__ import annotations
 
@@ -79,11 +81,21 @@ class Dense(Layer):
     def _preactivation_grad(self, grad, a):
         return activations.backward(self.xp, self.activation, a, grad)
 
+    def _weight_gradient(self, dz, x, hwc):
+        """dzᵀ·x in the weights' (C, H, W) order; `hwc` when x is flattened in (H, W, C) order."""
+        if not hwc:
+            return self._matmul(dz.T, x)
+        if not (self.backend.on_host and x.shape[0] < self.units):
+            return self._from_hwc(self._matmul(dz.T, x))
+        c, h, w = self.input_shape
+        chw = self._backward_array("x", x.shape, x.dtype)
+        self.xp.copyto(chw.reshape(-1, c, h, w), x.reshape(-1, h, w, c).transpose(0, 3, 1, 2))
+        return self._matmul(dz.T, chw)
+
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
         x, mask, a, hwc_weight = cache
         dz = self._preactivation_grad(grad, a)
-        dw = self._matmul(dz.T, x)
-        grads = {"weight": dw if hwc_weight is None else self._from_hwc(dw), "bias": dz.sum(axis=0)}
+        grads = {"weight": self._weight_gradient(dz, x, hwc_weight is not None), "bias": dz.sum(axis=0)}
         if not need_dx:
             return None, grads
         dx = self._matmul(dz, params["weight"] if hwc_weight is None else hwc_weight)
