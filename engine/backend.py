@@ -43,7 +43,8 @@ class Backend:
     keeps_workspaces: bool = True
     #: Training reads its numbers back (losses, accuracy, the health check) once per this many
     #: images, 0 for every batch: on a GPU each read waits for the queued kernels, and a small
-    #: network's steps are shorter than that wait.
+    #: network's steps are shorter than that wait; on the host each read checks every parameter
+    #: and copies the last good state, a few percent of a small batch's step.
     images_per_read: int = 0
     #: Records a training step for replay (:func:`rerun` on the host, a CUDA graph on the GPU).
     capture: Callable[[Callable[[], None]], Callable[[], None]] = rerun
@@ -96,7 +97,11 @@ class _NumPyModule:
         return np.asarray(a)
 
 
-NUMPY = Backend("cpu", _NumPyModule())
+#: The host's reads: batches of 64 images or more are read one by one, smaller ones in groups
+#: (six batches of 10), a few hundredths of a second apart (tests/benchmarks/README.md).
+HOST_IMAGES_PER_READ = 64
+
+NUMPY = Backend("cpu", _NumPyModule(), images_per_read=HOST_IMAGES_PER_READ)
 
 
 @cache
