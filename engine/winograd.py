@@ -40,6 +40,9 @@ BLOCK_BYTES = 1 << 20
 #: (tests/benchmarks/README.md): below, the K-side transforms, which do not shrink with C,
 #: outweigh the GEMM work saved.
 MIN_CHANNELS = {3: 16, 5: 4}
+#: The fewest images in a pass from which Winograd measured faster: one image (the live view's
+#: pass) pays its two dozen NumPy calls for too little work.
+MIN_IMAGES = 2
 #: The output block side m used for each kernel side r (α = m + r - 1 must be in POINTS).
 BLOCK = {3: 4, 5: 4}
 
@@ -119,13 +122,13 @@ def transforms(r: int, dtype: Any) -> Transforms:
 
 
 def plan(
-    kernel: tuple[int, int], stride: int, output_hw: tuple[int, int], channels: int, dtype: Any
+    kernel: tuple[int, int], stride: int, output_hw: tuple[int, int], channels: int, images: int, dtype: Any
 ) -> Transforms | None:
-    """F(m, r) for a convolution that Winograd computes, else None: a square kernel of a side in
-    BLOCK, stride 1, outputs that split into whole m×m blocks, and MIN_CHANNELS input channels
-    or more."""
+    """F(m, r) for a pass that Winograd computes, else None: a square kernel of a side in BLOCK,
+    stride 1, outputs that split into whole m×m blocks, MIN_CHANNELS input channels or more, and
+    MIN_IMAGES images or more."""
     r = kernel[0]
-    if kernel[1] != r or r not in BLOCK or stride != 1 or channels < MIN_CHANNELS[r]:
+    if kernel[1] != r or r not in BLOCK or stride != 1 or channels < MIN_CHANNELS[r] or images < MIN_IMAGES:
         return None
     m = BLOCK[r]
     if any(side % m for side in output_hw):

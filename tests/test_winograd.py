@@ -54,7 +54,7 @@ def _both_ways(layer, x, params, grad, monkeypatch):
     for use in (True, False):
         if not use:
             monkeypatch.setattr(winograd, "plan", lambda *args: None)
-        assert (layer._winograd(x.dtype) is not None) == use
+        assert (layer._winograd(len(x), x.dtype) is not None) == use
         out, cache = layer.forward(x, params, True, None)
         out = out.copy()
         dx, grads = layer.backward(grad, cache, params, True)
@@ -90,7 +90,8 @@ def test_a_winograd_conv_gives_im2cols_maps_and_gradients(
     grad = rng.normal(size=(images, *layer.output_shape))
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(winograd, "MIN_CHANNELS", dict.fromkeys(winograd.BLOCK, 1))
-        t = winograd.plan((kernel, kernel), 1, layer.output_shape[1:], channels, np.float64)
+        monkeypatch.setattr(winograd, "MIN_IMAGES", 1)
+        t = winograd.plan((kernel, kernel), 1, layer.output_shape[1:], channels, images, np.float64)
         per_image = t.alpha**2 * blocks * blocks * max(channels, filters) * 8
         monkeypatch.setattr(winograd, "BLOCK_BYTES", block_images * per_image)
         (out, dx, grads), (out0, dx0, grads0) = _both_ways(layer, x, params, grad, monkeypatch)
@@ -114,7 +115,7 @@ def test_float32_winograd_stays_within_a_few_ulps_of_the_largest_value(images, m
     monkeypatch.undo()
     single = _conv(20, 12, 40, 5, 0, np.float32)
     params = {k: v.astype(np.float32) for k, v in params64.items()}
-    assert single._winograd(np.float32) is not None
+    assert single._winograd(2, np.float32) is not None
     out, cache = single.forward(x64.astype(np.float32), params, True, None)
     out = out.copy()
     dx, grads = single.backward(grad64.astype(np.float32), cache, params, True)
@@ -127,30 +128,31 @@ def test_the_default_network_takes_winograd_for_its_second_conv_only():
     """Conv 0 has one input channel (im2col measured faster there); conv 2 takes F(4, 5)."""
     net = Network(default_spec(), device=NUMPY)
     convs = [layer for layer in net.layers if layer.info.type == "conv"]
-    assert [layer._winograd(np.float32) is not None for layer in convs] == [False, True]
+    assert [layer._winograd(2, np.float32) is not None for layer in convs] == [False, True]
 
 
 def test_the_finite_difference_check_covers_a_winograd_conv():
     """test_layers' gradient check of this spec goes through Winograd's second conv."""
     net = Network(GRADIENT_SPECS["winograd-conv-on-conv-relu-maxpool"], device=NUMPY, dtype=np.float64)
-    assert [layer._winograd(np.float64) is not None for layer in net.layers[:2]] == [False, True]
+    assert [layer._winograd(2, np.float64) is not None for layer in net.layers[:2]] == [False, True]
 
 
-def test_stride_kernel_output_size_and_channels_it_does_not_take_keep_im2col():
-    assert winograd.plan((5, 5), 1, (8, 8), 3, np.float32) is None
-    assert winograd.plan((3, 3), 1, (8, 8), 8, np.float32) is None
-    assert winograd.plan((5, 5), 2, (8, 8), 20, np.float32) is None
-    assert winograd.plan((5, 3), 1, (8, 8), 20, np.float32) is None
-    assert winograd.plan((7, 7), 1, (8, 8), 20, np.float32) is None
-    assert winograd.plan((5, 5), 1, (8, 6), 20, np.float32) is None
-    assert winograd.plan((5, 5), 1, (8, 8), 20, np.float32).m == 4
+def test_stride_kernel_output_size_channels_and_one_image_it_does_not_take_keep_im2col():
+    assert winograd.plan((5, 5), 1, (8, 8), 3, 2, np.float32) is None
+    assert winograd.plan((3, 3), 1, (8, 8), 8, 2, np.float32) is None
+    assert winograd.plan((5, 5), 2, (8, 8), 20, 2, np.float32) is None
+    assert winograd.plan((5, 3), 1, (8, 8), 20, 2, np.float32) is None
+    assert winograd.plan((7, 7), 1, (8, 8), 20, 2, np.float32) is None
+    assert winograd.plan((5, 5), 1, (8, 6), 20, 2, np.float32) is None
+    assert winograd.plan((5, 5), 1, (8, 8), 20, 1, np.float32) is None
+    assert winograd.plan((5, 5), 1, (8, 8), 20, 2, np.float32).m == 4
 
 
 def test_the_gpus_path_keeps_its_gemms():
     """CuPy's path is measured as it is: a backend whose array module is not NumPy (the strict
     test backend, which refuses NumPy calls on its arrays as CuPy does), or one with fused
     kernels (test_fused's stand-ins for the GPU's), never takes Winograd."""
-    assert _conv(20, 12, 40, 5, 0, np.float32)._winograd(np.float32) is not None
-    assert _conv(20, 12, 40, 5, 0, np.float32, STRICT)._winograd(np.float32) is None
+    assert _conv(20, 12, 40, 5, 0, np.float32)._winograd(2, np.float32) is not None
+    assert _conv(20, 12, 40, 5, 0, np.float32, STRICT)._winograd(2, np.float32) is None
     with_fused = dataclasses.replace(NUMPY, fused=object())
-    assert _conv(20, 12, 40, 5, 0, np.float32, with_fused)._winograd(np.float32) is None
+    assert _conv(20, 12, 40, 5, 0, np.float32, with_fused)._winograd(2, np.float32) is None

@@ -123,13 +123,14 @@ class Conv(Layer):
             return self._matmul(cols.T, dz).T
         return self._matmul(dz.T, cols)
 
-    def _winograd(self, dtype: Any) -> winograd.Transforms | None:
+    def _winograd(self, images: int, dtype: Any) -> winograd.Transforms | None:
         """Winograd's transforms where this layer uses them: on the plain NumPy path only (the
         module is NumPy code; the path of CuPy and its fused kernels is measured as it is), and
         where `winograd.plan` takes the convolution."""
         if self.backend.name != NUMPY.name or self.backend.fused is not None:
             return None
-        return winograd.plan(self.kernel, self.stride, self.output_shape[1:], self.input_shape[0], dtype)
+        c = self.input_shape[0]
+        return winograd.plan(self.kernel, self.stride, self.output_shape[1:], c, images, dtype)
 
     def _weight_matrix(self, weight: Any) -> Any:
         """The (F, C, kh, kw) weights as (F, kh·kw·C), matching the NHWC window rows."""
@@ -140,7 +141,7 @@ class Conv(Layer):
         n = x.shape[0]
         _, out_h, out_w = self.output_shape
         x = self._pad(x.transpose(0, 2, 3, 1))
-        tiles = self._winograd(x.dtype)
+        tiles = self._winograd(n, x.dtype)
         if tiles is not None:
             x = xp.ascontiguousarray(x)
             z, cols = winograd.forward(tiles, x, params["weight"], params["bias"], self._forward_array)
