@@ -42,7 +42,6 @@ class ExplainDock(BuiltWhenShown):
         self.session = session
         self._snapshot: Snapshot | None = None
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
-        window.menuBar().addMenu("&Explain").addAction(self.toggleViewAction())
         self.hide()
         session.events.network.connect(self.refresh)
         session.events.dataset.connect(self.refresh)

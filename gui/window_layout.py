@@ -328,6 +328,7 @@ def menu(window: QMainWindow, title: str) -> QMenu:
 def build_docks(window: Any) -> None:
     """The docks over the session's network: Explain, and the analysis views (Analyse menu)."""
     window.explain_dock = ExplainDock(window.session, window.trainer, window)
+    menu(window, "&Explain").addAction(window.explain_dock.toggleViewAction())
     window.confusion_dock = ConfusionDock(window)
     window.runs_dock = RunsDock(window)
     analyse = menu(window, "&Analyse")

@@ -266,6 +266,11 @@ def test_epoch_ticks_end_at_the_last_epoch(horizon, ticks):
     assert epoch_ticks(horizon) == ticks
 
 
+def test_help_is_the_last_menu(window):
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus[-1] == "&Help" and "&Explain" in menus and "&Analyse" in menus
+
+
 def _help(window, name):
     action = next(a for a in window.menuBar().actions() if a.text() == "&Help").menu()
     next(a for a in action.actions() if a.objectName() == name).trigger()
