@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from engine.bounded_io import open_regular
 from engine.errors import DataError, LoadCancelled, clip
 from engine.limits import MAX_WINDOW, check_data
 from engine.wording import plural
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 COLOURS = ("auto", "grey", "rgb")
@@ -87,7 +91,6 @@ def read_image_folder(
 ) -> ImageFolder:
     """The images under `root`, resized to `size` (height, width; default the most common size)
     in `colour` ("auto", "grey" or "rgb")."""
-    from PIL import Image
 
     if colour not in COLOURS:
         raise ValueError(f"colour must be one of {', '.join(COLOURS)}, not {colour!r}")
@@ -110,15 +113,12 @@ def read_image_folder(
 
     skipped: list[tuple[Path, str]] = []
     entries: list[_Entry] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        for path, label, s in files:
-            try:
-                with open_regular(path, DataError, "image") as f, Image.open(f) as image:
-                    entries.append(_Entry(path, label, s, image.size, image.mode in _GREY_MODES))
-            except (DataError, OSError, ValueError, Image.DecompressionBombWarning,
-                    Image.DecompressionBombError) as exc:
-                skipped.append((path, _reason(exc)))
+    for path, label, s in files:
+        try:
+            with _opened(path) as image:
+                entries.append(_Entry(path, label, s, image.size, image.mode in _GREY_MODES))
+        except DataError as exc:
+            skipped.append((path, _reason(exc)))
     if not entries:
         unread = plural(len(skipped), "file")
         raise DataError(f"{root}: holds no readable images ({unread} could not be read).")
@@ -139,7 +139,7 @@ def read_image_folder(
             raise LoadCancelled(f"{root}: loading cancelled")
         try:
             x[i] = decode_image(entry.path, grey, (width, height))
-        except (DataError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        except DataError as exc:
             skipped.append((entry.path, _reason(exc)))
             kept[i] = False
         if progress is not None:
@@ -159,11 +159,27 @@ def read_image_folder(
     return ImageFolder(parts[0], parts[1] if len(parts) > 1 else None, class_names, tuple(notes))
 
 
+@contextmanager
+def _opened(path: Path) -> Iterator[PIL.Image.Image]:
+    """`path` opened by Pillow; whatever fails is a DataError naming the file, an image of more
+    pixels than Pillow's decompression-bomb limit among them, refused before it is decoded (a
+    few hundred KB of PNG can hold gigabytes of pixels)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with open_regular(path, DataError, "image") as f, Image.open(f) as image:
+                yield image
+        except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise DataError(f"{path}: {_reason(exc)}") from None
+
+
 def decode_image(path: Path, grey: bool, size: tuple[int, int]) -> np.ndarray:
     """One image as (C, H, W) uint8, in the chosen colour and resized to `size` (width, height)."""
     from PIL import Image
 
-    with open_regular(path, DataError, "image") as f, Image.open(f) as image:
+    with _opened(path) as image:
         image = image.convert("L" if grey else "RGB")
         if image.size != size:
             image = image.resize(size, Image.Resampling.BILINEAR)
@@ -173,10 +189,12 @@ def decode_image(path: Path, grey: bool, size: tuple[int, int]) -> np.ndarray:
 
 def _reason(exc: BaseException) -> str:
     """Why a file was skipped, in a few words (Pillow's own messages repeat the file object)."""
-    from PIL import UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if isinstance(exc, UnidentifiedImageError):
         return "not an image Pillow can read"
+    if isinstance(exc, Image.DecompressionBombWarning | Image.DecompressionBombError):
+        return f"more than the {Image.MAX_IMAGE_PIXELS:,} pixels Pillow decodes safely"
     if isinstance(exc, DataError):
         return clip(str(exc).split(": ", 1)[-1], 80)
     return clip(exc, 80)

@@ -148,8 +148,8 @@ class DrawPanel(QWidget):
         """Use the image file at `path` as input; a file that cannot be read is said below."""
         try:
             image = load_image(path, self.network.input_shape, self.normalization)
-        except (ConvScopeError, OSError, ValueError) as exc:
-            self.prediction_label.setText(f"Could not open {path}: {exc}")
+        except ConvScopeError as exc:  # it names the file
+            self.prediction_label.setText(f"Could not open {exc}")
             return
         self.show_input(image)
 

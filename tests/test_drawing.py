@@ -1,10 +1,14 @@
 """A drawing or an image file as the network's input: MNIST's framing for 1×28×28, scaling for
 other shapes, the data set's normalisation, and files through the image-folder decoder."""
 
+import re
+
 import numpy as np
+import pytest
 from PIL import Image
 
 from engine.drawing import MNIST_BOX, load_image, mnist_frame, prepare_drawing
+from engine.errors import DataError
 
 
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -56,3 +60,23 @@ def test_an_image_file_goes_through_the_image_folder_decoder(tmp_path):
     grey = load_image(path, (1, 8, 8), ((0.0,), (2.0,)))
     expected = round(0.299 * 255) / 255 / 2  # Pillow's L conversion of pure red, then the std
     np.testing.assert_allclose(grey[0, :3], expected, atol=1 / 255)
+
+
+@pytest.mark.parametrize("side", [40, 100])  # past Pillow's warning limit (1,000 here), past its error limit
+def test_an_image_file_of_more_pixels_than_pillows_limit_is_refused_before_it_is_decoded(
+    tmp_path, monkeypatch, side
+):
+    """A PNG of 20,000×20,000 zeros is 388 KB: opened as the pad's input, it raised Pillow's own
+    DecompressionBombError, and one of 10,000×10,000 took 529 MB to become 28×28."""
+    path = tmp_path / "bomb.png"
+    Image.new("L", (side, side)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: more than the 1,000 pixels Pillow"):
+        load_image(path, (1, 28, 28))
+
+
+def test_a_file_that_is_no_image_is_named_with_the_cause(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("label,pixels\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: not an image Pillow can read$"):
+        load_image(path, (1, 28, 28))

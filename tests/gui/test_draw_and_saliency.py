@@ -87,9 +87,11 @@ def test_an_opened_image_is_the_input(qtbot, shown, tmp_path):
     panel.open_image(str(tmp_path / "bar.png"))
     assert panel.image[0, 6:19, 11:14].min() == 1.0 and panel.image[0, :4].max() == 0.0
     panel.open_image(str(tmp_path / "missing.png"))
-    assert (
-        "Could not open" in panel.prediction_label.text() and "missing.png" in panel.prediction_label.text()
-    )
+    assert panel.prediction_label.text() == f"Could not open {tmp_path / 'missing.png'}: no such image"
+    (tmp_path / "notes.png").write_text("label,pixels\n")
+    panel.open_image(str(tmp_path / "notes.png"))  # named once, with the cause in words
+    said = panel.prediction_label.text()
+    assert said == f"Could not open {tmp_path / 'notes.png'}: not an image Pillow can read"
 
 
 def test_saliency_and_occlusion_are_computed_off_the_gui_thread_and_shown(qtbot, shown, monkeypatch, device):
