@@ -44,7 +44,7 @@ _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # A label this large is far more likely to be a wrong array than a real class, and building that
 # many class names would exhaust memory.
-_MAX_CLASSES = 10_000
+MAX_CLASSES = 10_000
 #: The longest class name: enough for any label, short enough for a table's column.
 MAX_NAME = 100
 
@@ -418,17 +418,17 @@ def _check_class_names_header(header: NpyHeader, path: Path) -> None:
             f"not a {len(header.shape)}-D {header.dtype} array."
         )
     chars = header.dtype.itemsize // (4 if header.dtype.kind == "U" else 1)
-    if header.shape[0] > _MAX_CLASSES or chars > MAX_NAME:
+    if header.shape[0] > MAX_CLASSES or chars > MAX_NAME:
         raise DataError(
             f"array 'class_names' in {path} holds {header.shape[0]:,} names of up to {chars:,} characters; "
-            f"a data set has at most {_MAX_CLASSES:,} classes, each named in at most {MAX_NAME} characters."
+            f"a data set has at most {MAX_CLASSES:,} classes, each named in at most {MAX_NAME} characters."
         )
 
 
 def class_names_problem(names: Any, classes: int | None = None) -> str | None:
     """Why `names` cannot be a data set's class names, or None: the one rule for data files and
-    weight files (a list of at most `classes`, or _MAX_CLASSES, short strings)."""
-    most = _MAX_CLASSES if classes is None else min(classes, _MAX_CLASSES)
+    weight files (a list of at most `classes`, or MAX_CLASSES, short strings)."""
+    most = MAX_CLASSES if classes is None else min(classes, MAX_CLASSES)
     if not isinstance(names, list | tuple) or len(names) > most:
         return f"class_names must be a list of at most {most:,} names"
     if not all(isinstance(n, str) and len(n) <= MAX_NAME for n in names):
@@ -513,10 +513,10 @@ def _checked(part: _Arrays, layout: str, notes: list[str]) -> _Arrays:
             f"{part.y_src} holds negative labels (the smallest is {y.min()}); labels must be "
             "class numbers 0, 1, 2, ..."
         )
-    if y.max() >= _MAX_CLASSES:
+    if y.max() >= MAX_CLASSES:
         raise DataError(
             f"{part.y_src} holds the label {y.max()}; labels must be class numbers 0, 1, 2, ... "
-            f"(at most {_MAX_CLASSES:,} classes)."
+            f"(at most {MAX_CLASSES:,} classes)."
         )
     return part._replace(x=x, y=y.astype(np.int64, copy=False))
 

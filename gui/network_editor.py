@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.data import MAX_CLASSES
 from engine.errors import LimitError
 from engine.limits import estimate
 from engine.spec import ACTIVATIONS, POOL_MODES, LayerInfo, check, describe, shape_text
@@ -498,6 +499,11 @@ class NetworkEditor(QWidget):
 
     def _softmax_form(self) -> list[tuple[str, str, QWidget, str]]:
         return [
-            ("classes", "Classes", self._spin(2, 1000), "Number of output classes (must match the data set)"),
+            (
+                "classes",
+                "Classes",
+                self._spin(2, MAX_CLASSES),
+                "Number of output classes (must match the data set)",
+            ),
             ("dropout", "Dropout", self._dropout(), "Fraction of this layer's inputs dropped while training"),
         ]

@@ -1,8 +1,9 @@
 """The network editor alone: the buttons add, remove and move layers, each layer keeps its id
 through the edits (the session carries weights by it), and problems block the spec."""
 
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QPushButton, QSpinBox
 
+from engine.data import MAX_CLASSES
 from engine.spec import default_spec
 from gui.network_editor import NetworkEditor
 
@@ -38,3 +39,17 @@ def test_a_network_without_its_output_layer_is_invalid_and_says_why(qtbot):
     editor.select_layer(5)
     editor.findChild(QPushButton, "removeLayerButton").click()
     assert not editor.is_valid() and "softmax" in editor.problem_label.text()
+
+
+def test_the_classes_field_shows_and_steps_from_every_class_count_a_data_set_may_have(qtbot):
+    """A data set may have up to 10,000 classes (README): the field stopped at 1,000, so the
+    default network for 1,500 classes was shown as 1,000, and a step down made it 999."""
+    editor = NetworkEditor()
+    qtbot.addWidget(editor)
+    editor.set_spec({**default_spec(), "classes": MAX_CLASSES})
+    editor.set_data((1, 28, 28), MAX_CLASSES)
+    editor.select_layer(5)
+    classes = editor.findChild(QSpinBox, "softmaxClassesEditor")
+    assert classes.value() == MAX_CLASSES and editor.is_valid()
+    classes.stepDown()
+    assert editor.spec()["classes"] == MAX_CLASSES - 1
