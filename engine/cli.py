@@ -37,7 +37,7 @@ from engine.output_path import check_output_path
 from engine.recipe import DEFAULT_RECIPE, Recipe
 from engine.runs import ENV_VAR as RUNS_ENV_VAR
 from engine.runs import SUMMARY_COLUMNS, default_folder, load_runs, summary_row
-from engine.spec import default_spec, load_spec, normalize, summary
+from engine.spec import default_spec, default_spec_for, load_spec, normalize, shape_text, summary
 from engine.training import SCHEDULES, BatchInfo, Callback, EpochInfo, check_fits, fit
 from engine.weights import load, load_with_optimizer, save
 from engine.wording import plural
@@ -410,8 +410,14 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
         data = _load_data(args, normalize=args.normalize, seed=seed, limit=args.limit)
         if args.spec:
             spec = load_spec(args.spec)
-        else:  # the default network, sized to the data
-            spec = {**default_spec(), "input": list(data.input_shape), "classes": data.classes}
+        else:
+            spec = default_spec_for(data.input_shape, data.classes)
+            if len(spec["layers"]) == 1:
+                print(
+                    f"note: the default network's layers do not fit {shape_text(data.input_shape)} "
+                    "images, so it is the output layer alone (--spec net.json chooses another)",
+                    flush=True,
+                )
         with _naming(args.spec):
             net = Network(normalize(spec), seed=seed, device=backend, init=args.init)
     check_fits(net, data)

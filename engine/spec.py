@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,13 @@ def shape_text(shape: Any) -> str:
 
 def default_spec() -> dict[str, Any]:
     return copy.deepcopy(DEFAULT_SPEC)
+
+
+def default_spec_for(input_shape: Sequence[int], classes: int) -> dict[str, Any]:
+    """The default network fitted to the data; just the output layer for images too small for it
+    (the window and the CLI alike)."""
+    spec = {**default_spec(), "input": list(input_shape), "classes": classes}
+    return spec if not validate(spec) else {**spec, "layers": [{"type": "softmax"}]}
 
 
 def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from engine.evaluation import Evaluation
 from engine.optim import Optimizer
 from engine.recipe import Recipe
 from engine.runs import RunRecord, load_runs, save_run
-from engine.spec import default_spec, load_spec, save_spec, shape_text, validate
+from engine.spec import default_spec_for, load_spec, save_spec, shape_text, validate
 from engine.training import Callback, TrainingControl, fit, fit_problem
 from engine.wording import plural
 from gui.edit_history import EditHistory, NetworkState
@@ -140,12 +140,6 @@ def new_ids(count: int) -> list[int]:
     return [next(_ids) for _ in range(count)]
 
 
-def default_spec_for(dataset: Dataset) -> dict[str, Any]:
-    """The default network fitted to the data; just the output layer for images too small for it."""
-    spec = {**default_spec(), "input": list(dataset.input_shape), "classes": dataset.classes}
-    return spec if not validate(spec) else {**spec, "layers": [{"type": "softmax"}]}
-
-
 def _layers(net: Network, indices: list[int]) -> str:
     """ "layer 2 (dense)", "layers 2 (dense) and 3 (softmax)": the editor's numbering."""
     names = [f"{i} ({net.infos[i].type})" for i in indices]
@@ -225,7 +219,7 @@ class Session:
         self.events = Events()
         self.runs_folder = runs_folder
         self._dataset = dataset
-        self._spec = default_spec_for(dataset)
+        self._spec = default_spec_for(dataset.input_shape, dataset.classes)
         self._net = build(self._spec, seed=recipe.seed, init=recipe.init, device=device)
         self._layer_ids = new_ids(len(self._net.infos))
         self._optimizer: Optimizer | None = None
@@ -426,7 +420,7 @@ class Session:
         """The default network for the data set, with fresh weights; an edit that Undo reverts."""
         self._idle()
         old = self._net
-        spec = default_spec_for(self._dataset)
+        spec = default_spec_for(self._dataset.input_shape, self._dataset.classes)
         new = build(spec, seed=old.seed, init=old.init, device=old.backend)
         self._edits.push(self._state())
         self._trained = False

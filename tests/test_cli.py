@@ -17,7 +17,7 @@ from engine.backend import ENV_VAR
 from engine.cli import main
 from engine.errors import OutputPathError
 from engine.recipe import DEFAULT_RECIPE
-from engine.spec import default_spec, summary
+from engine.spec import default_spec, default_spec_for, normalize, summary
 from engine.training import History
 from engine.weights import load, save
 
@@ -214,6 +214,21 @@ def test_data_that_does_not_fit_the_spec(tmp_path, tiny_spec, capsys):
     np.savez(data, x=rng.random((40, 12, 12), dtype=np.float32), y=np.arange(40) % 3)
     assert main(["train", "--spec", tiny_spec, "--data", str(data), "--device", "cpu"]) == 1
     _one_error_line(capsys, "1×12×12 images but the network expects 1×28×28")
+
+
+def test_the_default_network_for_images_too_small_for_it_is_the_windows_output_layer_alone(tmp_path, capsys):
+    """The window's default network for 12×12 images is a softmax alone; the CLI's stopped with
+    'layer 2 (conv): kernel 5×5 does not fit its 4×4 input', which the user had not written."""
+    data = tmp_path / "small.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.random((40, 12, 12), dtype=np.float32), y=np.arange(40) % 3)
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--data", str(data), "--epochs", "1", "--device", "cpu", "--save", str(model)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "note: the default network's layers do not fit 1×12×12 images, so it is the output layer" in out
+    assert load(model).spec == normalize(default_spec_for((1, 12, 12), 3))
+    assert [layer["type"] for layer in load(model).spec["layers"]] == ["softmax"]
 
 
 def test_divergence_is_one_line(tiny_spec, capsys):

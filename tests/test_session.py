@@ -28,6 +28,7 @@ from engine import backend as backend_module
 from engine.augment import Augment
 from engine.errors import LimitError, LoadCancelled
 from engine.recipe import Recipe
+from engine.spec import default_spec_for
 from gui import session as session_module
 from gui.session import Busy, LoadOptions, Session, load_data
 
@@ -258,7 +259,8 @@ def test_restoring_the_default_network_is_an_edit_that_undo_reverts(session):
     edited = session.spec
     notice = session.restore_default()
     assert notice.startswith("Restored the default network with fresh weights")
-    assert session.spec == session_module.default_spec_for(session.dataset) and not session.trained
+    data = session.dataset
+    assert session.spec == default_spec_for(data.input_shape, data.classes) and not session.trained
     session.undo()
     assert session.spec == edited
 

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QPushButton, QSpinBox
 from test_window import BatchCounter, open_data, start, wait_for_batches, wait_until_finished
 
+from engine.spec import default_spec_for
 from gui import network_editor
-from gui.session import default_spec_for
 
 
 def weights(win) -> dict[str, np.ndarray]:
@@ -151,7 +151,8 @@ def test_restore_default_network_replaces_the_network_and_undo_brings_it_back(wi
     window.editor.add_buttons["conv"].click()
     assert window.editor.layer_list.topLevelItemCount() == 7
     window.acts.restore_default.trigger()
-    assert window.editor.spec() == default_spec_for(window.session.dataset)
+    data = window.session.dataset
+    assert window.editor.spec() == default_spec_for(data.input_shape, data.classes)
     assert window.editor.layer_list.topLevelItemCount() == 6
     assert window.last_notice.startswith("Restored the default network")
     window.acts.undo.trigger()
