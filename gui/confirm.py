@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from engine.wording import plural
+from gui.plain_text import plain
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 CONTINUE, RESTART = "continue", "restart"
@@ -26,7 +27,7 @@ _ROLES = {
 def ask(parent: QWidget, title: str, text: str, choices: tuple[tuple[str, str], ...]) -> str:
     """Show `text` with a button per (answer, label) in `choices`, the first the default;
     returns the answer picked, CANCEL when the box is closed."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    box = plain(QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent))
     buttons = {box.addButton(label, _ROLES[answer]): answer for answer, label in choices}
     box.setDefaultButton(next(iter(buttons)))
     box.exec()

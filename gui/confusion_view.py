@@ -26,6 +26,7 @@ from engine.evaluation import Evaluation, accuracy_line, percent, row_normalised
 from engine.wording import plural
 from gui import theme
 from gui.naming import named
+from gui.plain_text import plain, tooltip
 
 #: A cell's thumbnails are listed up to this many (the most confident first).
 THUMBNAILS_SHOWN = 200
@@ -68,7 +69,7 @@ def _set_item(
         item.setFlags(flags | Qt.ItemFlag.ItemIsSelectable if selectable else flags)
         table.setItem(row, column, item)
     item.setText(text)
-    item.setToolTip(tip)
+    item.setToolTip(tooltip(tip))
     return item
 
 
@@ -88,7 +89,7 @@ class ConfusionView(QWidget):
         #: The test images' thumbnails by index, made once per set of images: each epoch's
         #: redraw lists mostly the same images again.
         self._icons: dict[int, QIcon] = {}
-        self.header = named(QLabel(), "confusionHeader", "Accuracy and loss on the test split")
+        self.header = plain(named(QLabel(), "confusionHeader", "Accuracy and loss on the test split"))
         self.header.setWordWrap(True)
         self.normalise_check = named(
             QCheckBox("Row shares"),
@@ -105,7 +106,7 @@ class ConfusionView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.currentCellChanged.connect(lambda row, column, *_: self.select_cell(row, column))
-        self.cell_label = named(QLabel(), "confusionCellLabel")
+        self.cell_label = plain(named(QLabel(), "confusionCellLabel"))
         self.cell_label.setWordWrap(True)
         self.thumbnails = named(
             QListWidget(),
@@ -264,10 +265,10 @@ class ConfusionView(QWidget):
                 icon = self._icons[index] = QIcon(QPixmap.fromImage(thumbnail(self._images[index])))
             item = QListWidgetItem(icon, f"{confidence:.0%}")
             item.setData(_INDEX, int(index))
-            item.setToolTip(
+            item.setToolTip(tooltip(
                 f"Test image {index + 1:,}: true {names[true]}, predicted {names[predicted]} "
                 f"with {confidence:.1%}"
-            )
+            ))
             self.thumbnails.addItem(item)
         self.thumbnails.setCurrentRow(-1)
         self.thumbnails.blockSignals(False)

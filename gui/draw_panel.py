@@ -30,6 +30,7 @@ from engine.drawing import load_image, prepare_drawing
 from gui.cell_grid import CellGrid
 from gui.drawing_pad import DrawingPad
 from gui.naming import named
+from gui.plain_text import plain
 
 #: How many of the most probable classes the prediction lists.
 TOP = 3
@@ -78,7 +79,7 @@ class DrawPanel(QWidget):
         self.seen_colour = named(QLabel(), "drawSeenColour", "The input as the network sees it, in colour")
         self.seen_colour.setMinimumSize(140, 140)
         self.seen_colour.hide()
-        self.prediction_label = named(QLabel(), "drawPrediction")
+        self.prediction_label = plain(named(QLabel(), "drawPrediction"))
         self.network: Any = None
         self.normalization: Any = None
         self.class_names: tuple[str, ...] = ()

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from engine.errors import ConvScopeError, clip
+from gui.plain_text import plain
 
 log = logging.getLogger("convscope")
 
@@ -31,7 +32,7 @@ class Reporter(Protocol):
 def show_error(parent: QWidget, title: str, text: str, details: str = "") -> QMessageBox:
     """A window-modal message that does not block the event loop (nor the tests); `details`
     (a traceback) sits behind the dialog's "Show Details…" button."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box = plain(QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent))
     box.setObjectName("errorDialog")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     if details:

@@ -17,6 +17,7 @@ from engine.wording import plural
 from gui import error_dialog
 from gui.error_dialog import reports_errors
 from gui.naming import named
+from gui.plain_text import plain
 from gui.session import EvaluationInput
 from gui.weights_info import session_text
 from gui.worker import EvaluationJob
@@ -47,7 +48,8 @@ class EvaluationDialog(QDialog):
         self.figures.setPlainText(
             f"{data_name}, {images}\n" + "\n".join(evaluation.summary_lines(result, names))
         )
-        self.stored = named(QLabel(stored), "storedLabel", "What the weight file recorded about its training")
+        stored_tip = "What the weight file recorded about its training"
+        self.stored = plain(named(QLabel(stored), "storedLabel", stored_tip))
         self.stored.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

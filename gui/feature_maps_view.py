@@ -28,6 +28,7 @@ from gui.backdrop import Backdrop
 from gui.map_detail import MapDetail, value_text
 from gui.mosaic import Mosaic, grid_columns, map_mosaic, nice_levels
 from gui.naming import named
+from gui.plain_text import escaped
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -404,8 +405,8 @@ class FeatureMapsView(QWidget):
             self._ticks = ticks
             self.prob_plot.getAxis("bottom").setTicks([ticks])
             self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
-        shown, confidence = names[predicted], 100 * probs[predicted]
-        truth = f"true <b>{names[true]}</b>" if true is not None else "<b>your own input</b>"
+        shown, confidence = escaped(names[predicted]), 100 * probs[predicted]
+        truth = f"true <b>{escaped(names[true])}</b>" if true is not None else "<b>your own input</b>"
         title = f"predicted <b>{shown}</b> ({confidence:.0f}%), {truth}"
         if title != self._title:  # a new title re-lays the whole grid out and repaints every panel
             self._title = title

@@ -43,6 +43,7 @@ from engine.errors import LimitError
 from engine.limits import estimate
 from engine.spec import ACTIVATIONS, POOL_MODES, LayerInfo, check, describe, shape_text
 from gui.naming import named
+from gui.plain_text import tooltip
 
 NEW_LAYERS: dict[str, dict[str, Any]] = {
     "conv": {"type": "conv", "filters": 8, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
@@ -365,7 +366,7 @@ class NetworkEditor(QWidget):
             item.setFlags(
                 Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsDragEnabled
             )
-            item.setToolTip(0, "\n".join(marked.get(i, [])) or settings)
+            item.setToolTip(0, tooltip("\n".join(marked.get(i, [])) or settings))
             if i in marked:
                 item.setIcon(0, warning)
                 for column in range(3):

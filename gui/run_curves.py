@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from gui import theme
 from gui.canvas import PlotWidget
 from gui.naming import named
+from gui.plain_text import escaped
 from gui.plots import epoch_ticks
 from gui.runs_model import Curves
 
@@ -48,7 +49,7 @@ def draw_curves(loss_plot: PlotWidget, accuracy_plot: PlotWidget, curves: list[C
         ):
             item = widget.getPlotItem()
             shown = np.isfinite(val)
-            item.plot(c.epochs[shown], scale * val[shown], pen=solid, name=c.name, **symbols)
+            item.plot(c.epochs[shown], scale * val[shown], pen=solid, name=escaped(c.name), **symbols)
             item.plot(c.epochs, scale * train, pen=dashed)
     last = int(max((c.epochs.max(initial=1) for c in curves), default=1))
     for widget in (loss_plot, accuracy_plot):  # whole epochs only

@@ -29,6 +29,7 @@ from gui import confirm, theme
 from gui.error_dialog import reports_errors
 from gui.lazy_dock import BuiltWhenShown
 from gui.naming import named
+from gui.plain_text import plain
 from gui.runs_model import Row, RunsModel
 
 FOLDER_KEY = "runs/folder"
@@ -80,7 +81,7 @@ class RunsDock(BuiltWhenShown):
         self.visibilityChanged.connect(lambda visible: visible and self.refresh())
 
     def _build(self) -> None:
-        self.folder_label = named(QLabel(), "runsFolderLabel")
+        self.folder_label = plain(named(QLabel(), "runsFolderLabel"))
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         folder_button = named(
             QPushButton("Change Folder…"), "runsFolderButton", "Keep runs in another folder and list its runs"
@@ -105,7 +106,7 @@ class RunsDock(BuiltWhenShown):
         )
         self.rename_button.clicked.connect(self._start_rename)
         self.delete_button.clicked.connect(self.delete_picked)
-        self.message_label = named(QLabel(), "runsMessageLabel")
+        self.message_label = plain(named(QLabel(), "runsMessageLabel"))
         self.message_label.setWordWrap(True)
 
         from gui.run_curves import curve_plot  # pyqtgraph: imported with the dock's contents

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxL
 
 from engine.occlusion import occlusion_map
 from gui.naming import named
+from gui.plain_text import plain
 
 PREDICTED = -1  # the class spin's value that means "the predicted class"
 
@@ -81,7 +82,7 @@ class SaliencyView(QWidget):
         self.patch_spin.setValue(4)
         self.saliency_label = named(QLabel(), "saliencyImage")
         self.occlusion_label = named(QLabel(), "occlusionImage")
-        self.status_label = named(QLabel(), "saliencyStatus")
+        self.status_label = plain(named(QLabel(), "saliencyStatus"))
         for label in (self.saliency_label, self.occlusion_label):
             label.setMinimumSize(160, 160)
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)

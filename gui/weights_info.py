@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel
 
 from engine.wording import plural
 from gui.naming import named
+from gui.plain_text import plain
 from gui.session import Session
 
 
@@ -64,6 +65,7 @@ class WeightsInfo(QLabel):
     def __init__(self, session: Session):
         super().__init__()
         named(self, "weightsInfo", "What the weights record about their training: epochs, scores, settings")
+        plain(self)
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.session = session

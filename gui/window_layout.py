@@ -25,6 +25,7 @@ from gui.confusion_dock import ConfusionDock
 from gui.explain_dock import ExplainDock
 from gui.help_menu import build_help_menu
 from gui.naming import named
+from gui.plain_text import plain
 from gui.preferences import Preferences
 from gui.runs_dock import RunsDock
 from gui.timeline_bar import TimelineBar
@@ -339,7 +340,7 @@ def build_docks(window: Any) -> None:
 def build_status_bar(window: QMainWindow) -> tuple[QLabel, QLabel]:
     """(data label, device label), kept at the status bar's right."""
     device = named(QLabel(), "deviceLabel", "Where the network's arrays live")
-    data = named(QLabel(), "dataLabel", "The data set being trained on")
+    data = plain(named(QLabel(), "dataLabel", "The data set being trained on"))
     window.statusBar().addPermanentWidget(data)
     window.statusBar().addPermanentWidget(device)
     return data, device

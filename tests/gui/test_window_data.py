@@ -236,3 +236,34 @@ def test_an_npz_whose_images_read_two_ways_asks_which_and_loads_that_reading(
         qtbot.waitUntil(lambda: not window.loader.running, timeout=30_000)
         assert window.session.dataset.name == "both.npz" and window.session.net.input_shape == shape
         assert window.last_error == ""
+
+
+def test_text_from_files_is_shown_as_text_never_read_as_html(qtbot, window, tmp_path, monkeypatch):
+    """Qt reads text that looks like HTML as HTML, and `<img src="/dev/zero">` in a class name, a
+    data set's name or a network file read that file into memory until the window was killed.
+    Here the image is a 400 px PNG: read as HTML, it would make the label 400 px high."""
+    from PIL import Image
+    from PySide6.QtWidgets import QLabel
+
+    monkeypatch.chdir(tmp_path)  # where Qt looks for the image a relative src names
+    Image.new("L", (400, 400)).save(tmp_path / "big.png")
+    img = '<img src="big.png">'
+    rng = np.random.default_rng(0)
+    data = tmp_path / f"{img}.npz"
+    np.savez(data, x=rng.random((40, 28, 28), dtype=np.float32), y=np.arange(40) % 2, class_names=[img, "b"])
+    window.open_dataset(str(data))
+    qtbot.waitUntil(lambda: not window.loader.running, timeout=60_000)
+    assert window.session.dataset.class_names == (img, "b")
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps({"input": [1, 28, 28], "classes": 2, "layers": [{"type": img}]}))
+    window.open_network(str(network))
+    assert img in window.last_error
+    window.feature_maps_view.repaint()
+    assert img in window.feature_maps_view.prob_plot.titleLabel.item.toPlainText()
+    labels = window.findChildren(QLabel) + [
+        box.findChild(QLabel, "qt_msgbox_label") for box in window.findChildren(QMessageBox)
+    ]
+    shown = [label for label in labels if img in label.text()]
+    assert {label.objectName() for label in shown} >= {"dataLabel", "qt_msgbox_label"}
+    for label in shown:
+        assert label.sizeHint().height() < 200, f"{label.objectName()} read its text as HTML"
