@@ -86,6 +86,13 @@ def name_problem(name: Any) -> str | None:
     return None
 
 
+def default_name(dataset: str, details: str) -> str:
+    """A run's name: the data set's name, shortened with … where it would make the name longer
+    than a run's may be, then `details` (the training settings)."""
+    room = MAX_NAME - len(details)
+    return (dataset if len(dataset) <= room else dataset[: room - 1] + "…") + details
+
+
 def epoch_record(info: EpochInfo) -> dict[str, float | None]:
     return {k: getattr(info, k) for k in EPOCH_FIELDS}
 

@@ -27,7 +27,7 @@ from engine.errors import DataError, LimitError, WeightFileError
 from engine.evaluation import Evaluation
 from engine.optim import Optimizer
 from engine.recipe import Recipe
-from engine.runs import RunRecord, load_runs, save_run
+from engine.runs import RunRecord, default_name, load_runs, save_run
 from engine.spec import default_spec_for, load_spec, save_spec, shape_text, validate
 from engine.training import Callback, TrainingControl, fit, fit_problem
 from engine.wording import plural
@@ -677,8 +677,9 @@ class Session:
         epochs = [e for e in self._history.epochs if e.epoch > self._history.start_epoch]
         c = run.config
         trained = plural(len(epochs), "epoch")
-        name = f"{run.dataset.name}, {trained}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
-        name += f", {c.augment.describe()}" if c.augment.describe() else ""
+        details = f", {trained}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
+        details += f", {c.augment.describe()}" if c.augment.describe() else ""
+        name = default_name(run.dataset.name, details)
         try:
             record = save_run(
                 self.runs_folder, run.net, name=name, dataset=run.dataset, settings=c.settings(),

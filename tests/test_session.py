@@ -26,6 +26,7 @@ from engine import (
 )
 from engine import backend as backend_module
 from engine.augment import Augment
+from engine.data import MAX_NAME
 from engine.errors import LimitError, LoadCancelled
 from engine.recipe import Recipe
 from engine.spec import default_spec_for
@@ -488,6 +489,23 @@ def test_the_recipes_augmentation_reaches_fit_and_the_stored_runs_settings(tmp_p
     # The varied images trained other weights than the plain ones from the same seed.
     assert not np.array_equal(trained[0].net.state_dict()["layers.0.weight"],
                               trained[1].net.state_dict()["layers.0.weight"])
+
+
+def test_a_run_on_a_data_set_with_a_long_name_is_kept_under_a_shortened_one(tmp_path):
+    """The window names the run from the data set and the settings: with a data set named in 70
+    characters, the name passed a run's 100 and the finished run was not kept."""
+    long_name = "handwritten_digits_photographed_by_the_class_of_2026_during_term_1.npz"
+    session = Session(
+        load_dataset(write_npz(tmp_path / long_name, 3)), RECIPE, "cpu", runs_folder=tmp_path / "runs"
+    )
+    notices = []
+    session.events.runs.connect(notices.append)
+    with_layers(session)
+    assert train_briefly(session) == "done"
+    (record,), _ = session.list_runs()
+    assert notices == [f"Kept the run as {record.name!r} in {tmp_path / 'runs'}."]
+    assert len(record.name) == MAX_NAME and record.name.endswith("…, 1 epoch, sgd lr 0.1, batch 16")
+    assert record.name.startswith(long_name[:60]) and record.dataset == long_name
 
 
 def test_a_stopped_run_is_not_kept_and_a_failed_store_is_a_notice(tmp_path):
