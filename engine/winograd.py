@@ -7,7 +7,7 @@ F(m, r) gives an m×m block of outputs of an r×r kernel from an α×α input ti
 Over C channels and K filters the ⊙ becomes one (tiles, C)·(C, K) GEMM per each of the α² tile
 points, m²·r²/α² times fewer multiplications than the direct form (6.25× for F(4, 5)). The
 transforms are small GEMMs over the tiles. The backward pass is this algorithm's own adjoint:
-dM = A dY Aᵀ feeds both the input's gradient, Bᵀᵀ (dM·Uᵀ) Bᵀ scattered back onto the tiles, and
+dM = A dY Aᵀ feeds both the input's gradient, B (dM·Uᵀ) Bᵀ scattered back onto the tiles, and
 the kernel's, Gᵀ (Σ_tiles Vᵀ·dM) G, reusing the forward pass's transformed input V.
 
 Arrays are NHWC, as `engine.layers.conv` keeps them; `array(name, shape, dtype)` hands out the
@@ -268,7 +268,7 @@ def _add_kernel_products(v: np.ndarray, dm: np.ndarray, du: np.ndarray, first: b
 def _add_input_gradient(
     t: Transforms, dm: np.ndarray, u: np.ndarray, dx: np.ndarray, array: ArrayFor
 ) -> None:
-    """Adds each tile's Bᵀᵀ (dM·Uᵀ) Bᵀ to one block's dL/dx where the forward pass took the tile."""
+    """Adds each tile's B (dM·Uᵀ) Bᵀ to one block's dL/dx where the forward pass took the tile."""
     n, h, w, c = dx.shape
     m, alpha, r = t.m, t.alpha, t.r
     th, tw = (h - r + 1) // m, (w - r + 1) // m
