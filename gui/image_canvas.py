@@ -83,11 +83,11 @@ class ImageCanvas(QWidget):
     def map_from_image(self, point: QPointF) -> QPointF:
         """Widget coordinates of image point `point`."""
         centre = self.view_rect().center()
-        return QPointF(self.rect().center()) + (point - centre) * self._scale()
+        return QRectF(self.rect()).center() + (point - centre) * self._scale()
 
     def map_to_image(self, point: QPointF) -> QPointF:
         centre = self.view_rect().center()
-        return centre + (point - QPointF(self.rect().center())) / self._scale()
+        return centre + (point - QRectF(self.rect()).center()) / self._scale()
 
     def image_rect(self) -> QRectF:
         """Where the whole image is drawn, in widget coordinates."""
