@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from gui import theme
@@ -51,6 +51,8 @@ class ColorBar(QWidget):
         colours = theme.to_rgba(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], (0.0, 1.0), colormap)
         self._gradient = QImage(colours.data, 256, 1, 4 * 256, QImage.Format.Format_RGBA8888).copy()
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self._pixmap = QPixmap()
+        self._drawn: tuple | None = None  # what the pixmap was drawn for
 
     def levels(self) -> tuple[float, float]:
         return self._levels
@@ -86,7 +88,22 @@ class ColorBar(QWidget):
         return [(v, tick_text(v, step)) for v in values]
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        """Draws the bar kept as a pixmap, drawn again only when its size, scale or levels change:
+        its text costs more than the repaints under each training update."""
+        ratio = self.devicePixelRatioF()
+        key = (self.size(), ratio, self._levels)
+        if key != self._drawn:
+            self._drawn = key
+            self._pixmap = QPixmap(self.size() * ratio)
+            self._pixmap.setDevicePixelRatio(ratio)
+            self._pixmap.fill(Qt.GlobalColor.transparent)
+            self._draw(QPainter(self._pixmap))
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._pixmap)
+        painter.end()
+
+    def _draw(self, painter: QPainter) -> None:
+        painter.setFont(self.font())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # a smooth gradient
         bar = self.bar_rect()
         painter.drawImage(bar, self._gradient)

@@ -41,11 +41,11 @@ class ImageCanvas(QWidget):
     def show_image(self, values: np.ndarray, levels: tuple[float, float], colormap: str | None) -> None:
         """Draw `values` (H, W) through `colormap`, or (H, W, 3) colours (`colormap` None), over
         `levels`; NaN is left transparent. A new image keeps the zoom."""
-        rgba = np.ascontiguousarray(theme.to_rgba(values, levels, colormap))
-        height, width = rgba.shape[:2]
-        image = QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)
-        # the converted copy owns its pixels: `rgba` may go
-        self._image = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        pixels = np.ascontiguousarray(theme.to_argb(values, levels, colormap))
+        height, width = pixels.shape
+        # opaque or wholly transparent, so already premultiplied; the copy owns its pixels
+        image = QImage(pixels.data, width, height, 4 * width, QImage.Format.Format_ARGB32_Premultiplied)
+        self._image = image.copy()
         self._size = QSize(width, height)
         self.update()
 

@@ -74,18 +74,37 @@ def colour_table(name: str) -> np.ndarray:
     return np.stack([np.interp(places, at, table[:, c]) for c in range(3)], axis=1).round().astype(np.uint8)
 
 
-def to_rgba(values: np.ndarray, levels: tuple[float, float], colormap: str | None) -> np.ndarray:
-    """RGBA bytes of `values` drawn over `levels`: (H, W) through the colour map `colormap`,
-    (H, W, 3) as colours with each channel scaled over the levels (`colormap` None); NaN is
-    transparent. Every image and table drawn with a colour map gets its colours here."""
+@functools.cache
+def _argb_table(name: str) -> np.ndarray:
+    """The colour map `name` as 256 opaque ARGB32 pixels (0xAARRGGBB)."""
+    rgb = colour_table(name).astype(np.uint32)
+    return 0xFF000000 | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
+
+
+def to_argb(values: np.ndarray, levels: tuple[float, float], colormap: str | None) -> np.ndarray:
+    """ARGB32 pixels (0xAARRGGBB, uint32) of `values` drawn over `levels`: (H, W) through the
+    colour map `colormap`, (H, W, 3) as colours with each channel scaled over the levels
+    (`colormap` None); NaN is transparent (0). Every image and table drawn with a colour map
+    gets its colours here."""
     low, high = levels
-    scaled = (np.asarray(values, dtype=np.float32) - low) / ((high - low) or 1.0)
-    missing = np.isnan(scaled) if scaled.ndim == 2 else np.isnan(scaled).any(axis=-1)
-    scaled = np.nan_to_num(scaled, nan=0.0)
-    rgba = np.empty((*missing.shape, 4), dtype=np.uint8)
+    scale = 1.0 / ((high - low) or 1.0)
+    values = np.asarray(values, dtype=np.float32)
     if colormap is None:
-        rgba[..., :3] = np.clip(scaled * 255.0 + 0.5, 0, 255)
+        channels = np.clip((values - low) * (255.0 * scale) + 0.5, 0, 255)
+        missing = np.isnan(channels).any(axis=-1)
+        rgb = np.nan_to_num(channels).astype(np.uint32)
+        pixels = 0xFF000000 | rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
     else:
-        rgba[..., :3] = colour_table(colormap)[np.clip(scaled * 256.0, 0, 255).astype(np.intp)]
-    rgba[..., 3] = np.where(missing, 0, 255)
-    return rgba
+        index = (values - low) * (256.0 * scale)
+        missing = np.isnan(index)
+        np.clip(index, 0, 255, out=index)
+        index[missing] = 0
+        pixels = _argb_table(colormap)[index.astype(np.uint8)]
+    pixels[missing] = 0
+    return pixels
+
+
+def to_rgba(values: np.ndarray, levels: tuple[float, float], colormap: str | None) -> np.ndarray:
+    """The same colours as RGBA bytes (H, W, 4)."""
+    pixels = to_argb(values, levels, colormap)
+    return (pixels[..., None] >> np.array([16, 8, 0, 24], dtype=np.uint32) & 0xFF).astype(np.uint8)
