@@ -277,13 +277,10 @@ def _add_input_gradient(
     np.matmul(dm, u.transpose(0, 2, 1), out=dv)
     dd1 = array("dd1", (alpha, alpha, tiles, c), dm.dtype)
     dd = _both_sides(t.b, dv.reshape(alpha, alpha, tiles, c), dd1, dv)
-    dd = dd.reshape(alpha, alpha, n, th, tw, c)
-    sn, sh, sw, sc = dx.strides
-    for top in range(0, alpha, m):
-        rows = min(m, alpha - top)
-        for left in range(0, alpha, m):
-            cols = min(m, alpha - left)
-            target = np.lib.stride_tricks.as_strided(
-                dx[:, top:, left:], (n, th, rows, tw, cols, c), (sn, m * sh, sh, m * sw, sw, sc)
-            )
-            target += dd[top : top + rows, left : left + cols].transpose(2, 3, 0, 4, 1, 5)
+    # Each tile whole and image-major (in dd1, free again), so that it adds as runs of α·C floats
+    # where a tile offset's slices ran C floats at a time.
+    whole = dd1.reshape(n, th, tw, alpha, alpha, c)
+    np.copyto(whole, dd.reshape(alpha, alpha, n, th, tw, c).transpose(2, 3, 4, 0, 1, 5))
+    for i in range(th):
+        for j in range(tw):
+            dx[:, i * m : i * m + alpha, j * m : j * m + alpha] += whole[:, i, j]
