@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QTimer
-from PySide6.QtGui import QPainter, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QWidget
+from PySide6.QtGui import QBrush, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QWidget
 
 from engine import EpochInfo
 from gui import theme
@@ -77,6 +77,35 @@ class _PathCurve(QGraphicsPathItem):
         """The whole series' extent, which pyqtgraph's auto-range asks for: the path holds only
         the points in view."""
         return self.bounds[axis]
+
+
+#: A point's symbol: its diameter and edge, as pyqtgraph draws the accuracy plot's.
+SYMBOL_SIZE = 7
+SYMBOL_EDGE = (200, 200, 200)
+
+
+class _Points:
+    """A dot of SYMBOL_SIZE pixels at each point, whatever the view's scale: Qt's own ellipse
+    items, which paint without Python (one per epoch)."""
+
+    def __init__(self, plot: pg.PlotItem, pen: QPen, brush: QBrush):
+        self._plot, self._pen, self._brush = plot, pen, brush
+        self.items: list[QGraphicsEllipseItem] = []
+
+    def set_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        while len(self.items) > len(x):
+            self._plot.removeItem(self.items.pop())
+        while len(self.items) < len(x):
+            r = SYMBOL_SIZE / 2
+            dot = QGraphicsEllipseItem(-r, -r, 2 * r, 2 * r)
+            dot.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            dot.setPen(self._pen)
+            dot.setBrush(self._brush)
+            dot.setZValue(1)  # over the curves
+            self._plot.addItem(dot, ignoreBounds=True)  # the curve through them has their bounds
+            self.items.append(dot)
+        for dot, a, b in zip(self.items, x.tolist(), y.tolist(), strict=True):
+            dot.setPos(a, b)
 
 
 class _Series:
@@ -196,16 +225,12 @@ class LossPlot(_EpochPlot):
         item.legend.addItem(self.raw_curve, "batch loss")
         item.legend.addItem(self.smooth_curve, "smoothed")
         self.setAntialiasing(True)  # pyqtgraph's items set their own; these curves take the view's
-        self.val_curve = item.plot(
-            pen=pg.mkPen(theme.VALIDATION, width=2),
-            symbol="o",
-            symbolSize=7,
-            symbolBrush=theme.VALIDATION,
-            name="validation loss",
-        )
-        # Kept as a pixmap until its once-an-epoch change: its symbols paint in Python, and the
-        # plot repaints under them with every bundle of batch losses.
-        theme.cache(self.val_curve)
+        # Drawn by Qt too: the plot repaints under it with every bundle of batch losses, and a
+        # pyqtgraph curve with symbols answers each repaint's questions (its bounds) in Python.
+        self.val_curve = _PathCurve(pg.mkPen(theme.VALIDATION, width=2))
+        self.val_points = _Points(item, pg.mkPen(SYMBOL_EDGE), pg.mkBrush(theme.VALIDATION))
+        item.addItem(self.val_curve)
+        item.legend.addItem(self.val_curve, "validation loss")
         _cache_frame(item)
         self.batches = _Series()
         self.smoothed = _Series()
@@ -270,9 +295,13 @@ class LossPlot(_EpochPlot):
             view.itemBoundsChanged(self.raw_curve)
         points = int(SMOOTHED_POINTS_PER_PIXEL * pixels)
         self.smooth_curve.set_data(*thinned(*visible(self.smoothed.x, self.smoothed.y, low, high), points))
-        if self._validation_dirty:  # its symbols make it the dearest curve to set, once an epoch
+        if self._validation_dirty:  # once an epoch
             self._validation_dirty = False
-            self.val_curve.setData(self.validation.x, self.validation.y)
+            self.val_curve.set_data(self.validation.x, self.validation.y)
+            self.val_points.set_data(self.validation.x, self.validation.y)
+            if self.val_curve.bounds != (bounds := self.validation.bounds()):
+                self.val_curve.bounds = bounds
+                view.itemBoundsChanged(self.val_curve)
         self._rescale()
 
     def _rescale(self) -> None:

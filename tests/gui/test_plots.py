@@ -161,31 +161,45 @@ def test_view_all_after_zooming_in_shows_every_loss(shown):
     assert x_low <= 0.01 and x_high >= 2.0 and y_low <= 1.0 and y_high >= 2.99
 
 
-def test_the_validation_points_are_not_painted_again_with_each_new_batch(shown, monkeypatch, qtbot):
-    """The loss plot repaints 5 times a second while a run trains; the validation loss changes
-    once an epoch, and its symbols paint in Python (holding the GIL the worker trains with), so
-    Qt keeps them as a pixmap until they change."""
-    painted = []
-    paint = pg.ScatterPlotItem.paint
+def test_nothing_in_the_loss_plot_paints_in_python_as_batches_arrive(shown, monkeypatch, qtbot):
+    """The loss plot repaints 5 times a second while a run trains: its curves and the validation
+    points are Qt's own items, so those repaints call no pyqtgraph curve or scatter code (which
+    runs in Python, holding the GIL the worker trains with)."""
+    called = []
 
-    def counted(self, *args):
-        painted.append(self)
-        return paint(self, *args)
+    def counted(name, method):
+        return lambda self, *args: called.append(name) or method(self, *args)
 
-    monkeypatch.setattr(pg.ScatterPlotItem, "paint", counted)
+    for cls in (pg.ScatterPlotItem, pg.PlotCurveItem, pg.PlotDataItem):
+        for name in ("paint", "boundingRect"):
+            if name in vars(cls):
+                monkeypatch.setattr(cls, name, counted(f"{cls.__name__}.{name}", vars(cls)[name]))
     plot = shown(LossPlot())
     plot.set_horizon(3.0)
     plot.add_validation(1.0, 1.2)
+    plot.add_validation(2.0, 0.9)
     for batch in range(6):
         plot.append([1 + batch / 10, 1.05 + batch / 10], [1.5, 1.4])
         plot.redraw()
         qtbot.wait(20)
-        if batch == 0:  # drawn on the y range the first losses set
-            qtbot.waitUntil(lambda: bool(painted))
-            qtbot.wait(100)
-            painted.clear()
-    assert painted == []
-    plot.add_validation(2.0, 0.9)  # a new point: drawn again
+    assert called == []
+
+
+def test_the_validation_points_are_dots_of_their_colour(shown):
+    plot = shown(LossPlot())
+    plot.set_horizon(3.0)
+    plot.getPlotItem().setYRange(0, 2.5, padding=0)
+    plot.add_validation(1.0, 1.2)
+    plot.add_validation(2.0, 0.9)
     plot.redraw()
-    qtbot.wait(20)
-    assert painted
+    image = plot.grab().toImage()
+    view = plot.getPlotItem().getViewBox()
+    for epoch, loss in ((1.0, 1.2), (2.0, 0.9)):
+        centre = plot.mapFromScene(view.mapViewToScene(QPointF(epoch, loss)))
+        for dx in (-1, 0, 1):  # a dot, not the 2 px line alone; 7 px across
+            for dy in (-1, 0, 1):
+                assert _close(image.pixelColor(centre + QPoint(dx, dy)), QColor(theme.VALIDATION))
+        assert not _close(image.pixelColor(centre + QPoint(0, 6)), QColor(theme.VALIDATION))
+    plot.rewind(1.0)  # the second epoch forgotten: its dot goes
+    plot.redraw()
+    assert len(plot.val_points.items) == 1
