@@ -232,6 +232,7 @@ class LossPlot(_EpochPlot):
         item.addItem(self.val_curve)
         item.legend.addItem(self.val_curve, "validation loss")
         _cache_frame(item)
+        theme.cache(item.legend)  # its samples too: these curves' pens never change
         self.batches = _Series()
         self.smoothed = _Series()
         self.validation = _Series()
