@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QTimer
-from PySide6.QtGui import QBrush, QPainter, QPen
+from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QWidget
 
 from engine import EpochInfo
@@ -79,32 +79,42 @@ class _PathCurve(QGraphicsPathItem):
         return self.bounds[axis]
 
 
-#: A point's symbol: its diameter and edge, as pyqtgraph draws the accuracy plot's.
+#: A point's symbol: its diameter and edge, as pyqtgraph drew them.
 SYMBOL_SIZE = 7
 SYMBOL_EDGE = (200, 200, 200)
 
 
-class _Points:
-    """A dot of SYMBOL_SIZE pixels at each point, whatever the view's scale: Qt's own ellipse
-    items, which paint without Python (one per epoch)."""
+class _DottedCurve:
+    """A line through per-epoch points with a dot of SYMBOL_SIZE pixels at each, whatever the
+    view's scale, all drawn by Qt: a pyqtgraph curve with symbols paints and answers each
+    repaint's questions (its bounds) in Python, holding the GIL the worker trains with."""
 
-    def __init__(self, plot: pg.PlotItem, pen: QPen, brush: QBrush):
-        self._plot, self._pen, self._brush = plot, pen, brush
-        self.items: list[QGraphicsEllipseItem] = []
+    def __init__(self, plot: pg.PlotItem, colour: str, name: str):
+        self._plot = plot
+        self.line = _PathCurve(pg.mkPen(colour, width=2))
+        plot.addItem(self.line)
+        plot.legend.addItem(self.line, name)
+        self._pen, self._brush = pg.mkPen(SYMBOL_EDGE), pg.mkBrush(colour)
+        self.dots: list[QGraphicsEllipseItem] = []  # one per point
 
-    def set_data(self, x: np.ndarray, y: np.ndarray) -> None:
-        while len(self.items) > len(x):
-            self._plot.removeItem(self.items.pop())
-        while len(self.items) < len(x):
+    def set_data(self, series: _Series) -> None:
+        x, y = series.x, series.y
+        self.line.set_data(x, y)
+        if self.line.bounds != (bounds := series.bounds()):
+            self.line.bounds = bounds
+            self._plot.getViewBox().itemBoundsChanged(self.line)
+        while len(self.dots) > len(x):
+            self._plot.removeItem(self.dots.pop())
+        while len(self.dots) < len(x):
             r = SYMBOL_SIZE / 2
             dot = QGraphicsEllipseItem(-r, -r, 2 * r, 2 * r)
             dot.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
             dot.setPen(self._pen)
             dot.setBrush(self._brush)
             dot.setZValue(1)  # over the curves
-            self._plot.addItem(dot, ignoreBounds=True)  # the curve through them has their bounds
-            self.items.append(dot)
-        for dot, a, b in zip(self.items, x.tolist(), y.tolist(), strict=True):
+            self._plot.addItem(dot, ignoreBounds=True)  # the line through them has their bounds
+            self.dots.append(dot)
+        for dot, a, b in zip(self.dots, x.tolist(), y.tolist(), strict=True):
             dot.setPos(a, b)
 
 
@@ -185,9 +195,9 @@ def _styled(
 
 
 def _cache_frame(item: pg.PlotItem) -> None:
-    """Cache the axes and the legend's labels, once every curve has its entry. Not the legend's
-    samples: they draw their curve's current symbol colours, which change without telling them."""
-    theme.cache(*(axis["item"] for axis in item.axes.values()), *(label for _, label in item.legend.items))
+    """Cache the axes and the legend, once every curve has its entry: its samples draw their
+    curves' pens, which never change."""
+    theme.cache(*(axis["item"] for axis in item.axes.values()), item.legend)
 
 
 class _EpochPlot(PlotWidget):
@@ -225,14 +235,9 @@ class LossPlot(_EpochPlot):
         item.legend.addItem(self.raw_curve, "batch loss")
         item.legend.addItem(self.smooth_curve, "smoothed")
         self.setAntialiasing(True)  # pyqtgraph's items set their own; these curves take the view's
-        # Drawn by Qt too: the plot repaints under it with every bundle of batch losses, and a
-        # pyqtgraph curve with symbols answers each repaint's questions (its bounds) in Python.
-        self.val_curve = _PathCurve(pg.mkPen(theme.VALIDATION, width=2))
-        self.val_points = _Points(item, pg.mkPen(SYMBOL_EDGE), pg.mkBrush(theme.VALIDATION))
-        item.addItem(self.val_curve)
-        item.legend.addItem(self.val_curve, "validation loss")
+        # Drawn by Qt too: the plot repaints under it with every bundle of batch losses.
+        self.val_curve = _DottedCurve(item, theme.VALIDATION, "validation loss")
         _cache_frame(item)
-        theme.cache(item.legend)  # its samples too: these curves' pens never change
         self.batches = _Series()
         self.smoothed = _Series()
         self.validation = _Series()
@@ -298,11 +303,7 @@ class LossPlot(_EpochPlot):
         self.smooth_curve.set_data(*thinned(*visible(self.smoothed.x, self.smoothed.y, low, high), points))
         if self._validation_dirty:  # once an epoch
             self._validation_dirty = False
-            self.val_curve.set_data(self.validation.x, self.validation.y)
-            self.val_points.set_data(self.validation.x, self.validation.y)
-            if self.val_curve.bounds != (bounds := self.validation.bounds()):
-                self.val_curve.bounds = bounds
-                view.itemBoundsChanged(self.val_curve)
+            self.val_curve.set_data(self.validation)
         self._rescale()
 
     def _rescale(self) -> None:
@@ -349,16 +350,9 @@ class AccuracyPlot(_EpochPlot):
         )
         item = _styled(self, "Accuracy", "epoch", "accuracy (%)", legend_at_top=False)
         item.setYRange(0, 100, padding=0.05)
-        symbols = {"symbol": "o", "symbolSize": 7}
-        self.train_curve = item.plot(
-            pen=pg.mkPen(theme.TRAIN, width=2), symbolBrush=theme.TRAIN, name="train", **symbols
-        )
-        self.val_curve = item.plot(
-            pen=pg.mkPen(theme.VALIDATION, width=2),
-            symbolBrush=theme.VALIDATION,
-            name="validation",
-            **symbols,
-        )
+        self.setAntialiasing(True)  # Qt's items take the view's
+        self.train_curve = _DottedCurve(item, theme.TRAIN, "train")
+        self.val_curve = _DottedCurve(item, theme.VALIDATION, "validation")
         _cache_frame(item)
         self.train = _Series()
         self.validation = _Series()
@@ -390,8 +384,8 @@ class AccuracyPlot(_EpochPlot):
     def _show(self) -> None:
         """The curves, and the y range fitted to them with room for a point's symbol (a point at
         100% is drawn whole)."""
-        self.train_curve.setData(self.train.x, self.train.y)
-        self.val_curve.setData(self.validation.x, self.validation.y)
+        self.train_curve.set_data(self.train)
+        self.val_curve.set_data(self.validation)
         low, high = accuracy_range(np.concatenate([self.train.y, self.validation.y]))
         if (low, high) != self._y_range:  # a new range redraws the axis: only when it changes
             self._y_range = (low, high)

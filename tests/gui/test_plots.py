@@ -161,10 +161,10 @@ def test_view_all_after_zooming_in_shows_every_loss(shown):
     assert x_low <= 0.01 and x_high >= 2.0 and y_low <= 1.0 and y_high >= 2.99
 
 
-def test_nothing_in_the_loss_plot_paints_in_python_as_batches_arrive(shown, monkeypatch, qtbot):
-    """The loss plot repaints 5 times a second while a run trains: its curves and the validation
-    points are Qt's own items and its legend a pixmap, so those repaints call no pyqtgraph curve,
-    scatter or legend code (which runs in Python, holding the GIL the worker trains with)."""
+@pytest.fixture
+def python_paints(monkeypatch) -> list[str]:
+    """Each call to pyqtgraph's curve and scatter code, and to its legend's painting, from then
+    on: Python, which holds the GIL the worker trains with."""
     called = []
 
     def counted(name, method):
@@ -176,6 +176,13 @@ def test_nothing_in_the_loss_plot_paints_in_python_as_batches_arrive(shown, monk
     )]:
         if name in vars(cls):
             monkeypatch.setattr(cls, name, counted(f"{cls.__name__}.{name}", vars(cls)[name]))
+    return called
+
+
+def test_nothing_in_the_loss_plot_paints_in_python_as_batches_arrive(shown, python_paints, qtbot):
+    """The loss plot repaints 5 times a second while a run trains: its curves and the validation
+    points are Qt's own items and its legend a pixmap, so those repaints run no pyqtgraph curve,
+    scatter or legend code."""
     plot = shown(LossPlot())
     plot.set_horizon(3.0)
     plot.add_validation(1.0, 1.2)
@@ -186,8 +193,22 @@ def test_nothing_in_the_loss_plot_paints_in_python_as_batches_arrive(shown, monk
         qtbot.wait(20)
         if batch == 0:  # the first losses set the y range: everything is drawn anew once
             qtbot.wait(100)
-            called.clear()
-    assert called == []
+            python_paints.clear()
+    assert python_paints == []
+
+
+def test_an_epochs_accuracy_is_drawn_without_pyqtgraphs_curves(shown, python_paints, qtbot):
+    plot = shown(AccuracyPlot())
+    plot.set_horizon(3)
+    qtbot.wait(50)
+    for epoch, acc in enumerate((0.6, 0.8, 0.9), 1):
+        plot.add_epoch(EpochInfo(epoch, 3, 0.5, acc, 0.6, acc - 0.02, 0.03, 1.0, 1000.0))
+        qtbot.wait(20)
+        if epoch == 1:  # the legend, placed in its corner, drawn (and kept) once
+            assert set(python_paints) <= {"LegendItem.paint", "LineSample.paint"}
+            python_paints.clear()
+    assert python_paints == []
+    assert [len(curve.dots) for curve in (plot.train_curve, plot.val_curve)] == [3, 3]
 
 
 def test_the_validation_points_are_dots_of_their_colour(shown):
@@ -207,4 +228,4 @@ def test_the_validation_points_are_dots_of_their_colour(shown):
         assert not _close(image.pixelColor(centre + QPoint(0, 6)), QColor(theme.VALIDATION))
     plot.rewind(1.0)  # the second epoch forgotten: its dot goes
     plot.redraw()
-    assert len(plot.val_points.items) == 1
+    assert len(plot.val_curve.dots) == 1
