@@ -190,8 +190,6 @@ class FeatureMapsView(QWidget):
         self._hovered, self._bar_panel = None, 1
         self.panels = [ImagePanel(title) for title in titles]
         self.map_images = [panel.image for panel in self.panels]
-        for item in self.map_images[1:]:
-            item.setColorMap(theme.MAP_COLORMAP)
         self._ticks, self._title, self._input_index = [], "", None
         self.prob_plot = pg.PlotItem(enableMenu=False)
         self.prob_plot.setMouseEnabled(x=False, y=False)
@@ -276,7 +274,8 @@ class FeatureMapsView(QWidget):
         for item, maps_of_layer in zip(self.map_images[1:], maps[:-1], strict=True):
             mosaic = map_mosaic(maps_of_layer)
             levels = nice_levels(float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image)))
-            item.setImage(mosaic.image, levels=levels)
+            # Coloured here, in NumPy: pyqtgraph colours float maps in Python at each repaint.
+            item.setImage(theme.to_rgba(mosaic.image, levels, theme.MAP_COLORMAP), autoLevels=False)
             self.mosaics.append(mosaic)
             self.levels.append(levels)
         self._draw_probabilities(maps[-1], None if own is not None else int(self._labels[index]))

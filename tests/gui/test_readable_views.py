@@ -237,10 +237,31 @@ def test_the_feature_maps_colour_bar_gives_the_hovered_layers_levels(window, qtb
         qtbot.mouseMove(view.graphics.viewport(), _map_point(view, panel, 0, 0, 0))
         low, high = view.color_bar.levels()
         assert view.color_bar.axis.labelText == layer
-        assert tuple(view.map_images[panel].levels) == (low, high)  # the scale the maps are drawn with
+        drawn = theme.to_rgba(view.mosaics[panel - 1].image, (low, high), theme.MAP_COLORMAP)
+        np.testing.assert_array_equal(view.map_images[panel].image, drawn)  # drawn on the bar's scale
         assert low <= maps[panel - 1].min() and maps[panel - 1].max() <= high
         assert high <= 4 / 3 * maps[panel - 1].max() * (1 + 1e-6)  # round, but close to the data
     assert view.color_bar.isVisible()
+
+
+def test_the_feature_maps_are_coloured_once_per_update_not_by_pyqtgraph(window, qtbot, monkeypatch):
+    """A run sends new maps twice a second: they are coloured in NumPy as they arrive, so
+    pyqtgraph's rendering, which scales and colours a float image in Python on the GUI thread,
+    has nothing left to do but hand Qt the bytes."""
+    from pyqtgraph import functions_qimage
+
+    view = window.feature_maps_view
+    qtbot.waitUntil(lambda: view.graphics is not None)
+    coloured = []
+    scale = functions_qimage._rescale_and_lookup_float
+    monkeypatch.setattr(
+        functions_qimage, "_rescale_and_lookup_float", lambda *a, **k: coloured.append(1) or scale(*a, **k)
+    )
+    window.settings_panel.seed_spin.setValue(window.settings_panel.seed_spin.value() + 1)
+    window.run_bar.reset_button.click()  # new weights: new maps
+    view.graphics.viewport().repaint()
+    assert view.map_images[1].qimage is not None  # drawn
+    assert coloured == []
 
 
 def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
