@@ -183,6 +183,7 @@ class FeatureMapsView(QWidget):
         import pyqtgraph as pg
 
         from gui.canvas import ImagePanel
+        from gui.plots import Bars
 
         self._titles = titles
         self.graphics.clear()
@@ -197,8 +198,7 @@ class FeatureMapsView(QWidget):
         self.prob_plot.setYRange(0, 1, padding=0.02)
         self.prob_plot.showGrid(y=True, alpha=0.15)
         theme.cache(*(axis["item"] for axis in self.prob_plot.axes.values()))
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
-        self.prob_plot.addItem(self.bars)
+        self.bars = Bars(self.prob_plot)
         self.true_marker = pg.TextItem("true", color=theme.FOREGROUND, anchor=(0.5, 1.0))
         self.prob_plot.addItem(self.true_marker)
         self.panels.append(self.prob_plot)
@@ -393,7 +393,7 @@ class FeatureMapsView(QWidget):
         if true is not None:
             brushes[predicted] = self._brushes["correct" if predicted == true else "wrong"]
             pens[true] = self._pens["true"]
-        self.bars.setOpts(x=np.arange(len(probs)), height=probs, width=0.7, brushes=brushes, pens=pens)
+        self.bars.set_data(probs, brushes, pens)
         self.true_marker.setVisible(true is not None)
         if true is not None:
             self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from engine import Network
@@ -262,6 +262,29 @@ def test_the_feature_maps_are_coloured_once_per_update_not_by_pyqtgraph(window, 
     view.graphics.viewport().repaint()
     assert view.map_images[1].qimage is not None  # drawn
     assert coloured == []
+
+
+def test_the_probability_bars_are_drawn_by_qt_in_their_colours(window, qtbot, monkeypatch):
+    """The bars change with every snapshot: Qt's rectangles, not pyqtgraph's bar graph, which
+    paints and answers each repaint's bounds questions in Python."""
+    import pyqtgraph as pg
+
+    view = window.feature_maps_view
+    qtbot.waitUntil(lambda: view.graphics is not None)
+    called = []
+    for name in ("paint", "boundingRect"):
+        method = getattr(pg.BarGraphItem, name)
+        monkeypatch.setattr(pg.BarGraphItem, name, lambda it, *a, _m=method: called.append(1) or _m(it, *a))
+    view.show_index(3)
+    view.graphics.viewport().repaint()
+    probs = view.shown_maps[-1]
+    heights = [bar.rect().height() for bar in view.bars.items]
+    np.testing.assert_allclose(heights, probs, rtol=1e-6)
+    true, predicted = int(window.session.dataset.test.y[3]), int(np.argmax(probs))
+    colour = theme.CORRECT if predicted == true else theme.WRONG
+    assert view.bars.items[predicted].brush().color() == QColor(colour)
+    assert view.bars.items[true].pen().width() == 2
+    assert called == []
 
 
 def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
