@@ -33,7 +33,7 @@ from engine.training import Callback, TrainingControl, fit, fit_problem
 from engine.wording import plural
 from gui.edit_history import EditHistory, NetworkState
 from gui.snapshot import Snapshot, take_snapshot
-from gui.timelapse import TimeLapse
+from gui.timelapse import TimeLapse, sidecar_path
 
 BUILTIN = "mnist-5k"
 #: Test images an ONNX export is checked on: enough to meet every layer, a second's work.
@@ -499,6 +499,10 @@ class Session:
         self._weights_path = path
         self._set_dirty(False)
         if self._timelapse is None or not self._timelapse.frames:
+            try:  # a time-lapse beside the file was the replaced weights'
+                sidecar_path(path).unlink(missing_ok=True)
+            except OSError as exc:
+                return f"Saved the weights to {path}; the replaced weights' time-lapse stays: {exc.strerror}"
             return f"Saved the weights to {path}."
         try:
             sidecar = self._timelapse.save(path)

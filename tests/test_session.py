@@ -548,6 +548,23 @@ def test_the_time_lapse_goes_on_across_runs_is_saved_beside_the_weights_and_come
     assert session.timelapse is None and session.net.metadata["epochs"] == 3
 
 
+def test_weights_saved_without_a_time_lapse_over_a_file_take_its_time_lapse_away(session, tmp_path):
+    """Reset weights saved over a trained file kept its time-lapse beside them, and opening the
+    file played the replaced run's snapshots as its history."""
+    with_layers(session)
+    run = session.start_run(Recipe(epochs=1, batch_size=16, lr=0.1))
+    fit(run.net, run.dataset.train, epochs=1, batch_size=16, optimizer=run.optimizer,
+        callbacks=[run.timelapse], threads=1)
+    session.finish_run(History())
+    path = str(tmp_path / "model.safetensors")
+    session.save_weights(path)
+    assert (tmp_path / "model.timelapse.npz").exists()
+    session.reset(RECIPE)  # untrained weights, no time-lapse
+    assert session.save_weights(path) == f"Saved the weights to {path}."
+    assert session.open_weights(path) == "Loaded model.safetensors."
+    assert session.timelapse is None and not (tmp_path / "model.timelapse.npz").exists()
+
+
 def test_the_shown_input_is_a_test_image_or_the_users_own_with_one_pass_per_input_and_weights(
     tmp_path, monkeypatch, device
 ):
