@@ -13,6 +13,7 @@ import difflib
 import math
 import os
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -201,7 +202,10 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 #: What --data and the window's Open Data take, said wherever a source is not found.
-ACCEPTED = f"A data set is {BUILTIN} (built in), a folder of MNIST-format IDX files, or an .npz file."
+ACCEPTED = (
+    f"A data set is {BUILTIN} (built in), a folder of MNIST-format IDX files, of CIFAR-10 or CIFAR-100 "
+    "batches or of images (a folder per class), or an .npz file."
+)
 
 
 def _did_you_mean(source: str | os.PathLike[str]) -> str:
@@ -261,6 +265,9 @@ def load_dataset(
         else:
             raw = _read_idx_folder(path)
     else:
+        with open_regular(path, DataError, "data file") as f:
+            if not zipfile.is_zipfile(f):  # a CSV, say
+                raise DataError(f"{path}: is not an .npz archive (NumPy's savez format). {ACCEPTED}")
         raw = _read_npz(path)
 
     notes = list(raw.notes)

@@ -296,6 +296,16 @@ def test_missing_path(tmp_path: Path) -> None:
     raises(tmp_path / "nowhere.npz", "does not exist")
 
 
+def test_a_file_of_another_kind_is_refused_with_the_kinds_a_data_set_may_be(tmp_path: Path) -> None:
+    """A CSV was refused as "not an .npz archive ...: File is not a zip file", naming no other
+    kind; and the kinds named for a missing path left out image folders and CIFAR."""
+    table = tmp_path / "digits.csv"
+    table.write_text("label,pixel0\n1,255\n")
+    for path in (table, tmp_path / "nowhere"):
+        message = raises(path, "CIFAR-10 or CIFAR-100 batches or of images (a folder per class), or an .npz")
+        assert message.startswith(f"{path}: ")
+
+
 def _folder_with_bad_train_images(tmp_path: Path, data: bytes) -> Path:
     write_mnist_folder(tmp_path, test=False)
     (tmp_path / "train-images-idx3-ubyte").write_bytes(data)
