@@ -103,7 +103,8 @@ class ExplainDock(BuiltWhenShown):
         self.draw_panel.set_network(net, data.normalization, data.class_names)
         from engine.explain import explainable_layers
 
-        names = [(i, f"Layer {i + 1}: {describe(net.spec['layers'][i])}") for i in explainable_layers(net)]
+        # numbered from 0, as the editor, the filters and the feature maps number the layers
+        names = [(i, f"Layer {i}: {describe(net.spec['layers'][i])}") for i in explainable_layers(net)]
         if not session.running:
             self._snapshot = None  # the sources below are explained on the new network's snapshot
         self.view.set_sources(names)

@@ -118,6 +118,11 @@ def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
     assert dock.isVisible()
     view = dock.view
     assert view.source_combo.count() == 1 + 4  # the notes' example and the two conv-pool pairs
+    # each layer numbered as the editor numbers it (the conv layers were "Layer 1" and "Layer 3")
+    sources = [view.source_combo.itemText(k) for k in range(1, 5)]
+    assert [s.split(":")[0] for s in sources] == ["Layer 0", "Layer 1", "Layer 2", "Layer 3"]
+    assert window.editor.layer_list.topLevelItem(2).text(0).startswith("2  conv")
+    assert sources[2].startswith("Layer 2: 40 filters")
     dock.image_spin.setValue(4)  # numbered from 1, as in Feature maps, which follows it
     assert window.session.sample_index == 3 and window.feature_maps_view.index == 3
     view.source_combo.setCurrentIndex(1)
