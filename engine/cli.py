@@ -461,8 +461,11 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"model: {args.model} ({trained})")
     print(f"data: {data.name} test split, {plural(len(result.y), 'image')}")
     print("\n".join(evaluation.summary_lines(result, names)))
-    print("confusion matrix (rows: true class, columns: predicted):")
-    print(evaluation.confusion_text(counts, names))
+    if result.classes <= evaluation.MAX_SHOWN_CLASSES:
+        print("confusion matrix (rows: true class, columns: predicted):")
+        print(evaluation.confusion_text(counts, names))
+    elif not args.csv:
+        print(evaluation.matrix_not_shown(result.classes))
     if args.csv:
         try:
             write_atomic(args.csv, evaluation.confusion_csv(counts, names).encode())

@@ -13,6 +13,19 @@ from typing import Any
 
 import numpy as np
 
+#: The confusion matrix is printed, or drawn in the window, for at most this many classes
+#: (CIFAR-100's): beyond, its rows overflow a screen, and the window's table of a cell per pair
+#: of classes took minutes to draw for 1,500. A CSV file holds it whole.
+MAX_SHOWN_CLASSES = 100
+
+
+def matrix_not_shown(classes: int) -> str:
+    """Why the confusion matrix of `classes` classes is not shown, and where to get it."""
+    return (
+        f"The confusion matrix is shown for up to {MAX_SHOWN_CLASSES} classes and this network has "
+        f"{classes:,}: `convscope evaluate --csv PATH` writes it whole."
+    )
+
 
 def confusion_matrix(y: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
     """counts[true, predicted], int64."""

@@ -22,7 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.evaluation import Evaluation, accuracy_line, percent, row_normalised
+from engine.evaluation import (
+    MAX_SHOWN_CLASSES,
+    Evaluation,
+    accuracy_line,
+    matrix_not_shown,
+    percent,
+    row_normalised,
+)
 from engine.wording import plural
 from gui import theme
 from gui.naming import named
@@ -174,6 +181,10 @@ class ConfusionView(QWidget):
             self._cell = None
         if images is not self._images:
             self._icons = {}
+        if result.classes > MAX_SHOWN_CLASSES:
+            scores = accuracy_line(result).capitalize()
+            self.clear(f"Test split, {when}. {scores}\n{matrix_not_shown(result.classes)}")
+            return
         self._result, self._names, self._images = result, names, images
         self.header.setText(f"Test split, {when}. {accuracy_line(result).capitalize()}\n{AXES}")
         self._draw_matrix()

@@ -123,6 +123,22 @@ def test_evaluate_prints_the_metrics_and_writes_the_matrix_as_csv(tmp_path, caps
     assert f"wrote {table}" in out
 
 
+def test_evaluate_prints_no_matrix_beyond_a_hundred_classes_and_says_where_it_is(tmp_path, capsys):
+    """A network of 1,500 classes had `convscope evaluate` print 11 MB: 1,500 rows of 1,500 counts."""
+    classes = evaluation.MAX_SHOWN_CLASSES + 1
+    rng = np.random.default_rng(0)
+    data = tmp_path / "many.npz"
+    np.savez(data, x=rng.random((2 * classes, 4, 4), dtype=np.float32), y=np.arange(2 * classes) % classes)
+    model = tmp_path / "m.safetensors"
+    spec = {"input": [1, 4, 4], "classes": classes, "layers": [{"type": "softmax"}]}
+    save(Network(spec, seed=0), model, dataset=load_dataset(data))
+    assert main(["evaluate", str(model), "--data", str(data), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "confusion matrix (rows" not in out and len(out.splitlines()) < classes + 12
+    assert out.rstrip().endswith(evaluation.matrix_not_shown(classes))
+    assert "`convscope evaluate --csv PATH` writes it whole" in evaluation.matrix_not_shown(classes)
+
+
 @pytest.mark.parametrize("names", [list("0123456789"), ["airplane", "cat"]])
 def test_the_per_class_table_is_aligned_under_its_headings(names):
     result = evaluation.Evaluation(np.arange(len(names)), np.eye(len(names)), loss=0.0)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from test_window import predictions, start, wait_until_finished
 
 from engine import Network
-from engine.evaluation import Evaluation, percent, row_normalised
+from engine.evaluation import MAX_SHOWN_CLASSES, Evaluation, matrix_not_shown, percent, row_normalised
 from gui.confusion_dock import TRAINING
 from gui.confusion_view import ConfusionView
 
@@ -170,6 +170,24 @@ def _pass(y, seed):
     p = rng.random((len(y), 10)).astype(np.float32)
     p[np.arange(len(y)), y] += 2.0
     return Evaluation(np.asarray(y, dtype=np.int64), p / p.sum(axis=1, keepdims=True), 0.5)
+
+
+def test_a_network_of_more_than_a_hundred_classes_is_scored_without_its_matrix(qtbot):
+    """The table has a cell per pair of classes: for 1,500 classes the dock took minutes to draw
+    them (2.25 million cells), the window frozen, and 300 took 5 s of the GUI thread."""
+    classes = MAX_SHOWN_CLASSES + 1
+    view = ConfusionView()
+    qtbot.addWidget(view)
+    y = np.arange(2 * classes) % classes
+    p = np.eye(classes, dtype=np.float32)[y]
+    view.show_evaluation(Evaluation(y, p, 0.25), "after epoch 1 of 1", [str(c) for c in range(classes)], y)
+    assert view.table.rowCount() == view.table.columnCount() == 0
+    assert view.header.text() == (
+        "Test split, after epoch 1 of 1. Accuracy: 100.00% (202/202), loss 0.2500\n"
+        + matrix_not_shown(classes)
+    )
+    view.show_evaluation(_pass(np.arange(20) % 10, 0), "later", [str(c) for c in range(10)], np.arange(20))
+    assert view.table.rowCount() == 10  # a network of fewer classes has its matrix again
 
 
 def test_each_epochs_redraw_reuses_the_cells_and_the_thumbnails_already_made(qtbot, small_data, monkeypatch):
