@@ -27,6 +27,10 @@ _REQUIRED = object()
 MAX_WHOLE = 2**31 - 1
 #: A spec file larger than this is not a spec.
 MAX_SPEC_BYTES = 16 << 20
+#: A network has at most this many layers, far more than one built by hand needs: the window
+#: draws a panel per layer, its layout's cost growing with the square of the panels, so a small
+#: spec file of thousands of layers froze it (figures: tests/benchmarks/README.md, QA pass).
+MAX_LAYERS = 100
 
 #: Each layer type's fields and their defaults; `_REQUIRED` fields have none.
 FIELDS: dict[str, dict[str, Any]] = {
@@ -288,6 +292,9 @@ def check(spec: Any) -> tuple[dict[str, Any] | None, list[LayerInfo], list[str]]
     raw_layers = spec.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         problems.append("layers must be a non-empty list ending in a softmax layer")
+        raw_layers = []
+    elif len(raw_layers) > MAX_LAYERS:
+        problems.append(f"a network has at most {MAX_LAYERS} layers, this one has {len(raw_layers):,}")
         raw_layers = []
 
     layers = [_check_layer(i, raw, problems) for i, raw in enumerate(raw_layers)]

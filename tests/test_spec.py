@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine import Network, SpecError, default_spec, infer, normalize, summary, validate
 from engine.activations import Custom
-from engine.spec import load_spec, save_spec
+from engine.spec import MAX_LAYERS, load_spec, save_spec
 
 
 def _net(*layers, input_shape=(1, 28, 28), classes=10):
@@ -219,3 +219,13 @@ def test_a_spec_either_builds_with_the_inferred_shapes_or_validation_names_the_p
     probs = net.predict_proba(x)
     assert probs.shape == (2, classes)
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_a_network_of_more_layers_than_the_limit_is_refused_before_its_layers_are_checked():
+    """A 580 KB spec of 20,000 pool layers of size 1 was valid, and opening it froze the window
+    for about half an hour (its panels' layout grows with their square)."""
+    pools = [{"type": "pool", "size": 1}] * (MAX_LAYERS - 1)
+    deepest = {**default_spec(), "layers": [*pools, {"type": "softmax"}]}
+    assert validate(deepest) == []
+    deeper = {**deepest, "layers": [{"type": "pool", "size": 1}, *deepest["layers"]]}
+    assert validate(deeper) == [f"a network has at most {MAX_LAYERS} layers, this one has {MAX_LAYERS + 1}"]
