@@ -15,7 +15,7 @@ import numpy as np
 
 #: The confusion matrix is printed, or drawn in the window, for at most this many classes
 #: (CIFAR-100's): beyond, its rows overflow a screen, and the window's table of a cell per pair
-#: of classes took minutes to draw for 1,500. A CSV file holds it whole.
+#: of classes froze the window for thousands of classes. A CSV file holds it whole.
 MAX_SHOWN_CLASSES = 100
 
 
