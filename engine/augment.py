@@ -15,12 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import clip
+from engine.limits import MAX_WINDOW
+
 
 def setting_problem(name: str, value: object) -> str | None:
     """Why `value` cannot be augmentation setting `name` ("shift" or "rotate"), or None: the one
     rule for the class, the CLI and the window."""
-    if name == "shift" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return f"shift must be a whole number of pixels ≥ 0, not {value!r}"
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if name == "shift" and not (whole and 0 <= value <= MAX_WINDOW):
+        # further than the largest image side ConvScope trains on moves every image out of sight
+        return f"shift must be a whole number of pixels from 0 to {MAX_WINDOW:,}, not {clip(repr(value), 40)}"
     if name == "rotate" and not (isinstance(value, int | float) and 0 <= value <= 180):
         return f"rotate must be between 0 and 180 degrees, not {value!r}"
     return None

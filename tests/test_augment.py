@@ -92,9 +92,12 @@ def test_cli_options_reach_training(capsys):
     assert "1,000 training and" in capsys.readouterr().out
     assert main([*argv, "--rotate", "200"]) == 2
     assert "rotate must be between 0 and 180 degrees" in capsys.readouterr().err
+    # a shift beyond int64 stopped training with NumPy's "low is out of bounds for int64"
+    assert main([*argv, "--shift", str(10**30)]) == 2
+    assert "--shift: shift must be a whole number of pixels from 0 to 4,096" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("field", "value"), [("shift", -1), ("shift", 1.5), ("rotate", -3)])
+@pytest.mark.parametrize(("field", "value"), [("shift", -1), ("shift", 1.5), ("shift", 4097), ("rotate", -3)])
 def test_bad_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         Augment(**{field: value})
