@@ -288,6 +288,11 @@ def load_dataset(
     else:
         train_x, train_y = train.x[:limit], train.y[:limit]
         test_x, test_y = test.x, test.y
+    if len(class_names) < 2:  # said here, not as the network's "classes must be ≥ 2"
+        raise DataError(
+            f"{train.y_src}: every label is class {class_names[0]!r}, and a classifier needs two or "
+            "more classes."
+        )
     train_x = _to_float(train_x, train.x_src)
     test_x = _to_float(test_x, train.x_src if test is None else test.x_src)
     normalization = _normalize(train_x, test_x) if normalize else None

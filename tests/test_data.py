@@ -296,6 +296,14 @@ def test_missing_path(tmp_path: Path) -> None:
     raises(tmp_path / "nowhere.npz", "does not exist")
 
 
+def test_a_data_set_of_one_class_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Labels all 0 gave "classes must be a whole number ≥ 2, got 1", of a network the user had
+    not written, naming no file."""
+    path = tmp_path / "one.npz"
+    np.savez(path, x=np.zeros((20, 8, 8), np.uint8), y=np.zeros(20, np.int64))
+    raises(path, "array 'y' in", "every label is class '0', and a classifier needs two or more classes")
+
+
 def test_a_file_of_another_kind_is_refused_with_the_kinds_a_data_set_may_be(tmp_path: Path) -> None:
     """A CSV was refused as "not an .npz archive ...: File is not a zip file", naming no other
     kind; and the kinds named for a missing path left out image folders and CIFAR."""
