@@ -13,7 +13,7 @@ from typing import Any
 
 from engine import jsontext
 from engine.activations import Custom
-from engine.bounded_io import read_regular
+from engine.bounded_io import open_regular, read_regular
 from engine.errors import SpecError, clip
 from engine.output_path import check_output_path
 from engine.wording import plural
@@ -110,12 +110,30 @@ def default_spec_for(input_shape: Sequence[int], classes: int) -> dict[str, Any]
 def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a spec from JSON and check it, so a bad file fails here and not mid-build."""
     name = os.fspath(path)
-    text = read_regular(path, MAX_SPEC_BYTES, lambda why: SpecError([why]), "spec file")
-    spec = jsontext.parse(text, lambda why: SpecError([f"{name}: {why}"]))
+    try:
+        text = read_regular(path, MAX_SPEC_BYTES, lambda why: SpecError([why]), "spec file")
+        spec = jsontext.parse(text, lambda why: SpecError([f"{name}: {why}"]))
+    except SpecError:
+        if _is_weight_file(path):  # not "is not UTF-8 text": the network is in there, but as weights
+            raise SpecError([
+                f"{name}: is a weight file, not a network spec; it goes with --resume or evaluate "
+                "(the window's Open Weights)"
+            ]) from None
+        raise
     try:
         return normalize(spec)
     except SpecError as exc:  # the file named once, before the first of its problems
         raise SpecError([f"{name}: {exc.problems[0]}", *exc.problems[1:]]) from None
+
+
+def _is_weight_file(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` starts as a safetensors file does: an 8-byte header length, then JSON."""
+    try:
+        with open_regular(path, SpecError) as f:  # a named pipe refused, never waited on
+            head = f.read(10)
+    except (SpecError, OSError):
+        return False
+    return len(head) == 10 and head[8:] == b'{"'
 
 
 def save_spec(spec: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -229,3 +229,14 @@ def test_a_network_of_more_layers_than_the_limit_is_refused_before_its_layers_ar
     assert validate(deepest) == []
     deeper = {**deepest, "layers": [{"type": "pool", "size": 1}, *deepest["layers"]]}
     assert validate(deeper) == [f"a network has at most {MAX_LAYERS} layers, this one has {MAX_LAYERS + 1}"]
+
+
+def test_a_weight_file_given_as_a_spec_is_named_as_one(tmp_path):
+    """`convscope summary --spec model.safetensors` said "is not UTF-8 text (byte 0xd2 at offset
+    2,578)" of a file ConvScope had written itself."""
+    from engine.weights import save
+
+    path = tmp_path / "model.safetensors"
+    save(Network(_net({"type": "pool", "size": 2}), seed=0), path)
+    with pytest.raises(SpecError, match=r"model\.safetensors: is a weight file, not a network spec; it goes"):
+        load_spec(path)
