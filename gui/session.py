@@ -535,9 +535,10 @@ class Session:
             export_network(self._net, onnx=path)
             images = self._dataset.test.x[:EXPORT_CHECK_IMAGES]
             difference = check_onnx(self._net, path, images)
+            agreement = f"to within {difference:.1g}" if difference else "exactly"  # not "to within 0"
             return (
                 f"Exported the network to {path}; ONNX's reference runtime gives its probabilities "
-                f"on {len(images):,} test images to within {difference:.1g}."
+                f"on {len(images):,} test images {agreement}."
             )
         if suffix != ".py":
             raise ConvScopeError(f"{path}: export to an .onnx file (ONNX) or a .py file (PyTorch source)")
