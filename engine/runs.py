@@ -75,20 +75,26 @@ class RunRecord:
         return self.folder / WEIGHTS_FILE
 
 
+def _is_control(c: str) -> bool:
+    return ord(c) < 32 or ord(c) == 127
+
+
 def name_problem(name: Any) -> str | None:
     """Why `name` cannot name a run, or None."""
     if not isinstance(name, str) or not name.strip():
         return "a run's name must be some text"
     if len(name) > MAX_NAME:
         return f"a run's name may be at most {MAX_NAME} characters (this one has {len(name):,})"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if any(map(_is_control, name)):
         return "a run's name may not hold control characters"
     return None
 
 
 def default_name(dataset: str, details: str) -> str:
     """A run's name: the data set's name, shortened with … where it would make the name longer
-    than a run's may be, then `details` (the training settings)."""
+    than a run's may be, then `details` (the training settings). A file's name may hold control
+    characters, which a run's may not: each becomes a space."""
+    dataset = "".join(" " if _is_control(c) else c for c in dataset)
     room = MAX_NAME - len(details)
     return (dataset if len(dataset) <= room else dataset[: room - 1] + "…") + details
 

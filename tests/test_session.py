@@ -512,6 +512,12 @@ def test_a_run_on_a_data_set_with_a_long_name_is_kept_under_a_shortened_one(tmp_
     assert notices == [f"Kept the run as {record.name!r} in {tmp_path / 'runs'}."]
     assert len(record.name) == MAX_NAME and record.name.endswith("…, 1 epoch, sgd lr 0.1, batch 16")
     assert record.name.startswith(long_name[:60]) and record.dataset == long_name
+    tabbed = Session(  # a file's name may hold a tab, which a run's name may not
+        load_dataset(write_npz(tmp_path / "a\tb.npz", 3)), RECIPE, "cpu", runs_folder=tmp_path / "runs2"
+    )
+    with_layers(tabbed)
+    assert train_briefly(tabbed) == "done"
+    assert [r.name for r in tabbed.list_runs()[0]] == ["a b.npz, 1 epoch, sgd lr 0.1, batch 16"]
 
 
 def test_a_stopped_run_is_not_kept_and_a_failed_store_is_a_notice(tmp_path):
