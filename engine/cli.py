@@ -426,7 +426,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Network, Dataset, Optimizer]:
     params = sum(int(np.prod(s)) for s in net.param_shapes().values())
     print(
         f"data: {data.name}, {len(data.train.x):,} training and {len(data.test.x):,} test images, "
-        f"{data.classes} classes",
+        f"{plural(data.classes, 'class')}",
         flush=True,
     )
     settings = ", ".join(f"{k} {v:g}" for k, v in optimizer.config().items() if k != "name")

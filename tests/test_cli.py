@@ -231,6 +231,14 @@ def test_the_default_network_for_images_too_small_for_it_is_the_windows_output_l
     assert [layer["type"] for layer in load(model).spec["layers"]] == ["softmax"]
 
 
+def test_a_thousand_classes_are_counted_as_every_other_number(tmp_path, capsys):
+    data = tmp_path / "many.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.random((2000, 4, 4), dtype=np.float32), y=np.arange(2000) % 1000)
+    assert main(["train", "--data", str(data), "--epochs", "1", "--device", "cpu"]) == 0
+    assert "1,800 training and 200 test images, 1,000 classes\n" in capsys.readouterr().out  # not "1000"
+
+
 def test_divergence_is_one_line(tiny_spec, capsys):
     argv = [
         "train",
