@@ -786,6 +786,15 @@ def test_a_first_start_fits_the_screen(qtbot, settings, small_data):
     assert window.width() == max(room.width(), window.minimumSizeHint().width())
 
 
+def test_a_dock_opened_at_the_bottom_leaves_the_plots_readable(window, qtbot):
+    """Qt gave a bottom dock half the window, leaving the loss and accuracy plots 68 px of 900;
+    a dock the user opens takes a third at most."""
+    window.runs_dock.show()
+    plots = window.findChild(QSplitter, "plotSplitter")
+    qtbot.waitUntil(lambda: window.runs_dock.height() <= window.height() * 0.35, timeout=10_000)
+    assert plots.height() > 150
+
+
 def test_the_docks_shown_and_where_are_remembered(qtbot, settings, small_data):
     from gui.main_window import MainWindow
 
