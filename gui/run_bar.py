@@ -49,6 +49,8 @@ class RunBar(QWidget):
         self.rate_label = named(
             QLabel(""), "rateLabel", "Training speed, time left in this run, and the current learning rate"
         )
+        # Laid out by the window, on the line under the bar: beside it, the run bar's least width
+        # (900 px) left a dock at the window's side 193 px of 1440.
         # A fixed size, so a new speed or ETA (5 times a second) repaints the label alone: a label
         # that may grow asks the whole window to lay itself out again at each new text. Filling its
         # own background spares repainting the run bar and the window under it.
@@ -64,7 +66,6 @@ class RunBar(QWidget):
             layout.addWidget(button)
         layout.addSpacing(12)
         layout.addWidget(self.progress_bar, 1)
-        layout.addWidget(self.rate_label)
         self._start_epoch, self._epochs = 0, 1
         self._paused = False
         self._last: BatchInfo | None = None

@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
@@ -27,6 +28,7 @@ from gui.help_menu import build_help_menu
 from gui.naming import named
 from gui.plain_text import plain
 from gui.preferences import Preferences
+from gui.run_bar import RunBar
 from gui.runs_dock import RunsDock
 from gui.timeline_bar import TimelineBar
 from gui.weights_info import WeightsInfo
@@ -234,7 +236,7 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
     return box
 
 
-def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
+def build_layout(window: Any, run_bar: RunBar) -> QSplitter:
     """The editor and settings on the left; the run bar, plots, views and the time-lapse's timeline
     on the right. Returns
     the main splitter (the others are found by name)."""
@@ -250,7 +252,10 @@ def build_layout(window: Any, run_bar: QWidget) -> QSplitter:
     right_layout.setContentsMargins(0, 0, 0, 0)
     right_layout.addWidget(run_bar)
     w.weights_info = WeightsInfo(w.session)
-    right_layout.addWidget(w.weights_info)
+    under_bar = QHBoxLayout()
+    under_bar.addWidget(w.weights_info, 1)
+    under_bar.addWidget(run_bar.rate_label)
+    right_layout.addLayout(under_bar)
     right_layout.addWidget(_splitter("rightSplitter", vertical, (2, 3), plots, views), 1)
     w.timeline = TimelineBar(w.session, w.trainer, w.filters_view, w.feature_maps_view, w._show_snapshot)
     right_layout.addWidget(w.timeline)

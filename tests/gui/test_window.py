@@ -795,6 +795,13 @@ def test_a_dock_opened_at_the_bottom_leaves_the_plots_readable(window, qtbot):
     assert plots.height() > 150
 
 
+def test_a_dock_opened_at_the_side_gets_room_for_its_matrix(window, qtbot):
+    """With the speed label beside the progress bar, the run bar's least width (900 px) left the
+    Confusion dock 193 px of 1440, its header wrapped word by word."""
+    window.confusion_dock.show()
+    qtbot.waitUntil(lambda: window.confusion_dock.width() >= window.width() * 0.25, timeout=10_000)
+
+
 def test_the_docks_shown_and_where_are_remembered(qtbot, settings, small_data):
     from gui.main_window import MainWindow
 
