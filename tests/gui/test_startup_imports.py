@@ -5,8 +5,8 @@ App start-up, has the times): the filters are drawn without pyqtgraph, which the
 panels and the loss and accuracy plots import just after the first show; the explain, confusion
 and runs docks' contents (and the modules only they use) are made when each dock is first shown,
 the Evaluate dialog's module is imported for Evaluate, package metadata is read for Help > About,
-and the heavy libraries of the exports, the image-folder reader and the GPU are imported by what
-uses them."""
+and the heavy libraries of the exports, the image-folder reader, the GPU and the compiled
+kernels are imported by what uses them."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ NOT_BEFORE_THE_WINDOW = (
     "PIL",
     "sklearn",
     "cupy",
+    "numba",
     "tqdm",
     "importlib.metadata",
     "engine.export",
