@@ -97,3 +97,17 @@ def _unpinned_networks_use_the_strict_backend(pytestconfig: pytest.Config, monke
         return real(device)
 
     monkeypatch.setattr(engine.network, "get_backend", strict_by_default)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def host_kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with the host's compiled kernels and again with the NumPy code they replace
+    (the first skipped where Numba is not installed). Layers must ask `jit.enabled()` through the
+    module, as this switches it there."""
+    from engine import jit
+
+    if request.param == "compiled" and not jit.enabled():
+        pytest.skip("Numba is not installed here")
+    if request.param == "numpy":
+        monkeypatch.setattr(jit, "enabled", lambda: False)
+    return request.param
