@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import jit
 from engine.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -53,6 +54,13 @@ class Backend:
     #: Fused kernels for the step's elementwise chains (:mod:`engine.gpu.kernels`), or None for
     #: plain array operations.
     fused: Any = None
+    #: The arrays are NumPy's own, so the host's compiled kernels (:mod:`engine.jit`) may take them.
+    numpy_arrays: bool = False
+
+    @property
+    def compiled(self) -> bool:
+        """Whether layers run the host's compiled kernels here instead of their array code."""
+        return self.numpy_arrays and jit.enabled()
 
     def to_device(self, a: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(a, dtype=dtype)
@@ -101,7 +109,7 @@ class _NumPyModule:
 #: (six batches of 10), a few hundredths of a second apart (tests/benchmarks/README.md).
 HOST_IMAGES_PER_READ = 64
 
-NUMPY = Backend("cpu", _NumPyModule(), images_per_read=HOST_IMAGES_PER_READ)
+NUMPY = Backend("cpu", _NumPyModule(), images_per_read=HOST_IMAGES_PER_READ, numpy_arrays=True)
 
 
 @cache

@@ -66,3 +66,12 @@ def test_a_kernel_called_from_several_threads_at_once_computes_what_python_does(
     for t in threads:
         t.join()
     assert results == [a.sum() * 0.5] * 4
+
+
+def test_only_numpys_own_arrays_take_the_compiled_kernels(host_kernels):
+    from strict_backend import STRICT
+
+    from engine.backend import NUMPY
+
+    assert NUMPY.compiled is (host_kernels == "compiled")
+    assert STRICT.compiled is False
