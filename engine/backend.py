@@ -105,9 +105,10 @@ class _NumPyModule:
         return np.asarray(a)
 
 
-#: The host's reads: batches of 64 images or more are read one by one, smaller ones in groups
-#: (six batches of 10), a few hundredths of a second apart (tests/benchmarks/README.md).
-HOST_IMAGES_PER_READ = 64
+#: The host's reads: once per 256 images (four batches of 64, 25 of 10; a batch of 256 or more
+#: is read by itself), about a display tick apart. Each read's health check and copy of the
+#: state run on the calling thread while the others wait (tests/benchmarks/README.md).
+HOST_IMAGES_PER_READ = 256
 
 NUMPY = Backend("cpu", _NumPyModule(), images_per_read=HOST_IMAGES_PER_READ, numpy_arrays=True)
 

@@ -98,10 +98,10 @@ def test_one_host_read_per_read_every_batches_and_at_each_epochs_end(device, mon
     assert len(counted) == reads
 
 
-def test_the_gpu_reads_once_per_display_tick_and_the_host_every_64_images():
+def test_the_gpu_reads_once_per_display_tick_and_the_host_every_256_images():
     gpu_like = dataclasses.replace(NUMPY, images_per_read=GPU_IMAGES_PER_READ)
     assert [gpu_like.batches_per_read(b) for b in (64, 1024, 4096)] == [32, 2, 1]
-    assert [NUMPY.batches_per_read(b) for b in (1, 10, 32, 64, 256)] == [64, 6, 2, 1, 1]
+    assert [NUMPY.batches_per_read(b) for b in (1, 10, 32, 64, 256, 500)] == [256, 25, 8, 4, 1, 1]
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
