@@ -2,8 +2,8 @@
 
 Not a test: run ``python tests/benchmarks/bench_threads.py --threads 2``; see the README beside
 it. It trains the default network with ``engine.fit`` as bench_cpu.py does and reads each
-thread's scheduler statistics (``/proc/thread-self/schedstat``: time on a CPU and time waiting
-for one) at the start and end of every part of a split batch and around the whole run. A part
+thread's CPU clock and its time waiting for a CPU (``/proc/thread-self/schedstat``) at the
+start and end of every part of a split batch and around the whole run. A part
 waits on nothing but the GIL, so its wall time less its CPU time and its run-queue wait is the
 time it waited for the GIL; the run-queue wait is what other programs took. Per step it prints,
 for the calling thread and each part: wall, CPU, run-queue wait and blocked time, the part's
@@ -29,10 +29,11 @@ from engine.parallel import Beside, Threads
 
 
 def clocks() -> tuple[float, float, float]:
-    """(wall, CPU, run-queue wait) seconds of the calling thread so far."""
+    """(wall, CPU, run-queue wait) seconds of the calling thread so far. The CPU time is the
+    thread's clock: schedstat's own first field lags by the running time slice."""
     with open("/proc/thread-self/schedstat") as f:
-        cpu, queued, _ = f.read().split()
-    return time.perf_counter(), int(cpu) / 1e9, int(queued) / 1e9
+        queued = f.read().split()[1]
+    return time.perf_counter(), time.thread_time(), int(queued) / 1e9
 
 
 class Record:

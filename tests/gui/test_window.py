@@ -363,7 +363,7 @@ def test_an_exception_in_the_worker_shows_an_error_and_keeps_the_last_good_weigh
 
     def failing_gradients(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 5:  # the second epoch's first step: the first epoch's end was read
             good.update(net.state_dict())
             raise RuntimeError("simulated failure in backward")
         return gradients(*args, **kwargs)
@@ -383,17 +383,20 @@ def test_an_exception_in_the_worker_shows_an_error_and_keeps_the_last_good_weigh
 
 def test_divergence_is_reported_and_the_last_good_weights_stay(window, qtbot, monkeypatch):
     net = window.session.net
-    loss = net.loss
-    calls = {"n": 0}
+    loss, gradients = net.loss, net.batch_gradients
+    steps = {"n": 0}
     good = {}
 
-    def diverging_loss(probs, y):
-        calls["n"] += 1
-        if calls["n"] == 3:
+    def counted_gradients(*args, **kwargs):
+        steps["n"] += 1
+        if steps["n"] == 5:  # the second epoch's first step: the first epoch's end was read
             good.update(net.state_dict())
-            return loss(probs, y) * np.nan
-        return loss(probs, y)
+        return gradients(*args, **kwargs)
 
+    def diverging_loss(probs, y):
+        return loss(probs, y) * np.nan if steps["n"] == 5 else loss(probs, y)
+
+    monkeypatch.setattr(net, "batch_gradients", counted_gradients)
     monkeypatch.setattr(net, "loss", diverging_loss)
     start(window, epochs=2)
     wait_until_finished(qtbot, window)
