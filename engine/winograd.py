@@ -11,7 +11,10 @@ dM = A dY Aᵀ feeds both the input's gradient, B (dM·Uᵀ) Bᵀ scattered back
 the kernel's, Gᵀ (Σ_tiles Vᵀ·dM) G, reusing the forward pass's transformed input V.
 
 Arrays are NHWC, as `engine.layers.conv` keeps them; `array(name, shape, dtype)` hands out the
-caller's workspace buffers."""
+caller's workspace buffers. With `compiled`, the copies between the NHWC maps and the tile-major
+arrays (the tiles' gather, the blocks' scatter with the bias, dY's gather and the tiles' adding
+back onto dL/dx) run as loops of our own (engine.jit): NumPy runs them a pixel's channels at a
+time, the transforms and products stay BLAS's."""
 
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+
+from engine import jit
 
 #: Interpolation points per tile size α, the last one infinity (None): small values and their
 #: reciprocals keep the transforms' entries near 1, which keeps float32's error small.
@@ -169,7 +174,7 @@ def _view(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def forward(
-    t: Transforms, x: np.ndarray, weight: np.ndarray, bias: np.ndarray, array: ArrayFor
+    t: Transforms, x: np.ndarray, weight: np.ndarray, bias: np.ndarray, array: ArrayFor, compiled: bool
 ) -> tuple[np.ndarray, Any]:
     """z (N·out_h·out_w, K) of the padded, C-contiguous NHWC input x, and what `backward` needs:
     the transformed kernel and each block's transformed input tiles."""
@@ -194,16 +199,22 @@ def forward(
             x[first:], (alpha, alpha, mb, th, tw, c), (sh, sw, sn, m * sh, m * sw, sc)
         )
         d = _view(d_buf, windows.shape)
-        np.copyto(d, windows)
+        if compiled:
+            _move_tiles(d, x[first : first + mb], m, False)
+        else:
+            np.copyto(d, windows)
         v = _view(v_all[first * alpha * alpha * per * c :], d.shape)
         _both_sides(t.b_t, d, _view(v1_buf, d.shape), v)  # kept for the backward pass
         products = _view(products_buf, (alpha * alpha, tiles, k))
         np.matmul(v.reshape(alpha * alpha, tiles, c), u, out=products)
         y1 = _view(y1_buf, (m, alpha, tiles, k))
         y = _both_sides(t.a_t, products.reshape(alpha, alpha, tiles, k), y1, products[: m * m])
-        blocks = y.reshape(m, m, mb, th, tw, k).transpose(2, 3, 0, 4, 1, 5)
-        out = z[first * per * m * m : (first + mb) * per * m * m]
-        np.add(blocks, bias, out=out.reshape(mb, th, m, tw, m, k))
+        blocks = y.reshape(m, m, mb, th, tw, k)
+        out = z[first * per * m * m : (first + mb) * per * m * m].reshape(mb, th, m, tw, m, k)
+        if compiled:
+            _move_blocks(blocks, out, bias, True)
+        else:
+            np.add(blocks.transpose(2, 3, 0, 4, 1, 5), bias, out=out)
     return z, (v_all, u, step)
 
 
@@ -215,6 +226,7 @@ def backward(
     need_dx: bool,
     array: ArrayFor,
     beside: Any,
+    compiled: bool,
 ) -> tuple[Any, np.ndarray, np.ndarray]:
     """(dL/dx of the padded NHWC input or None, dL/dweight (K, C, r, r), dL/dbias) from dz
     (N·out_h·out_w, K), block by block as the forward pass went; `beside` may run a block's
@@ -238,14 +250,17 @@ def backward(
         tiles = mb * per
         rows = dz[first * per * m * m : (first + mb) * per * m * m]
         dy = _view(dy_buf, (m, m, mb, th, tw, k))
-        np.copyto(dy, rows.reshape(mb, th, m, tw, m, k).transpose(2, 4, 0, 1, 3, 5))
+        if compiled:
+            _move_blocks(dy, rows.reshape(mb, th, m, tw, m, k), dz[0], False)  # dz[0]: no bias read
+        else:
+            np.copyto(dy, rows.reshape(mb, th, m, tw, m, k).transpose(2, 4, 0, 1, 3, 5))
         dm1, dm = _view(dm1_buf, (alpha, m, tiles, k)), _view(dm_buf, (alpha, alpha, tiles, k))
         dm = _both_sides(t.a, dy, dm1, dm).reshape(alpha * alpha, tiles, k)
         v = _view(v_all[first * alpha * alpha * per * c :], (alpha * alpha, tiles, c))
         kernel_part = beside.start(_add_kernel_products, v, dm, du, first == 0, array)
         try:
             if dx is not None:
-                _add_input_gradient(t, dm, u, dx[first : first + mb], array)
+                _add_input_gradient(t, dm, u, dx[first : first + mb], array, compiled)
         finally:
             kernel_part()
     dg1 = array("dg1", (r, alpha, c, k), dtype)
@@ -266,7 +281,7 @@ def _add_kernel_products(v: np.ndarray, dm: np.ndarray, du: np.ndarray, first: b
 
 
 def _add_input_gradient(
-    t: Transforms, dm: np.ndarray, u: np.ndarray, dx: np.ndarray, array: ArrayFor
+    t: Transforms, dm: np.ndarray, u: np.ndarray, dx: np.ndarray, array: ArrayFor, compiled: bool
 ) -> None:
     """Adds each tile's B (dM·Uᵀ) Bᵀ to one block's dL/dx where the forward pass took the tile."""
     n, h, w, c = dx.shape
@@ -277,6 +292,9 @@ def _add_input_gradient(
     np.matmul(dm, u.transpose(0, 2, 1), out=dv)
     dd1 = array("dd1", (alpha, alpha, tiles, c), dm.dtype)
     dd = _both_sides(t.b, dv.reshape(alpha, alpha, tiles, c), dd1, dv)
+    if compiled:
+        _move_tiles(dd.reshape(alpha, alpha, n, th, tw, c), dx, m, True)
+        return
     # Each tile whole and image-major (in dd1, free again), so that it adds as runs of α·C floats
     # where a tile offset's slices ran C floats at a time.
     whole = dd1.reshape(n, th, tw, alpha, alpha, c)
@@ -284,3 +302,44 @@ def _add_input_gradient(
     for i in range(th):
         for j in range(tw):
             dx[:, i * m : i * m + alpha, j * m : j * m + alpha] += whole[:, i, j]
+
+
+# The copies' compiled loops: the channels innermost and the NHWC side's order outside them, so a
+# pass goes through its map in order, a pixel's channels at a time.
+
+
+@jit.kernel
+def _move_tiles(tiles, maps, m, to_maps):  # pragma: no cover - compiled
+    """Between the overlapping α×α tiles (α, α, n, th, tw, c), tile (ty, tx) starting at pixel
+    (m·ty, m·tx), and the NHWC maps: tiles = maps (the forward pass's gather), or maps += tiles
+    (its adjoint, dL/dx: each pixel's tiles added in the order the NumPy path adds them)."""
+    alpha, _, n, th, tw, c = tiles.shape
+    for i in range(n):
+        for ty in range(th):
+            for a in range(alpha):
+                for tx in range(tw):
+                    for b in range(alpha):
+                        if to_maps:
+                            for ci in range(c):
+                                maps[i, m * ty + a, m * tx + b, ci] += tiles[a, b, i, ty, tx, ci]
+                        else:
+                            for ci in range(c):
+                                tiles[a, b, i, ty, tx, ci] = maps[i, m * ty + a, m * tx + b, ci]
+
+
+@jit.kernel
+def _move_blocks(tiles, maps, bias, to_maps):  # pragma: no cover - compiled
+    """Between tile-major (m, m, n, th, tw, k) and the maps' NHWC blocks (n, th, m, tw, m, k):
+    maps = tiles + bias (the forward pass's output), or tiles = maps (dY, from dz)."""
+    m, _, n, th, tw, k = tiles.shape
+    for i in range(n):
+        for ty in range(th):
+            for a in range(m):
+                for tx in range(tw):
+                    for b in range(m):
+                        if to_maps:
+                            for f in range(k):
+                                maps[i, ty, a, tx, b, f] = tiles[a, b, i, ty, tx, f] + bias[f]
+                        else:
+                            for f in range(k):
+                                tiles[a, b, i, ty, tx, f] = maps[i, ty, a, tx, b, f]

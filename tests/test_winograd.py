@@ -4,20 +4,27 @@ giving im2col's maps and gradients."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strict_backend import STRICT
+from test_export import TOLERANCE, onnx_probabilities
 from test_layers import GRADIENT_SPECS
+from test_layers import test_gradients_match_finite_differences as finite_difference_check
 
-from engine import Network, winograd
+from engine import Network, jit, winograd
 from engine.backend import NUMPY
 from engine.layers import make_layer
 from engine.network import default_spec
+from engine.onnx_export import to_onnx
 from engine.spec import infer
 
 
@@ -37,8 +44,10 @@ def test_the_transforms_compute_a_correlation_exactly(m, r):
 
 
 def _conv(channels, size, filters, kernel, padding, dtype, backend=NUMPY):
+    """A conv layer on square inputs of side `size`, or (rows, cols)."""
+    rows, cols = (size, size) if isinstance(size, int) else size
     spec = {
-        "input": [channels, size, size],
+        "input": [channels, rows, cols],
         "classes": 3,
         "layers": [
             {"type": "conv", "filters": filters, "kernel": kernel, "padding": padding, "activation": "relu"},
@@ -62,7 +71,7 @@ def _both_ways(layer, x, params, grad, monkeypatch):
     return results
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     channels=st.integers(2, 5),
     filters=st.integers(1, 6),
@@ -74,7 +83,7 @@ def _both_ways(layer, x, params, grad, monkeypatch):
     seed=st.integers(0, 2**16),
 )
 def test_a_winograd_conv_gives_im2cols_maps_and_gradients(
-    channels, filters, kernel, blocks, padding, images, block_images, seed
+    host_kernels, channels, filters, kernel, blocks, padding, images, block_images, seed
 ):
     """In float64, to rounding: outputs of 4·blocks, any padding, and images taken a few at a
     time (BLOCK_BYTES set to `block_images` images, so the last block may be shorter); with
@@ -102,7 +111,7 @@ def test_a_winograd_conv_gives_im2cols_maps_and_gradients(
 
 
 @pytest.mark.parametrize("images", [10, 64])
-def test_float32_winograd_stays_within_a_few_ulps_of_the_largest_value(images, monkeypatch):
+def test_float32_winograd_stays_within_a_few_ulps_of_the_largest_value(images, host_kernels, monkeypatch):
     """The default network's second conv in float32 against float64: F(4, 5)'s transforms have
     entries from 1/36 to 5.25, so its rounding error, relative to the largest output or
     gradient, is about 10× im2col's (measured 4e-6 to 2e-5 at 10 to 128 images, against
@@ -156,3 +165,88 @@ def test_the_gpus_path_keeps_its_gemms():
     assert _conv(20, 12, 40, 5, 0, np.float32, STRICT)._winograd(2, np.float32) is None
     with_fused = dataclasses.replace(NUMPY, fused=object())
     assert _conv(20, 12, 40, 5, 0, np.float32, with_fused)._winograd(2, np.float32) is None
+
+
+def _pass(layer, x, params, grad, compiled):
+    """(maps, dL/dx, gradients) of one forward and backward pass, with the compiled copies or not."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if not compiled:
+            monkeypatch.setattr(jit, "enabled", lambda: False)
+        assert layer.backend.compiled is compiled
+        out, cache = layer.forward(x, params, True, None)
+        out = out.copy()
+        dx, grads = layer.backward(grad, cache, params, True)
+        return out, dx.copy(), {k: v.copy() for k, v in grads.items()}
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="Numba is not installed here")
+@settings(max_examples=25, deadline=None)
+@given(
+    channels=st.integers(1, 6),
+    filters=st.integers(1, 5),
+    kernel=st.sampled_from([3, 5]),
+    blocks=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.integers(0, 2),
+    images=st.integers(1, 4),
+    block_images=st.integers(1, 3),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_compiled_copies_give_numpys_bits(
+    channels, filters, kernel, blocks, padding, images, block_images, dtype, seed
+):
+    """The tiles' gather, the blocks' scatter with the bias, dY's gather and the tiles' adding
+    back onto dL/dx compiled (engine.jit) give the NumPy path's maps and gradients bit for bit:
+    the same copies, and the same additions in the same order. Non-square outputs of odd
+    sizes (padded inputs of odd sides), one image, several channels, and several blocks a pass
+    with a shorter last."""
+    rows, cols = (4 * b + kernel - 1 - 2 * padding for b in blocks)
+    if min(rows, cols) < 1:
+        return
+    rng = np.random.default_rng(seed)
+    layer = _conv(channels, (rows, cols), filters, kernel, padding, dtype)
+    params = {"weight": rng.normal(size=(filters, channels, kernel, kernel)).astype(dtype),
+              "bias": rng.normal(size=filters).astype(dtype)}
+    x = rng.normal(size=(images, channels, rows, cols)).astype(dtype)
+    grad = rng.normal(size=(images, *layer.output_shape)).astype(dtype)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(winograd, "MIN_CHANNELS", dict.fromkeys(winograd.BLOCK, 1))
+        monkeypatch.setattr(winograd, "MIN_IMAGES", 1)
+        t = layer._winograd(images, dtype)
+        per_image = t.alpha**2 * blocks[0] * blocks[1] * max(channels, filters) * np.dtype(dtype).itemsize
+        monkeypatch.setattr(winograd, "BLOCK_BYTES", block_images * per_image)
+        (out, dx, grads), (out0, dx0, grads0) = (_pass(layer, x, params, grad, c) for c in (True, False))
+    np.testing.assert_array_equal(out, out0)
+    np.testing.assert_array_equal(dx, dx0)
+    for key in grads0:
+        np.testing.assert_array_equal(grads[key], grads0[key])
+
+
+def test_the_finite_difference_check_passes_on_both_paths(host_kernels):
+    finite_difference_check("winograd-conv-on-conv-relu-maxpool", NUMPY)
+
+
+def test_the_default_network_agrees_with_its_onnx_export_on_both_paths(host_kernels):
+    """Conv 2 through Winograd (three images), against ONNX Runtime's convolution."""
+    net = Network(default_spec(), device=NUMPY, seed=4)
+    rng = np.random.default_rng(2)
+    net.load_state_dict({k: rng.normal(0, 0.2, v.shape) for k, v in net.state_dict().items()})
+    x = rng.random((3, 1, 28, 28), dtype=np.float32)
+    assert net.layers[2]._winograd(len(x), np.float32) is not None
+    np.testing.assert_allclose(onnx_probabilities(to_onnx(net).SerializeToString(), x),
+                               net.predict_proba(x), rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="Numba is not installed here")
+def test_the_compiled_copies_stay_inside_their_arrays(tmp_path):
+    """This file's compiled-path tests again in a child whose kernels check every index
+    (NUMBA_BOUNDSCHECK=1, compiled afresh into a cache of its own): an index out of range raises
+    there instead of writing past an array."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    tests = "compiled and not stay_inside"  # the tests and cases that run the compiled copies
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", tests],
+        env=env, capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and " deselected" in done.stdout

@@ -144,7 +144,9 @@ class Conv(Layer):
         tiles = self._winograd(n, x.dtype)
         if tiles is not None:
             x = xp.ascontiguousarray(x)
-            z, cols = winograd.forward(tiles, x, params["weight"], params["bias"], self._forward_array)
+            z, cols = winograd.forward(
+                tiles, x, params["weight"], params["bias"], self._forward_array, self.backend.compiled
+            )
         else:
             cols = self._im2col(x)
             w = xp.concatenate([self._weight_matrix(params["weight"]), params["bias"][:, None]], axis=1)
@@ -169,7 +171,9 @@ class Conv(Layer):
         if tiles is not None:
             dz = xp.ascontiguousarray(dz)
             array, beside = self._backward_array, beside if need_dx else INLINE
-            dx, dw, db = winograd.backward(tiles, dz, cols, padded_shape, need_dx, array, beside)
+            dx, dw, db = winograd.backward(
+                tiles, dz, cols, padded_shape, need_dx, array, beside, self.backend.compiled
+            )
             grads = {"weight": dw, "bias": db}
         else:
             dx, grads = self._gemm_backward(dz, cols, params["weight"], padded_shape, need_dx, beside)
