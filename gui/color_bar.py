@@ -1,13 +1,14 @@
-"""A horizontal colour bar in plain Qt: a colour map drawn over its levels, round values ticked
-and written under it, and what the colours measure under those. The filter view draws it under
-its mosaic without pyqtgraph (gui.image_canvas says why)."""
+"""A colour bar in plain Qt: a colour map drawn over its levels, round values ticked and written
+beside it, and what the colours measure beside those. Horizontal under the filters' mosaic and a
+large map, vertical at the right of the feature maps, its title turned to read upwards; drawn
+without pyqtgraph (gui.image_canvas says why)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -42,15 +43,22 @@ def tick_text(value: float, step: float) -> str:
 
 
 class ColorBar(QWidget):
-    """`colormap` over `levels` (set_levels), titled `label`."""
+    """`colormap` over `levels` (set_levels), titled `label` (set_label); low to high from left
+    to right, or from bottom to top when `vertical`."""
 
-    def __init__(self, colormap: str, label: str, parent: QWidget | None = None):
+    def __init__(self, colormap: str, label: str, parent: QWidget | None = None, vertical: bool = False):
         super().__init__(parent)
         self.label = label
+        self.vertical = vertical
         self._levels = (0.0, 1.0)
-        colours = theme.to_rgba(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], (0.0, 1.0), colormap)
-        self._gradient = QImage(colours.data, 256, 1, 4 * 256, QImage.Format.Format_RGBA8888).copy()
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
+        colours = theme.to_rgba(ramp[::-1, None] if vertical else ramp[None, :], (0.0, 1.0), colormap)
+        width, height = colours.shape[1], colours.shape[0]
+        self._gradient = QImage(colours.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+        if vertical:
+            self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        else:
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._pixmap = QPixmap()
         self._drawn: tuple | None = None  # what the pixmap was drawn for
 
@@ -59,31 +67,65 @@ class ColorBar(QWidget):
 
     def set_levels(self, levels: tuple[float, float]) -> None:
         self._levels = (float(levels[0]), float(levels[1]))
+        if self.vertical and self.sizeHint().width() != self.width():  # its width follows its labels'
+            self.updateGeometry()
+        self.update()
+
+    def set_label(self, label: str) -> None:
+        self.label = label
         self.update()
 
     def _margin(self) -> int:
         """Room at each end for half of an end label."""
         metrics = self.fontMetrics()
+        if self.vertical:
+            return metrics.height() // 2 + 2
         low, high = self._levels
         return max(metrics.horizontalAdvance(f"{v:g}") for v in (low, high, -8.8)) // 2 + 4
 
+    def _labels_width(self) -> int:
+        """The widest tick label a vertical bar writes now, or might for most levels."""
+        metrics = self.fontMetrics()
+        return max(metrics.horizontalAdvance(text) for text in ["-0.00", *(t for _, t in self.shown_ticks())])
+
     def sizeHint(self) -> QSize:
         line = self.fontMetrics().height()
+        if self.vertical:
+            return QSize(2 + BAR + TICK + 2 + self._labels_width() + 4 + line + 2, 160)
         return QSize(160, 2 + BAR + TICK + 2 + line + 4 + line + 4)
 
     def minimumSizeHint(self) -> QSize:
+        if self.vertical:
+            return QSize(self.sizeHint().width(), 80)
         return QSize(80, self.sizeHint().height())
 
     def bar_rect(self) -> QRectF:
         margin = self._margin()
+        if self.vertical:
+            return QRectF(2, margin, BAR, max(1, self.height() - 2 * margin))
         return QRectF(margin, 2, max(1, self.width() - 2 * margin), BAR)
 
+    def label_rect(self) -> QRectF:
+        """Where the title is written, in the widget's coordinates (turned, when vertical)."""
+        line = self.fontMetrics().height()
+        text = self.fontMetrics().horizontalAdvance(self.label)
+        bar = self.bar_rect()
+        if self.vertical:
+            left = bar.right() + TICK + 2 + self._labels_width() + 4
+            return QRectF(left, bar.center().y() - text / 2, line, text)
+        top = bar.bottom() + TICK + 2 + line + 4
+        return QRectF((self.width() - text) / 2, top, text, line)
+
     def shown_ticks(self) -> list[tuple[float, str]]:
-        """The ticks drawn at the bar's width now, with their text."""
+        """The ticks drawn at the bar's length now, with their text."""
         low, high = self._levels
         metrics = self.fontMetrics()
-        widest = metrics.horizontalAdvance("-0.00") + metrics.averageCharWidth() * 3 // 2
-        values = ticks(low, high, int(self.bar_rect().width() // widest) + 1)
+        if self.vertical:
+            length, spacing = self.bar_rect().height(), metrics.height() * 2
+        else:
+            length = self.bar_rect().width()
+            spacing = metrics.horizontalAdvance("-0.00") + metrics.averageCharWidth() * 3 // 2
+        values = ticks(low, high, int(length // spacing) + 1)
         step = values[1] - values[0] if len(values) > 1 else abs(high - low)
         return [(v, tick_text(v, step)) for v in values]
 
@@ -91,7 +133,7 @@ class ColorBar(QWidget):
         """Draws the bar kept as a pixmap, drawn again only when its size, scale or levels change:
         its text costs more than the repaints under each training update."""
         ratio = self.devicePixelRatioF()
-        key = (self.size(), ratio, self._levels)
+        key = (self.size(), ratio, self._levels, self.label)
         if key != self._drawn:
             self._drawn = key
             self._pixmap = QPixmap(self.size() * ratio)
@@ -112,11 +154,22 @@ class ColorBar(QWidget):
         painter.drawRect(bar)
         low, high = self._levels
         line = self.fontMetrics().height()
+        title = self.label_rect()
         for value, text in self.shown_ticks():
-            x = bar.left() + (value - low) / (high - low) * bar.width()
-            painter.drawLine(round(x), round(bar.bottom()), round(x), round(bar.bottom()) + TICK)
-            place = QRectF(x - 40, bar.bottom() + TICK + 2, 80, line)
-            painter.drawText(place, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
-        title = QRectF(0, bar.bottom() + TICK + 2 + line + 4, self.width(), line)
+            if self.vertical:
+                y = bar.bottom() - (value - low) / (high - low) * bar.height()
+                painter.drawLine(round(bar.right()), round(y), round(bar.right()) + TICK, round(y))
+                place = QRectF(bar.right() + TICK + 2, y - line / 2, title.left() - bar.right(), line)
+                painter.drawText(place, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            else:
+                x = bar.left() + (value - low) / (high - low) * bar.width()
+                painter.drawLine(round(x), round(bar.bottom()), round(x), round(bar.bottom()) + TICK)
+                place = QRectF(x - 40, bar.bottom() + TICK + 2, 80, line)
+                painter.drawText(place, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
+        if self.vertical:  # read upwards: turned a quarter anticlockwise about the title's centre
+            painter.translate(title.center())
+            painter.rotate(-90)
+            painter.translate(-QPointF(title.height(), title.width()) / 2)
+            title = QRectF(0, 0, title.height(), title.width())
         painter.drawText(title, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, self.label)
         painter.end()

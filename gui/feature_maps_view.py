@@ -5,41 +5,74 @@ The view only draws; which image to show (and the misclassified list) comes from
 which gets the maps from the worker while training and from the idle network otherwise. Each
 layer's maps are drawn over round levels of their own (mosaic.nice_levels); the colour bar gives
 the levels of the layer last hovered, the hover line the channel and value under the mouse, and
-a click opens one map large.
+a click opens one map large. The wheel zooms a panel and a drag pans it; Fit shows them whole.
 
-The panels are pyqtgraph items, made by `build_drawing` just after the window's first show (the
-window's first paint needs no pyqtgraph: tests/gui/test_startup_imports.py); what the view is
-asked to show before then is drawn then."""
+The panels are plain Qt widgets, the filters' image canvas and colour bar (one way of drawing
+an image in the window), made by `build_drawing` just after the window's first show so that
+its first paint is the filters alone; what the view is asked to show before then is drawn then."""
 
 from __future__ import annotations
 
 import math
 import random
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.spec import LayerInfo, shape_text
 from gui import theme
 from gui.backdrop import Backdrop
+from gui.color_bar import ColorBar
+from gui.image_canvas import ImageCanvas
 from gui.map_detail import MapDetail, value_text
 from gui.mosaic import Mosaic, grid_columns, map_mosaic, nice_levels
 from gui.naming import named
-from gui.plain_text import escaped
-
-if TYPE_CHECKING:
-    import pyqtgraph as pg
-
-    from gui.canvas import GraphicsLayoutWidget, ImagePanel
+from gui.probability_chart import ProbabilityChart
 
 HOVER_HINT = "Hover a map to read its channel and values; click it to see it large"
-#: What the colour bar beside the panels takes of the view's width, in pixels.
-BAR_WIDTH = 80
 #: A panel's height to its width: a square image under a line of title.
 PANEL = (1.15, 1.0)
+#: The panels' titles, in points.
+TITLE_POINTS = 9.0
+
+
+class MapPanel(QWidget):
+    """One image of the view under its title: the input, or one layer's maps as a mosaic."""
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = QLabel(title)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        font = QFont(self.title.font())
+        font.setPointSizeF(TITLE_POINTS)
+        self.title.setFont(font)
+        self.canvas = ImageCanvas()
+        self.canvas.setMinimumSize(30, 30)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.canvas, 1)
+
+
+class _Panels(Backdrop):
+    """The panels' place: it asks the window for room as the empty backdrop before it did, so
+    the window is shared out alike whether the panels are made before or after the first show."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize()
 
 
 class FeatureMapsView(QWidget):
@@ -55,25 +88,22 @@ class FeatureMapsView(QWidget):
         self._labels: np.ndarray | None = None
         self._class_names: tuple[str, ...] = ()
         self._misclassified: np.ndarray | None = None
-        self.map_images: list[pg.ImageItem] = []
-        self.panels: list[ImagePanel | pg.PlotItem] = []
+        self.panels: list[MapPanel] = []  # the input's, then each layer's maps'
         self.columns = 0
         self.shown_maps: list[np.ndarray] = []
         self.mosaics: list[Mosaic] = []  # each layer's, as drawn
         self.levels: list[tuple[float, float]] = []  # each layer's colour levels
         self._infos: list[LayerInfo] = []  # the layers whose maps the panels after the input show
-        self._input: np.ndarray | None = None  # the input shown (C, H, W)
+        self.shown_input: np.ndarray | None = None  # the input shown (C, H, W)
         self._hovered: tuple[int, float, float] | None = None  # panel, image x, y; described on each draw
         self._bar_panel = 1  # the panel whose levels the colour bar gives
         self.detail: MapDetail | None = None
         self._titles: list[str] = []
-        self._ticks: list[tuple[int, str]] = []
-        self._title = ""  # the probability panel's
         self._input_index: int | None = None  # the image the input panel shows
         #: Whether the maps are the user's own input's (Explain > Draw) rather than a test image's.
         self.showing_own = False
-        #: The pyqtgraph drawing, made by build_drawing; until then a backdrop keeps its place.
-        self.graphics: GraphicsLayoutWidget | None = None
+        #: The panels' place, made by build_drawing; until then a backdrop keeps it.
+        self.graphics: Backdrop | None = None
         self._space = Backdrop()
         self._layers_waiting: list[LayerInfo] | None = None  # the layers and maps to draw then
         self._waiting: tuple[int, list[np.ndarray], np.ndarray | None] | None = None
@@ -89,9 +119,13 @@ class FeatureMapsView(QWidget):
             "▶", "nextSampleButton", "Next image (misclassified only when ticked)"
         )
         self.random_button = self._button("Random", "randomSampleButton", "Pick a random test image")
+        self.fit_button = self._button(
+            "Fit", "featureMapFitButton", "Fit every map to its panel (the wheel zooms, a drag pans)"
+        )
         self.prev_button.clicked.connect(lambda: self.step(-1))
         self.next_button.clicked.connect(lambda: self.step(1))
         self.random_button.clicked.connect(self.pick_random)
+        self.fit_button.clicked.connect(self.fit)
         self.misclassified_check = named(
             QCheckBox("Misclassified only"),
             "misclassifiedCheck",
@@ -108,41 +142,29 @@ class FeatureMapsView(QWidget):
             picker.addWidget(widget)
         picker.addWidget(self.misclassified_check)
         picker.addStretch(1)
+        reading = QHBoxLayout()  # under the panels, beside the hover line: the picker is full
+        reading.addWidget(self.hover_label, 1)
+        reading.addWidget(self.fit_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(picker)
         layout.addWidget(self._space, 1)
-        layout.addWidget(self.hover_label)
+        layout.addLayout(reading)
         layout.addWidget(self.status_label)
 
     def build_drawing(self) -> None:
-        """Make the pyqtgraph panels in the backdrop's place, once, and draw the layers and maps
-        shown meanwhile. The window calls it just after its first show."""
+        """Make the panels' place in the backdrop's, once, and draw the layers and maps shown
+        meanwhile. The window calls it just after its first show."""
         if self.graphics is not None:
             return
-        import pyqtgraph as pg
-
-        from gui.canvas import GraphicsLayoutWidget
-
-        # Made once: a live update restyles every bar.
-        self._brushes = {
-            "neutral": pg.mkBrush(theme.NEUTRAL),
-            "correct": pg.mkBrush(theme.CORRECT),
-            "wrong": pg.mkBrush(theme.WRONG),
-        }
-        self._pens = {"none": pg.mkPen(None), "true": pg.mkPen(theme.FOREGROUND, width=2)}
-        self.graphics = named(GraphicsLayoutWidget(), "featureMapPanels")
+        self.graphics = named(_Panels(), "featureMapPanels")
         self.graphics.setToolTip("The input, each layer's feature maps, and the predicted probabilities")
-        self.graphics.ci.setContentsMargins(2, 2, 2, 2)
-        self.graphics.ci.setSpacing(2)
-        self.color_bar = pg.ColorBarItem(
-            values=(0, 1), colorMap=theme.MAP_COLORMAP, interactive=False, width=10, colorMapMenu=False
-        )
-        self.color_bar.axis.enableAutoSIPrefix(False)
-        self.color_bar.setContentsMargins(0, 8, 0, 8)  # room for the end labels' halves
-        theme.cache(self.color_bar)  # the bar and its axis change only with the levels
-        self.graphics.scene().sigMouseMoved.connect(self._hover)
-        self.graphics.scene().sigMouseClicked.connect(self._clicked)
+        self._grid = QGridLayout(self.graphics)
+        self._grid.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self._grid.setContentsMargins(2, 2, 2, 2)
+        self._grid.setSpacing(2)
+        self.color_bar = named(ColorBar(theme.MAP_COLORMAP, "", vertical=True), "featureMapColorBar")
+        self.probabilities = named(ProbabilityChart(), "probabilityChart")
         self.graphics.setGeometry(self._space.geometry())  # the panels' grid is chosen for it
         self.layout().replaceWidget(self._space, self.graphics)
         self._space.deleteLater()
@@ -151,7 +173,7 @@ class FeatureMapsView(QWidget):
         if self._waiting is not None:
             self.show_maps(*self._waiting)
         self.graphics.show()
-        self.graphics.ci.layout.activate()  # the panels in place now, as they are once painted
+        self._grid.activate()  # the panels in place now, as they are once painted
 
     @property
     def index(self) -> int:
@@ -171,8 +193,7 @@ class FeatureMapsView(QWidget):
         self.index_spin.blockSignals(False)
 
     def set_layers(self, infos: list[LayerInfo]) -> None:
-        """Build one panel per layer of a (new) network; the same layers keep their panels, since
-        building them takes tens of milliseconds."""
+        """Build one panel per layer of a (new) network; the same layers keep their panels."""
         titles = ["input", *[f"{i.index} {i.type} {shape_text(i.output_shape)}" for i in infos[:-1]]]
         if titles == self._titles:
             return
@@ -180,50 +201,55 @@ class FeatureMapsView(QWidget):
         if self.graphics is None:  # drawn by build_drawing
             self._layers_waiting = infos
             return
-        import pyqtgraph as pg
-
-        from gui.canvas import ImagePanel
-        from gui.plots import Bars
-
         self._titles = titles
-        self.graphics.clear()
+        for panel in self.panels:
+            self._grid.removeWidget(panel)
+            panel.deleteLater()
         self.shown_maps, self.mosaics, self.levels = [], [], []
-        self._hovered, self._bar_panel = None, 1
-        self.panels = [ImagePanel(title) for title in titles]
-        self.map_images = [panel.image for panel in self.panels]
-        self._ticks, self._title, self._input_index = [], "", None
-        self.prob_plot = pg.PlotItem(enableMenu=False)
-        self.prob_plot.setMouseEnabled(x=False, y=False)
-        self.prob_plot.hideButtons()
-        self.prob_plot.setYRange(0, 1, padding=0.02)
-        self.prob_plot.showGrid(y=True, alpha=0.15)
-        theme.cache(*(axis["item"] for axis in self.prob_plot.axes.values()))
-        self.bars = Bars(self.prob_plot)
-        self.true_marker = pg.TextItem("true", color=theme.FOREGROUND, anchor=(0.5, 1.0))
-        self.prob_plot.addItem(self.true_marker)
-        self.panels.append(self.prob_plot)
+        self._hovered, self._bar_panel, self._input_index = None, 1, None
+        self.panels = [MapPanel(title, self.graphics) for title in titles]
+        for n, panel in enumerate(self.panels):
+            panel.canvas.hovered.connect(lambda point, n=n: self._hover(n, point))
+            panel.canvas.clicked.connect(lambda point, n=n: self._clicked(n, point))
         self.columns = 0
         self._arrange()
 
     def _arrange(self) -> None:
         """Lay the panels out in the grid that makes them largest in the space there is now; the
-        probabilities (last) take what is left of the bottom row."""
+        probabilities (last) take what is left of the bottom row, the colour bar the right."""
         size = self.graphics.size()
-        columns = grid_columns(len(self.panels), max(1, size.width() - BAR_WIDTH), size.height(), PANEL)
+        count = len(self.panels) + 1
+        width = max(1, size.width() - self.color_bar.sizeHint().width())
+        columns = grid_columns(count, width, size.height(), PANEL)
         if columns == self.columns:
             return
+        for column in range(max(self.columns, columns) + 1):
+            self._grid.setColumnStretch(column, 0)
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 0)
         self.columns = columns
-        self.graphics.clear()
+        for widget in (*self.panels, self.probabilities, self.color_bar):
+            self._grid.removeWidget(widget)
         for n, panel in enumerate(self.panels):
-            span = columns - n % columns if panel is self.prob_plot else 1
-            self.graphics.addItem(panel, row=n // columns, col=n % columns, colspan=span)
-        rows = math.ceil(len(self.panels) / columns)
-        self.graphics.addItem(self.color_bar, row=0, col=columns, rowspan=rows)
+            self._grid.addWidget(panel, n // columns, n % columns)
+        n = len(self.panels)
+        self._grid.addWidget(self.probabilities, n // columns, n % columns, 1, columns - n % columns)
+        rows = math.ceil(count / columns)
+        self._grid.addWidget(self.color_bar, 0, columns, rows, 1)
+        for column in range(columns):
+            self._grid.setColumnStretch(column, 1)
+        for row in range(rows):
+            self._grid.setRowStretch(row, 1)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.panels:
             self._arrange()
+
+    def fit(self) -> None:
+        """Show every map whole again, after the wheel or a drag."""
+        for panel in self.panels:
+            panel.canvas.fit()
 
     def set_misclassified(self, predictions: np.ndarray | None) -> None:
         """Remember which test images the network gets wrong, from its predicted labels (None:
@@ -260,7 +286,7 @@ class FeatureMapsView(QWidget):
         if self.graphics is None:  # drawn by build_drawing
             self._waiting = (index, maps, own)
             return
-        if self._images is None or index != self.index or len(maps) != len(self.map_images):
+        if self._images is None or index != self.index or len(maps) != len(self.panels):
             return
         self.shown_maps = maps
         self.showing_own = own is not None
@@ -271,14 +297,15 @@ class FeatureMapsView(QWidget):
             self._input_index = index
             self._show_input(self._images[index])
         self.mosaics, self.levels = [], []
-        for item, maps_of_layer in zip(self.map_images[1:], maps[:-1], strict=True):
+        for panel, maps_of_layer in zip(self.panels[1:], maps[:-1], strict=True):
             mosaic = map_mosaic(maps_of_layer)
             levels = nice_levels(float(np.nanmin(mosaic.image)), float(np.nanmax(mosaic.image)))
-            # Coloured here, in NumPy: pyqtgraph colours float maps in Python at each repaint.
-            item.setImage(theme.to_rgba(mosaic.image, levels, theme.MAP_COLORMAP), autoLevels=False)
+            panel.canvas.show_image(mosaic.image, levels, theme.MAP_COLORMAP)
             self.mosaics.append(mosaic)
             self.levels.append(levels)
-        self._draw_probabilities(maps[-1], None if own is not None else int(self._labels[index]))
+        names = self._class_names or tuple(map(str, range(len(maps[-1]))))
+        true = None if own is not None else int(self._labels[index])
+        self.probabilities.set_probabilities(maps[-1], true, names)
         self._update_status()
         self._show_bar()
         self._describe()
@@ -292,28 +319,19 @@ class FeatureMapsView(QWidget):
 
     def _show_bar(self) -> None:
         """The colour bar gives the levels of the layer last hovered (set only when they change:
-        relabelling the axis is the dearest part of a repaint)."""
+        it is drawn again then)."""
         if not self.levels:
             return
         panel = min(self._bar_panel, len(self.levels))
         if self.color_bar.levels() != self.levels[panel - 1]:
-            self.color_bar.setLevels(self.levels[panel - 1])
+            self.color_bar.set_levels(self.levels[panel - 1])
         name = self._layer_name(panel)
-        if self.color_bar.axis.labelText != name:
-            self.color_bar.axis.setLabel(name)
+        if self.color_bar.label != name:
+            self.color_bar.set_label(name)
 
-    def _panel_at(self, pos: QPointF) -> tuple[int, QPointF] | None:
-        """The map panel under scene position `pos` (0: the input) and the point in its image."""
-        for n, panel in enumerate(self.panels[:-1]):
-            if panel.sceneBoundingRect().contains(pos):
-                return n, self.map_images[n].mapFromScene(pos)
-        return None
-
-    def _hover(self, pos: QPointF) -> None:
-        found = self._panel_at(pos)
-        if found is None or not self.shown_maps:
+    def _hover(self, n: int, point: QPointF) -> None:
+        if not self.shown_maps:
             return
-        n, point = found
         self._hovered = (n, point.x(), point.y())
         if n and n != self._bar_panel:
             self._bar_panel = n
@@ -328,7 +346,7 @@ class FeatureMapsView(QWidget):
 
     def _point_text(self, n: int, x: float, y: float) -> str | None:
         if n == 0:
-            image = self._input
+            image = self.shown_input
             if image is None:
                 return None
             row, col = int(np.floor(y)), int(np.floor(x))
@@ -347,11 +365,7 @@ class FeatureMapsView(QWidget):
             return f"{self._layer_name(n)}, unit {index}: {value}"
         return f"{self._layer_name(n)}, channel {index} at row {row}, column {col}: {value}"
 
-    def _clicked(self, event) -> None:
-        found = self._panel_at(event.scenePos())
-        if found is None or event.button() != Qt.MouseButton.LeftButton:
-            return
-        n, point = found
+    def _clicked(self, n: int, point: QPointF) -> None:
         if 0 < n <= len(self.mosaics):
             index = self.mosaics[n - 1].tile_at(point.x(), point.y())
             if index is not None:
@@ -380,36 +394,12 @@ class FeatureMapsView(QWidget):
         self.detail.show_map(f"{title} ({image})", values, self.levels[panel - 1])
 
     def _show_input(self, image: np.ndarray) -> None:
-        self._input = image
-        pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
-        self.map_images[0].setImage(pixels, autoLevels=True)
-
-    def _draw_probabilities(self, probs: np.ndarray, true: int | None) -> None:
-        """The bars, the predicted one coloured right or wrong against the `true` label (None:
-        the user's own input, which has none)."""
-        predicted = int(np.argmax(probs))
-        brushes = [self._brushes["neutral"]] * len(probs)
-        pens = [self._pens["none"]] * len(probs)
-        if true is not None:
-            brushes[predicted] = self._brushes["correct" if predicted == true else "wrong"]
-            pens[true] = self._pens["true"]
-        self.bars.set_data(probs, brushes, pens)
-        self.true_marker.setVisible(true is not None)
-        if true is not None:
-            self.true_marker.setPos(true, min(1.0, float(probs[true]) + 0.12))
-        names = self._class_names or tuple(map(str, range(len(probs))))
-        step = max(1, math.ceil(len(probs) / 12))
-        ticks = [(i, names[i]) for i in range(0, len(probs), step)]
-        if ticks != self._ticks:  # new ticks redraw the axis, the costliest part of this plot
-            self._ticks = ticks
-            self.prob_plot.getAxis("bottom").setTicks([ticks])
-            self.prob_plot.setXRange(-0.6, len(probs) - 0.4, padding=0)
-        shown, confidence = escaped(names[predicted]), 100 * probs[predicted]
-        truth = f"true <b>{escaped(names[true])}</b>" if true is not None else "<b>your own input</b>"
-        title = f"predicted <b>{shown}</b> ({confidence:.0f}%), {truth}"
-        if title != self._title:  # a new title re-lays the whole grid out and repaints every panel
-            self._title = title
-            self.prob_plot.setTitle(title, size="9pt")
+        """The input in grey, or in its colours, over its own lowest and highest values."""
+        self.shown_input = image
+        grey = image.shape[0] == 1
+        pixels = np.repeat(image[0][..., None], 3, axis=-1) if grey else image.transpose(1, 2, 0)
+        levels = (float(np.nanmin(image)), float(np.nanmax(image)))
+        self.panels[0].canvas.show_image(pixels, levels, None)
 
     def _update_status(self) -> None:
         parts = ["Your own input, from Explain; pick a test image to go back."] if self.showing_own else []

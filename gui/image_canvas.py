@@ -58,6 +58,13 @@ class ImageCanvas(QWidget):
         """What is drawn, one pixel per array element."""
         return self._image
 
+    def pixels(self) -> np.ndarray:
+        """What is drawn as ARGB32 numbers (H, W), one per array element: for reading it back."""
+        if self._image is None:
+            return np.zeros((0, 0), dtype=np.uint32)
+        bits = np.frombuffer(self._image.constBits(), dtype=np.uint32)
+        return bits.reshape(self._size.height(), -1)[:, : self._size.width()].copy()
+
     def fit(self) -> None:
         """Show the whole image, and keep it whole as the widget's size changes."""
         self._fitted = True

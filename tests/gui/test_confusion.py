@@ -95,7 +95,8 @@ def test_a_clicked_cell_lists_its_images_and_a_clicked_thumbnail_shows_in_the_vi
     assert maps.index == listed[1] and maps.index_spin.value() == listed[1] + 1
     shown = maps.shown_maps[-1]  # the probabilities drawn beside the feature maps
     np.testing.assert_allclose(shown, predictions(trained)[listed[1]], rtol=1e-5)
-    assert f"predicted <b>{predicted}</b>" in maps._title and f"true <b>{true}</b>" in maps._title
+    title = maps.probabilities.title
+    assert f"predicted <b>{predicted}</b>" in title and f"true <b>{true}</b>" in title
     trained.explain_dock.toggleViewAction().trigger()  # made when first shown, on the chosen image
     assert trained.explain_dock.image_spin.value() == listed[1] + 1
     empty = np.argwhere(result.counts == 0)[0]

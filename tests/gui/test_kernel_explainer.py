@@ -185,13 +185,13 @@ def test_drawing_shows_in_the_windows_feature_maps_with_one_forward_pass_per_upd
     assert not np.allclose(dock.draw_panel.probabilities, first)  # the prediction follows the pen
     drawn = dock.draw_panel.image
     assert session.own_image is drawn and maps_view.showing_own
-    np.testing.assert_array_equal(maps_view.map_images[0].image, drawn[0])
+    np.testing.assert_array_equal(maps_view.shown_input, drawn)
     expected = real(drawn[None])
     for shown_maps, maps in zip(maps_view.shown_maps, expected, strict=True):
         np.testing.assert_allclose(shown_maps, maps[0], rtol=1e-6)
     predicted = session.dataset.class_names[int(expected[-1][0].argmax())]
     assert dock.draw_panel.prediction_label.text().startswith(f"Prediction: {predicted} ")
-    assert f"predicted <b>{predicted}</b>" in maps_view.prob_plot.titleLabel.text
+    assert f"predicted <b>{predicted}</b>" in maps_view.probabilities.title
     assert "Your own input" in maps_view.status_label.text()
     # One forward pass per update serves the window, the prediction and the explainer.
     assert len(updates) >= 2 and passes == [1] * len(updates)

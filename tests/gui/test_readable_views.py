@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -200,12 +201,12 @@ def test_the_filter_layer_list_reads_whole_at_200_percent(tmp_path):
 
 
 def _map_point(view, panel: int, channel: int, row: int, col: int) -> QPoint:
-    """The viewport point over pixel (row, col) of `channel` in map panel `panel`."""
+    """The point over pixel (row, col) of `channel` in map panel `panel`, in its canvas."""
     mosaic = view.mosaics[panel - 1]
     th, tw = mosaic.tile_shape
     cell_row, cell_col = divmod(channel, mosaic.cols)
     x, y = cell_col * (tw + mosaic.gap) + col + 0.5, cell_row * (th + mosaic.gap) + row + 0.5
-    return view.graphics.mapFromScene(view.map_images[panel].mapToScene(QPointF(x, y)))
+    return view.panels[panel].canvas.map_from_image(QPointF(x, y)).toPoint()
 
 
 def _maps(window):
@@ -216,7 +217,7 @@ def _maps(window):
 def test_hovering_a_feature_map_names_its_channel_and_value_under_the_mouse(window, qtbot):
     view = window.feature_maps_view
     maps = _maps(window)
-    qtbot.mouseMove(view.graphics.viewport(), _map_point(view, 3, 7, 2, 5))  # layer 2 conv, 40×8×8
+    qtbot.mouseMove(view.panels[3].canvas, _map_point(view, 3, 7, 2, 5))  # layer 2 conv, 40×8×8
     assert (
         view.hover_label.text()
         == f"layer 2 conv, channel 7 at row 2, column 5: {value_text(maps[2][7, 2, 5])}"
@@ -226,71 +227,188 @@ def test_hovering_a_feature_map_names_its_channel_and_value_under_the_mouse(wind
     new = _maps(window)[2][7, 2, 5]
     assert new != maps[2][7, 2, 5]
     assert view.hover_label.text().endswith(f": {value_text(new)}")
-    qtbot.mouseMove(view.graphics.viewport(), _map_point(view, 5, 12, 0, 0))  # the dense layer's unit 12
+    qtbot.mouseMove(view.panels[5].canvas, _map_point(view, 5, 12, 0, 0))  # the dense layer's unit 12
     assert view.hover_label.text() == f"layer 4 dense, unit 12: {value_text(_maps(window)[4][12])}"
+    qtbot.mouseMove(view.panels[0].canvas, view.panels[0].canvas.map_from_image(QPointF(9.5, 4.5)).toPoint())
+    assert view.hover_label.text() == f"input at row 4, column 9: {value_text(view.shown_input[0, 4, 9])}"
 
 
 def test_the_feature_maps_colour_bar_gives_the_hovered_layers_levels(window, qtbot):
     view = window.feature_maps_view
     maps = _maps(window)
     for panel, layer in ((1, "layer 0 conv"), (3, "layer 2 conv")):
-        qtbot.mouseMove(view.graphics.viewport(), _map_point(view, panel, 0, 0, 0))
+        qtbot.mouseMove(view.panels[panel].canvas, _map_point(view, panel, 0, 0, 0))
         low, high = view.color_bar.levels()
-        assert view.color_bar.axis.labelText == layer
-        drawn = theme.to_rgba(view.mosaics[panel - 1].image, (low, high), theme.MAP_COLORMAP)
-        np.testing.assert_array_equal(view.map_images[panel].image, drawn)  # drawn on the bar's scale
+        assert view.color_bar.label == layer
+        drawn = theme.to_argb(view.mosaics[panel - 1].image, (low, high), theme.MAP_COLORMAP)
+        np.testing.assert_array_equal(view.panels[panel].canvas.pixels(), drawn)  # on the bar's scale
         assert low <= maps[panel - 1].min() and maps[panel - 1].max() <= high
         assert high <= 4 / 3 * maps[panel - 1].max() * (1 + 1e-6)  # round, but close to the data
     assert view.color_bar.isVisible()
 
 
-def test_the_feature_maps_are_coloured_once_per_update_not_by_pyqtgraph(window, qtbot, monkeypatch):
-    """A run sends new maps twice a second: they are coloured in NumPy as they arrive, so
-    pyqtgraph's rendering, which scales and colours a float image in Python on the GUI thread,
-    has nothing left to do but hand Qt the bytes."""
-    from pyqtgraph import functions_qimage
-
+def test_the_wheel_zooms_a_feature_map_panel_and_fit_shows_every_map_whole(window, qtbot):
     view = window.feature_maps_view
-    qtbot.waitUntil(lambda: view.graphics is not None)
-    coloured = []
-    scale = functions_qimage._rescale_and_lookup_float
-    monkeypatch.setattr(
-        functions_qimage, "_rescale_and_lookup_float", lambda *a, **k: coloured.append(1) or scale(*a, **k)
+    canvas = view.panels[1].canvas
+    qtbot.waitUntil(lambda: canvas.width() > 60)
+    whole = canvas.view_rect()
+    centre = QPointF(canvas.rect().center())
+    wheel = QWheelEvent(
+        centre,
+        canvas.mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, 240),  # two notches away from the user: zoom in
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
     )
-    window.settings_panel.seed_spin.setValue(window.settings_panel.seed_spin.value() + 1)
-    window.run_bar.reset_button.click()  # new weights: new maps
-    view.graphics.viewport().repaint()
-    assert view.map_images[1].qimage is not None  # drawn
-    assert coloured == []
+    QApplication.sendEvent(canvas, wheel)
+    zoomed = canvas.view_rect()
+    assert zoomed.width() < 0.8 * whole.width()
+    assert view.panels[2].canvas.fitted  # the other panels as they were
+    view.next_button.click()  # another image keeps the zoom
+    assert canvas.view_rect() == zoomed
+    view.fit_button.click()
+    assert canvas.view_rect() == whole and all(panel.canvas.fitted for panel in view.panels)
 
 
-def test_the_probability_bars_are_drawn_by_qt_in_their_colours(window, qtbot, monkeypatch):
-    """The bars change with every snapshot: Qt's rectangles, not pyqtgraph's bar graph, which
-    paints and answers each repaint's bounds questions in Python."""
-    import pyqtgraph as pg
+def _rect_within(inner: QRectF, outer: QRectF) -> bool:
+    return outer.contains(inner.topLeft()) and outer.contains(inner.bottomRight())
+
+
+@pytest.mark.parametrize("scale", ["1", "2"])
+def test_the_feature_maps_colour_bar_label_and_ticks_fit_the_bar(scale, tmp_path):
+    """Its title is written upwards at its right, whole (pyqtgraph's axis cut it at the view's
+    edge), at 100% and 200%, with every tick label, whatever the layer's levels."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": scale, "HOME": str(tmp_path)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    script = COLOUR_BAR_FITS.format(root=str(root), tests=str(Path(__file__).parent))
+    lines = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    assert lines == ["(0.0, 4.0) layer 0 conv True True", "(-250.0, 1500.0) layer 2 conv True True"]
+
+
+COLOUR_BAR_FITS = """
+import sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from test_readable_views import bar_fits
+bar_fits()
+"""
+
+
+def bar_fits() -> None:
+    """Print, for two layers' levels, whether the feature maps' colour bar's title and tick
+    labels lie within it, in a window of the default layout."""
+    from PySide6.QtCore import QSettings
+
+    from engine.data import load_dataset
+    from gui import window_layout
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance()
+    settings = QSettings(str(Path(os.environ["HOME"]) / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, dataset=load_dataset())
+    window.resize(1440, 900)
+    window.show()
+    app.processEvents()
+    window_layout.build_after_show(window)
+    app.processEvents()
+    view = window.feature_maps_view
+    for levels, panel in (((0.0, 4.0), 1), ((-250.0, 1500.0), 3)):
+        view._bar_panel = panel
+        view.levels[panel - 1] = levels
+        view._show_bar()
+        app.processEvents()
+        bar = view.color_bar
+        inside = QRectF(bar.rect())
+        metrics = bar.fontMetrics()
+        labels = [
+            QRectF(bar.bar_rect().right(), 0, 4 + 2 + metrics.horizontalAdvance(text), 1)
+            for _, text in bar.shown_ticks()
+        ]
+        print(
+            bar.levels(),
+            bar.label,
+            _rect_within(bar.label_rect(), inside),
+            all(r.right() <= bar.label_rect().left() for r in labels),
+        )
+    window.trainer.shutdown(2000)
+
+
+def test_a_snapshot_repaints_the_maps_and_probabilities_alone_without_pyqtgraph(window, qtbot):
+    """A run sends new maps twice a second: they repaint each layer's canvas and the bars, drawn
+    by plain Qt (no pyqtgraph view in the panels), not the input (the same image) nor the rest."""
+    from PySide6.QtWidgets import QGraphicsView
 
     view = window.feature_maps_view
     qtbot.waitUntil(lambda: view.graphics is not None)
-    called = []
-    for name in ("paint", "boundingRect"):
-        method = getattr(pg.BarGraphItem, name)
-        monkeypatch.setattr(pg.BarGraphItem, name, lambda it, *a, _m=method: called.append(1) or _m(it, *a))
+    assert view.graphics.findChildren(QGraphicsView) == []
+    qtbot.waitUntil(lambda: window.loss_plot is not None)
+    painted = []
+
+    class Count(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                painted.append(watched)
+            return False
+
+    counter = Count()
+    widgets = window.findChildren(QWidget)
+    for widget in widgets:
+        widget.installEventFilter(counter)
+    for _ in range(100):  # until the window's start has painted all it will
+        painted.clear()
+        qtbot.wait(20)
+        if not painted:
+            break
+    levels = list(view.levels)
+    maps = [m * 0.999 for m in view.shown_maps[:-1]] + [view.shown_maps[-1][::-1].copy()]
+    view.show_maps(view.index, maps)
+    QApplication.processEvents()
+    for widget in widgets:
+        if shiboken6.isValid(widget):
+            widget.removeEventFilter(counter)
+    assert view.levels == levels  # new values, the same round levels: the colour bar stays
+    drawing = {panel.canvas for panel in view.panels[1:]} | {view.probabilities}
+    behind = {*view.panels, view.graphics}  # what shows through the gaps between the tiles
+    assert drawing <= set(painted) <= drawing | behind
+    assert len([w for w in painted if w in drawing]) == len(drawing)  # once each
+    drawn = theme.to_argb(view.mosaics[0].image, view.levels[0], theme.MAP_COLORMAP)
+    np.testing.assert_array_equal(view.panels[1].canvas.pixels(), drawn)
+
+
+def test_the_probability_bars_are_drawn_in_their_colours(window, qtbot):
+    view = window.feature_maps_view
+    qtbot.waitUntil(lambda: view.graphics is not None)
     view.show_index(3)
-    view.graphics.viewport().repaint()
+    chart = view.probabilities
     probs = view.shown_maps[-1]
-    heights = [bar.rect().height() for bar in view.bars.items]
-    np.testing.assert_allclose(heights, probs, rtol=1e-6)
+    rects = chart.bar_rects()
+    assert chart.classes == list(range(10))
+    heights = np.array([r.height() for r in rects])
+    np.testing.assert_allclose(heights / heights.max(), probs / probs.max(), rtol=1e-5)
     true, predicted = int(window.session.dataset.test.y[3]), int(np.argmax(probs))
     colour = theme.CORRECT if predicted == true else theme.WRONG
-    assert view.bars.items[predicted].brush().color() == QColor(colour)
-    assert view.bars.items[true].pen().width() == 2
-    assert called == []
+    image = chart.grab().toImage()
+    ratio = image.devicePixelRatio()
+    at = rects[predicted].center() * ratio
+    assert image.pixelColor(at.toPoint()) == QColor(colour)
+    others = [c for c in range(10) if c not in (predicted, true) and rects[c].height() > 4]
+    assert image.pixelColor((rects[others[0]].center() * ratio).toPoint()) == QColor(theme.NEUTRAL)
+    edge = QPointF(rects[true].center().x(), rects[true].top()) * ratio
+    assert image.pixelColor(edge.toPoint()) == QColor(theme.FOREGROUND)  # the true class outlined
 
 
 def test_clicking_a_feature_map_opens_it_large_with_its_values(window, qtbot):
     view = window.feature_maps_view
     maps = _maps(window)
-    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=_map_point(view, 1, 6, 3, 3))
+    qtbot.mouseClick(view.panels[1].canvas, Qt.MouseButton.LeftButton, pos=_map_point(view, 1, 6, 3, 3))
     detail = view.detail
     assert detail is not None and detail.isVisible()
     assert detail.windowTitle() == "layer 0 conv, channel 6 (test image 1)"

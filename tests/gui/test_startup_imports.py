@@ -128,12 +128,15 @@ def test_the_feature_maps_are_drawn_just_after_the_first_show_as_they_would_have
     assert view.graphics is None  # shown with its place kept, the panels not made yet
     qtbot.waitUntil(lambda: view.graphics is not None)
     assert view.graphics.isVisible() and view.graphics.size() == early.feature_maps_view.graphics.size()
-    assert [panel.title.text for panel in view.panels[:-1]] == [
-        panel.title.text for panel in early.feature_maps_view.panels[:-1]
+    assert [panel.title.text() for panel in view.panels] == [
+        panel.title.text() for panel in early.feature_maps_view.panels
     ]
-    for shown, drawn_first in zip(view.map_images, early.feature_maps_view.map_images, strict=True):
-        np.testing.assert_array_equal(shown.image, drawn_first.image)  # the maps asked for meanwhile
+    for shown, drawn_first in zip(view.panels, early.feature_maps_view.panels, strict=True):
+        # the maps asked for meanwhile
+        np.testing.assert_array_equal(shown.canvas.pixels(), drawn_first.canvas.pixels())
     view.next_button.click()  # and it goes on drawing what it is asked to
     early.feature_maps_view.next_button.click()
     qtbot.waitUntil(lambda: view._input_index == 1 and early.feature_maps_view._input_index == 1)
-    np.testing.assert_array_equal(view.map_images[1].image, early.feature_maps_view.map_images[1].image)
+    np.testing.assert_array_equal(
+        view.panels[1].canvas.pixels(), early.feature_maps_view.panels[1].canvas.pixels()
+    )

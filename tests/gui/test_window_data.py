@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import onnxruntime
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 from test_cifar import write_cifar
 from test_session import write_image_folder
@@ -135,7 +136,7 @@ def test_an_image_folder_opens_off_the_gui_thread_with_progress_options_and_skip
     assert len(data.train.y) + len(data.test.y) == 12 and data.input_shape == (3, 28, 32)
     assert window.data_label.text().startswith("pets · ")
     assert window.session.net.input_shape == (3, 28, 32) and window.session.net.classes == 3
-    title = window.feature_maps_view.prob_plot.titleLabel.text  # "predicted <b>dog</b> (..), true <b>cat</b>"
+    title = window.feature_maps_view.probabilities.title  # "predicted <b>dog</b> (..), true <b>cat</b>"
     assert title.split("true <b>")[1].removesuffix("</b>") in ("cat", "dog", "fox")
     assert "skipped 2 unreadable files: broken0.png (not an image Pillow can read), broken1.png" in (
         window.statusBar().currentMessage()
@@ -259,7 +260,9 @@ def test_text_from_files_is_shown_as_text_never_read_as_html(qtbot, window, tmp_
     window.open_network(str(network))
     assert img in window.last_error
     window.feature_maps_view.repaint()
-    assert img in window.feature_maps_view.prob_plot.titleLabel.item.toPlainText()
+    title = QTextDocument()
+    title.setHtml(window.feature_maps_view.probabilities.title)  # as drawn
+    assert img in title.toPlainText()
     labels = window.findChildren(QLabel) + [
         box.findChild(QLabel, "qt_msgbox_label") for box in window.findChildren(QMessageBox)
     ]

@@ -214,7 +214,7 @@ def test_test_images_are_numbered_from_one(window):
     assert view.index_spin.text() == "1 of 100"
     view.prev_button.click()
     assert view.index_spin.text() == "100 of 100" and view.index == 99
-    np.testing.assert_array_equal(view.map_images[0].image, window.session.dataset.test.x[99, 0])
+    np.testing.assert_array_equal(view.shown_input, window.session.dataset.test.x[99])
 
 
 def test_counts_are_written_with_proper_singulars_and_plurals(window, qtbot):

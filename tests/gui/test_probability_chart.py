@@ -1,0 +1,69 @@
+"""The predicted probabilities beside the feature maps: class names that never overlap, at 10
+classes or at the 10,000 a data set may have, the most probable shown where bars would not fit."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gui.probability_chart import TOP, ProbabilityChart, label_step
+
+
+def _probabilities(classes: int, seed: int = 0) -> np.ndarray:
+    logits = np.random.default_rng(seed).normal(0, 3, classes).astype(np.float32)
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def _apart(rects) -> bool:
+    return all(a.right() < b.left() for a, b in zip(rects, rects[1:], strict=False))
+
+
+@pytest.fixture
+def chart(shown):
+    return shown(ProbabilityChart(), 300, 200)
+
+
+def test_ten_classes_are_each_named_under_their_bars(chart):
+    chart.set_probabilities(_probabilities(10), 3, tuple(map(str, range(10))))
+    assert chart.classes == list(range(10))
+    labels = chart.label_rects()
+    assert [name for _, name in labels] == [str(c) for c in range(10)]
+    for (place, _), bar in zip(labels, chart.bar_rects(), strict=True):
+        assert abs(place.center().x() - bar.center().x()) < 1
+
+
+@pytest.mark.parametrize("classes", [100, 1_500, 10_000])
+def test_many_classes_leave_their_names_apart_and_whole(chart, classes):
+    names = tuple(f"class {c}" for c in range(classes))
+    probs = _probabilities(classes)
+    true = int(np.argsort(probs)[0])  # the least probable: not among the most probable
+    chart.set_probabilities(probs, true, names)
+    labels = chart.label_rects()
+    assert labels and _apart([place for place, _ in labels])
+    assert all(chart.rect().contains(place.toRect()) for place, _ in labels)
+    if classes * 4 > chart.plot_rect().width():  # bars too narrow: the most probable alone
+        most = np.argsort(-probs, kind="stable")[:TOP].tolist()
+        assert chart.classes == [*most, true]
+        heights = [rect.height() for rect in chart.bar_rects()]
+        assert heights[:TOP] == sorted(heights[:TOP], reverse=True)
+    else:
+        assert chart.classes == list(range(classes))
+    chart.grab()  # draws
+
+
+@settings(max_examples=60, deadline=None)
+@given(pitch=st.floats(0.5, 200), widest=st.floats(1, 400))
+def test_the_names_step_is_the_least_round_one_that_keeps_them_apart(pitch, widest):
+    step = label_step(pitch, widest)
+    assert step * pitch >= widest + 6
+    smaller = [s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if s < step]
+    assert all(s * pitch < widest + 6 for s in smaller)
+
+
+def test_the_user_s_own_input_has_no_true_class(chart):
+    probs = _probabilities(10)
+    chart.set_probabilities(probs, None, tuple("abcdefghij"))
+    predicted = "abcdefghij"[int(probs.argmax())]
+    assert chart.title == f"predicted <b>{predicted}</b> ({100 * probs.max():.0f}%), <b>your own input</b>"
+    assert chart.classes == list(range(10))
