@@ -41,35 +41,3 @@ class _PaintedByQt:
 
 class PlotWidget(_PaintedByQt, pg.PlotWidget):
     pass
-
-
-class GraphicsLayoutWidget(_PaintedByQt, pg.GraphicsLayoutWidget):
-    pass
-
-
-class ImagePanel(pg.GraphicsLayout):
-    """One row-major image, top row at the top, square pixels, under an optional title: what the
-    filter and feature-map views draw in. A label and a bare view box, not a `pg.PlotItem`, which
-    builds four axes, its buttons and two menus even when they are hidden: the window's eight
-    image panels built that way took most of start-up's drawing time
-    (tests/benchmarks/README.md, App start-up)."""
-
-    def __init__(self, title: str | None = None):
-        super().__init__()
-        self.setContentsMargins(2, 2, 2, 2)
-        self.setSpacing(0)
-        self.title = None if title is None else self.addLabel(title, size="9pt", row=0, col=0)
-        self.view = self.addViewBox(
-            row=1,
-            col=0,
-            lockAspect=True,
-            invertY=True,
-            enableMouse=False,
-            enableMenu=False,
-            defaultPadding=0.0,
-        )
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image)
-
-    def getViewBox(self) -> pg.ViewBox:
-        return self.view

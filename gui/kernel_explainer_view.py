@@ -43,7 +43,7 @@ def conv_text(cell: ConvCell, channel: int) -> str:
         f"{number_text(w)}·{number_text(x)}"
         for w, x in zip(cell.weights[channel].ravel(), cell.window[channel].ravel(), strict=True)
     )
-    where = f" (channel {channel + 1})" if channels > 1 else ""
+    where = f" (channel {channel})" if channels > 1 else ""
     lines.append(f"Σ w·x{where} = {terms} = {number_text(cell.channel_sums[channel])}")
     if channels > 1:
         sums = " + ".join(number_text(s) for s in cell.channel_sums)
@@ -54,15 +54,20 @@ def conv_text(cell: ConvCell, channel: int) -> str:
     lines.append(f"Σ w·x + b = {sum_text} + {number_text(cell.bias)} = {number_text(cell.total)}")
     if cell.activation != "linear":
         lines.append(f"{cell.activation}({number_text(cell.total)}) = {number_text(cell.output)}")
-    lines.append(f"output cell ({cell.row + 1}, {cell.col + 1}) = {number_text(cell.output)}")
+    lines.append(f"{cell_text(cell)} = {number_text(cell.output)}")
     return "\n".join(lines)
+
+
+def cell_text(cell: ConvCell | PoolCell) -> str:
+    """The output cell, counted from 0 as the filters, feature maps and layers are."""
+    return f"output cell at row {cell.row}, column {cell.col}"
 
 
 def pool_text(cell: PoolCell) -> str:
     values = ", ".join(number_text(v) for v in cell.window.ravel())
     return (
         f"{cell.mode}({values}) = {number_text(cell.output)}\n"
-        f"output cell ({cell.row + 1}, {cell.col + 1}) = {number_text(cell.output)}"
+        f"{cell_text(cell)} = {number_text(cell.output)}"
     )
 
 
@@ -72,8 +77,9 @@ class KernelExplainerView(QWidget):
         named(self, "kernelExplainer", accessible="Kernel explainer")
         self.model = model or ExplainerModel()
         self.source_combo = named(QComboBox(), "explainSource", "What to explain", "Explained layer")
-        self.filter_spin = _spin("explainFilter", "Filter (conv) or feature map (pool)", 1, 1, 1)
-        self.channel_spin = _spin("explainChannel", "Input channel shown", 1, 1, 1)
+        # counted from 0, as the filters and feature maps views count them
+        self.filter_spin = _spin("explainFilter", "Filter (conv) or feature map (pool)", 0, 0, 0)
+        self.channel_spin = _spin("explainChannel", "Input channel shown", 0, 0, 0)
         self.back_button = named(QToolButton(), "explainBack", "One cell back", "Step back")
         self.forward_button = named(QToolButton(), "explainForward", "One cell on", "Step forward")
         self.play_button = named(QToolButton(), "explainPlay", "Play or pause the walk", "Play")
@@ -152,7 +158,7 @@ class KernelExplainerView(QWidget):
         m = self.model
         m.changed.connect(self.render)
         self.source_combo.currentIndexChanged.connect(lambda _: self._choose(self.source_combo.currentData()))
-        self.filter_spin.valueChanged.connect(lambda v: m.set_filter(v - 1))
+        self.filter_spin.valueChanged.connect(m.set_filter)
         self.channel_spin.valueChanged.connect(lambda _: self.render())
         self.back_button.clicked.connect(lambda: m.step(-1))
         self.forward_button.clicked.connect(lambda: m.step(1))
@@ -248,17 +254,17 @@ class KernelExplainerView(QWidget):
         m, e = self.model, self.model.explainer
         conv = isinstance(e, ConvExplainer)
         self.filter_spin.blockSignals(True)
-        self.filter_spin.setRange(1, e.filters)
-        self.filter_spin.setValue(m.filter + 1)
+        self.filter_spin.setRange(0, e.filters - 1)
+        self.filter_spin.setValue(m.filter)
         self.filter_spin.blockSignals(False)
-        self.channel_spin.setRange(1, e.image.shape[0])
+        self.channel_spin.setRange(0, e.image.shape[0] - 1)
         self.channel_spin.setEnabled(conv)
         self.padding_spin.setEnabled(conv and self.what_if_check.isChecked())
         self.size_spin.setEnabled(self.what_if_check.isChecked())
         self.size_label.setText("kernel" if conv else "window")
         self.stride_spin.setEnabled(self.what_if_check.isChecked())
         self.formula_label.setText("    ".join(m.formulas()))
-        channel = (self.channel_spin.value() - 1) if conv else m.filter
+        channel = self.channel_spin.value() if conv else m.filter
         rows, cols = e.rows, e.cols
         ring = (rows.before, rows.after, cols.before, cols.after)
         cell = m.cell()

@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QTimer
-from PySide6.QtGui import QBrush, QPainter, QPen
+from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
-    QGraphicsRectItem,
     QWidget,
 )
 
@@ -122,29 +121,6 @@ class _DottedCurve:
             self.dots.append(dot)
         for dot, a, b in zip(self.dots, x.tolist(), y.tolist(), strict=True):
             dot.setPos(a, b)
-
-
-class Bars:
-    """Bars `width` wide centred on 0, 1, 2, …, drawn by Qt (a rectangle item each): pyqtgraph's
-    bar graph paints and answers each repaint's bounds questions in Python, and the feature
-    maps' probabilities change with every snapshot."""
-
-    def __init__(self, plot: pg.PlotItem, width: float = 0.7):
-        self._plot, self._width = plot, width
-        self.items: list[QGraphicsRectItem] = []
-
-    def set_data(self, heights: np.ndarray, brushes: list[QBrush], pens: list[QPen]) -> None:
-        while len(self.items) > len(heights):
-            self._plot.removeItem(self.items.pop())
-        while len(self.items) < len(heights):
-            bar = QGraphicsRectItem()
-            self._plot.addItem(bar, ignoreBounds=True)  # the plot's range is set for them
-            self.items.append(bar)
-        bars = zip(self.items, heights.tolist(), brushes, pens, strict=True)
-        for x, (bar, height, brush, pen) in enumerate(bars):
-            bar.setRect(x - self._width / 2, 0.0, self._width, height)
-            bar.setBrush(brush)
-            bar.setPen(pen)
 
 
 class _Series:

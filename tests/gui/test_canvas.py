@@ -7,7 +7,7 @@ from gil_probe import gil_held, run_event_loop
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from gui.canvas import GraphicsLayoutWidget, PlotWidget
+from gui.canvas import PlotWidget
 
 
 def _gil_held_while_painting(shown, view: pg.PlotWidget) -> float:
@@ -33,8 +33,8 @@ def test_another_thread_runs_while_qt_paints(shown):
 
 def test_the_scene_is_prepared_before_each_paint(shown):
     """pyqtgraph applies auto-range only when the scene is prepared for painting."""
-    view = GraphicsLayoutWidget()
-    plot = view.addPlot()
+    view = PlotWidget()
+    plot = view.getPlotItem()
     shown(view, 300, 200)
     plot.plot([0.0, 10.0], [0.0, 50.0])
     view.grab()

@@ -24,7 +24,7 @@ def test_stepping_the_notes_example_writes_out_each_cell(qtbot, shown):
     assert "Σ w·x + b = 4 + 2 = 6" in text
     assert not view.back_button.isEnabled()
     qtbot.mouseClick(view.forward_button, Qt.MouseButton.LeftButton)
-    assert "output cell (1, 2) = 5" in view.arithmetic_label.text()
+    assert "output cell at row 0, column 1 = 5" in view.arithmetic_label.text()
     assert view.input_grid.window == (0, 1, 3, 3)
     shown_output = view.output_grid.values
     assert shown_output[0, :2].tolist() == [6, 5] and np.isnan(shown_output[0, 2])
@@ -37,7 +37,7 @@ def test_clicking_an_output_cell_jumps_to_its_window(qtbot, shown):
     _click_cell(qtbot, view.output_grid, 2, 1)
     assert view.model.at == (2, 1)
     assert view.input_grid.window == (2, 1, 3, 3)
-    assert "output cell (3, 2) = 5" in view.arithmetic_label.text()
+    assert "output cell at row 2, column 1 = 5" in view.arithmetic_label.text()
     assert view.output_grid.values[2, 1] == 5 and np.isnan(view.output_grid.values[2, 2])
 
 
@@ -126,13 +126,21 @@ def test_the_dock_explains_the_sessions_network_on_a_test_image(window, qtbot):
     dock.image_spin.setValue(4)  # numbered from 1, as in Feature maps, which follows it
     assert window.session.sample_index == 3 and window.feature_maps_view.index == 3
     view.source_combo.setCurrentIndex(1)
-    view.filter_spin.setValue(2)
+    # filters, channels and cells counted from 0, as the filters and feature maps views count them
+    assert (view.filter_spin.minimum(), view.filter_spin.maximum()) == (0, 19)
+    view.filter_spin.setValue(1)
+    assert view.model.filter == 1
     _click_cell(qtbot, view.output_grid, 10, 7)
+    assert "output cell at row 10, column 7 = " in view.arithmetic_label.text()
     net = window.session.net
     maps = net.feature_maps(window.session.dataset.test.x[3:4])
     assert "relu(" in view.arithmetic_label.text()
     shown_value = float(view.arithmetic_label.text().rsplit("= ", 1)[1])
     np.testing.assert_allclose(shown_value, maps[0][0, 1, 10, 7], atol=0.006)
+    view.source_combo.setCurrentIndex(3)  # the second conv: 20 input channels
+    assert (view.channel_spin.minimum(), view.channel_spin.maximum()) == (0, 19)
+    view.channel_spin.setValue(0)
+    assert "Σ w·x (channel 0) = " in view.arithmetic_label.text()
     view.source_combo.setCurrentIndex(2)  # the max pool after it
     assert view.arithmetic_label.text().startswith("max(")
     assert view.input_grid.marked is not None
@@ -218,7 +226,7 @@ def test_the_shown_dock_follows_a_new_rgb_data_set_with_fewer_classes(window, qt
     assert window.last_error == ""
     dock.view.source_combo.setCurrentIndex(1)
     assert dock.view.model.explainer.image.shape == (3, 16, 16)
-    assert dock.view.channel_spin.maximum() == 3
+    assert dock.view.channel_spin.maximum() == 2  # red, green and blue: channels 0 to 2
     assert dock.draw_panel.image.shape == (3, 16, 16)
     dock.input_combo.setCurrentIndex(1)  # the (blank) drawing as input
     assert window.session.own_image.shape == (3, 16, 16)
@@ -252,7 +260,7 @@ def test_the_dock_stays_live_while_a_run_trains_from_the_workers_copies(window, 
     np.testing.assert_array_equal(cell.weights, shot.kernels[0][view.model.filter])
     assert not np.array_equal(cell.weights, before)  # the run's current weights, not the first
     np.testing.assert_allclose(cell.output, shot.maps[0][view.model.filter, 8, 9], rtol=1e-5, atol=1e-6)
-    assert f"output cell (9, 10) = {number_text(cell.output)}" in view.arithmetic_label.text()
+    assert f"output cell at row 8, column 9 = {number_text(cell.output)}" in view.arithmetic_label.text()
     assert len(explained) == len(shots)  # one update per snapshot: the worker's bounded rate
     dock.tabs.setCurrentWidget(dock.draw_panel)  # a drawing during the run: the next snapshot's input
     _draw(qtbot, dock.draw_panel, [(60, 40), (60, 200)])
