@@ -63,24 +63,30 @@ def test_deep_layer_filters_fill_the_view(deep_filters):
     assert tile.x() >= 0.7 * largest  # a strip gave 0.45
 
 
-def test_the_mouse_wheel_zooms_the_filters_and_fit_undoes_it(deep_filters, qtbot):
-    view, snapshot = deep_filters
-    before = view.canvas.view_rect()
-    viewport = view.canvas
-    centre = QPointF(viewport.rect().center())
+def _zoom_in(widget) -> None:
+    """Two wheel notches away from the user over the widget's centre."""
+    centre = QPointF(widget.rect().center())
     wheel = QWheelEvent(
         centre,
-        viewport.mapToGlobal(centre),
+        widget.mapToGlobal(centre),
         QPoint(0, 0),
-        QPoint(0, 240),  # two notches away from the user: zoom in
+        QPoint(0, 240),
         Qt.MouseButton.NoButton,
         Qt.KeyboardModifier.NoModifier,
         Qt.ScrollPhase.NoScrollPhase,
         False,
     )
+    QApplication.sendEvent(widget, wheel)
+
+
+def test_the_mouse_wheel_zooms_the_filters_and_fit_undoes_it(deep_filters, qtbot):
+    view, snapshot = deep_filters
+    before = view.canvas.view_rect()
+    viewport = view.canvas
+    centre = QPointF(viewport.rect().center())
     centre_pixel = view.canvas.map_to_image(centre)
     shown = view.canvas.grab().toImage()
-    QApplication.sendEvent(viewport, wheel)
+    _zoom_in(viewport)
     zoomed = view.canvas.view_rect()
     assert zoomed.width() < 0.8 * before.width()
     assert view.canvas.map_to_image(centre) == centre_pixel  # zoomed around the mouse
@@ -252,18 +258,7 @@ def test_the_wheel_zooms_a_feature_map_panel_and_fit_shows_every_map_whole(windo
     canvas = view.panels[1].canvas
     qtbot.waitUntil(lambda: canvas.width() > 60)
     whole = canvas.view_rect()
-    centre = QPointF(canvas.rect().center())
-    wheel = QWheelEvent(
-        centre,
-        canvas.mapToGlobal(centre),
-        QPoint(0, 0),
-        QPoint(0, 240),  # two notches away from the user: zoom in
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(canvas, wheel)
+    _zoom_in(canvas)
     zoomed = canvas.view_rect()
     assert zoomed.width() < 0.8 * whole.width()
     assert view.panels[2].canvas.fitted  # the other panels as they were
