@@ -98,7 +98,11 @@ class _NumPyModule:
     """NumPy with CuPy's `asnumpy`, so callers never branch on the backend."""
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(np, name)
+        # Kept on the instance, so the next look-up is a plain attribute's, not a Python call:
+        # a training step looks up about 90 of NumPy's functions on each thread, holding the GIL.
+        value = getattr(np, name)
+        setattr(self, name, value)
+        return value
 
     @staticmethod
     def asnumpy(a: Any) -> np.ndarray:

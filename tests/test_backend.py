@@ -56,3 +56,13 @@ def test_gpu_request_without_one_is_a_clear_error(monkeypatch):
     assert Network(SMALL).backend.name == "cpu"
     with pytest.raises(DeviceError, match="unknown device"):
         get_backend("tpu")
+
+
+def test_the_hosts_array_module_looks_each_numpy_name_up_once(monkeypatch):
+    module = type(backend_module.NUMPY.xp)()
+    looked_up = []
+    real = type(module).__getattr__
+    counted = lambda self, name: looked_up.append(name) or real(self, name)  # noqa: E731
+    monkeypatch.setattr(type(module), "__getattr__", counted)
+    assert module.add is np.add and module.add is np.add and module.float32 is np.float32
+    assert looked_up == ["add", "float32"]

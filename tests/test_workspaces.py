@@ -105,3 +105,24 @@ def test_a_smaller_batch_reuses_the_larger_batchs_memory():
     now = [a for layer in net.layers for a in layer.workspace_arrays()]
     assert len(now) == len(held)
     assert all(any(np.shares_memory(a, b) for b in held) for a in now)
+
+
+def test_an_array_asked_for_again_is_handed_back_without_a_look_at_the_array_module():
+    looked_up = []
+
+    class Recording:
+        def __getattr__(self, name):
+            looked_up.append(name)
+            return getattr(np, name)
+
+    space = Workspace(replace(NUMPY, xp=Recording()))
+    first = space.array("x", (3, 4), np.float32)
+    looked_up.clear()
+    assert space.array("x", (3, 4), np.dtype(np.float32)) is first
+    assert space.array("x", (3, 4), np.float32) is first
+    assert looked_up == []  # a hit, every call but a batch's first, holds the GIL: nothing else
+    wider = space.array("x", (3, 4), np.float64)
+    assert wider is not first and wider.dtype == np.float64
+    assert space.array("x", (4, 3), np.float64).shape == (4, 3)
+    laid = space.array("x", (4, 3), np.float64, like=np.empty((3, 4)).T)
+    assert laid.shape == (4, 3) and laid.strides == np.empty((3, 4)).T.strides

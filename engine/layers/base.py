@@ -34,11 +34,13 @@ class Workspace:
         the memory last pass's `name` had when that is large enough. So a smaller batch (an
         epoch's last, inference after training) reuses memory that a new array would add to
         the process's peak."""
-        xp = self._backend.xp
-        key = (tuple(shape), xp.dtype(dtype), None if like is None else like.strides)
+        # dtype as given: a scalar type compares equal to its dtype, and a hit (nearly every call,
+        # all holding the GIL) then builds no dtype.
+        key = (tuple(shape), dtype, None if like is None else like.strides)
         entry = self._arrays.get(name)
         if entry is not None and entry[0] == key:
             return entry[1]
+        xp = self._backend.xp
         if not self._backend.keeps_workspaces:
             return xp.empty(shape, dtype=dtype) if like is None else xp.empty_like(like, dtype=dtype)
         size = math.prod(shape)
