@@ -103,6 +103,7 @@ class MainWindow(FileActions, NetworkActions, QMainWindow):
         self.settings_panel.learningRateChanged.connect(self.trainer.set_lr)
         self.settings_panel.deviceChanged.connect(self._device_changed)
         self.feature_maps_view.sampleChanged.connect(self.session.choose_sample)
+        self.trainer.warming.connect(self.run_bar.show_warming)
         self.trainer.lossUpdated.connect(self._loss_updated)
         self.trainer.epochEnded.connect(self._epoch_ended)
         self.trainer.snapshotReady.connect(self.timeline.live_snapshot)  # held back at a snapshot

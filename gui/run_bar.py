@@ -99,6 +99,11 @@ class RunBar(QWidget):
         self._progress.emit(0)
         self.progress_bar.setFormat("starting…")
 
+    def show_warming(self) -> None:
+        """Before the first batch of a launch's first run: the host's kernels compile, seconds on
+        a machine's first run (gui.kernel_warmup)."""
+        self.progress_bar.setFormat("preparing the compiled CPU kernels…")
+
     def show_batch(self, info: BatchInfo) -> None:
         self._last = info
         done = (info.epoch - 1 - self._start_epoch) * info.batches + info.batch

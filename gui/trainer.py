@@ -15,6 +15,7 @@ from gui.worker import TrainingWorker
 class Trainer(QObject):
     """Owns the worker thread and forwards the worker's reports to the GUI thread."""
 
+    warming = Signal()  # the run's compiled kernels are being made ready (gui.kernel_warmup)
     lossUpdated = Signal(object)
     epochEnded = Signal(object)
     snapshotReady = Signal(object)
@@ -52,7 +53,7 @@ class Trainer(QObject):
         self._worker = worker
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
-        for name in ("lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):
+        for name in ("warming", "lossUpdated", "epochEnded", "snapshotReady", "predictionsReady", "failed"):
             getattr(self._worker, name).connect(getattr(self, name))
         self._worker.finished.connect(self._on_finished)
         self._thread.start()

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Signal, Slot
 
 from engine import BatchInfo, Callback, Dataset, EpochInfo, History, Network, TrainingControl, evaluation
+from gui import kernel_warmup
 from gui.session import Run
 from gui.snapshot import take_snapshot
 
@@ -35,6 +36,7 @@ class LossUpdate:
 class TrainingWorker(QObject):
     """Trains on its thread and reports; `run` always ends with `finished`, even after an error."""
 
+    warming = Signal()  # the host's compiled kernels are being made ready before the first batch
     lossUpdated = Signal(object)  # LossUpdate
     epochEnded = Signal(object)  # EpochInfo
     snapshotReady = Signal(object)  # Snapshot
@@ -69,6 +71,9 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         history: History | None = None
         try:
+            if kernel_warmup.needed(self.training_run):
+                self.warming.emit()
+                kernel_warmup.warm_up(self.training_run)
             history = self.training_run.train([_Reporter(self)], self.control)
             if history.stopped:  # the views show the weights the run stopped with, not the last epoch's
                 self.send_snapshot()

@@ -23,16 +23,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--snapshots", type=int, default=200, help="snapshots timed (default 200)")
-    parser.add_argument("--reps", type=int, default=3, help="timed rounds (default 3)")
-    args = parser.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+def default_window(app):
+    """The window as a first start shows it (offscreen, 1440×900, the built-in data, fresh
+    settings), its views made after the first show."""
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication([])
     from engine.data import load_dataset
     from gui import window_layout
     from gui.main_window import MainWindow
@@ -45,6 +40,19 @@ def main() -> None:
     window_layout.build_after_show(window)
     for _ in range(20):
         app.processEvents()
+    return window
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--snapshots", type=int, default=200, help="snapshots timed (default 200)")
+    parser.add_argument("--reps", type=int, default=3, help="timed rounds (default 3)")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    window = default_window(app)
     view = window.feature_maps_view
     base = list(view.shown_maps)
     scales = np.linspace(0.9, 0.999, 20)  # new values, mostly the same round colour levels
