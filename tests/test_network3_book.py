@@ -20,7 +20,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import engine.network3 as network3
-from engine import limits, winograd
+from engine import jit, limits, winograd
 from engine.backend import Backend
 from engine.data import load_dataset
 from engine.errors import DataError, LimitError
@@ -568,16 +568,22 @@ ORACLE_NETS = {
 
 
 @pytest.mark.parametrize(
-    "name, winograd_convs, tolerance",
-    [(name, False, 1e-5) for name in ORACLE_NETS] + [("dbl_conv-ReLU-lmbda1", True, 5e-4)],
+    "name, winograd_convs, tolerance, compiled",
+    [(name, False, 1e-5, True) for name in ORACLE_NETS]
+    + [("dbl_conv-ReLU-lmbda1", True, 5e-4, compiled) for compiled in (True, False)],
 )
-def test_one_epoch_matches_the_oracle(in_src, capsys, name, winograd_convs, tolerance, device, monkeypatch):
+def test_one_epoch_matches_the_oracle(
+    in_src, capsys, name, winograd_convs, tolerance, compiled, device, monkeypatch
+):
     """295 images: 29 whole mini-batches in file order, the last 5 images dropped. In float32:
     network3 on the GPU computes in float32 too, and its rounding stays within the tolerance.
     The host's Winograd convolutions (the second conv here) round 10-20× more than im2col's
     GEMMs per pass (tests/test_winograd.py); over an epoch the largest parameter error read
     1.1e-4 against im2col's 6.6e-7, so they have a tolerance of their own and the others are
-    checked with im2col."""
+    checked with im2col. The Winograd net also runs without the host's compiled kernels (their
+    NumPy code, as CONVSCOPE_JIT=0 runs it)."""
+    if not compiled:
+        monkeypatch.setattr(jit, "enabled", lambda: False)
     if not winograd_convs:
         monkeypatch.setattr(winograd, "plan", lambda *args: None)
     make, eta, lmbda = ORACLE_NETS[name]
