@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cpu import SEED, load, sgd
 
 from engine import Network, fit
-from engine.parallel import Beside, Threads
+from engine.parallel import INLINE, Beside, Threads
 
 
 def clocks() -> tuple[float, float, float]:
@@ -108,11 +108,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--images", type=int, default=2000, help="training images per epoch")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs per batch size, after one warm-up")
+    p.add_argument(
+        "--no-spare", action="store_true", help="a batch too small to split lends no work to the idle thread"
+    )
     args = p.parse_args()
+    if args.no_spare:
+        Threads.spare = lambda self, n, min_part=0: INLINE  # type: ignore[method-assign]
     x, y, _ = load(args.images)
     record.instrument()
     parts = " | ".join(f"part {p}: start: wall / CPU / queued / blocked" for p in range(args.threads))
-    print(f"{args.threads} threads, µs per step (part 0 runs on the calling thread; blocked = GIL waits)\n")
+    lent = ", nothing lent to the idle thread" if args.no_spare else ""
+    print(f"{args.threads} threads{lent}, µs per step (part 0 on the calling thread; blocked = GIL waits)\n")
     caller = "calling thread: wall / CPU / queued / blocked"
     print(f"| batch | img/s | process CPU µs/img | hand-offs/step | {caller} | {parts} |")
     print("|---" * (5 + args.threads) + "|")
