@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import jit
+from engine import jit, step_kernels
 from engine.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -61,6 +61,15 @@ class Backend:
     def compiled(self) -> bool:
         """Whether layers run the host's compiled kernels here instead of their array code."""
         return self.numpy_arrays and jit.enabled()
+
+    @property
+    def step_kernels(self) -> Any:
+        """The fused kernels a training step's elementwise chains take (the optimizer's update):
+        the GPU's :attr:`fused`, the host's compiled :mod:`engine.step_kernels` where
+        :attr:`compiled`, else None for plain array operations."""
+        if self.fused is not None:
+            return self.fused
+        return step_kernels if self.compiled else None
 
     def to_device(self, a: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(a, dtype=dtype)

@@ -72,7 +72,7 @@ class CapturedStep:
         loss, right, grads = self.net.batch_gradients(
             self.x[rows], self.y[rows], [None] * self.threads.count, self.threads
         )
-        self.optimizer.update(self.net.params, grads, self.lr, self.net.backend.fused)
+        self.optimizer.update(self.net.params, grads, self.lr, self.net.backend.step_kernels)
         self.out[0] = loss
         self.out[1] = right
 

@@ -348,10 +348,12 @@ class _Network3SGD(SGD):
         super().__init__(lr=lr, momentum=0.0, l2=l2)
         self.scales = scales
 
-    def _grad(self, name: str, param: Any, grad: Any) -> Any:
-        if name in self.scales:
-            grad = grad * self.scales[name]
-        return super()._grad(name, param, grad)
+    def update(
+        self, params: dict[str, Any], grads: dict[str, Any], lr: Any = None, fused: Any = None
+    ) -> None:
+        """The step on the scaled gradients, through the backend's fused kernels where it has them."""
+        scaled = {k: g * self.scales[k] if k in self.scales else g for k, g in grads.items()}
+        super().update(params, scaled, lr, fused)
 
 
 class _Report(Callback):

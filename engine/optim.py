@@ -144,15 +144,20 @@ class SGD(Optimizer):
         if fused is None:
             super().update(params, grads, lr)
             return
-        lr = self.lr if lr is None else lr
-        for name, param in params.items():
-            velocity = None
-            if self.momentum:
+        velocities = None
+        if self.momentum:
+            velocities = []
+            for name, param in params.items():
                 velocity = self.state.get(self.slot(name, "velocity"))
                 if velocity is None:  # from zero, the first step's velocity is its gradient
                     velocity = self.state[self.slot(name, "velocity")] = param.copy()
                     velocity.fill(0)
-            fused.sgd(param, grads[name], velocity, lr, self.momentum, self.l2 if _decays(name) else 0.0)
+                velocities.append(velocity)
+        l2s = [self.l2 if _decays(name) else 0.0 for name in params]
+        fused.sgd_all(
+            list(params.values()), [grads[name] for name in params], velocities,
+            self.lr if lr is None else lr, self.momentum, l2s,
+        )
 
     def _update(self, name, param, grad, lr):
         if not self.momentum:

@@ -302,7 +302,7 @@ class _Run:
                 if self.augment is not None:
                     xb = self.augment.apply(xp, xb, augment_rng)
                 loss, right, grads = net.batch_gradients(xb, self.y[rows], dropout_rngs, pool)
-                self.optimizer.step(net.params, grads, self.lr, backend.fused)
+                self.optimizer.step(net.params, grads, self.lr, backend.step_kernels)
                 self.readings[0, column] = loss
                 self.readings[1, column] = right
             self.pending.append(_Pending(b, len(rows), self.lr, self.optimizer.steps))

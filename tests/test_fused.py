@@ -53,6 +53,10 @@ class StandIn:
         velocity += grad + l2 * param
         param -= lr * velocity
 
+    def sgd_all(self, params, grads, velocities, lr, momentum, l2s) -> None:
+        for i, param in enumerate(params):
+            self.sgd(param, grads[i], None if velocities is None else velocities[i], lr, momentum, l2s[i])
+
     def bias_activation(self, z, bias, activation):
         self.calls["bias_activation"] += 1
         z += bias

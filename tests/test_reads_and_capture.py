@@ -105,7 +105,7 @@ def test_the_gpu_reads_once_per_display_tick_and_the_host_every_256_images():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_a_divergence_between_reads_goes_back_to_the_last_read(device):
+def test_a_divergence_between_reads_goes_back_to_the_last_read(device, host_kernels):
     net = Network(SPEC, seed=2, device=device)
     opt = SGD(lr=0.05)
     fit(net, _data(), epochs=1, batch_size=BATCH, optimizer=opt, read_every=3)

@@ -24,7 +24,7 @@ from engine.data import Split
 from engine.training import check_fits, fit_problem
 
 
-def test_a_seeded_run_is_bit_for_bit_reproducible(small_train, device):
+def test_a_seeded_run_is_bit_for_bit_reproducible(small_train, device, host_kernels):
     states = []
     for _ in range(2):
         net = Network(SMALL, seed=11, device=device)
@@ -64,7 +64,7 @@ def test_training_lowers_the_loss_and_reports_progress(mnist, device):
     assert history.epochs[-1].val_acc == rec.epochs[-1].val_acc
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train, device):
+def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_train, device, host_kernels):
     x, y = small_train[0].copy(), small_train[1]
     x[70] = np.nan
     net = Network(SMALL, seed=0, device=device)

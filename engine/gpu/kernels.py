@@ -4,6 +4,7 @@ as `Backend.fused`; where it offers none, the same arithmetic runs as plain arra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -14,7 +15,7 @@ from engine.gpu.blas import matmul
 from engine.gpu.blas import unavailable as blas_unavailable
 
 __all__ = ["ACTIVATIONS", "bias_activation", "bias_softmax", "blas_unavailable", "col2im", "cross_entropy",
-           "matmul", "max_pool_backward", "sgd"]
+           "matmul", "max_pool_backward", "sgd", "sgd_all"]
 
 #: velocity = momentum·velocity + grad + l2·param; param -= lr·velocity (SGD with momentum).
 _sgd_momentum = cupy.ElementwiseKernel(
@@ -49,6 +50,16 @@ def sgd(param: Any, grad: Any, velocity: Any, lr: Any, momentum: float, l2: floa
         _sgd_plain(grad, lr, dtype(l2), param)
     else:
         _sgd_momentum(grad, lr, dtype(momentum), dtype(l2), param, velocity)
+
+
+def sgd_all(
+    params: Sequence[Any], grads: Sequence[Any], velocities: Sequence[Any] | None, lr: Any,
+    momentum: float, l2s: Sequence[float],
+) -> None:
+    """:func:`sgd` of every parameter of a step, in order (the host's compiled kernels,
+    :mod:`engine.step_kernels`, take them in one call)."""
+    for i, param in enumerate(params):
+        sgd(param, grads[i], None if velocities is None else velocities[i], lr, momentum, l2s[i])
 
 
 def bias_activation(z: Any, bias: Any, activation: str) -> Any:

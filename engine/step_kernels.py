@@ -1,0 +1,82 @@
+"""The host's compiled kernels for a training step's elementwise chains outside the conv and pool
+layers: the optimizer's update of every parameter in one call, each value read once.
+
+The interface is :mod:`engine.gpu.kernels`' (a backend offers either as
+:attr:`engine.backend.Backend.step_kernels`), and the arithmetic is NumPy's, operation for
+operation in the parameters' dtype, so the host's compiled and array paths train the same bits.
+NumPy's update is nine passes over the parameters, velocities and gradients, read back from L3
+after the backward pass, and a Python call or more per pass and parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine import jit
+
+
+@jit.kernel
+def _sgd_momentum(params, grads, velocities, l2s, lr, momentum):
+    for t in range(len(params)):
+        param, grad, velocity, l2 = params[t], grads[t], velocities[t], l2s[t]
+        for i in range(param.shape[0]):
+            g = grad[i]
+            if l2 != 0:
+                g = g + l2 * param[i]
+            v = velocity[i] * momentum + g
+            velocity[i] = v
+            param[i] = param[i] - lr * v
+
+
+@jit.kernel
+def _sgd_plain(params, grads, l2s, lr):
+    for t in range(len(params)):
+        param, grad, l2 = params[t], grads[t], l2s[t]
+        for i in range(param.shape[0]):
+            g = grad[i]
+            if l2 != 0:
+                g = g + l2 * param[i]
+            param[i] = param[i] - lr * g
+
+
+def _flat(a: Any, dtype: np.dtype, size: int) -> tuple[np.ndarray, bool]:
+    """`a` as a writable C-contiguous 1-D array of `dtype` and `size` values, the kernels' one
+    layout, and whether that is a view of `a` (else a copy to write back). Compiled code checks
+    no bounds: a size other than its parameter's is refused."""
+    flags = a.flags
+    if a.dtype == dtype and flags.c_contiguous and flags.writeable and a.size == size:
+        return a.reshape(-1), True
+    flat = np.array(a, dtype=dtype).reshape(-1)
+    if flat.size != size:
+        raise ValueError(f"an array of shape {np.shape(a)} beside a parameter of {size} values")
+    return flat, False
+
+
+def sgd_all(
+    params: Sequence[Any], grads: Sequence[Any], velocities: Sequence[Any] | None, lr: Any,
+    momentum: float, l2s: Sequence[float],
+) -> None:
+    """One SGD step of every parameter in place (and of its velocity; `velocities` None without
+    momentum), as :meth:`engine.optim.SGD._update` computes it: g = grad + l2·param (where that
+    parameter's l2 is not 0), v = momentum·v + g, param -= lr·v."""
+    dtype = params[0].dtype
+    real = dtype.type
+    written = [params] if velocities is None else [params, velocities]
+    flats, copies = [], []
+    for arrays in (*written, grads):
+        flat = []
+        for a, param in zip(arrays, params, strict=True):
+            view, in_place = _flat(np.asarray(a), dtype, param.size)
+            flat.append(view)
+            if not in_place and arrays is not grads:
+                copies.append((a, view))
+        flats.append(tuple(flat))
+    l2 = np.array(l2s, dtype=dtype)
+    if velocities is None:
+        _sgd_plain(flats[0], flats[1], l2, real(lr))
+    else:
+        _sgd_momentum(flats[0], flats[2], flats[1], l2, real(lr), real(momentum))
+    for a, flat in copies:
+        np.copyto(a, flat.reshape(a.shape))  # refused for a read-only array, as NumPy's -= is
