@@ -205,7 +205,7 @@ class Network:
     def _scores(self, probs: Any, y: Any, batch: int) -> tuple[Any, Any, Any]:
         """A training part's summed loss and correct answers (device scalars) and dL/dlogits:
         one fused kernel where the backend has it, else array operations."""
-        fused = self.backend.fused
+        fused = self.backend.step_kernels
         if fused is not None and probs.flags.c_contiguous:
             return fused.cross_entropy(probs, y, 1.0 / batch, np.finfo(self.dtype).tiny)
         loss = self.loss(probs, y) * probs.shape[0]

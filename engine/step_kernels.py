@@ -80,3 +80,41 @@ def sgd_all(
         _sgd_momentum(flats[0], flats[2], flats[1], l2, real(lr), real(momentum))
     for a, flat in copies:
         np.copyto(a, flat.reshape(a.shape))  # refused for a read-only array, as NumPy's -= is
+
+
+@jit.kernel
+def _cross_entropy(probs, y, one, scale, tiny, grad):
+    n, c = probs.shape
+    total = 0.0
+    right = 0
+    for i in range(n):
+        label = y[i]
+        if label < 0 or label >= c:
+            raise IndexError("a label outside the network's classes")
+        best = 0
+        for j in range(c):
+            p = probs[i, j]
+            if p > probs[i, best]:
+                best = j
+            grad[i, j] = (p - one if j == label else p) * scale  # `one` of p's type: no float64
+        picked = probs[i, label]
+        # NaN stays NaN, as NumPy's maximum keeps it, so a diverged step shows in its loss.
+        total -= np.log(picked if picked != picked or picked > tiny else tiny)
+        right += best == label
+    return total, right
+
+
+def cross_entropy(probs: np.ndarray, y: Any, scale: float, tiny: float) -> tuple[Any, int, np.ndarray]:
+    """From the C-ordered (n, classes) `probs` and the labels `y`: the summed log-likelihood cost
+    (in the probabilities' dtype), the count of right answers (the first of tied maxima, as
+    NumPy's argmax takes), and dL/dlogits, (probs - one-hot)·scale, as
+    :meth:`engine.network.Network._scores` computes them with array operations."""
+    if not (probs.ndim == 2 and probs.flags.c_contiguous):
+        raise ValueError("cross_entropy takes C-ordered (images, classes) probabilities")
+    labels = np.ascontiguousarray(y, dtype=np.int64)
+    if labels.shape != probs.shape[:1]:
+        raise ValueError(f"{labels.size} labels for {probs.shape[0]} rows of probabilities")
+    real = probs.dtype.type
+    grad = np.empty_like(probs)
+    total, right = _cross_entropy(probs, labels, real(1), real(scale), real(tiny), grad)
+    return real(total), right, grad

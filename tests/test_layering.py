@@ -17,7 +17,7 @@ PACKAGES = ("engine", "gui")
 #: or a package (all its modules); `engine` alone is the package's facade (its __init__).
 LAYERS = (
     ("engine.errors", "engine.wording"),
-    ("engine.jsontext", "engine.bounded_io", "engine.jit"),
+    ("engine.jsontext", "engine.bounded_io", "engine.jit", "engine.step_kernels"),
     (
         "engine.backend",
         "engine.gpu",
