@@ -53,6 +53,8 @@ def enabled() -> bool:
 def kernel(fn: F) -> F:
     """`fn` compiled on its first call: without the GIL, and cached on disk (beside the source,
     or in the user's cache folder where that is read-only), so later starts skip the compile.
+    Arithmetic follows NumPy's error model: x / 0 is ±inf or NaN, as the NumPy code it replaces
+    gives, not Python's ZeroDivisionError, whose check also keeps a loop from being vectorised.
     Callers check :func:`enabled` first and pass arrays whose shapes they have checked: compiled
     code does no bounds checks."""
     compiled: list[Callable[..., Any]] = []
@@ -62,7 +64,7 @@ def kernel(fn: F) -> F:
         if not compiled:
             with _compile_lock:
                 if not compiled:
-                    compiled.append(_numba().njit(cache=True, nogil=True)(fn))
+                    compiled.append(_numba().njit(cache=True, nogil=True, error_model="numpy")(fn))
         return compiled[0](*args)
 
     return call  # type: ignore[return-value]

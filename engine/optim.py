@@ -193,19 +193,37 @@ class Adam(Optimizer):
         self.beta2 = check_setting("beta2", beta2)
         self.eps = check_setting("eps", eps)
 
-    def _update(self, name, param, grad, lr):
+    def update(self, params, grads, lr=None, fused=None):
+        adam_all = getattr(fused, "adam_all", None)  # the host's compiled kernels; no GPU one
+        if adam_all is None:
+            super().update(params, grads, lr)
+            return
+        moments = [self._moments(name, param) for name, param in params.items()]
+        adam_all(
+            list(params.values()), [grads[name] for name in params], [m for m, _ in moments],
+            [v for _, v in moments], self._step_size(self.lr if lr is None else lr), self.beta1,
+            self.beta2, self.eps, [self.l2 if _decays(name) else 0.0 for name in params],
+        )
+
+    def _moments(self, name: str, param: Any) -> tuple[Any, Any]:
+        """The parameter's first and second moments, zero before its first step."""
         m_key, v_key = self.slot(name, "m"), self.slot(name, "v")
-        m, v = self.state.get(m_key), self.state.get(v_key)
-        if m is None:
-            m = self.state[m_key] = param * 0
-            v = self.state[v_key] = param * 0
+        if m_key not in self.state:
+            self.state[m_key], self.state[v_key] = param * 0, param * 0
+        return self.state[m_key], self.state[v_key]
+
+    def _step_size(self, lr: float) -> float:
+        """The learning rate with this step's bias correction."""
+        t = self.steps
+        return lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+
+    def _update(self, name, param, grad, lr):
+        m, v = self._moments(name, param)
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
-        t = self.steps
-        step = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        param -= step * m / (v**0.5 + self.eps)
+        param -= self._step_size(lr) * m / (v**0.5 + self.eps)
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

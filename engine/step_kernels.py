@@ -54,16 +54,12 @@ def _flat(a: Any, dtype: np.dtype, size: int) -> tuple[np.ndarray, bool]:
     return flat, False
 
 
-def sgd_all(
-    params: Sequence[Any], grads: Sequence[Any], velocities: Sequence[Any] | None, lr: Any,
-    momentum: float, l2s: Sequence[float],
-) -> None:
-    """One SGD step of every parameter in place (and of its velocity; `velocities` None without
-    momentum), as :meth:`engine.optim.SGD._update` computes it: g = grad + l2·param (where that
-    parameter's l2 is not 0), v = momentum·v + g, param -= lr·v."""
+def _layout(
+    params: Sequence[Any], written: Sequence[Sequence[Any]], grads: Sequence[Any]
+) -> tuple[list[tuple[np.ndarray, ...]], list[tuple[Any, np.ndarray]]]:
+    """The kernels' tuples of 1-D arrays: the `written` ones (parameters and optimizer state, in
+    that order), then the gradients; and the arrays updated through copies, to write back."""
     dtype = params[0].dtype
-    real = dtype.type
-    written = [params] if velocities is None else [params, velocities]
     flats, copies = [], []
     for arrays in (*written, grads):
         flat = []
@@ -73,14 +69,60 @@ def sgd_all(
             if not in_place and arrays is not grads:
                 copies.append((a, view))
         flats.append(tuple(flat))
-    l2 = np.array(l2s, dtype=dtype)
-    if velocities is None:
-        _sgd_plain(flats[0], flats[1], l2, real(lr))
-    else:
-        _sgd_momentum(flats[0], flats[2], flats[1], l2, real(lr), real(momentum))
+    flats.insert(1, flats.pop())  # the gradients second, as the kernels take them
+    return flats, copies
+
+
+def _write_back(copies: list[tuple[Any, np.ndarray]]) -> None:
     for a, flat in copies:
         np.copyto(a, flat.reshape(a.shape))  # refused for a read-only array, as NumPy's -= is
 
+
+def sgd_all(
+    params: Sequence[Any], grads: Sequence[Any], velocities: Sequence[Any] | None, lr: Any,
+    momentum: float, l2s: Sequence[float],
+) -> None:
+    """One SGD step of every parameter in place (and of its velocity; `velocities` None without
+    momentum), as :meth:`engine.optim.SGD._update` computes it: g = grad + l2·param (where that
+    parameter's l2 is not 0), v = momentum·v + g, param -= lr·v."""
+    real = params[0].dtype.type
+    l2 = np.array(l2s, dtype=real)
+    if velocities is None:
+        flats, copies = _layout(params, (params,), grads)
+        _sgd_plain(*flats, l2, real(lr))
+    else:
+        flats, copies = _layout(params, (params, velocities), grads)
+        _sgd_momentum(*flats, l2, real(lr), real(momentum))
+    _write_back(copies)
+
+@jit.kernel
+def _adam(params, grads, ms, vs, l2s, step, beta1, beta2, eps, rest1, rest2):
+    for t in range(len(params)):
+        param, grad, m, v, l2 = params[t], grads[t], ms[t], vs[t], l2s[t]
+        for i in range(param.shape[0]):
+            g = grad[i]
+            if l2 != 0:
+                g = g + l2 * param[i]
+            mi = m[i] * beta1 + rest1 * g
+            vi = v[i] * beta2 + rest2 * g * g
+            m[i] = mi
+            v[i] = vi
+            param[i] = param[i] - step * mi / (np.sqrt(vi) + eps)
+
+
+def adam_all(
+    params: Sequence[Any], grads: Sequence[Any], ms: Sequence[Any], vs: Sequence[Any], step: float,
+    beta1: float, beta2: float, eps: float, l2s: Sequence[float],
+) -> None:
+    """One Adam step of every parameter and its moments in place, as
+    :meth:`engine.optim.Adam._update` computes it: g = grad + l2·param, m = β₁·m + (1 − β₁)·g,
+    v = β₂·v + (1 − β₂)·g², param -= step·m / (√v + ε), `step` the bias-corrected rate."""
+    flats, copies = _layout(params, (params, ms, vs), grads)
+    real = params[0].dtype.type
+    # 1 − β as NumPy's code has it: computed in Python's float64, then rounded to the dtype.
+    _adam(*flats, np.array(l2s, dtype=real), real(step), real(beta1), real(beta2), real(eps),
+          real(1 - beta1), real(1 - beta2))
+    _write_back(copies)
 
 @jit.kernel
 def _cross_entropy(probs, y, one, scale, tiny, grad):

@@ -22,6 +22,12 @@ def _scaled_sum(a, scale):
     return total
 
 
+@jit.kernel
+def _quotients(a, b, out):
+    for i in range(a.shape[0]):
+        out[i] = a[i] / b[i]
+
+
 def _enabled_in_child(value: str | None) -> str:
     env = {"PATH": "/usr/bin:/bin"}
     if value is not None:
@@ -75,3 +81,12 @@ def test_only_numpys_own_arrays_take_the_compiled_kernels(host_kernels):
 
     assert NUMPY.compiled is (host_kernels == "compiled")
     assert STRICT.compiled is False
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="Numba is not installed here")
+def test_a_kernel_divides_by_zero_as_numpy_does():
+    a, b = np.array([1.0, -1.0, 0.0, 6.0]), np.array([0.0, 0.0, 0.0, 3.0])
+    out = np.empty(4)
+    _quotients(a, b, out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(out, a / b)

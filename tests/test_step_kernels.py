@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from small_network import SMALL
 from test_fused import StandIn
 
-from engine import SGD, Network, fit, jit, step_kernels
+from engine import SGD, Adam, Network, fit, jit, step_kernels
 from engine.backend import NUMPY
 
 needs_numba = pytest.mark.skipif(not jit.enabled(), reason="Numba is not installed here")
@@ -63,6 +63,28 @@ def test_the_compiled_update_is_numpys_and_the_gpus_to_the_bit(shapes, dtype, mo
     for mine, numpys, gpus in zip(compiled, numpy_params, stand_in_params, strict=True):
         np.testing.assert_array_equal(mine, numpys)
         np.testing.assert_array_equal(mine, gpus)
+
+
+@needs_numba
+@settings(max_examples=30, deadline=None)
+@given(
+    shapes=SHAPES,
+    dtype=st.sampled_from([np.float32, np.float64]),
+    l2=st.sampled_from([0.0, 1e-3]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_compiled_adam_is_numpys_to_the_bit(shapes, dtype, l2, seed):
+    params, grads = _tensors(shapes, dtype, seed), _tensors(shapes, dtype, seed + 1)
+    named = {f"p{i}.{'weight' if i % 2 == 0 else 'bias'}": p for i, p in enumerate(params)}
+    numpy_params = {k: p.copy() for k, p in named.items()}
+    plain, compiled = Adam(lr=0.01, l2=l2), Adam(lr=0.01, l2=l2)
+    for _ in range(3):
+        plain.step(numpy_params, dict(zip(named, grads, strict=True)))
+        compiled.step(named, dict(zip(named, grads, strict=True)), None, step_kernels)
+    for k in named:
+        np.testing.assert_array_equal(named[k], numpy_params[k], err_msg=k)
+    for k in plain.state:
+        np.testing.assert_array_equal(compiled.state[k], plain.state[k], err_msg=k)
 
 
 @needs_numba
@@ -148,19 +170,23 @@ def test_the_host_takes_the_step_kernels_only_where_compiled(host_kernels):
     assert NUMPY.step_kernels is (step_kernels if host_kernels == "compiled" else None)
 
 
-def _trained(small_train, momentum, l2):
+def _trained(small_train, make_optimizer):
     net = Network(SMALL, seed=3, device="cpu")
-    opt = SGD(lr=0.05, momentum=momentum, l2=l2)
+    opt = make_optimizer()
     history = fit(net, small_train, epochs=2, batch_size=32, optimizer=opt, threads=1)
     return net.state_dict(), opt.state_dict(net.backend), history.batch_loss
 
 
 @needs_numba
-@pytest.mark.parametrize(("momentum", "l2"), [(0.9, 1e-4), (0.0, 1e-3), (0.9, 0.0)])
-def test_training_through_the_compiled_kernels_is_the_numpy_run(small_train, monkeypatch, momentum, l2):
-    compiled = _trained(small_train, momentum, l2)
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda: SGD(lr=0.05), lambda: SGD(lr=0.05, momentum=0.0, l2=1e-3), lambda: SGD(lr=0.05, l2=0.0), Adam],
+    ids=["sgd", "sgd-no-momentum", "sgd-no-l2", "adam"],
+)
+def test_training_through_the_compiled_kernels_is_the_numpy_run(small_train, monkeypatch, make_optimizer):
+    compiled = _trained(small_train, make_optimizer)
     monkeypatch.setattr(jit, "enabled", lambda: False)
-    plain = _trained(small_train, momentum, l2)
+    plain = _trained(small_train, make_optimizer)
     # The cost is summed in another order and with another log (an ulp apart); the gradients,
     # and so the weights, are the same bits.
     np.testing.assert_allclose(compiled[2], plain[2], rtol=1e-6)
