@@ -10,15 +10,17 @@ import dataclasses
 import numpy as np
 import pytest
 
-from engine import SGD, Network, fit, winograd
+from engine import SGD, Network, fit, jit, winograd
 from engine.gpu.gemm_plan import plan, readable
 
 
 @pytest.fixture(autouse=True)
 def _gemm_convolutions(monkeypatch):
-    """The stand-ins take the GPU's path, where convolutions stay im2col GEMMs: the plain runs
-    they are compared with take them too (engine.winograd is the host's alone)."""
+    """The stand-ins take the GPU's path, where convolutions stay im2col GEMMs and no host kernel
+    runs: the plain runs they are compared with take it too (engine.winograd and the compiled
+    kernels of engine.jit are the host's alone)."""
     monkeypatch.setattr(winograd, "plan", lambda *args: None)
+    monkeypatch.setattr(jit, "enabled", lambda: False)
 
 
 def _steps(x) -> tuple[int, ...]:
