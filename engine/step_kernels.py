@@ -19,26 +19,31 @@ from engine import jit
 
 @jit.kernel
 def _sgd_momentum(params, grads, velocities, l2s, lr, momentum):
+    # A loop for each case of l2, not a test inside one: LLVM vectorises these.
     for t in range(len(params)):
         param, grad, velocity, l2 = params[t], grads[t], velocities[t], l2s[t]
-        for i in range(param.shape[0]):
-            g = grad[i]
-            if l2 != 0:
-                g = g + l2 * param[i]
-            v = velocity[i] * momentum + g
-            velocity[i] = v
-            param[i] = param[i] - lr * v
+        if l2 != 0:
+            for i in range(param.shape[0]):
+                v = velocity[i] * momentum + (grad[i] + l2 * param[i])
+                velocity[i] = v
+                param[i] = param[i] - lr * v
+        else:
+            for i in range(param.shape[0]):
+                v = velocity[i] * momentum + grad[i]
+                velocity[i] = v
+                param[i] = param[i] - lr * v
 
 
 @jit.kernel
 def _sgd_plain(params, grads, l2s, lr):
     for t in range(len(params)):
         param, grad, l2 = params[t], grads[t], l2s[t]
-        for i in range(param.shape[0]):
-            g = grad[i]
-            if l2 != 0:
-                g = g + l2 * param[i]
-            param[i] = param[i] - lr * g
+        if l2 != 0:
+            for i in range(param.shape[0]):
+                param[i] = param[i] - lr * (grad[i] + l2 * param[i])
+        else:
+            for i in range(param.shape[0]):
+                param[i] = param[i] - lr * grad[i]
 
 
 def _flat(a: Any, dtype: np.dtype, size: int) -> tuple[np.ndarray, bool]:
@@ -99,15 +104,20 @@ def sgd_all(
 def _adam(params, grads, ms, vs, l2s, step, beta1, beta2, eps, rest1, rest2):
     for t in range(len(params)):
         param, grad, m, v, l2 = params[t], grads[t], ms[t], vs[t], l2s[t]
-        for i in range(param.shape[0]):
-            g = grad[i]
-            if l2 != 0:
-                g = g + l2 * param[i]
-            mi = m[i] * beta1 + rest1 * g
-            vi = v[i] * beta2 + rest2 * g * g
-            m[i] = mi
-            v[i] = vi
-            param[i] = param[i] - step * mi / (np.sqrt(vi) + eps)
+        if l2 != 0:
+            for i in range(param.shape[0]):
+                g = grad[i] + l2 * param[i]
+                mi = m[i] * beta1 + rest1 * g
+                vi = v[i] * beta2 + rest2 * g * g
+                m[i], v[i] = mi, vi
+                param[i] = param[i] - step * mi / (np.sqrt(vi) + eps)
+        else:
+            for i in range(param.shape[0]):
+                g = grad[i]
+                mi = m[i] * beta1 + rest1 * g
+                vi = v[i] * beta2 + rest2 * g * g
+                m[i], v[i] = mi, vi
+                param[i] = param[i] - step * mi / (np.sqrt(vi) + eps)
 
 
 def adam_all(
