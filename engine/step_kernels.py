@@ -1,11 +1,13 @@
 """The host's compiled kernels for a training step's elementwise chains outside the conv and pool
-layers: the optimizer's update of every parameter in one call, each value read once.
+layers: the optimizer's update of every parameter in one call, and the cost with its output
+gradient in one pass over the probabilities.
 
 The interface is :mod:`engine.gpu.kernels`' (a backend offers either as
 :attr:`engine.backend.Backend.step_kernels`), and the arithmetic is NumPy's, operation for
 operation in the parameters' dtype, so the host's compiled and array paths train the same bits.
-NumPy's update is nine passes over the parameters, velocities and gradients, read back from L3
-after the backward pass, and a Python call or more per pass and parameter."""
+NumPy's SGD update is nine passes over the parameters, velocities and gradients, read back from
+L3 after the backward pass, and a Python call or more per pass and parameter; here each value is
+read once and written once."""
 
 from __future__ import annotations
 
@@ -135,9 +137,8 @@ def adam_all(
     _write_back(copies)
 
 @jit.kernel
-def _cross_entropy(probs, y, one, scale, tiny, grad):
+def _cross_entropy(probs, y, one, scale, tiny, grad, picked):
     n, c = probs.shape
-    total = 0.0
     right = 0
     for i in range(n):
         label = y[i]
@@ -149,24 +150,26 @@ def _cross_entropy(probs, y, one, scale, tiny, grad):
             if p > probs[i, best]:
                 best = j
             grad[i, j] = (p - one if j == label else p) * scale  # `one` of p's type: no float64
-        picked = probs[i, label]
-        # NaN stays NaN, as NumPy's maximum keeps it, so a diverged step shows in its loss.
-        total -= np.log(picked if picked != picked or picked > tiny else tiny)
+        p = probs[i, label]
+        picked[i] = p if p != p or p > tiny else tiny  # NaN kept, as NumPy's maximum keeps it
         right += best == label
-    return total, right
+    return right
 
 
 def cross_entropy(probs: np.ndarray, y: Any, scale: float, tiny: float) -> tuple[Any, int, np.ndarray]:
-    """From the C-ordered (n, classes) `probs` and the labels `y`: the summed log-likelihood cost
-    (in the probabilities' dtype), the count of right answers (the first of tied maxima, as
-    NumPy's argmax takes), and dL/dlogits, (probs - one-hot)·scale, as
-    :meth:`engine.network.Network._scores` computes them with array operations."""
+    """From the C-ordered (n, classes) `probs` and the labels `y`: the summed log-likelihood cost,
+    the count of right answers (the first of tied maxima, as NumPy's argmax takes) and
+    dL/dlogits, (probs - one-hot)·scale, as :meth:`engine.network.Network._scores` computes them
+    with array operations, to the bit: the kernel picks each row's probability, and the cost's
+    log and mean are NumPy's own."""
     if not (probs.ndim == 2 and probs.flags.c_contiguous):
         raise ValueError("cross_entropy takes C-ordered (images, classes) probabilities")
     labels = np.ascontiguousarray(y, dtype=np.int64)
-    if labels.shape != probs.shape[:1]:
-        raise ValueError(f"{labels.size} labels for {probs.shape[0]} rows of probabilities")
+    n = probs.shape[0]
+    if labels.shape != (n,):
+        raise ValueError(f"{labels.size} labels for {n} rows of probabilities")
     real = probs.dtype.type
     grad = np.empty_like(probs)
-    total, right = _cross_entropy(probs, labels, real(1), real(scale), real(tiny), grad)
-    return real(total), right, grad
+    picked = np.empty(n, dtype=probs.dtype)
+    right = _cross_entropy(probs, labels, real(1), real(scale), real(tiny), grad, picked)
+    return -np.log(picked).mean() * n, right, grad
