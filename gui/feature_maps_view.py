@@ -204,6 +204,7 @@ class FeatureMapsView(QWidget):
         self._titles = titles
         for panel in self.panels:
             self._grid.removeWidget(panel)
+            panel.hide()  # at once: it is deleted when the event loop next turns
             panel.deleteLater()
         self.shown_maps, self.mosaics, self.levels = [], [], []
         self._hovered, self._bar_panel, self._input_index = None, 1, None

@@ -143,6 +143,22 @@ class ProbabilityChart(QWidget):
             shown.append((QRectF(left, plot.bottom() + TICK + 2, width, line), names[n]))
         return shown
 
+    def true_label_rect(self) -> QRectF:
+        """Where "true" is written: over the true class's bar, or beside it where the bar
+        reaches the top of the plot (it would run into the title)."""
+        plot = self.plot_rect()
+        rect = self.bar_rects()[self.classes.index(self.true)]
+        line = self.fontMetrics().height()
+        width = self.fontMetrics().horizontalAdvance("true")
+        bottom = rect.top() - 0.12 * plot.height() / 1.02
+        if bottom - line >= plot.top():
+            left = rect.center().x() - width / 2
+        else:  # beside the bar, at the plot's top: on the right where there is room
+            bottom = plot.top() + line
+            left = rect.right() + 3 if rect.right() + 3 + width <= plot.right() else rect.left() - 3 - width
+        left = min(max(left, plot.left() + 2), self.width() - width)
+        return QRectF(left, bottom - line, width, line)
+
     # -- drawing -----------------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -167,7 +183,6 @@ class ProbabilityChart(QWidget):
             self._title.setTextWidth(self.width())
         painter.setPen(ink)
         painter.drawStaticText(QPointF(0, 3), self._title)
-        plot = self.plot_rect()
         rects = self.bar_rects()
         predicted = int(np.argmax(self.probs))
         for c, rect in zip(classes, rects, strict=True):
@@ -179,11 +194,7 @@ class ProbabilityChart(QWidget):
             rect = rects[classes.index(self.true)]
             painter.setPen(QPen(ink, 2))
             painter.drawRect(rect)
-            top = max(plot.top(), rect.top() - 0.12 * plot.height() / 1.02)
-            line = self.fontMetrics().height()
-            width = self.fontMetrics().horizontalAdvance("true")
-            left = min(max(rect.center().x() - width / 2, plot.left() + 2), self.width() - width)
-            painter.drawText(QRectF(left, top - line, width, line), Qt.AlignmentFlag.AlignBottom, "true")
+            painter.drawText(self.true_label_rect(), Qt.AlignmentFlag.AlignBottom, "true")
         painter.end()
 
     def _draw_frame(self, painter: QPainter, top_only: bool) -> None:

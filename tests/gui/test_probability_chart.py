@@ -67,3 +67,15 @@ def test_the_user_s_own_input_has_no_true_class(chart):
     predicted = "abcdefghij"[int(probs.argmax())]
     assert chart.title == f"predicted <b>{predicted}</b> ({100 * probs.max():.0f}%), <b>your own input</b>"
     assert chart.classes == list(range(10))
+
+
+@pytest.mark.parametrize("certain", [0.1, 0.6, 1.0])
+def test_the_true_mark_stays_in_the_plot_clear_of_the_title_and_the_bars(chart, certain):
+    """A certain prediction's bar reaches the plot's top: "true" goes beside it, not into the
+    title above (it was drawn over the title's line)."""
+    probs = np.full(10, (1 - certain) / 9, dtype=np.float32)
+    probs[4] = certain
+    chart.set_probabilities(probs, 4, tuple(map(str, range(10))))
+    label, plot = chart.true_label_rect(), chart.plot_rect()
+    assert plot.contains(label.topLeft()) and plot.contains(label.bottomRight())
+    assert not any(label.intersects(bar) for bar in chart.bar_rects())

@@ -471,3 +471,21 @@ def test_a_filters_numbers_paint_without_python(deep_filters, qtbot):
     assert "test_a_filters_numbers_paint_without_python.<locals>.PaintedInPython.paintEvent" in (
         _python_called_while_painting([control])
     )
+
+
+def test_a_new_network_replaces_the_feature_map_panels_at_once(window, qtbot):
+    """Another kernel size: the panels show the new layers' shapes alone, before the old panels
+    are deleted (the screenshots showed both layers' titles over each other)."""
+    from gui.feature_maps_view import MapPanel
+
+    view = window.feature_maps_view
+    qtbot.waitUntil(lambda: view.graphics is not None)
+    spec = dict(window.session.spec)
+    spec["layers"] = [dict(layer) for layer in spec["layers"]]
+    spec["layers"][0]["kernel"] = 3
+    window.session.edit(spec, list(window.session.layer_ids))
+    QApplication.processEvents()  # the new panels shown; the old ones not yet deleted
+    shown = [panel.title.text() for panel in view.graphics.findChildren(MapPanel) if panel.isVisible()]
+    layers = ["0 conv 20×26×26", "1 pool 20×13×13", "2 conv 40×9×9", "3 pool 40×4×4", "4 dense 100"]
+    assert shown == ["input", *layers]
+    assert [panel.title.text() for panel in view.panels] == shown
