@@ -7,11 +7,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate
 
-from engine import SGD, Adam, Network
+from engine import SGD, Adam, Network, jit
 from engine.activations import Custom
 from engine.backend import NUMPY
 from engine.layers import conv as conv_module
@@ -84,7 +84,7 @@ def _numeric_check(loss_at, param, analytic, rng, checks=12, eps=1e-6):
 
 
 @pytest.mark.parametrize("name", GRADIENT_SPECS)
-def test_gradients_match_finite_differences(name, device):
+def test_gradients_match_finite_differences(name, device, host_kernels):
     spec = GRADIENT_SPECS[name]
     rng = np.random.default_rng(1)
     net = Network(spec, seed=3, device=device, init="he", dtype=np.float64)
@@ -159,7 +159,8 @@ def test_same_padding_keeps_the_size_for_even_and_odd_kernels():
         assert info.output_shape == (1, 9, 9)
 
 
-#: Pooling layers of every mode, size and stride (equal or not) over small maps.
+#: Pooling layers of every mode, size and stride (equal or not) over small maps, each test run
+#: with the compiled kernels and with the NumPy code (`host_kernels`, switched once per test).
 _pairs = st.tuples(st.integers(1, 4), st.integers(1, 4))
 pool_cases = given(
     mode=st.sampled_from(["max", "mean"]),
@@ -171,9 +172,13 @@ pool_cases = given(
 )
 
 
-@settings(max_examples=40, deadline=None)
+pool_settings = settings(max_examples=40, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pool_settings
 @pool_cases
-def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
+def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, seed, host_kernels):
     rng = np.random.default_rng(seed)
     layer, info = _layer(
         {"type": "pool", "mode": mode, "size": list(size), "stride": list(stride)}, (2, height, width)
@@ -193,9 +198,9 @@ def test_pooling_agrees_with_a_direct_loop(mode, size, stride, height, width, se
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
-@settings(max_examples=40, deadline=None)
+@pool_settings
 @pool_cases
-def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, width, seed):
+def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, width, seed, host_kernels):
     """Small integer inputs tie often: each max window's gradient goes to its first maximum in
     row-major order, as an argmax would send it; windows that overlap add up."""
     rng = np.random.default_rng(seed)
@@ -223,7 +228,7 @@ def test_pooling_gradient_agrees_with_a_direct_loop(mode, size, stride, height, 
     np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_max_pool_sends_a_tied_window_gradient_to_one_input_only():
+def test_max_pool_sends_a_tied_window_gradient_to_one_input_only(host_kernels):
     layer, _ = _layer({"type": "pool", "mode": "max", "size": 2}, (1, 2, 2))
     x = np.ones((1, 1, 2, 2))
     out, cache = layer.forward(x, {}, False, None)
@@ -235,7 +240,8 @@ def test_max_pool_sends_a_tied_window_gradient_to_one_input_only():
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
-def test_ties_to_every_maximum_give_the_weights_every_copy_and_the_bias_one_per_window(activation, device):
+def test_ties_to_every_maximum_give_the_weights_every_copy_and_the_bias_one_per_window(activation, device,
+                                                                                      host_kernels):
     """On a blank image every 2×2 window holds its maximum four times. network3 (bias after
     pooling) gives the 1×1 kernel the gradient of all four copies and the bias that of the
     window: 4:1. The engine's default sends it to the first copy only: 1:1."""
@@ -345,7 +351,9 @@ def test_a_dense_layers_weight_gradient_from_its_input_in_chw_order_is_the_permu
 
 
 @pytest.mark.parametrize("stride", [2, 1])
-def test_a_max_pool_applying_the_convs_relu_changes_no_gradient_and_no_feature_map(stride, device):
+def test_a_max_pool_applying_the_convs_relu_changes_no_gradient_and_no_feature_map(
+    stride, device, host_kernels
+):
     spec = _spec(
         (2, 10, 10),
         {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
@@ -389,8 +397,10 @@ def test_col2im_a_few_images_at_a_time_gives_the_whole_batchs_gradients(monkeypa
 
 @pytest.mark.parametrize("mode", ["max", "mean"])
 def test_pooling_a_few_images_at_a_time_gives_the_whole_batchs_maps(mode, monkeypatch):
-    """The forward pass pools POOL_BLOCK_BYTES of input at a time (here 2 images, so 5 go as 2,
-    2 and a shorter last 1): the maps, and the gradients through them, stay the one-piece ones."""
+    """NumPy's forward pass pools POOL_BLOCK_BYTES of input at a time (here 2 images, so 5 go as
+    2, 2 and a shorter last 1): the maps, and the gradients through them, stay the one-piece ones.
+    (The compiled kernels take the batch whole.)"""
+    monkeypatch.setattr(jit, "enabled", lambda: False)
     spec = _spec(
         (2, 9, 9),
         {"type": "conv", "filters": 3, "kernel": 2, "activation": "relu"},

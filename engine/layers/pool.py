@@ -7,11 +7,19 @@ and separably: a window's rows first, each slice then a run of whole rows (W·C 
 of an NHWC map), then its columns over the fewer rows that leaves. A max pool after a ReLU conv
 applies that ReLU itself, to the pooled maps: max(relu(z)) = relu(max(z)), so the conv's output
 is read once, by the pool, and the ReLU touches a quarter as many values. Outputs and gradients
-keep the memory layout of the input, so NHWC maps from a conv stay NHWC end to end."""
+keep the memory layout of the input, so NHWC maps from a conv stay NHWC end to end.
+
+On the host, where the backend takes compiled kernels (:mod:`engine.jit`), a kernel reads each
+input pixel's channels once per window it falls in, and a max pool records which offset of its
+window won each output (the first maximum), so the backward pass writes the whole input gradient
+in one pass without reading the input again. The NumPy code stays for every other backend, and
+for network3's rules (`all_maxima`, `bias_activation`), which only its oracle tests use."""
 
 from __future__ import annotations
 
-from engine import activations
+import numpy as np
+
+from engine import activations, jit
 from engine.layers.base import Layer
 from engine.parallel import INLINE
 
@@ -31,6 +39,91 @@ def _combine(combine, views, out):
     combine(views[0], views[1], out=out)
     for view in views[2:]:
         combine(out, view, out=out)
+
+
+# The kernels below take NHWC arrays ((N, H, W, C) views, whose shapes the layer has checked:
+# compiled code does no bounds checks) and loop over a pixel's channels innermost, where the
+# compiler vectorises. A window's rows and columns come as tuples (`down`, `across`: 0 … ph − 1
+# and 0 … pw − 1), so their counts are constants of each compiled version and the loops over
+# the window (`range(len(down))`) unroll inside the channels' loop: one pass per output pixel,
+# not one per offset in the window.
+
+
+@jit.kernel
+def _max_forward(x, out, winners, down, across, sh, sw, relu):
+    """Each window's maximum into `out`, and into `winners` the offset (row-major in the window)
+    of its first maximum, or ph·pw where the ReLU (`relu`) passes nothing. NaN wins, as NumPy's
+    maximum has it."""
+    n_images, out_h, out_w, channels = out.shape
+    pw = len(across)
+    nowhere = len(down) * pw
+    for n in range(n_images):
+        for i in range(out_h):
+            for j in range(out_w):
+                top, left = i * sh, j * sw
+                for c in range(channels):
+                    best = x[n, top, left, c]
+                    won = 0
+                    for di in range(len(down)):
+                        for dj in range(pw):
+                            value = x[n, top + di, left + dj, c]
+                            take = (value > best) | (value != value)
+                            best = value if take else best
+                            won = di * pw + dj if take else won
+                    if relu:
+                        won = won if best > 0 else nowhere
+                        best = 0 if best < 0 else best
+                    out[n, i, j, c] = best
+                    winners[n, i, j, c] = won
+
+
+@jit.kernel
+def _mean_forward(x, out, down, across, sh, sw, scale):
+    """Each window's mean into `out`, summed in the NumPy code's order (each column of the
+    window down its rows, then the columns across), so both give the same bits."""
+    n_images, out_h, out_w, channels = out.shape
+    for n in range(n_images):
+        for i in range(out_h):
+            for j in range(out_w):
+                top, left = i * sh, j * sw
+                for c in range(channels):
+                    total = x[n, top, left, c]
+                    for dj in range(len(across)):
+                        column = x[n, top, left + dj, c]
+                        for di in range(1, len(down)):
+                            column += x[n, top + di, left + dj, c]
+                        total = column if dj == 0 else total + column
+                    out[n, i, j, c] = total * scale
+
+
+@jit.kernel
+def _pool_backward(grad, winners, dx, down, across, sh, sw, scale, overlapping):
+    """dx from each window's gradient: a max pool's (`winners` given) to its winner, a mean
+    pool's (`winners` None) times `scale` to every pixel. Windows that tile or leave gaps write
+    their pixels once (the caller zeroes the gaps); overlapping ones add into a zeroed dx, the
+    last window first, so each pixel takes its windows' shares in the NumPy code's order (by
+    offset in the window) and the sums keep its bits."""
+    n_images, out_h, out_w, channels = grad.shape
+    pw = len(across)
+    zero = scale - scale
+    for n in range(n_images):
+        for row in range(out_h):
+            i = out_h - 1 - row if overlapping else row
+            for col in range(out_w):
+                j = out_w - 1 - col if overlapping else col
+                top, left = i * sh, j * sw
+                for c in range(channels):
+                    g = grad[n, i, j, c]
+                    for di in range(len(down)):
+                        for dj in range(pw):
+                            if winners is None:
+                                share = g * scale
+                            else:
+                                share = g if winners[n, i, j, c] == di * pw + dj else zero
+                            if overlapping:
+                                dx[n, top + di, left + dj, c] += share
+                            else:
+                                dx[n, top + di, left + dj, c] = share
 
 
 class Pool(Layer):
@@ -72,6 +165,8 @@ class Pool(Layer):
         combine = xp.maximum if self.mode == "max" else xp.add
         kept = x[:, :, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw]
         out = self._forward_array("out", kept.shape, x.dtype, like=kept)
+        if self.backend.compiled:
+            return out, (x, out, self._compiled_forward(x, out))
         # On the host a few images at a time, so the rows-pooled maps between the two steps stay
         # small; a GPU takes the batch at once (each block would cost it kernel launches).
         image_bytes = max(1, x.size // max(1, x.shape[0]) * x.itemsize)
@@ -89,12 +184,34 @@ class Pool(Layer):
             out *= 1.0 / (ph * pw)
         if self.masks_relu:
             xp.maximum(out, 0, out=out)
-        return out, (x, out)
+        return out, (x, out, None)
+
+    def _compiled_forward(self, x, out):
+        """`out` from the kernels; a max pool's winners (see `_max_forward`), None for a mean
+        pool."""
+        if x.shape[1:] != tuple(self.input_shape):
+            raise ValueError(f"pool input of shape {x.shape[1:]}, expected {tuple(self.input_shape)}")
+        ph, pw = self.size
+        nhwc, out_nhwc, window = x.transpose(0, 2, 3, 1), out.transpose(0, 2, 3, 1), self._window()
+        if self.mode == "mean":
+            _mean_forward(nhwc, out_nhwc, *window, x.dtype.type(1.0 / (ph * pw)))
+            return None
+        # The offsets 0 … ph·pw − 1, and ph·pw for none, in the fewest bytes.
+        winners = self._forward_array("winners", out.shape, np.min_scalar_type(ph * pw), like=out)
+        _max_forward(nhwc, out_nhwc, winners.transpose(0, 2, 3, 1), *window, self.masks_relu)
+        return winners
+
+    def _window(self):
+        """The kernels' window arguments: its rows and columns as tuples, then the stride."""
+        (ph, pw), (sh, sw) = self.size, self.stride
+        return tuple(range(ph)), tuple(range(pw)), sh, sw
 
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
-        """Per window offset, one strided slice of dx: windows that overlap (stride < size) add
-        into it, others write it once, and pixels in no window stay zero."""
-        x, out = cache
+        """With the kernels, one pass over the outputs that writes their windows' pixels (see
+        `_pool_backward`); in NumPy, per window offset, one strided slice of dx: windows that
+        overlap (stride < size) add into it, others write it once. Pixels in no window stay
+        zero."""
+        x, out, winners = cache
         xp = self.xp
         windows = self._window_slices()
         (ph, pw), (sh, sw) = self.size, self.stride
@@ -103,6 +220,17 @@ class Pool(Layer):
         dx = self._backward_array("dx", x.shape, grad.dtype, like=x)
         if self.stride != self.size or x.shape[2:] != (out_h * ph, out_w * pw):
             dx.fill(0)
+        fused = self.backend.fused
+        if fused is not None and self.mode == "max" and self.stride == self.size and not self.all_maxima:
+            return fused.max_pool_backward(x, out, grad, dx, self.size, self.masks_relu), {}
+        if self.backend.compiled and (self.mode == "mean" or winners is not None and not self.all_maxima):
+            if grad.shape != out.shape:
+                raise ValueError(f"pool gradient of shape {grad.shape}, expected {out.shape}")
+            scale = grad.dtype.type(1.0 / len(windows) if self.mode == "mean" else 1)
+            won = None if winners is None else winners.transpose(0, 2, 3, 1)
+            _pool_backward(grad.transpose(0, 2, 3, 1), won, dx.transpose(0, 2, 3, 1), *self._window(), scale,
+                           overlapping)
+            return dx, {}
         if self.mode == "mean":
             share = xp.multiply(
                 grad,
@@ -115,9 +243,6 @@ class Pool(Layer):
                 else:
                     dx[sl] = share
             return dx, {}
-        fused = self.backend.fused
-        if fused is not None and self.stride == self.size and not self.all_maxima:
-            return fused.max_pool_backward(x, out, grad, dx, self.size, self.masks_relu), {}
         # Each window's gradient goes to its first maximum only, as an argmax would send it (or to
         # every maximum, `all_maxima`). `left` holds the gradient of the windows not served yet:
         # none from the start where this pool applies the ReLU and the window's maximum is 0 (the
