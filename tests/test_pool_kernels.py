@@ -62,7 +62,7 @@ _pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
     mode=st.sampled_from(["max", "mean"]),
     size=_pairs,
     stride=_pairs,
-    images=st.integers(1, 3),
+    images=st.integers(2, 3),  # one image keeps the NumPy code (pool.MIN_IMAGES)
     channels=st.integers(1, 21),
     height=st.integers(4, 11),
     width=st.integers(4, 11),
@@ -139,6 +139,26 @@ def test_a_window_of_more_than_254_pixels_records_its_winners_in_two_bytes(monke
     compiled = _passes(layer, x, np.ones_like, True, True, monkeypatch)
     assert layer.forward(x, {}, True, None)[1][2].dtype == np.uint16
     np.testing.assert_array_equal(compiled[1], plain[1])
+
+
+def test_a_pass_of_one_image_keeps_numpys_code_and_does_not_load_numba():
+    """The live views' one-image pass runs on the window's thread just after it shows: loading
+    Numba there would hold the window for most of a second."""
+    code = (
+        "import sys, numpy as np\n"
+        "from engine.backend import NUMPY\n"
+        "from engine.layers import make_layer\n"
+        "from engine.spec import infer\n"
+        "layers = [{'type': 'pool', 'size': 2}, {'type': 'softmax'}]\n"
+        "spec = {'input': [3, 8, 8], 'classes': 2, 'layers': layers}\n"
+        "layer = make_layer(infer(spec)[0], NUMPY)\n"
+        "out, cache = layer.forward(np.ones((1, 3, 8, 8), np.float32), {}, False, None)\n"
+        "layer.backward(np.ones_like(out), cache, {}, True)\n"
+        "print(cache[2] is None, 'numba' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.stdout.split() == ["True", "False"], done.stderr[-2000:]
 
 
 @needs_numba

@@ -28,6 +28,10 @@ BIAS_SURPLUS = "conv_bias_surplus"
 #: The most input a forward pass on the host pools at once: its rows-pooled maps, half of it
 #: for 2×2 windows, then fit in the cache and add little to the peak memory.
 POOL_BLOCK_BYTES = 1 << 20
+#: The fewest images in a pass that takes the compiled kernels. One image (the live views' pass,
+#: on the window's thread) gains nothing measurable from them, and its first pass would load
+#: Numba there just after the window shows (tests/benchmarks/README.md).
+MIN_IMAGES = 2
 
 
 def _combine(combine, views, out):
@@ -165,7 +169,7 @@ class Pool(Layer):
         combine = xp.maximum if self.mode == "max" else xp.add
         kept = x[:, :, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw]
         out = self._forward_array("out", kept.shape, x.dtype, like=kept)
-        if self.backend.compiled:
+        if self._compiled(x):
             return out, (x, out, self._compiled_forward(x, out))
         # On the host a few images at a time, so the rows-pooled maps between the two steps stay
         # small; a GPU takes the batch at once (each block would cost it kernel launches).
@@ -185,6 +189,11 @@ class Pool(Layer):
         if self.masks_relu:
             xp.maximum(out, 0, out=out)
         return out, (x, out, None)
+
+    def _compiled(self, x) -> bool:
+        """Whether a pass over `x` takes the kernels (its size first: asking the backend loads
+        Numba)."""
+        return x.shape[0] >= MIN_IMAGES and self.backend.compiled
 
     def _compiled_forward(self, x, out):
         """`out` from the kernels; a max pool's winners (see `_max_forward`), None for a mean
@@ -223,7 +232,7 @@ class Pool(Layer):
         fused = self.backend.fused
         if fused is not None and self.mode == "max" and self.stride == self.size and not self.all_maxima:
             return fused.max_pool_backward(x, out, grad, dx, self.size, self.masks_relu), {}
-        if self.backend.compiled and (self.mode == "mean" or winners is not None and not self.all_maxima):
+        if self._compiled(x) and (self.mode == "mean" or winners is not None and not self.all_maxima):
             if grad.shape != out.shape:
                 raise ValueError(f"pool gradient of shape {grad.shape}, expected {out.shape}")
             scale = grad.dtype.type(1.0 / len(windows) if self.mode == "mean" else 1)
