@@ -2,7 +2,7 @@
 width), stepping by `stride` (down, across). Windows that do not fit are dropped (floor), as
 Theano's ignore_border=True does.
 
-Forward combines strided slices, which is far faster than reductions over small reshaped axes,
+NumPy's forward combines strided slices, far faster than reductions over small reshaped axes,
 and separably: a window's rows first, each slice then a run of whole rows (W·C contiguous values
 of an NHWC map), then its columns over the fewer rows that leaves. A max pool after a ReLU conv
 applies that ReLU itself, to the pooled maps: max(relu(z)) = relu(max(z)), so the conv's output
@@ -12,8 +12,9 @@ keep the memory layout of the input, so NHWC maps from a conv stay NHWC end to e
 On the host, where the backend takes compiled kernels (:mod:`engine.jit`), a kernel reads each
 input pixel's channels once per window it falls in, and a max pool records which offset of its
 window won each output (the first maximum), so the backward pass writes the whole input gradient
-in one pass without reading the input again. The NumPy code stays for every other backend, and
-for network3's rules (`all_maxima`, `bias_activation`), which only its oracle tests use."""
+in one pass without reading the input again. The NumPy code stays for every other backend, for
+a pass of one image, and for the backward of network3's rules (`all_maxima`, `bias_activation`:
+the `engine.network3` API), which needs every maximum of a window, not the first."""
 
 from __future__ import annotations
 
