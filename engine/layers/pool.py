@@ -148,6 +148,9 @@ class Pool(Layer):
         #: With `all_maxima`, the activation of the conv just before, whose bias network3 adds
         #: after pooling: its bias gradient counts each window once, however many maxima it has.
         self.bias_activation: str | None = None
+        (ph, pw), (sh, sw) = self.size, self.stride
+        #: The kernels' window arguments: its rows and columns as tuples, then the stride.
+        self._window = (tuple(range(ph)), tuple(range(pw)), sh, sw)
 
     def _window_slices(self) -> list[tuple[slice, ...]]:
         _, out_h, out_w = self.output_shape
@@ -202,7 +205,7 @@ class Pool(Layer):
         if x.shape[1:] != tuple(self.input_shape):
             raise ValueError(f"pool input of shape {x.shape[1:]}, expected {tuple(self.input_shape)}")
         ph, pw = self.size
-        nhwc, out_nhwc, window = x.transpose(0, 2, 3, 1), out.transpose(0, 2, 3, 1), self._window()
+        nhwc, out_nhwc, window = x.transpose(0, 2, 3, 1), out.transpose(0, 2, 3, 1), self._window
         if self.mode == "mean":
             _mean_forward(nhwc, out_nhwc, *window, x.dtype.type(1.0 / (ph * pw)))
             return None
@@ -211,11 +214,6 @@ class Pool(Layer):
         _max_forward(nhwc, out_nhwc, winners.transpose(0, 2, 3, 1), *window, self.masks_relu)
         return winners
 
-    def _window(self):
-        """The kernels' window arguments: its rows and columns as tuples, then the stride."""
-        (ph, pw), (sh, sw) = self.size, self.stride
-        return tuple(range(ph)), tuple(range(pw)), sh, sw
-
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
         """With the kernels, one pass over the outputs that writes their windows' pixels (see
         `_pool_backward`); in NumPy, per window offset, one strided slice of dx: windows that
@@ -223,7 +221,6 @@ class Pool(Layer):
         zero."""
         x, out, winners = cache
         xp = self.xp
-        windows = self._window_slices()
         (ph, pw), (sh, sw) = self.size, self.stride
         overlapping = sh < ph or sw < pw
         _, out_h, out_w = self.output_shape
@@ -236,11 +233,12 @@ class Pool(Layer):
         if self._compiled(x) and (self.mode == "mean" or winners is not None and not self.all_maxima):
             if grad.shape != out.shape:
                 raise ValueError(f"pool gradient of shape {grad.shape}, expected {out.shape}")
-            scale = grad.dtype.type(1.0 / len(windows) if self.mode == "mean" else 1)
+            scale = grad.dtype.type(1.0 / (ph * pw) if self.mode == "mean" else 1)
             won = None if winners is None else winners.transpose(0, 2, 3, 1)
-            _pool_backward(grad.transpose(0, 2, 3, 1), won, dx.transpose(0, 2, 3, 1), *self._window(), scale,
+            _pool_backward(grad.transpose(0, 2, 3, 1), won, dx.transpose(0, 2, 3, 1), *self._window, scale,
                            overlapping)
             return dx, {}
+        windows = self._window_slices()
         if self.mode == "mean":
             share = xp.multiply(
                 grad,
