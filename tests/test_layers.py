@@ -84,7 +84,7 @@ def _numeric_check(loss_at, param, analytic, rng, checks=12, eps=1e-6):
 
 
 @pytest.mark.parametrize("name", GRADIENT_SPECS)
-def test_gradients_match_finite_differences(name, device, host_kernels):
+def test_gradients_match_finite_differences(name, device):
     spec = GRADIENT_SPECS[name]
     rng = np.random.default_rng(1)
     net = Network(spec, seed=3, device=device, init="he", dtype=np.float64)

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_layers import GRADIENT_SPECS
+from test_layers import test_gradients_match_finite_differences as finite_difference_check
 
 from engine import jit
 from engine.backend import NUMPY
@@ -98,6 +100,17 @@ def test_the_kernels_give_numpys_maps_and_gradients_bit_for_bit(
         assert a.dtype == b.dtype == dtype
         np.testing.assert_array_equal(a, b)
     assert compiled[2:] == plain[2:]  # the same memory layout, NHWC where the input is
+
+
+#: test_layers' finite-difference cases whose gradient passes through a pool.
+THROUGH_A_POOL = [
+    name for name, spec in GRADIENT_SPECS.items() if any(layer["type"] == "pool" for layer in spec["layers"])
+]
+
+
+@pytest.mark.parametrize("name", THROUGH_A_POOL)
+def test_the_finite_difference_checks_through_a_pool_pass_on_both_paths(name, host_kernels):
+    finite_difference_check(name, NUMPY)
 
 
 @needs_numba
