@@ -55,10 +55,11 @@ def _combine(combine, views, out):
 
 
 @jit.kernel
-def _max_forward(x, out, winners, down, across, sh, sw, relu):
+def _pool_forward(x, out, winners, down, across, sh, sw, relu, scale):
     """Each window's maximum into `out`, and into `winners` the offset (row-major in the window)
-    of its first maximum, or ph·pw where the ReLU (`relu`) passes nothing. NaN wins, as NumPy's
-    maximum has it."""
+    of its first maximum, or ph·pw where the ReLU (`relu`) passes nothing; NaN wins, as NumPy's
+    maximum has it. Or with `winners` None, each window's mean, summed in the NumPy code's order
+    (each column of the window down its rows, then the columns across): the same bits."""
     n_images, out_h, out_w, channels = out.shape
     pw = len(across)
     nowhere = len(down) * pw
@@ -68,6 +69,14 @@ def _max_forward(x, out, winners, down, across, sh, sw, relu):
                 top, left = i * sh, j * sw
                 for c in range(channels):
                     best = x[n, top, left, c]
+                    if winners is None:
+                        for dj in range(pw):
+                            column = x[n, top, left + dj, c]
+                            for di in range(1, len(down)):
+                                column += x[n, top + di, left + dj, c]
+                            best = column if dj == 0 else best + column
+                        out[n, i, j, c] = best * scale
+                        continue
                     won = 0
                     for di in range(len(down)):
                         for dj in range(pw):
@@ -80,25 +89,6 @@ def _max_forward(x, out, winners, down, across, sh, sw, relu):
                         best = 0 if best < 0 else best
                     out[n, i, j, c] = best
                     winners[n, i, j, c] = won
-
-
-@jit.kernel
-def _mean_forward(x, out, down, across, sh, sw, scale):
-    """Each window's mean into `out`, summed in the NumPy code's order (each column of the
-    window down its rows, then the columns across), so both give the same bits."""
-    n_images, out_h, out_w, channels = out.shape
-    for n in range(n_images):
-        for i in range(out_h):
-            for j in range(out_w):
-                top, left = i * sh, j * sw
-                for c in range(channels):
-                    total = x[n, top, left, c]
-                    for dj in range(len(across)):
-                        column = x[n, top, left + dj, c]
-                        for di in range(1, len(down)):
-                            column += x[n, top + di, left + dj, c]
-                        total = column if dj == 0 else total + column
-                    out[n, i, j, c] = total * scale
 
 
 @jit.kernel
@@ -200,18 +190,19 @@ class Pool(Layer):
         return x.shape[0] >= MIN_IMAGES and self.backend.compiled
 
     def _compiled_forward(self, x, out):
-        """`out` from the kernels; a max pool's winners (see `_max_forward`), None for a mean
+        """`out` from the kernels; a max pool's winners (see `_pool_forward`), None for a mean
         pool."""
         if x.shape[1:] != tuple(self.input_shape):
             raise ValueError(f"pool input of shape {x.shape[1:]}, expected {tuple(self.input_shape)}")
         ph, pw = self.size
         nhwc, out_nhwc, window = x.transpose(0, 2, 3, 1), out.transpose(0, 2, 3, 1), self._window
         if self.mode == "mean":
-            _mean_forward(nhwc, out_nhwc, *window, x.dtype.type(1.0 / (ph * pw)))
+            _pool_forward(nhwc, out_nhwc, None, *window, False, x.dtype.type(1.0 / (ph * pw)))
             return None
         # The offsets 0 … ph·pw − 1, and ph·pw for none, in the fewest bytes.
         winners = self._forward_array("winners", out.shape, np.min_scalar_type(ph * pw), like=out)
-        _max_forward(nhwc, out_nhwc, winners.transpose(0, 2, 3, 1), *window, self.masks_relu)
+        won = winners.transpose(0, 2, 3, 1)
+        _pool_forward(nhwc, out_nhwc, won, *window, self.masks_relu, x.dtype.type(1))
         return winners
 
     def backward(self, grad, cache, params, need_dx, beside=INLINE):
