@@ -92,6 +92,8 @@ def sgd_all(
     """One SGD step of every parameter in place (and of its velocity; `velocities` None without
     momentum), as :meth:`engine.optim.SGD._update` computes it: g = grad + l2·param (where that
     parameter's l2 is not 0), v = momentum·v + g, param -= lr·v."""
+    if not params:
+        return
     real = params[0].dtype.type
     l2 = np.array(l2s, dtype=real)
     if velocities is None:
@@ -101,6 +103,7 @@ def sgd_all(
         flats, copies = _layout(params, (params, velocities), grads)
         _sgd_momentum(*flats, l2, real(lr), real(momentum))
     _write_back(copies)
+
 
 @jit.kernel
 def _adam(params, grads, ms, vs, l2s, step, beta1, beta2, eps, rest1, rest2):
@@ -129,12 +132,15 @@ def adam_all(
     """One Adam step of every parameter and its moments in place, as
     :meth:`engine.optim.Adam._update` computes it: g = grad + l2·param, m = β₁·m + (1 − β₁)·g,
     v = β₂·v + (1 − β₂)·g², param -= step·m / (√v + ε), `step` the bias-corrected rate."""
+    if not params:
+        return
     flats, copies = _layout(params, (params, ms, vs), grads)
     real = params[0].dtype.type
     # 1 − β as NumPy's code has it: computed in Python's float64, then rounded to the dtype.
     _adam(*flats, np.array(l2s, dtype=real), real(step), real(beta1), real(beta2), real(eps),
           real(1 - beta1), real(1 - beta2))
     _write_back(copies)
+
 
 @jit.kernel
 def _cross_entropy(probs, y, one, scale, tiny, grad, picked):

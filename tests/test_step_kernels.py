@@ -111,7 +111,9 @@ def test_strided_parameters_are_updated_where_they_lie_and_read_only_ones_refuse
 
 
 @needs_numba
-def test_a_gradient_of_another_size_is_refused_before_the_kernel_runs():
+def test_a_gradient_of_another_size_is_refused_before_the_kernel_runs_and_no_parameters_are_no_step():
+    step_kernels.sgd_all([], [], [], 0.1, 0.9, [])
+    step_kernels.adam_all([], [], [], [], 0.1, 0.9, 0.999, 1e-8, [])
     with pytest.raises(ValueError, match=r"shape \(5,\) beside a parameter of 4 values"):
         step_kernels.sgd_all([np.ones(4, np.float32)], [np.ones(5, np.float32)], None, 0.1, 0.0, [0.0])
 
