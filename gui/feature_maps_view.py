@@ -165,6 +165,8 @@ class FeatureMapsView(QWidget):
         self._grid.setSpacing(2)
         self.color_bar = named(ColorBar(theme.MAP_COLORMAP, "", vertical=True), "featureMapColorBar")
         self.probabilities = named(ProbabilityChart(), "probabilityChart")
+        # read as the panel after the maps, the class under the mouse its x
+        self.probabilities.hovered.connect(lambda c: self._hover(len(self.panels), QPointF(c, 0)))
         self.graphics.setGeometry(self._space.geometry())  # the panels' grid is chosen for it
         self.layout().replaceWidget(self._space, self.graphics)
         self._space.deleteLater()
@@ -334,7 +336,7 @@ class FeatureMapsView(QWidget):
         if not self.shown_maps:
             return
         self._hovered = (n, point.x(), point.y())
-        if n and n != self._bar_panel:
+        if 0 < n < len(self.panels) and n != self._bar_panel:
             self._bar_panel = n
             self._show_bar()
         self._describe()
@@ -346,6 +348,10 @@ class FeatureMapsView(QWidget):
             self.hover_label.setText(text)
 
     def _point_text(self, n: int, x: float, y: float) -> str | None:
+        if n == len(self.panels):  # the probabilities
+            probs, names = self.probabilities.probs, self.probabilities.names
+            c = int(x)
+            return f"class {names[c]}: probability {probs[c]:.3g}" if c < len(probs) else None
         if n == 0:
             image = self.shown_input
             if image is None:

@@ -9,8 +9,18 @@ it is not among them."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPixmap, QStaticText, QTextOption
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QStaticText,
+    QTextOption,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from gui import theme
@@ -42,10 +52,14 @@ def label_step(pitch: float, widest: float) -> int:
 
 
 class ProbabilityChart(QWidget):
-    """`set_probabilities(probs, true, names)`."""
+    """`set_probabilities(probs, true, names)`; `hovered` gives the class under the mouse, the
+    names thinned out or not."""
+
+    hovered = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(120, 90)
         self.probs = np.zeros(0, dtype=np.float32)
@@ -158,6 +172,18 @@ class ProbabilityChart(QWidget):
             left = rect.right() + 3 if rect.right() + 3 + width <= plot.right() else rect.left() - 3 - width
         left = min(max(left, plot.left() + 2), self.width() - width)
         return QRectF(left, bottom - line, width, line)
+
+    def class_at(self, x: float) -> int | None:
+        """The class whose bar's room is at `x` across the widget, or None outside the plot."""
+        plot, classes = self.plot_rect(), self.classes
+        if not classes or not plot.left() <= x < plot.right():
+            return None
+        return classes[min(len(classes) - 1, int((x - plot.left()) / plot.width() * len(classes)))]
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        found = self.class_at(event.position().x())
+        if found is not None:
+            self.hovered.emit(found)
 
     # -- drawing -----------------------------------------------------------------------------------
 

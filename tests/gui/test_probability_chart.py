@@ -79,3 +79,15 @@ def test_the_true_mark_stays_in_the_plot_clear_of_the_title_and_the_bars(chart, 
     label, plot = chart.true_label_rect(), chart.plot_rect()
     assert plot.contains(label.topLeft()) and plot.contains(label.bottomRight())
     assert not any(label.intersects(bar) for bar in chart.bar_rects())
+
+
+def test_the_class_under_the_mouse_is_the_bar_drawn_there(chart, qtbot):
+    probs = _probabilities(1_500)
+    chart.set_probabilities(probs, 3, tuple(f"class {c}" for c in range(1_500)))
+    rects = chart.bar_rects()
+    hovered = []
+    chart.hovered.connect(hovered.append)
+    for n in (0, 4, len(rects) - 1):
+        qtbot.mouseMove(chart, rects[n].center().toPoint())
+    assert hovered == [int(np.argmax(probs)), chart.classes[4], 3]  # the most probable first, the true last
+    assert chart.class_at(chart.plot_rect().left() - 1) is None

@@ -489,3 +489,18 @@ def test_a_new_network_replaces_the_feature_map_panels_at_once(window, qtbot):
     layers = ["0 conv 20×26×26", "1 pool 20×13×13", "2 conv 40×9×9", "3 pool 40×4×4", "4 dense 100"]
     assert shown == ["input", *layers]
     assert [panel.title.text() for panel in view.panels] == shown
+
+
+def test_hovering_a_probability_bar_names_its_class_and_probability(window, qtbot):
+    """Where the names are thinned out (many classes), the mouse still reads each bar."""
+    view = window.feature_maps_view
+    qtbot.waitUntil(lambda: view.graphics is not None)
+    chart = view.probabilities
+    bar = chart.bar_rects()[7]
+    qtbot.mouseMove(chart, bar.center().toPoint())
+    probs = view.shown_maps[-1]
+    assert view.hover_label.text() == f"class 7: probability {probs[7]:.3g}"
+    changed = probs.copy()
+    changed[7], changed[0] = 0.5, changed[0] + changed[7] - 0.5  # a run's next snapshot
+    view.show_maps(view.index, [*view.shown_maps[:-1], changed])
+    assert view.hover_label.text() == "class 7: probability 0.5"
