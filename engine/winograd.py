@@ -180,6 +180,8 @@ def forward(
     the transformed kernel and each block's transformed input tiles."""
     n, h, w, c = x.shape
     k = weight.shape[0]
+    if bias.shape != (k,):  # the compiled copies read bias[f] for each filter, unchecked
+        raise ValueError(f"a bias of shape {bias.shape} beside {k} filters' weights")
     m, alpha, dtype = t.m, t.alpha, x.dtype
     th, tw = (h - t.r + 1) // m, (w - t.r + 1) // m
     per = th * tw

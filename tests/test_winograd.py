@@ -250,3 +250,20 @@ def test_the_compiled_copies_stay_inside_their_arrays(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and " deselected" in done.stdout
+
+
+@pytest.mark.parametrize("name, shape", [("bias", (2,)), ("both", None)])
+def test_a_parameter_of_another_shape_is_refused_before_the_copies_run(name, shape, host_kernels):
+    """net.params is live: an array of another shape written into it reaches the pass. The
+    compiled copies read the bias for each of the weights' filters and check no bounds, so a bias
+    shorter than the filters is refused first (it read past the bias), on both paths alike."""
+    conv = {"type": "conv", "filters": 4, "kernel": 3, "padding": "same"}
+    net = Network({"input": [16, 8, 8], "classes": 3, "layers": [conv, {"type": "softmax"}]})
+    x = np.random.default_rng(0).standard_normal((4, 16, 8, 8)).astype(np.float32)
+    assert net.layers[0]._winograd(len(x), np.float32) is not None
+    if name == "bias":
+        net.params["layers.0.bias"] = np.zeros(shape, np.float32)
+    else:  # more filters in the weights than in the bias
+        net.params["layers.0.weight"] = np.zeros((6, 16, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="bias"):
+        net.predict_proba(x)
