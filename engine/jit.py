@@ -21,7 +21,11 @@ ENV_VAR = "CONVSCOPE_JIT"
 _SWITCH = {"1": True, "on": True, "yes": True, "0": False, "off": False, "no": False}
 
 F = TypeVar("F", bound=Callable[..., Any])
-_compile_lock = threading.Lock()
+#: Numba is imported, and each kernel compiled (or loaded from disk) for the first time, by one
+#: thread at a time: a compile imports Numba's modules as it goes, and two threads importing a
+#: package's interlinked modules at once, or compiling beside those imports, can wait on each
+#: other's locks (a training thread and the window's, or the two halves of a batch).
+_compile_lock = threading.RLock()
 
 
 def _wanted() -> bool:
@@ -38,10 +42,11 @@ def _numba() -> Any:
     """The numba module, or None where it is switched off or cannot be imported."""
     if not _wanted():
         return None
-    try:
-        import numba
-    except Exception:  # a missing or broken llvmlite raises more than ImportError
-        return None
+    with _compile_lock:
+        try:
+            import numba
+        except Exception:  # a missing or broken llvmlite raises more than ImportError
+            return None
     return numba
 
 
@@ -64,7 +69,10 @@ def kernel(fn: F) -> F:
         if not compiled:
             with _compile_lock:
                 if not compiled:
-                    compiled.append(_numba().njit(cache=True, nogil=True, error_model="numpy")(fn))
+                    dispatcher = _numba().njit(cache=True, nogil=True, error_model="numpy")(fn)
+                    result = dispatcher(*args)  # the first compile, under the lock
+                    compiled.append(dispatcher)
+                    return result
         return compiled[0](*args)
 
     return call  # type: ignore[return-value]

@@ -90,3 +90,30 @@ def test_a_kernel_divides_by_zero_as_numpy_does():
     _quotients(a, b, out)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.testing.assert_array_equal(out, a / b)
+
+
+def test_numba_is_imported_and_each_kernel_first_compiled_by_one_thread_at_a_time(monkeypatch):
+    """The first call's compile runs under the lock that the import of Numba takes too, so no two
+    threads import Numba's modules or compile beside each other's imports."""
+    held = []
+
+    class FakeNumba:
+        @staticmethod
+        def njit(**options):
+            def wrap(fn):
+                def dispatcher(*args):
+                    held.append(jit._compile_lock._is_owned())
+                    return fn(*args)
+
+                return dispatcher
+
+            return wrap
+
+    monkeypatch.setattr(jit, "_numba", lambda: FakeNumba)
+
+    @jit.kernel
+    def twice(x):
+        return 2 * x
+
+    assert [twice(1), twice(2)] == [2, 4]
+    assert held == [True, False]  # the first call compiles under the lock; later ones run freely
