@@ -43,6 +43,9 @@ def tensor_problems(
     return problems
 
 
+#: The dtypes a network may have: the host's compiled kernels and the weight files take these.
+DTYPES = ("float32", "float64")
+
 class Network:
     """A network of conv, pool, dense and softmax layers on one backend.
 
@@ -67,6 +70,8 @@ class Network:
         self.spec = normalize(default_spec() if spec is None else spec)
         self.infos = infer(self.spec)
         self.dtype = np.dtype(dtype)
+        if self.dtype.name not in DTYPES:  # the host's compiled kernels take no other
+            raise ValueError(f"a network's dtype is float32 or float64, not {self.dtype.name}")
         #: The memory it needs, checked against engine.limits before any array is made.
         self.memory = estimate(self.infos, self.dtype)
         self.memory.check()

@@ -31,7 +31,7 @@ from engine.data import _IDX_TYPES, MAX_NAME, Dataset, class_names_problem
 from engine.errors import LimitError, SpecError, WeightFileError, clip, listing
 from engine.init import INITS
 from engine.limits import estimate
-from engine.network import Network, tensor_problems
+from engine.network import DTYPES, Network, tensor_problems
 from engine.optim import Optimizer, make_optimizer
 from engine.output_path import check_output_path
 from engine.spec import normalize
@@ -39,8 +39,6 @@ from engine.spec import normalize
 FORMAT = "convscope"
 VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
-#: The dtypes a network may have.
-_DTYPES = ("float32", "float64")
 #: Safetensors' dtype names, as NumPy names them (bfloat16 has no NumPy dtype: kept as its name).
 _STORED_DTYPES = {
     "F16": "float16", "F32": "float32", "F64": "float64", "BOOL": "bool",
@@ -146,7 +144,7 @@ def load_with_optimizer(
             raise fail(f"unknown init {clip(repr(init), 60)} in its metadata")
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
             raise fail(f"the seed in its metadata must be a whole number in [0, 2⁶⁴), not {clip(seed, 30)}")
-        if not isinstance(dtype, str) or dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in DTYPES:
             raise fail(f"unsupported dtype {clip(repr(dtype), 60)} in its metadata (float32 or float64)")
         problems = _training_problems(training, spec)
         if problems:

@@ -100,3 +100,11 @@ def test_compiled_and_numpy_paths_give_the_same_bits(
         for k in a if isinstance(a, dict) else ():
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int32, np.complex64, np.longdouble])
+def test_a_network_of_another_dtype_is_refused_as_the_weight_files_refuse_it(dtype):
+    """The compiled kernels take float32 and float64 only (a float16 network ran on the NumPy
+    path and raised Numba's NotImplementedError on the compiled one)."""
+    with pytest.raises(ValueError, match="float32 or float64"):
+        Network({"input": [1, 4, 4], "classes": 2, "layers": [{"type": "softmax"}]}, dtype=dtype)
