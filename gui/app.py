@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None, path: str | None = None) -> int:
     # An INI file everywhere (not the registry or a plist), so the preferences can be checked as
     # text before Qt reads them (gui/preferences.py).
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    from gui.main_thread_gc import MainThreadCollector
+
+    MainThreadCollector(app)
 
     from engine.runs import default_folder
     from gui.main_window import MainWindow

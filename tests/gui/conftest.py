@@ -41,6 +41,17 @@ class Answers:
         return "discard" if "discard" in answers else "continue"
 
 
+@pytest.fixture(scope="package", autouse=True)
+def cycles_collected_on_the_gui_thread(qapp):
+    """As the application does (gui.app): a job thread's collector must not delete an earlier
+    test's window."""
+    from gui.main_thread_gc import MainThreadCollector
+
+    collector = MainThreadCollector(qapp)
+    yield collector
+    collector.stop()
+
+
 @pytest.fixture(autouse=True)
 def answers(monkeypatch) -> Answers:
     from gui import confirm
