@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.backend import Backend, get_backend
 from engine.data import as_split
+from engine.errors import SettingError
 from engine.init import check_init, initial_values
 from engine.layers import Layer, make_layer
 from engine.layers.conv import Conv
@@ -71,7 +72,7 @@ class Network:
         self.infos = infer(self.spec)
         self.dtype = np.dtype(dtype)
         if self.dtype.name not in DTYPES:  # the host's compiled kernels take no other
-            raise ValueError(f"a network's dtype is float32 or float64, not {self.dtype.name}")
+            raise SettingError(f"dtype: a network's dtype is float32 or float64, not {self.dtype.name}")
         #: The memory it needs, checked against engine.limits before any array is made.
         self.memory = estimate(self.infos, self.dtype)
         self.memory.check()

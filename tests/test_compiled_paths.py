@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine import Network, fit, jit
+from engine.errors import SettingError
 from engine.optim import SGD, Adam
 from engine.spec import check
 
@@ -106,5 +107,5 @@ def test_compiled_and_numpy_paths_give_the_same_bits(
 def test_a_network_of_another_dtype_is_refused_as_the_weight_files_refuse_it(dtype):
     """The compiled kernels take float32 and float64 only (a float16 network ran on the NumPy
     path and raised Numba's NotImplementedError on the compiled one)."""
-    with pytest.raises(ValueError, match="float32 or float64"):
+    with pytest.raises(SettingError, match="dtype: a network's dtype is float32 or float64"):
         Network({"input": [1, 4, 4], "classes": 2, "layers": [{"type": "softmax"}]}, dtype=dtype)
