@@ -125,6 +125,20 @@ def test_nan_in_a_window_is_its_maximum_and_its_mean_on_both_paths(mode, monkeyp
 
 
 @needs_numba
+@pytest.mark.parametrize("masks_relu", [False, True])
+def test_a_window_whose_maximum_is_nan_sends_its_gradient_nowhere_on_both_paths(masks_relu, monkeypatch):
+    """NumPy's code finds the maximum's pixel by equality, which NaN never meets; the kernel once
+    sent the gradient to the window's last NaN (found by the QA pass)."""
+    nan = np.nan
+    x = np.array([[[[nan, 1, nan]]], [[[2, nan, 0]]]], np.float32)
+    layer = _pool("max", (1, 3), (1, 3), (1, 1, 3), masks_relu)
+    compiled, plain = (_passes(layer, x, np.ones_like, True, c, monkeypatch) for c in (True, False))
+    np.testing.assert_array_equal(compiled[0], plain[0])
+    np.testing.assert_array_equal(compiled[1], plain[1])
+    assert not compiled[1].any()
+
+
+@needs_numba
 def test_a_max_pool_records_its_winners_in_a_byte_each_and_reuses_its_workspaces(monkeypatch):
     """The winners of a batch back the backward pass (one byte per output while the window has
     fewer than 255 pixels); a second batch of the same size, and a smaller last one, write into

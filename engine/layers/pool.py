@@ -57,9 +57,10 @@ def _combine(combine, views, out):
 @jit.kernel
 def _pool_forward(x, out, winners, down, across, sh, sw, relu, scale):
     """Each window's maximum into `out`, and into `winners` the offset (row-major in the window)
-    of its first maximum, or ph·pw where the ReLU (`relu`) passes nothing; NaN wins, as NumPy's
-    maximum has it. Or with `winners` None, each window's mean, summed in the NumPy code's order
-    (each column of the window down its rows, then the columns across): the same bits."""
+    of its first maximum, or ph·pw where the ReLU (`relu`) passes nothing or the maximum is NaN
+    (NaN wins, as NumPy's maximum has it, and takes no gradient, as in the NumPy code). Or with
+    `winners` None, each window's mean, summed in the NumPy code's order (each column of the
+    window down its rows, then the columns across): the same bits."""
     n_images, out_h, out_w, channels = out.shape
     pw = len(across)
     nowhere = len(down) * pw
@@ -84,6 +85,8 @@ def _pool_forward(x, out, winners, down, across, sh, sw, relu, scale):
                             take = (value > best) | (value != value)
                             best = value if take else best
                             won = di * pw + dj if take else won
+                    if best != best:  # NaN: NumPy's equal(x, max) finds no pixel to take the gradient
+                        won = nowhere
                     if relu:
                         won = won if best > 0 else nowhere
                         best = 0 if best < 0 else best
